@@ -1,0 +1,123 @@
+# heapspan - heap profiler for native code on Linux.
+#
+#   make            build build/heapspan and build/libheapspan.so
+#   make demo       build, then record and report the bundled demo program
+#   make test       build, then run unit and integration tests ("N passed, N failed")
+#   make bench      the benchmark against heaptrack and jemalloc's profiler (bench/)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make format / format-check / clean
+#
+# The first build installs the Debian packages it needs (as root) and builds libunwind
+# from Debian's source package as a PIC static library (preload/build-libunwind.sh).
+# Quiet by default; V=1 shows the commands.
+
+BUILD   := build
+PREFIX  ?= /usr/local
+CC      ?= cc
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
+
+DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
+                libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
+                zstd binutils
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wformat=2 -Wundef
+HS_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -MMD -MP
+UNWIND_DIR := $(BUILD)/deps/libunwind
+UNWIND_LIB := $(UNWIND_DIR)/src/.libs/libunwind.a
+# -fexceptions: a C++ operator new may throw through the shim's frames, whose cleanup
+# must run. -fno-builtin-*: gcc would turn malloc+memset into a call to our own calloc.
+SHIM_CFLAGS := $(HS_CFLAGS) -fPIC -fvisibility=hidden -fexceptions -fno-omit-frame-pointer \
+               -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
+               -fno-builtin-free -ftls-model=initial-exec -I$(UNWIND_DIR)/include
+SHIM_LDFLAGS := -shared -Wl,--exclude-libs,ALL -Wl,-z,nodelete -Wl,-z,defs
+SHIM_LIBS := -lzstd -lm -pthread -ldl
+
+SHIM_SRCS := preload/shim.c preload/tbuf.c preload/stacks.c preload/writer.c \
+             preload/modmap.c preload/sampler.c preload/rt.c preload/logfmt.c
+SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
+
+ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/cmd_run.c analyzer/cmd_dump.c \
+                 $(wildcard analyzer/symbolize.c)
+ANALYZER_OBJS := $(ANALYZER_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/preload/logfmt.o
+CLI_LIBS := -ldw -lelf -liberty -lzstd -lm
+
+all: $(BUILD)/heapspan $(BUILD)/libheapspan.so
+
+# ---- dependencies ----
+
+$(BUILD)/.deps-ok:
+	$(Q)mkdir -p $(BUILD)
+	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' \
+	    || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "error: run as root, or install them first: apt-get install" $$missing >&2; \
+	        exit 2; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	        >/dev/null; fi
+	$(Q)touch $@
+
+$(UNWIND_DIR)/.built: $(BUILD)/.deps-ok preload/build-libunwind.sh
+	@echo "  LIBUNWIND (PIC, from Debian source)"
+	$(Q)sh preload/build-libunwind.sh $(BUILD)/deps
+
+# ---- the shim ----
+
+$(BUILD)/shim/%.o: %.c $(UNWIND_DIR)/.built
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(SHIM_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libheapspan.so: $(SHIM_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(SHIM_LDFLAGS) $(LDFLAGS) -o $@ $(SHIM_OBJS) $(UNWIND_LIB) $(SHIM_LIBS)
+
+# ---- the CLI ----
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/heapspan: $(ANALYZER_OBJS) $(BUILD)/obj/analyzer/main.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+
+-include $(wildcard $(BUILD)/shim/*/*.d $(BUILD)/obj/*/*.d)
+-include tests/tests.mk
+-include bench/bench.mk
+
+# ---- demo ----
+
+demo: all $(BUILD)/tests/progs/demo_service
+	@echo "== recording the demo service: build/heapspan run -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service"
+	$(Q)rm -f $(BUILD)/demo.hsl
+	$(Q)$(BUILD)/heapspan run -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service
+	@echo "== summary: build/heapspan dump --summary $(BUILD)/demo.hsl"
+	$(Q)$(BUILD)/heapspan dump --summary $(BUILD)/demo.hsl
+	@echo "== still live at exit, by stack: build/heapspan dump --live $(BUILD)/demo.hsl"
+	$(Q)$(BUILD)/heapspan dump --live $(BUILD)/demo.hsl
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/heapspan
+	install -m 755 $(BUILD)/heapspan $(DESTDIR)$(PREFIX)/bin/heapspan
+	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
+
+FORMAT_SRCS = $(wildcard preload/*.[ch] analyzer/*.[ch] viz/*.[ch] tests/unit/*.c tests/progs/*.c)
+
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf $(BUILD)/shim $(BUILD)/obj $(BUILD)/tests $(BUILD)/heapspan $(BUILD)/libheapspan.so
+
+.PHONY: all demo install format format-check clean

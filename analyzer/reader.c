@@ -1,0 +1,968 @@
+/* reader.c - see reader.h. */
+#include "reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+/* One decompressed event chunk being merged. */
+struct pending {
+    uint8_t *raw;
+    const uint8_t *p, *end;
+    uint64_t time, addr; /* decoder state */
+    uint32_t tid;
+    uint64_t offset; /* of the chunk, for messages */
+    struct lf_event next;
+    struct lf_event half; /* the alloc half of a realloc, delivered after its free half */
+    bool has_half;
+    uint64_t key; /* time of the next item to deliver */
+};
+
+/* A timed meta item waiting for its turn. */
+struct meta_item {
+    struct rd_item item;
+    char *text;
+    uint64_t seq; /* keeps equal times in file order */
+};
+
+struct rd_log {
+    char *path;
+    int fd;
+    char err[1024];
+    char *warn;
+    size_t warn_len, warn_cap;
+    struct rd_header hdr;
+    struct rd_stats st;
+    uint64_t off; /* next chunk's offset */
+    bool eof;
+
+    uint64_t from, to;
+    bool windowed;
+    int barriers_past_to;
+
+    /* Barriers: items below `safe` can be handed out. */
+    uint64_t last_barrier, safe;
+    uint64_t last_out;
+
+    struct pending **heap;
+    size_t n_heap, cap_heap;
+    struct meta_item *mq;
+    size_t n_mq, cap_mq;
+    uint64_t mseq;
+    char *cur_text;
+
+    struct rd_stack *stacks; /* by id */
+    uint32_t cap_stacks, n_stacks_def;
+    struct rd_module **modules;
+    int n_modules, cap_modules;
+
+    char *exe;
+    char **argv;
+    int argc;
+
+    /* Clock calibration: first and latest (ticks, monotonic ns, realtime ns). */
+    uint64_t c0_ticks, c0_mono, c0_real, c1_ticks, c1_mono, c1_real;
+    int n_clock;
+
+    uint8_t *buf;
+    size_t buf_cap;
+    ZSTD_DCtx *zd;
+};
+
+static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(r->err, sizeof(r->err), "%s: byte %llu: ", r->path,
+                     (unsigned long long)off);
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < sizeof(r->err))
+        vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+static void warn(struct rd_log *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(struct rd_log *r, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    if (r->warn_len + (size_t)n + 1 > r->warn_cap) {
+        size_t cap = (r->warn_cap + (size_t)n + 1) * 2;
+        char *w = realloc(r->warn, cap);
+        if (w == NULL)
+            return;
+        r->warn = w;
+        r->warn_cap = cap;
+    }
+    memcpy(r->warn + r->warn_len, line, (size_t)n);
+    r->warn_len += (size_t)n;
+    r->warn[r->warn_len] = '\0';
+}
+
+const char *rd_error(const struct rd_log *r)
+{
+    return r->err;
+}
+
+const char *rd_warnings(const struct rd_log *r)
+{
+    return r->warn != NULL ? r->warn : "";
+}
+
+const struct rd_header *rd_header(const struct rd_log *r)
+{
+    return &r->hdr;
+}
+
+const struct rd_stats *rd_stats(const struct rd_log *r)
+{
+    return &r->st;
+}
+
+/* Reads exactly n bytes at off; returns n, fewer at end of file, or -errno. */
+static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(r->fd, (char *)dst + got, n - got, (off_t)(off + got));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    r->st.bytes_read += got;
+    return (ssize_t)got;
+}
+
+struct rd_log *rd_open(const char *path, int *err)
+{
+    struct rd_log *r = calloc(1, sizeof(*r));
+    uint8_t h[LF_FILE_HDR_SIZE];
+    struct stat sb;
+
+    if (r == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    r->fd = -1;
+    r->path = strdup(path);
+    r->to = UINT64_MAX;
+    if (r->path == NULL) {
+        free(r);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        *err = -errno;
+        snprintf(r->err, sizeof(r->err), "%s: cannot open: %s", path, strerror(errno));
+        return r;
+    }
+    if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        *err = -EINVAL;
+        snprintf(r->err, sizeof(r->err), "%s: not a regular file", path);
+        return r;
+    }
+    r->st.file_bytes = (uint64_t)sb.st_size;
+    ssize_t n = read_at(r, h, sizeof(h), 0);
+    if (n < 0) {
+        *err = fail(r, (int)n, 0, "cannot read: %s", strerror((int)-n));
+        return r;
+    }
+    if (n == 0) {
+        *err = fail(r, -EINVAL, 0,
+                    "empty file, not a heapspan log (the process may have been killed "
+                    "before it started, or the path is wrong)");
+        return r;
+    }
+    if ((size_t)n < 8 || memcmp(h, LF_MAGIC, 8) != 0) {
+        *err = fail(r, -EINVAL, 0,
+                    "not a heapspan log (bad magic); give a .hsl file written by "
+                    "`heapspan run` or libheapspan.so");
+        return r;
+    }
+    if ((size_t)n < 12) {
+        *err = fail(r, -EINVAL, (uint64_t)n, "log ends inside its header");
+        return r;
+    }
+    r->hdr.version = lf_get_u16(h + 8);
+    if (r->hdr.version > LF_VERSION || r->hdr.version == 0) {
+        *err = fail(r, -ENOTSUP, 8,
+                    "log format version %u is not supported by this heapspan (it reads "
+                    "version %u); use a heapspan as new as the one that recorded it",
+                    r->hdr.version, (unsigned)LF_VERSION);
+        return r;
+    }
+    unsigned hsize = lf_get_u16(h + 10);
+    if (hsize < LF_FILE_HDR_SIZE || hsize > 4096) {
+        *err = fail(r, -EINVAL, 10, "bad header size %u", hsize);
+        return r;
+    }
+    if ((size_t)n < LF_FILE_HDR_SIZE) {
+        *err = fail(r, -EINVAL, (uint64_t)n, "log ends inside its header");
+        return r;
+    }
+    r->hdr.flags = lf_get_u32(h + 12);
+    r->hdr.pid = lf_get_u32(h + 16);
+    r->hdr.ppid = lf_get_u32(h + 20);
+    r->hdr.start_realtime_ns = lf_get_u64(h + 24);
+    r->hdr.start_ticks = lf_get_u64(h + 32);
+    r->hdr.sample_bytes = lf_get_u64(h + 40);
+    r->hdr.max_depth = lf_get_u32(h + 48);
+    r->off = hsize;
+    r->zd = ZSTD_createDCtx();
+    if (r->zd == NULL) {
+        *err = fail(r, -ENOMEM, 0, "out of memory");
+        return r;
+    }
+    *err = 0;
+    return r;
+}
+
+void rd_set_window(struct rd_log *r, uint64_t from, uint64_t to)
+{
+    r->from = from;
+    r->to = to;
+    r->windowed = true;
+}
+
+/* ---- stacks, modules, process ---- */
+
+const struct rd_stack *rd_stack(const struct rd_log *r, uint32_t id)
+{
+    if (id == 0 || id >= r->cap_stacks || r->stacks[id].pcs == NULL)
+        return NULL;
+    return &r->stacks[id];
+}
+
+uint32_t rd_n_stacks(const struct rd_log *r)
+{
+    return r->n_stacks_def;
+}
+
+int rd_n_modules(const struct rd_log *r)
+{
+    return r->n_modules;
+}
+
+const struct rd_module *rd_module(const struct rd_log *r, int i)
+{
+    return r->modules[i];
+}
+
+const struct rd_module *rd_module_at(const struct rd_log *r, uint64_t pc, uint64_t time)
+{
+    const struct rd_module *best = NULL;
+    uint64_t best_dist = UINT64_MAX;
+
+    for (int i = 0; i < r->n_modules; i++) {
+        const struct rd_module *m = r->modules[i];
+        if (pc < m->lo || pc >= m->hi)
+            continue;
+        uint64_t dist = time < m->load_time     ? m->load_time - time
+                        : time > m->unload_time ? time - m->unload_time
+                                                : 0;
+        if (dist < best_dist) {
+            best = m;
+            best_dist = dist;
+        }
+    }
+    return best;
+}
+
+const char *rd_exe(const struct rd_log *r)
+{
+    return r->exe != NULL ? r->exe : "";
+}
+
+int rd_argc(const struct rd_log *r)
+{
+    return r->argc;
+}
+
+const char *rd_argv(const struct rd_log *r, int i)
+{
+    return r->argv[i];
+}
+
+/* ---- time ---- */
+
+double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks)
+{
+    double rate = 1.0; /* ns per tick */
+    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks)
+        rate = (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
+    else if (r->hdr.flags & LF_FILE_CLOCK_TSC)
+        rate = 1.0 / 2.5; /* a guess, only for logs of under 100 ms */
+    return ((double)ticks - (double)r->hdr.start_ticks) * rate;
+}
+
+uint64_t rd_ticks_to_realtime(const struct rd_log *r, uint64_t ticks)
+{
+    double ns = rd_ticks_to_ns(r, ticks);
+    return r->hdr.start_realtime_ns + (uint64_t)(ns > 0 ? ns : 0);
+}
+
+/* ---- heaps ---- */
+
+static bool pend_less(const struct pending *a, const struct pending *b)
+{
+    return a->key < b->key;
+}
+
+static void heap_up(struct rd_log *r, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!pend_less(r->heap[i], r->heap[p]))
+            break;
+        struct pending *t = r->heap[i];
+        r->heap[i] = r->heap[p];
+        r->heap[p] = t;
+        i = p;
+    }
+}
+
+static void heap_down(struct rd_log *r, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < r->n_heap && pend_less(r->heap[l], r->heap[m]))
+            m = l;
+        if (l + 1 < r->n_heap && pend_less(r->heap[l + 1], r->heap[m]))
+            m = l + 1;
+        if (m == i)
+            break;
+        struct pending *t = r->heap[i];
+        r->heap[i] = r->heap[m];
+        r->heap[m] = t;
+        i = m;
+    }
+}
+
+static bool mq_less(const struct meta_item *a, const struct meta_item *b)
+{
+    return a->item.time < b->item.time || (a->item.time == b->item.time && a->seq < b->seq);
+}
+
+static void mq_up(struct rd_log *r, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!mq_less(&r->mq[i], &r->mq[p]))
+            break;
+        struct meta_item t = r->mq[i];
+        r->mq[i] = r->mq[p];
+        r->mq[p] = t;
+        i = p;
+    }
+}
+
+static void mq_down(struct rd_log *r, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < r->n_mq && mq_less(&r->mq[l], &r->mq[m]))
+            m = l;
+        if (l + 1 < r->n_mq && mq_less(&r->mq[l + 1], &r->mq[m]))
+            m = l + 1;
+        if (m == i)
+            break;
+        struct meta_item t = r->mq[i];
+        r->mq[i] = r->mq[m];
+        r->mq[m] = t;
+        i = m;
+    }
+}
+
+static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text, size_t tlen)
+{
+    if (r->n_mq == r->cap_mq) {
+        size_t cap = r->cap_mq ? r->cap_mq * 2 : 64;
+        struct meta_item *q = realloc(r->mq, cap * sizeof(*q));
+        if (q == NULL)
+            return -ENOMEM;
+        r->mq = q;
+        r->cap_mq = cap;
+    }
+    struct meta_item *m = &r->mq[r->n_mq];
+    m->item = *it;
+    m->text = NULL;
+    m->seq = r->mseq++;
+    if (text != NULL) {
+        m->text = malloc(tlen + 1);
+        if (m->text == NULL)
+            return -ENOMEM;
+        memcpy(m->text, text, tlen);
+        m->text[tlen] = '\0';
+    }
+    r->n_mq++;
+    mq_up(r, r->n_mq - 1);
+    return 0;
+}
+
+/* ---- meta records ---- */
+
+struct cur {
+    const uint8_t *p, *end;
+};
+
+static bool get(struct cur *c, uint64_t *v)
+{
+    return lf_get_varint(&c->p, c->end, v);
+}
+
+static bool get_bytes(struct cur *c, uint64_t n, const uint8_t **out)
+{
+    if (n > (uint64_t)(c->end - c->p))
+        return false;
+    *out = c->p;
+    c->p += n;
+    return true;
+}
+
+static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
+{
+    uint64_t id = 0, depth = 0, v;
+
+    if (!get(c, &id) || !get(c, &depth) || id == 0 || id > (1u << 28) ||
+        depth > LF_MAX_STACK_DEPTH)
+        return fail(r, -EINVAL, off, "malformed stack record (id %llu, depth %llu)",
+                    (unsigned long long)id, (unsigned long long)depth);
+    if (id >= r->cap_stacks) {
+        uint32_t cap = r->cap_stacks ? r->cap_stacks : 1024;
+        while (cap <= id)
+            cap *= 2;
+        struct rd_stack *s = realloc(r->stacks, cap * sizeof(*s));
+        if (s == NULL)
+            return -ENOMEM;
+        memset(s + r->cap_stacks, 0, (cap - r->cap_stacks) * sizeof(*s));
+        r->stacks = s;
+        r->cap_stacks = cap;
+    }
+    if (r->stacks[id].pcs != NULL)
+        return 0; /* defined twice: the first stands */
+    uint64_t *pcs = malloc((depth ? depth : 1) * sizeof(*pcs));
+    if (pcs == NULL)
+        return -ENOMEM;
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i < depth; i++) {
+        if (!get(c, &v)) {
+            free(pcs);
+            return fail(r, -EINVAL, off, "stack record %llu is cut short at frame %llu",
+                        (unsigned long long)id, (unsigned long long)i);
+        }
+        prev += (uint64_t)lf_unzigzag(v);
+        pcs[i] = prev;
+    }
+    r->stacks[id].pcs = pcs;
+    r->stacks[id].depth = (uint32_t)depth;
+    r->n_stacks_def++;
+    return 0;
+}
+
+static int meta_module(struct rd_log *r, struct cur *c, uint64_t off)
+{
+    uint64_t time, id, bias, n_segs, v, blen, plen;
+    const uint8_t *b, *p;
+    struct rd_module *m;
+
+    if (!get(c, &time) || !get(c, &id) || !get(c, &bias) || !get(c, &n_segs) ||
+        n_segs > RD_MAX_SEGS)
+        return fail(r, -EINVAL, off, "malformed module record");
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return -ENOMEM;
+    m->id = (uint32_t)id;
+    m->load_time = time;
+    m->unload_time = UINT64_MAX;
+    m->bias = bias;
+    m->n_segs = (int)n_segs;
+    m->lo = UINT64_MAX;
+    for (uint64_t i = 0; i < n_segs; i++) {
+        if (!get(c, &m->segs[i].vaddr) || !get(c, &m->segs[i].memsz) || !get(c, &v))
+            goto bad;
+        m->segs[i].flags = (uint32_t)v;
+        uint64_t lo = bias + m->segs[i].vaddr, hi = lo + m->segs[i].memsz;
+        if (lo < m->lo)
+            m->lo = lo;
+        if (hi > m->hi)
+            m->hi = hi;
+    }
+    if (!get(c, &blen) || blen > sizeof(m->build_id) || !get_bytes(c, blen, &b))
+        goto bad;
+    memcpy(m->build_id, b, blen);
+    m->build_id_len = (int)blen;
+    if (!get(c, &plen) || plen > LF_MAX_PATH || !get_bytes(c, plen, &p))
+        goto bad;
+    m->path = malloc(plen + 1);
+    if (m->path == NULL) {
+        free(m);
+        return -ENOMEM;
+    }
+    memcpy(m->path, p, plen);
+    m->path[plen] = '\0';
+    if (r->n_modules == r->cap_modules) {
+        int cap = r->cap_modules ? r->cap_modules * 2 : 64;
+        struct rd_module **a = realloc(r->modules, (size_t)cap * sizeof(*a));
+        if (a == NULL) {
+            free(m->path);
+            free(m);
+            return -ENOMEM;
+        }
+        r->modules = a;
+        r->cap_modules = cap;
+    }
+    r->modules[r->n_modules++] = m;
+    struct rd_item it = { .kind = RD_MODULE, .time = time, .module = m };
+    return mq_push(r, &it, NULL, 0);
+bad:
+    free(m);
+    return fail(r, -EINVAL, off, "malformed module record");
+}
+
+static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
+{
+    uint64_t a, b, d, len;
+    const uint8_t *s;
+    struct rd_item it;
+
+    memset(&it, 0, sizeof(it));
+    switch (type) {
+    case LF_META_STACK:
+        return meta_stack(r, c, off);
+    case LF_META_MODULE:
+        return meta_module(r, c, off);
+    case LF_META_UNLOAD:
+        if (!get(c, &a) || !get(c, &b))
+            break;
+        for (int i = r->n_modules - 1; i >= 0; i--)
+            if (r->modules[i]->id == b && r->modules[i]->unload_time == UINT64_MAX) {
+                r->modules[i]->unload_time = a;
+                it.kind = RD_UNLOAD;
+                it.time = a;
+                it.module = r->modules[i];
+                return mq_push(r, &it, NULL, 0);
+            }
+        return 0;
+    case LF_META_CLOCK:
+        if (!get(c, &a) || !get(c, &b) || !get(c, &d))
+            break;
+        if (r->n_clock == 0) {
+            r->c0_ticks = a;
+            r->c0_mono = b;
+            r->c0_real = d;
+        }
+        if (a >= r->c1_ticks) {
+            r->c1_ticks = a;
+            r->c1_mono = b;
+            r->c1_real = d;
+        }
+        r->n_clock++;
+        return 0;
+    case LF_META_BARRIER:
+        if (!get(c, &a))
+            break;
+        /* Hand out up to the previous barrier: events of the last cycle that were
+         * committed just after its snapshot still arrive before the next barrier. */
+        if (a > r->last_barrier) {
+            r->safe = r->last_barrier;
+            r->last_barrier = a;
+        }
+        if (r->windowed && a >= r->to)
+            r->barriers_past_to++;
+        return 0;
+    case LF_META_MARKER:
+        if (!get(c, &a) || !get(c, &b) || !get(c, &d))
+            break;
+        it.kind = RD_MARKER;
+        it.time = a;
+        it.marker_kind = (int)b;
+        it.serial = (uint32_t)d;
+        return mq_push(r, &it, NULL, 0);
+    case LF_META_NOTE:
+        if (!get(c, &a) || !get(c, &b) || !get(c, &len) || !get_bytes(c, len, &s))
+            break;
+        it.kind = RD_NOTE;
+        it.time = a;
+        it.severity = (int)b;
+        return mq_push(r, &it, (const char *)s, len);
+    case LF_META_PROCESS: {
+        uint64_t n;
+        if (!get(c, &len) || len > LF_MAX_PATH || !get_bytes(c, len, &s) || !get(c, &n) ||
+            n > 4096)
+            break;
+        free(r->exe);
+        r->exe = strndup((const char *)s, len);
+        for (int i = 0; i < r->argc; i++)
+            free(r->argv[i]);
+        free(r->argv);
+        r->argc = 0;
+        r->argv = calloc(n + 1, sizeof(*r->argv));
+        if (r->exe == NULL || r->argv == NULL)
+            return -ENOMEM;
+        for (uint64_t i = 0; i < n; i++) {
+            if (!get(c, &len) || !get_bytes(c, len, &s))
+                break;
+            r->argv[r->argc] = strndup((const char *)s, len);
+            if (r->argv[r->argc] == NULL)
+                return -ENOMEM;
+            r->argc++;
+        }
+        return 0;
+    }
+    case LF_META_END:
+        if (!get(c, &a) || !get(c, &b) || !get(c, &d))
+            break;
+        r->st.ended = true;
+        r->st.end_reason = (int)d;
+        it.kind = RD_END;
+        it.time = a;
+        it.count = b;
+        it.end_reason = (int)d;
+        return mq_push(r, &it, NULL, 0);
+    default:
+        return 0; /* a record type from a newer writer: skipped by its length */
+    }
+    return fail(r, -EINVAL, off, "malformed meta record of type %d", type);
+}
+
+static int parse_meta(struct rd_log *r, const uint8_t *p, size_t len, uint64_t off)
+{
+    const uint8_t *end = p + len;
+
+    while (p < end) {
+        int type = *p;
+        const uint8_t *q = p + 1;
+        uint64_t blen;
+        if (!lf_get_varint(&q, end, &blen) || blen > (uint64_t)(end - q))
+            return fail(r, -EINVAL, off,
+                        "malformed meta chunk (record at payload byte %zu runs past its end)",
+                        (size_t)(p - (end - len)));
+        struct cur c = { q, q + blen };
+        int err = meta_record(r, type, &c, off);
+        if (err < 0)
+            return err;
+        p = q + blen;
+    }
+    return 0;
+}
+
+/* ---- event chunks ---- */
+
+/* Loads the next item of a pending chunk into p->next; false when it is exhausted. A
+ * realloc is delivered as two items: the free of the old block at the time taken before
+ * the real call, then the alloc of the new one (fn and old_addr kept) at the time after
+ * it - each in its place among other threads' events. */
+static bool pend_advance(struct rd_log *r, struct pending *p)
+{
+    if (p->has_half) {
+        p->next = p->half;
+        p->has_half = false;
+        p->key = p->next.time;
+        return true;
+    }
+    if (p->p >= p->end)
+        return false;
+    int k = lf_decode_event(&p->p, p->end, &p->time, &p->addr, &p->next);
+    if (k <= 0) {
+        warn(r, "%s: byte %llu: %s event record in a chunk of thread %u; the rest of that "
+                "chunk is skipped",
+             r->path, (unsigned long long)p->offset, k == 0 ? "unknown" : "malformed", p->tid);
+        p->p = p->end;
+        return false;
+    }
+    if (p->next.type == LF_EV_REALLOC) {
+        p->half = p->next;
+        p->half.type = LF_EV_ALLOC;
+        p->has_half = true;
+        p->next.type = LF_EV_FREE;
+        p->next.addr = p->next.old_addr;
+        p->next.time = p->next.time_before;
+        p->next.size = 0;
+        p->next.stack = 0;
+    }
+    p->key = p->next.time;
+    return true;
+}
+
+static void pend_free(struct pending *p)
+{
+    free(p->raw);
+    free(p);
+}
+
+static int add_event_chunk(struct rd_log *r, uint8_t *raw, size_t len, uint32_t tid,
+                           uint64_t base_time, uint64_t base_addr, uint64_t off)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    p->raw = raw;
+    p->p = raw;
+    p->end = raw + len;
+    p->time = base_time;
+    p->addr = base_addr;
+    p->tid = tid;
+    p->offset = off;
+    if (!pend_advance(r, p)) {
+        pend_free(p);
+        return 0;
+    }
+    if (r->n_heap == r->cap_heap) {
+        size_t cap = r->cap_heap ? r->cap_heap * 2 : 64;
+        struct pending **h = realloc(r->heap, cap * sizeof(*h));
+        if (h == NULL) {
+            pend_free(p);
+            return -ENOMEM;
+        }
+        r->heap = h;
+        r->cap_heap = cap;
+    }
+    r->heap[r->n_heap++] = p;
+    heap_up(r, r->n_heap - 1);
+    return 0;
+}
+
+/* Reads the chunk at r->off. Sets r->eof at the end of the log. */
+static int read_chunk(struct rd_log *r)
+{
+    uint8_t h[LF_CHUNK_HDR_SIZE];
+    uint64_t off = r->off;
+
+    if (off == r->st.file_bytes) {
+        r->eof = true;
+        return 0;
+    }
+    ssize_t n = read_at(r, h, sizeof(h), off);
+    if (n < 0)
+        return fail(r, (int)n, off, "read error: %s", strerror((int)-n));
+    if (n >= 8 && memcmp(h, LF_TRAILER_MAGIC, 8) == 0) {
+        r->eof = true; /* the index trailer: the log was closed cleanly */
+        return 0;
+    }
+    if ((size_t)n < 8 || lf_get_u32(h) != LF_CHUNK_MAGIC) {
+        if ((size_t)n < sizeof(h) && r->st.file_bytes - off < sizeof(h)) {
+            r->st.truncated = true;
+            r->eof = true;
+            warn(r, "%s: byte %llu: the log ends inside a chunk header (the process was "
+                    "killed or is still running); read up to there",
+                 r->path, (unsigned long long)off);
+            return 0;
+        }
+        return fail(r, -EINVAL, off,
+                    "not a chunk (bad chunk magic); the file is damaged from here on - "
+                    "`heapspan dump` shows what precedes it");
+    }
+    if ((size_t)n < sizeof(h)) {
+        r->st.truncated = true;
+        r->eof = true;
+        warn(r, "%s: byte %llu: the log ends inside a chunk header (the process was killed "
+                "or is still running); read up to there",
+             r->path, (unsigned long long)off);
+        return 0;
+    }
+    int kind = h[4], flags = h[5];
+    unsigned hsize = lf_get_u16(h + 6);
+    uint32_t stored = lf_get_u32(h + 8), rawlen = lf_get_u32(h + 12), tid = lf_get_u32(h + 16);
+    uint32_t crc = lf_get_u32(h + 20);
+    uint64_t base_time = lf_get_u64(h + 24), base_addr = lf_get_u64(h + 32);
+    uint32_t span = lf_get_u32(h + 40);
+
+    if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096)
+        return fail(r, -EINVAL, off + 6, "bad chunk header size %u", hsize);
+    if (rawlen > LF_MAX_CHUNK_RAW || stored > LF_MAX_CHUNK_RAW ||
+        (!(flags & LF_CHUNK_ZSTD) && stored != rawlen))
+        return fail(r, -EINVAL, off + 8, "implausible chunk lengths (stored %u, raw %u)",
+                    stored, rawlen);
+    if (off + hsize + stored > r->st.file_bytes) {
+        r->st.truncated = true;
+        r->eof = true;
+        warn(r, "%s: byte %llu: the log ends inside a chunk (the process was killed or is "
+                "still running); read up to there",
+             r->path, (unsigned long long)off);
+        return 0;
+    }
+    r->off = off + hsize + stored;
+    r->st.chunks++;
+
+    bool is_events = kind == LF_CHUNK_EVENTS;
+    if (is_events && r->windowed &&
+        (base_time + span < r->from || base_time >= r->to || r->barriers_past_to >= 2)) {
+        return 0; /* outside the window: its payload is never read */
+    }
+    if (kind != LF_CHUNK_EVENTS && kind != LF_CHUNK_META)
+        return 0; /* the index, or a kind from a newer writer */
+
+    if (r->buf_cap < stored) {
+        uint8_t *b = realloc(r->buf, stored);
+        if (b == NULL)
+            return -ENOMEM;
+        r->buf = b;
+        r->buf_cap = stored;
+    }
+    n = read_at(r, r->buf, stored, off + hsize);
+    if (n < 0)
+        return fail(r, (int)n, off + hsize, "read error: %s", strerror((int)-n));
+    if (lf_crc32c(0, r->buf, stored) != crc)
+        return fail(r, -EINVAL, off,
+                    "chunk checksum mismatch: the log is damaged here (disk or copy "
+                    "error); `heapspan dump` shows what precedes it");
+    uint8_t *raw = malloc(rawlen ? rawlen : 1);
+    if (raw == NULL)
+        return -ENOMEM;
+    if (flags & LF_CHUNK_ZSTD) {
+        size_t got = ZSTD_decompressDCtx(r->zd, raw, rawlen, r->buf, stored);
+        if (ZSTD_isError(got) || got != rawlen) {
+            free(raw);
+            return fail(r, -EINVAL, off, "chunk does not decompress (%s)",
+                        ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
+        }
+    } else {
+        memcpy(raw, r->buf, rawlen);
+    }
+    if (is_events) {
+        r->st.event_chunks++;
+        return add_event_chunk(r, raw, rawlen, tid, base_time, base_addr, off);
+    }
+    r->st.meta_chunks++;
+    int err = parse_meta(r, raw, rawlen, off);
+    free(raw);
+    return err;
+}
+
+uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
+{
+    /* Clock records come in the first cycle and every 100 ms; read meta ahead until
+     * two are known, without consuming events (they stay queued). */
+    while (r->n_clock < 2 && !r->eof && r->err[0] == '\0')
+        if (read_chunk(r) < 0)
+            break;
+    double rate = 0.4;
+    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks)
+        rate = (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
+    else if (!(r->hdr.flags & LF_FILE_CLOCK_TSC))
+        rate = 1.0;
+    double t = (double)r->hdr.start_ticks + seconds * 1e9 / rate;
+    return t <= 0 ? 0 : t >= 1.8e19 ? UINT64_MAX : (uint64_t)t;
+}
+
+/* ---- merging ---- */
+
+int rd_next(struct rd_log *r, struct rd_item *out)
+{
+    for (;;) {
+        bool have_ev = r->n_heap > 0, have_meta = r->n_mq > 0;
+        uint64_t tev = have_ev ? r->heap[0]->key : UINT64_MAX;
+        uint64_t tmeta = have_meta ? r->mq[0].item.time : UINT64_MAX;
+        uint64_t t = tev < tmeta ? tev : tmeta;
+        bool have = have_ev || have_meta;
+
+        if (have && (r->eof || t < r->safe)) {
+            if (t < r->last_out)
+                r->st.late++;
+            else
+                r->last_out = t;
+            if (have_meta && tmeta <= tev) {
+                free(r->cur_text);
+                r->cur_text = r->mq[0].text;
+                *out = r->mq[0].item;
+                out->text = r->cur_text;
+                r->mq[0] = r->mq[--r->n_mq];
+                mq_down(r, 0);
+                return 1;
+            }
+            struct pending *p = r->heap[0];
+            memset(out, 0, sizeof(*out));
+            out->kind = RD_EVENT;
+            out->tid = p->tid;
+            out->ev = p->next;
+            out->time = p->key;
+            if (out->ev.type == LF_EV_LOST)
+                r->st.lost += out->ev.count;
+            else if (out->ev.type != LF_EV_ZEROS)
+                r->st.events++;
+            if (pend_advance(r, p)) {
+                heap_down(r, 0);
+            } else {
+                pend_free(p);
+                r->heap[0] = r->heap[--r->n_heap];
+                if (r->n_heap > 0)
+                    heap_down(r, 0);
+            }
+            if (r->windowed && (out->time < r->from || out->time >= r->to) &&
+                out->kind == RD_EVENT)
+                continue;
+            return 1;
+        }
+        if (r->eof) {
+            if (!r->st.ended && !r->st.truncated && r->err[0] == '\0')
+                warn(r, "%s: the log has no end record: the process was killed, exec'd "
+                        "or is still running; everything up to its last flush is here",
+                     r->path);
+            r->st.ended = true; /* warn once */
+            return 0;
+        }
+        if (r->windowed && r->barriers_past_to >= 2 && r->n_heap == 0) {
+            r->eof = true; /* past the window: nothing later can fall inside it */
+            continue;
+        }
+        int err = read_chunk(r);
+        if (err < 0)
+            return err;
+    }
+}
+
+void rd_close(struct rd_log *r)
+{
+    if (r == NULL)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    for (size_t i = 0; i < r->n_heap; i++)
+        pend_free(r->heap[i]);
+    free(r->heap);
+    for (size_t i = 0; i < r->n_mq; i++)
+        free(r->mq[i].text);
+    free(r->mq);
+    free(r->cur_text);
+    for (uint32_t i = 0; i < r->cap_stacks; i++)
+        free((void *)r->stacks[i].pcs);
+    free(r->stacks);
+    for (int i = 0; i < r->n_modules; i++) {
+        free(r->modules[i]->path);
+        free(r->modules[i]);
+    }
+    free(r->modules);
+    for (int i = 0; i < r->argc; i++)
+        free(r->argv[i]);
+    free(r->argv);
+    free(r->exe);
+    free(r->buf);
+    free(r->warn);
+    free(r->path);
+    ZSTD_freeDCtx(r->zd);
+    free(r);
+}

@@ -1,0 +1,132 @@
+/*
+ * reader.h - bytes of a heapspan log -> checked, time-ordered items. Used by every
+ * analyzer command, from one thread.
+ *
+ * The reader streams: it holds the stacks and modules (small, needed to the end), and
+ * only the event chunks between two barriers, so its memory is bounded by the log's
+ * rate, not its length. Threads' event streams are merged by time; a barrier record
+ * says when every earlier event has been written, so items are handed out only below
+ * the second-last barrier seen (events of a thread preempted mid-record can come later
+ * still; they are handed out as soon as seen and counted in n_late).
+ *
+ * Every length, count and offset is checked before use. An error is one message in
+ * rd_error(): "<file>: byte <offset>: <what>; <what to do>". A log cut short (a killed
+ * process) is not an error: it is read up to its last complete chunk and rd_warnings()
+ * says so. rd_open and rd_next return 0/1 or a negative errno.
+ */
+#ifndef HEAPSPAN_READER_H
+#define HEAPSPAN_READER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../preload/logfmt.h"
+
+struct rd_log;
+
+struct rd_header {
+    unsigned version;
+    uint32_t flags, pid, ppid, max_depth;
+    uint64_t start_realtime_ns, start_ticks;
+    uint64_t sample_bytes; /* 0: every allocation recorded */
+};
+
+#define RD_MAX_SEGS 16
+
+struct rd_module {
+    uint32_t id;
+    uint64_t load_time, unload_time; /* ticks; unload_time UINT64_MAX while loaded */
+    uint64_t bias;
+    uint64_t lo, hi; /* runtime address range of its PT_LOAD segments */
+    int n_segs;
+    struct {
+        uint64_t vaddr, memsz;
+        uint32_t flags;
+    } segs[RD_MAX_SEGS];
+    uint8_t build_id[64];
+    int build_id_len;
+    char *path;
+};
+
+struct rd_stack {
+    uint32_t depth;
+    const uint64_t *pcs; /* return addresses, innermost first */
+};
+
+enum rd_kind {
+    RD_EVENT = 1, /* ev: an allocator event */
+    RD_MARKER,    /* marker_kind, serial */
+    RD_MODULE,    /* module: loaded at time */
+    RD_UNLOAD,    /* module: unloaded at time */
+    RD_NOTE,      /* text, severity */
+    RD_END,       /* end_reason, count = lost events */
+};
+
+struct rd_item {
+    enum rd_kind kind;
+    uint64_t time; /* ticks */
+    uint32_t tid;
+    struct lf_event ev;
+    int marker_kind;
+    uint32_t serial;
+    const struct rd_module *module;
+    const char *text; /* valid until the next rd_next */
+    int severity;
+    int end_reason;
+    uint64_t count;
+};
+
+struct rd_stats {
+    uint64_t file_bytes;
+    uint64_t chunks, event_chunks, meta_chunks;
+    uint64_t events, late, lost; /* lost: LF_EV_LOST counts */
+    uint64_t bytes_read;         /* of the file, for --from/--to seeks */
+    bool truncated;              /* ended mid-chunk */
+    bool ended;                  /* saw the end record */
+    int end_reason;
+};
+
+/* Opens and checks the header. Errors (missing file, not a log, newer version) leave
+ * a message in rd_error() of the returned handle; NULL only when out of memory. */
+struct rd_log *rd_open(const char *path, int *err);
+const char *rd_error(const struct rd_log *r);
+const struct rd_header *rd_header(const struct rd_log *r);
+
+/* Restricts items to [from, to) ticks. With an index (a cleanly closed log) or by
+ * hopping chunk headers otherwise, event chunks wholly outside are never read; meta
+ * chunks always are (stacks and modules are needed). Call before the first rd_next. */
+void rd_set_window(struct rd_log *r, uint64_t from, uint64_t to);
+
+/* Next item in time order: 1, 0 at the end, or a negative errno. */
+int rd_next(struct rd_log *r, struct rd_item *out);
+
+/* Stack by id, NULL if the log never defined it (cut short). */
+const struct rd_stack *rd_stack(const struct rd_log *r, uint32_t id);
+uint32_t rd_n_stacks(const struct rd_log *r);
+
+/* Modules in the order they were loaded. */
+int rd_n_modules(const struct rd_log *r);
+const struct rd_module *rd_module(const struct rd_log *r, int i);
+/* The module that held pc at time (or the nearest in time if none did then). */
+const struct rd_module *rd_module_at(const struct rd_log *r, uint64_t pc, uint64_t time);
+
+/* The program: exe path and argv, as recorded. */
+const char *rd_exe(const struct rd_log *r);
+int rd_argc(const struct rd_log *r);
+const char *rd_argv(const struct rd_log *r, int i);
+
+/* Ticks -> nanoseconds since the start of the log (from the clock records). */
+double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks);
+/* Ticks -> CLOCK_REALTIME nanoseconds. */
+uint64_t rd_ticks_to_realtime(const struct rd_log *r, uint64_t ticks);
+/* Seconds since the start -> ticks (for --from/--to); needs the log's clock records,
+ * so it reads meta chunks ahead if necessary. */
+uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds);
+
+const struct rd_stats *rd_stats(const struct rd_log *r);
+/* Warnings collected so far (cut-off log, late events), one per line; "" if none. */
+const char *rd_warnings(const struct rd_log *r);
+
+void rd_close(struct rd_log *r);
+
+#endif

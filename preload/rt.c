@@ -1,0 +1,291 @@
+/* rt.c - see rt.h. */
+#include "rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct rt_config rt_cfg;
+bool rt_clock_tsc;
+
+void *rt_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void rt_unmap(void *p, size_t size)
+{
+    if (p != NULL)
+        munmap(p, size);
+}
+
+int rt_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+char *rt_fmt_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+char *rt_fmt_hex(char *p, uint64_t v)
+{
+    char tmp[16];
+    int n = 0;
+
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v != 0);
+    *p++ = '0';
+    *p++ = 'x';
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+char *rt_fmt_str(char *p, const char *end, const char *s)
+{
+    while (*s != '\0' && p < end)
+        *p++ = *s++;
+    return p;
+}
+
+void rt_say(const char *first, ...)
+{
+    char buf[1024];
+    char *end = buf + sizeof(buf) - 1;
+    char *p = rt_fmt_str(buf, end, "heapspan: ");
+    va_list ap;
+    int saved = errno;
+
+    va_start(ap, first);
+    for (const char *s = first; s != NULL; s = va_arg(ap, const char *))
+        p = rt_fmt_str(p, end, s);
+    va_end(ap);
+    *p++ = '\n';
+    (void)rt_write_all(2, buf, (size_t)(p - buf));
+    errno = saved;
+}
+
+uint64_t rt_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t rt_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void rt_clock_init(void)
+{
+    char buf[32] = { 0 };
+    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                  O_RDONLY | O_CLOEXEC);
+
+    rt_clock_tsc = false;
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    rt_clock_tsc = n >= 3 && memcmp(buf, "tsc", 3) == 0 && (n == 3 || buf[3] == '\n');
+}
+
+int rt_gettid(void)
+{
+    return (int)syscall(SYS_gettid);
+}
+
+/* ---- configuration ---- */
+
+/* Parses a byte count with an optional K/M/G suffix (powers of 1024). */
+static bool parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return false;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        v <<= 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        v <<= 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        v <<= 30;
+        end++;
+        break;
+    }
+    if (*end == 'i' || *end == 'I')
+        end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_signal(const char *s, int *out)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "SIGUSR1", SIGUSR1 },
+                  { "SIGUSR2", SIGUSR2 }, { "off", 0 },     { "none", 0 } };
+    long v;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(s, names[i].name)) {
+            *out = names[i].sig;
+            return true;
+        }
+    if (!strncmp(s, "RTMIN+", 6) && parse_long(s + 6, 0, SIGRTMAX - SIGRTMIN, &v)) {
+        *out = SIGRTMIN + (int)v;
+        return true;
+    }
+    if (parse_long(s, 0, SIGRTMAX, &v) && v != SIGKILL && v != SIGSTOP) {
+        *out = (int)v;
+        return true;
+    }
+    return false;
+}
+
+static void bad_value(const char *var, const char *val, const char *expect, const char *dflt)
+{
+    rt_say("ignoring ", var, "=", val, ": expected ", expect, "; using ", dflt, NULL);
+}
+
+static void copy_path(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void rt_config_load(void)
+{
+    const char *v;
+    long l;
+
+    memset(&rt_cfg, 0, sizeof(rt_cfg));
+    copy_path(rt_cfg.output, sizeof(rt_cfg.output), "heapspan.%p.hsl");
+    rt_cfg.max_depth = RT_DEFAULT_DEPTH;
+    rt_cfg.follow_children = true;
+    rt_cfg.marker_signal = RT_DEFAULT_MARKER_SIGNAL;
+
+    if ((v = getenv("HEAPSPAN_OUTPUT")) != NULL && v[0] != '\0')
+        copy_path(rt_cfg.output, sizeof(rt_cfg.output), v);
+    if ((v = getenv("HEAPSPAN_SAMPLE_BYTES")) != NULL && v[0] != '\0' &&
+        !parse_bytes(v, &rt_cfg.sample_bytes)) {
+        bad_value("HEAPSPAN_SAMPLE_BYTES", v, "a byte count like 524288 or 512K", "0 (all)");
+        rt_cfg.sample_bytes = 0;
+    }
+    if ((v = getenv("HEAPSPAN_DEPTH")) != NULL && v[0] != '\0') {
+        if (parse_long(v, 1, 1024, &l))
+            rt_cfg.max_depth = (int)l;
+        else
+            bad_value("HEAPSPAN_DEPTH", v, "a frame count from 1 to 1024", "128");
+    }
+    if ((v = getenv("HEAPSPAN_FOLLOW_CHILDREN")) != NULL && v[0] != '\0' &&
+        !parse_bool(v, &rt_cfg.follow_children)) {
+        bad_value("HEAPSPAN_FOLLOW_CHILDREN", v, "1 or 0", "1");
+        rt_cfg.follow_children = true;
+    }
+    if ((v = getenv("HEAPSPAN_MARKER_SIGNAL")) != NULL && v[0] != '\0' &&
+        !parse_signal(v, &rt_cfg.marker_signal)) {
+        bad_value("HEAPSPAN_MARKER_SIGNAL", v, "USR1, USR2, RTMIN+N, a number or off", "USR2");
+        rt_cfg.marker_signal = RT_DEFAULT_MARKER_SIGNAL;
+    }
+    if ((v = getenv("HEAPSPAN_SNAPSHOT_INTERVAL")) != NULL && v[0] != '\0') {
+        char *end;
+        errno = 0;
+        double secs = strtod(v, &end);
+        if (errno != 0 || end == v || *end != '\0' || !(secs >= 0.001 && secs <= 86400.0))
+            bad_value("HEAPSPAN_SNAPSHOT_INTERVAL", v, "seconds from 0.001 to 86400", "off");
+        else
+            rt_cfg.snapshot_interval_ns = (uint64_t)(secs * 1e9);
+    }
+    if ((v = getenv("HEAPSPAN_ROOT_PID")) != NULL && parse_long(v, 1, 1L << 30, &l))
+        rt_cfg.root_pid = (int)l;
+    if ((v = getenv("HEAPSPAN_MANIFEST")) != NULL && v[0] != '\0')
+        copy_path(rt_cfg.manifest, sizeof(rt_cfg.manifest), v);
+    if ((v = getenv("HEAPSPAN_QUIET")) != NULL)
+        (void)parse_bool(v, &rt_cfg.quiet);
+}

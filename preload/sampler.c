@@ -1,0 +1,186 @@
+/* sampler.c - see sampler.h. */
+#include "sampler.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "rt.h"
+
+#define FILTER_SLOTS 65536
+
+struct slot {
+    uint64_t addr; /* 0 empty, 1 deleted */
+    uint64_t size;
+};
+
+struct smp_set {
+    uint16_t filter[FILTER_SLOTS]; /* counts of set members per hash bucket */
+    pthread_mutex_t lock;
+    struct slot *slots;
+    uint64_t cap, used; /* used counts deleted slots too, until the next rebuild */
+};
+
+static inline uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size)
+{
+    if (*left != INT64_MIN) {
+        *left -= (int64_t)size;
+        if (*left > 0)
+            return false;
+    }
+    /* Draw the next interval: -mean * ln(u), u uniform in (0, 1]. */
+    uint64_t x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    double u = ((double)(x >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    double d = -(double)mean * log(u);
+    bool first = *left == INT64_MIN;
+    *left = d < 1.0 ? 1 : d > 9.0e18 ? INT64_MAX : (int64_t)d;
+    if (first) /* the first call only draws; this allocation counts against it */
+        return smp_take(left, rng, mean, size);
+    return true;
+}
+
+struct smp_set *smp_set_new(void)
+{
+    struct smp_set *s = rt_map(sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+static bool rebuild_locked(struct smp_set *s, uint64_t cap)
+{
+    struct slot *n = rt_map(cap * sizeof(*n));
+
+    if (n == NULL)
+        return false;
+    uint64_t live = 0;
+    for (uint64_t i = 0; i < s->cap; i++) {
+        if (s->slots[i].addr < 2)
+            continue;
+        uint64_t j = mix(s->slots[i].addr) & (cap - 1);
+        while (n[j].addr != 0)
+            j = (j + 1) & (cap - 1);
+        n[j] = s->slots[i];
+        live++;
+    }
+    rt_unmap(s->slots, s->cap * sizeof(*s->slots));
+    s->slots = n;
+    s->cap = cap;
+    s->used = live;
+    return true;
+}
+
+void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
+{
+    uint64_t h = mix(addr);
+
+    pthread_mutex_lock(&s->lock);
+    if ((s->used + 1) * 2 > s->cap) {
+        uint64_t live = 0;
+        for (uint64_t i = 0; i < s->cap; i++)
+            live += s->slots[i].addr >= 2;
+        uint64_t cap = s->cap ? s->cap : 1024;
+        while ((live + 1) * 4 > cap)
+            cap *= 2;
+        if (!rebuild_locked(s, cap)) {
+            pthread_mutex_unlock(&s->lock);
+            return;
+        }
+    }
+    uint64_t j = h & (s->cap - 1);
+    while (s->slots[j].addr >= 2)
+        j = (j + 1) & (s->cap - 1);
+    if (s->slots[j].addr == 0)
+        s->used++;
+    s->slots[j] = (struct slot){ addr, size };
+    __atomic_add_fetch(&s->filter[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
+{
+    uint64_t h = mix(addr);
+    bool found = false;
+
+    if (__atomic_load_n(&s->filter[h % FILTER_SLOTS], __ATOMIC_RELAXED) == 0)
+        return false;
+    pthread_mutex_lock(&s->lock);
+    if (s->cap > 0) {
+        uint64_t j = h & (s->cap - 1);
+        while (s->slots[j].addr != 0) {
+            if (s->slots[j].addr == addr) {
+                *size = s->slots[j].size;
+                s->slots[j].addr = 1;
+                __atomic_sub_fetch(&s->filter[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
+                found = true;
+                break;
+            }
+            j = (j + 1) & (s->cap - 1);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
+void smp_each(struct smp_set *s, void (*fn)(uint64_t addr, uint64_t size, void *arg),
+              void *arg)
+{
+    pthread_mutex_lock(&s->lock);
+    for (uint64_t i = 0; i < s->cap; i++)
+        if (s->slots[i].addr >= 2)
+            fn(s->slots[i].addr, s->slots[i].size, arg);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void smp_fork_prepare(struct smp_set *s)
+{
+    pthread_mutex_lock(&s->lock);
+}
+
+void smp_fork_parent(struct smp_set *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+void smp_fork_child(struct smp_set *s)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    memset(s->filter, 0, sizeof(s->filter));
+    if (s->slots != NULL)
+        memset(s->slots, 0, s->cap * sizeof(*s->slots));
+    s->used = 0;
+}
+
+uint64_t smp_count_zeros(const void *p, uint64_t size)
+{
+    const uint8_t *b = p;
+    uint64_t zeros = 0, i = 0;
+
+    for (; i + 8 <= size; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        if (w == 0) {
+            zeros += 8;
+            continue;
+        }
+        for (int k = 0; k < 8; k++)
+            zeros += ((w >> (8 * k)) & 0xff) == 0;
+    }
+    for (; i < size; i++)
+        zeros += b[i] == 0;
+    return zeros;
+}

@@ -1,0 +1,44 @@
+/*
+ * sampler.h - Poisson sampling by bytes, and the set of sampled blocks still live.
+ *
+ * As in jemalloc and tcmalloc, each thread counts down bytes from an exponential draw
+ * with mean R and samples the allocation that crosses zero, so an s-byte allocation is
+ * sampled with probability 1 - exp(-s/R); the analyzer divides by that to estimate.
+ * Frees must be matched to sampled blocks only, and the shim keeps no full live set:
+ * a counting filter answers "certainly not sampled" for most frees with one load, and
+ * an exact set behind a mutex (held for table work only) answers the rest.
+ *
+ * Two independent samplers share this code: the allocation sampler (--sample) and the
+ * zero-byte sampler, which picks blocks whose contents are counted (how many bytes are
+ * zero) when they are freed or still live at exit: evidence for bloated structs.
+ */
+#ifndef HEAPSPAN_SAMPLER_H
+#define HEAPSPAN_SAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct smp_set;
+
+/* Whether the allocation of `size` bytes is sampled; *left is the thread's countdown
+ * (INT64_MIN: draw a first interval), *rng its random state. */
+bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size);
+
+struct smp_set *smp_set_new(void);
+/* Adds a sampled block. */
+void smp_add(struct smp_set *s, uint64_t addr, uint64_t size);
+/* Removes addr if it is in the set; returns true and its size if it was. */
+bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size);
+/* Calls fn for every block in the set (under the set's lock; fn must not call out). */
+void smp_each(struct smp_set *s, void (*fn)(uint64_t addr, uint64_t size, void *arg),
+              void *arg);
+
+void smp_fork_prepare(struct smp_set *s);
+void smp_fork_parent(struct smp_set *s);
+void smp_fork_child(struct smp_set *s); /* emptied: the child logs afresh */
+
+/* Zero bytes among the first `size` bytes at p. */
+uint64_t smp_count_zeros(const void *p, uint64_t size);
+
+#endif

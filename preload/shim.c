@@ -1,0 +1,1315 @@
+/*
+ * shim.c - the entry points libheapspan.so exports: every allocator function, C++
+ * operators new and delete, jemalloc's non-standard API, and the process events the log
+ * must survive (fork, exec, _exit, dlclose, fatal signals). Each allocation hook calls
+ * the real function first and records after it returns; each release hook records
+ * before the real call (style.md 5.8), so the log never shows an address reused before
+ * its free. Recording never fails the caller: any trouble drops the event and counts it.
+ *
+ * Start-up runs in two phases. Phase A (the first hooked call, or the constructor if it
+ * comes first) resolves the real functions, reads the settings and opens the log, so
+ * allocations made by other libraries' constructors are seen. Phase B (our constructor)
+ * does what is unsafe from inside an arbitrary malloc call: module scan, signal
+ * handlers, fork handlers and the writer thread.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "logfmt.h"
+#include "modmap.h"
+#include "rt.h"
+#include "sampler.h"
+#include "stacks.h"
+#include "tbuf.h"
+#include "writer.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Mean bytes between blocks whose zero bytes are counted, in full-trace mode: a few
+ * thousand blocks per GiB allocated, enough for a per-site share, cheap enough to
+ * leave on. */
+#define ZERO_SAMPLE_BYTES (256 * 1024)
+
+__thread int rt_in_shim __attribute__((tls_model("initial-exec")));
+/* A fatal asynchronous signal that arrived while this thread was inside the shim:
+ * acted on as the hook returns (flushing from inside the shim could deadlock). */
+static __thread int pending_signal __attribute__((tls_model("initial-exec")));
+
+static struct {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    void (*free)(void *);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    int (*dlclose)(void *);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    sighandler_t (*signal)(int, sighandler_t);
+    void (*exit_)(int) __attribute__((noreturn));
+    void (*Exit_)(int) __attribute__((noreturn));
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+} real;
+
+static int real_state;      /* 0 unresolved, 1 resolving, 2 resolved */
+static int started;         /* phase A: 0 not yet, 1 running or done */
+static bool late_done;      /* phase B */
+static bool recording;      /* the hot flag: events are recorded */
+static uint64_t sample_mean; /* 0: every allocation */
+static int max_depth;
+static int my_pid;
+static struct smp_set *sampled;   /* sampled mode: the sampled live blocks */
+static struct smp_set *zero_set;  /* full mode: blocks picked for zero counting */
+
+/* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
+
+#define ARENA_BYTES (128 * 1024)
+static _Alignas(64) char arena[ARENA_BYTES];
+static size_t arena_used;
+
+static inline bool in_arena(const void *p)
+{
+    return (const char *)p >= arena && (const char *)p < arena + ARENA_BYTES;
+}
+
+static void *arena_alloc(size_t size)
+{
+    size_t need = ((size + 15) & ~(size_t)15) + 16;
+    size_t at = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
+
+    if (at + need > ARENA_BYTES)
+        return NULL;
+    memcpy(arena + at, &size, sizeof(size));
+    return arena + at + 16; /* arena memory is static, hence zeroed: calloc-ready */
+}
+
+static size_t arena_size(const void *p)
+{
+    size_t size;
+    memcpy(&size, (const char *)p - 16, sizeof(size));
+    return size;
+}
+
+static void resolve_real(void)
+{
+    int expect = 0;
+
+    if (!__atomic_compare_exchange_n(&real_state, &expect, 1, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return; /* resolved, or being resolved by this very call chain */
+    rt_in_shim++;
+#define R(name) *(void **)&real.name = dlsym(RTLD_NEXT, #name)
+    R(calloc);
+    R(malloc);
+    R(realloc);
+    R(reallocarray);
+    R(free);
+    R(posix_memalign);
+    R(aligned_alloc);
+    R(memalign);
+    R(valloc);
+    R(pvalloc);
+    R(malloc_usable_size);
+    R(dlclose);
+    R(sigaction);
+    R(signal);
+    R(execve);
+    R(execv);
+    R(execvp);
+    R(execvpe);
+    R(fexecve);
+#undef R
+    *(void **)&real.exit_ = dlsym(RTLD_NEXT, "_exit");
+    *(void **)&real.Exit_ = dlsym(RTLD_NEXT, "_Exit");
+    rt_in_shim--;
+    __atomic_store_n(&real_state, 2, __ATOMIC_RELEASE);
+}
+
+static void start(void);
+
+static inline void ensure_ready(void)
+{
+    if (UNLIKELY(real_state != 2))
+        resolve_real();
+    if (UNLIKELY(!started) && real_state == 2)
+        start();
+}
+
+/* ---- recording ---- */
+
+static inline struct tb_thread *enter(void)
+{
+    if (!recording || rt_in_shim)
+        return NULL;
+    rt_in_shim = 1;
+    struct tb_thread *t = tb_self();
+    if (UNLIKELY(t == NULL))
+        rt_in_shim = 0;
+    return t;
+}
+
+static void deliver_pending_signal(void);
+
+static inline void leave(void)
+{
+    rt_in_shim = 0;
+    if (UNLIKELY(pending_signal))
+        deliver_pending_signal();
+}
+
+/* The event's time, never before the thread's previous one (a migration between
+ * cores whose counters differ by a few cycles must not make a negative delta). */
+static inline uint64_t event_time(struct tb_thread *t, uint64_t now)
+{
+    return now < t->last_time ? t->last_time : now;
+}
+
+static inline uint8_t *put_lost(struct tb_thread *t, uint8_t *w, uint64_t now)
+{
+    *w++ = LF_EV_LOST;
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_varint(w, t->lost);
+    t->last_time = now;
+    t->lost = 0;
+    return w;
+}
+
+static inline uint8_t *put_zeros(struct tb_thread *t, uint8_t *w, uint64_t now, uint64_t addr,
+                                 uint64_t size, uint64_t zeros)
+{
+    *w++ = LF_EV_ZEROS;
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_varint(w, addr);
+    w = lf_put_varint(w, size);
+    w = lf_put_varint(w, zeros);
+    t->last_time = now;
+    return w;
+}
+
+static inline uint32_t capture(struct tb_thread *t)
+{
+    int n = st_capture(t->pcs, max_depth);
+    return st_intern(t, t->pcs, n);
+}
+
+static void note_alloc(int fn, void *p, size_t size)
+{
+    uint64_t now = rt_ticks();
+    struct tb_thread *t = enter();
+
+    if (t == NULL)
+        return;
+    uint64_t addr = (uint64_t)(uintptr_t)p;
+    if (sample_mean != 0) {
+        if (!smp_take(&t->sample_left, &t->rng, sample_mean, size)) {
+            leave();
+            return;
+        }
+        smp_add(sampled, addr, size);
+    } else if (smp_take(&t->zero_left, &t->rng, ZERO_SAMPLE_BYTES, size)) {
+        smp_add(zero_set, addr, size);
+    }
+    uint32_t sid = capture(t);
+    if (!tb_reserve(t)) {
+        t->lost++;
+        leave();
+        return;
+    }
+    now = event_time(t, now);
+    uint8_t *w = t->pos;
+    if (UNLIKELY(t->lost))
+        w = put_lost(t, w, now);
+    *w++ = (uint8_t)(LF_EV_ALLOC | fn << 4);
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_varint(w, lf_zigzag((int64_t)(addr - t->last_addr)));
+    w = lf_put_varint(w, size);
+    w = lf_put_varint(w, sid);
+    t->last_time = now;
+    t->last_addr = addr;
+    tb_commit(t, w);
+    leave();
+}
+
+/* Whether the block at addr is one the log knows about (sampled mode), and - for a
+ * block picked for zero counting - how many of its bytes are zero. */
+static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros)
+{
+    *zeros = UINT64_MAX;
+    if (sample_mean != 0) {
+        if (!smp_remove(sampled, addr, size))
+            return false;
+        *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
+        return true;
+    }
+    if (smp_remove(zero_set, addr, size))
+        *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
+    return true;
+}
+
+static void note_free(int fn, void *p)
+{
+    struct tb_thread *t = enter();
+    uint64_t size = 0, zeros;
+
+    if (t == NULL)
+        return;
+    uint64_t addr = (uint64_t)(uintptr_t)p;
+    if (!free_side(addr, &size, &zeros) || !tb_reserve(t)) {
+        if (sample_mean == 0)
+            t->lost++;
+        leave();
+        return;
+    }
+    uint64_t now = event_time(t, rt_ticks());
+    uint8_t *w = t->pos;
+    if (UNLIKELY(t->lost))
+        w = put_lost(t, w, now);
+    if (zeros != UINT64_MAX)
+        w = put_zeros(t, w, now, addr, size, zeros);
+    *w++ = (uint8_t)(LF_EV_FREE | fn << 4);
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_varint(w, lf_zigzag((int64_t)(addr - t->last_addr)));
+    t->last_time = now;
+    t->last_addr = addr;
+    tb_commit(t, w);
+    leave();
+}
+
+/* Before a resize: in sampled mode the old block leaves the sampled set now, before
+ * the real call can hand its address to another thread. Returns whether the old block
+ * is one the log knows. */
+static bool resize_begin(void *old, uint64_t *old_size, uint64_t *zeros)
+{
+    bool known;
+
+    if (!recording || rt_in_shim)
+        return false;
+    rt_in_shim = 1;
+    known = free_side((uint64_t)(uintptr_t)old, old_size, zeros);
+    rt_in_shim = 0;
+    return known;
+}
+
+/* A resize that did not happen: the old block is still live, and still picked. */
+static void resize_undo(void *old, bool old_known, uint64_t old_size, uint64_t zeros)
+{
+    uint64_t addr = (uint64_t)(uintptr_t)old;
+
+    if (old_known && sample_mean != 0)
+        smp_add(sampled, addr, old_size);
+    else if (zeros != UINT64_MAX && zero_set != NULL)
+        smp_add(zero_set, addr, old_size);
+}
+
+/* After a resize that returned p (NULL: failed, or freed for size 0). */
+static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uint64_t zeros,
+                       void *p, size_t size, uint64_t t_before, bool freed_on_null)
+{
+    uint64_t now = rt_ticks();
+    struct tb_thread *t = enter();
+
+    if (t == NULL)
+        return;
+    uint64_t oaddr = (uint64_t)(uintptr_t)old, naddr = (uint64_t)(uintptr_t)p;
+    if (p == NULL && !freed_on_null) {
+        resize_undo(old, old_known, old_size, zeros); /* failed: the old block lives on */
+        leave();
+        return;
+    }
+    bool new_known = p != NULL;
+    if (p != NULL && sample_mean != 0) {
+        new_known = smp_take(&t->sample_left, &t->rng, sample_mean, size);
+        if (new_known)
+            smp_add(sampled, naddr, size);
+    }
+    if (!old_known && !new_known) {
+        leave();
+        return;
+    }
+    uint32_t sid = new_known ? capture(t) : 0;
+    if (!tb_reserve(t)) {
+        t->lost++;
+        leave();
+        return;
+    }
+    now = event_time(t, now);
+    t_before = t_before < t->last_time ? t->last_time : t_before;
+    uint8_t *w = t->pos;
+    if (UNLIKELY(t->lost))
+        w = put_lost(t, w, t_before);
+    if (old_known && zeros != UINT64_MAX)
+        w = put_zeros(t, w, t_before, oaddr, old_size, zeros);
+    if (old_known && new_known) {
+        *w++ = (uint8_t)(LF_EV_REALLOC | fn << 4);
+        w = lf_put_varint(w, now - t->last_time);
+        w = lf_put_varint(w, now - t_before);
+        w = lf_put_varint(w, lf_zigzag((int64_t)(oaddr - t->last_addr)));
+        w = lf_put_varint(w, lf_zigzag((int64_t)(naddr - oaddr)));
+        w = lf_put_varint(w, size);
+        w = lf_put_varint(w, sid);
+        t->last_time = now;
+        t->last_addr = naddr;
+    } else if (old_known) {
+        *w++ = (uint8_t)(LF_EV_FREE | fn << 4);
+        w = lf_put_varint(w, t_before - t->last_time);
+        w = lf_put_varint(w, lf_zigzag((int64_t)(oaddr - t->last_addr)));
+        t->last_time = t_before;
+        t->last_addr = oaddr;
+    } else {
+        *w++ = (uint8_t)(LF_EV_ALLOC | fn << 4);
+        w = lf_put_varint(w, now - t->last_time);
+        w = lf_put_varint(w, lf_zigzag((int64_t)(naddr - t->last_addr)));
+        w = lf_put_varint(w, size);
+        w = lf_put_varint(w, sid);
+        t->last_time = now;
+        t->last_addr = naddr;
+    }
+    tb_commit(t, w);
+    leave();
+}
+
+/* ---- the C allocator ---- */
+
+EXPORT void *malloc(size_t size)
+{
+    ensure_ready();
+    if (UNLIKELY(real.malloc == NULL))
+        return arena_alloc(size);
+    void *p = real.malloc(size);
+    if (LIKELY(p != NULL))
+        note_alloc(LF_FN_MALLOC, p, size);
+    return p;
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    ensure_ready();
+    if (UNLIKELY(real.calloc == NULL)) {
+        if (size != 0 && n > SIZE_MAX / size)
+            return NULL;
+        return arena_alloc(n * size);
+    }
+    void *p = real.calloc(n, size);
+    if (LIKELY(p != NULL))
+        note_alloc(LF_FN_CALLOC, p, n * size);
+    return p;
+}
+
+EXPORT void free(void *p)
+{
+    if (p == NULL || in_arena(p))
+        return;
+    ensure_ready();
+    if (recording)
+        note_free(LF_FN_FREE, p);
+    real.free(p);
+}
+
+static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t, size_t),
+                    size_t a, size_t b)
+{
+    if (old == NULL) {
+        void *p = call(NULL, a, b);
+        if (p != NULL)
+            note_alloc(fn, p, size);
+        return p;
+    }
+    uint64_t old_size = 0, zeros = UINT64_MAX;
+    uint64_t t_before = rt_ticks();
+    bool known = resize_begin(old, &old_size, &zeros);
+    void *p = call(old, a, b);
+    /* realloc(p, 0) returning NULL freed p (glibc); jemalloc returns a block instead. */
+    resize_end(fn, old, known, old_size, zeros, p, size, t_before, size == 0);
+    return p;
+}
+
+static void *call_realloc(void *old, size_t size, size_t unused)
+{
+    (void)unused;
+    return real.realloc(old, size);
+}
+
+static void *call_reallocarray(void *old, size_t n, size_t size)
+{
+    return real.reallocarray(old, n, size);
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+    ensure_ready();
+    if (UNLIKELY(in_arena(old) || real.realloc == NULL)) {
+        void *p = malloc(size);
+        if (p != NULL && old != NULL) {
+            size_t n = in_arena(old) ? arena_size(old) : 0;
+            memcpy(p, old, n < size ? n : size);
+        }
+        return p;
+    }
+    if (!recording || rt_in_shim)
+        return real.realloc(old, size);
+    return resize(LF_FN_REALLOC, old, size, call_realloc, size, 0);
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+    ensure_ready();
+    if (size != 0 && n > SIZE_MAX / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (UNLIKELY(in_arena(old) || real.reallocarray == NULL))
+        return realloc(old, n * size);
+    if (!recording || rt_in_shim)
+        return real.reallocarray(old, n, size);
+    return resize(LF_FN_REALLOCARRAY, old, n * size, call_reallocarray, n, size);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    ensure_ready();
+    if (UNLIKELY(real.posix_memalign == NULL))
+        return ENOMEM;
+    int r = real.posix_memalign(out, align, size);
+    if (r == 0)
+        note_alloc(LF_FN_POSIX_MEMALIGN, *out, size);
+    return r;
+}
+
+#define ALIGNED_HOOK(name, fn_id, params, args, size_expr)                                     \
+    EXPORT void *name params                                                                   \
+    {                                                                                          \
+        ensure_ready();                                                                        \
+        if (UNLIKELY(real.name == NULL)) {                                                     \
+            errno = ENOMEM;                                                                    \
+            return NULL;                                                                       \
+        }                                                                                      \
+        void *p = real.name args;                                                              \
+        if (LIKELY(p != NULL))                                                                 \
+            note_alloc(fn_id, p, size_expr);                                                   \
+        return p;                                                                              \
+    }
+
+ALIGNED_HOOK(aligned_alloc, LF_FN_ALIGNED_ALLOC, (size_t align, size_t size), (align, size),
+             size)
+ALIGNED_HOOK(memalign, LF_FN_MEMALIGN, (size_t align, size_t size), (align, size), size)
+ALIGNED_HOOK(valloc, LF_FN_VALLOC, (size_t size), (size), size)
+ALIGNED_HOOK(pvalloc, LF_FN_PVALLOC, (size_t size), (size), size)
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (p == NULL)
+        return 0;
+    if (in_arena(p))
+        return arena_size(p);
+    ensure_ready();
+    return real.malloc_usable_size != NULL ? real.malloc_usable_size(p) : 0;
+}
+
+/* ---- C++ operators and jemalloc's API: resolved on first use ----
+ * libstdc++ or jemalloc may arrive later by dlopen, so these are looked up when first
+ * called rather than at start. */
+
+static void *next_symbol(void **slot, const char *name)
+{
+    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+    if (LIKELY(f != NULL))
+        return f;
+    rt_in_shim++;
+    f = dlsym(RTLD_NEXT, name);
+    rt_in_shim--;
+    __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    return f;
+}
+
+#define NEXT(type, name) ((type)next_symbol(&next_##name, #name))
+
+static void leave_guard(int *unused)
+{
+    (void)unused;
+    rt_in_shim--;
+}
+
+/* The real operator new may throw; the cleanup runs as the exception passes (the shim
+ * is built with -fexceptions), so the recursion flag is never left set. While it is
+ * set, the libstdc++ new's own malloc call is not recorded a second time. */
+#define CALL_GUARDED(expr)                                                                     \
+    do {                                                                                       \
+        int guard_ __attribute__((cleanup(leave_guard))) = (rt_in_shim++, 0);                  \
+        (void)guard_;                                                                          \
+        expr;                                                                                  \
+    } while (0)
+
+static void *new_fallback(size_t size)
+{
+    /* Only reachable if nothing after us defines operator new, which a program calling
+     * it cannot be: keep the host alive all the same. */
+    return real.malloc != NULL ? real.malloc(size ? size : 1) : arena_alloc(size);
+}
+
+#define NEW_HOOK(sym, fn_id, params, args, size_arg)                                           \
+    static void *next_##sym;                                                                   \
+    EXPORT void *sym params;                                                                   \
+    EXPORT void *sym params                                                                    \
+    {                                                                                          \
+        void *p;                                                                               \
+        void *(*f) params = NEXT(void *(*) params, sym);                                      \
+        ensure_ready();                                                                        \
+        if (UNLIKELY(f == NULL))                                                               \
+            return new_fallback(size_arg);                                                     \
+        if (!recording || rt_in_shim)                                                          \
+            return f args;                                                                     \
+        CALL_GUARDED(p = f args);                                                              \
+        if (p != NULL)                                                                         \
+            note_alloc(fn_id, p, size_arg);                                                    \
+        return p;                                                                              \
+    }
+
+#define DELETE_HOOK(sym, fn_id, params, args)                                                  \
+    static void *next_##sym;                                                                   \
+    EXPORT void sym params;                                                                    \
+    EXPORT void sym params                                                                     \
+    {                                                                                          \
+        void (*f) params = NEXT(void (*) params, sym);                                         \
+        if (p == NULL || in_arena(p))                                                          \
+            return;                                                                            \
+        ensure_ready();                                                                        \
+        if (recording && !rt_in_shim)                                                          \
+            note_free(fn_id, p);                                                               \
+        if (UNLIKELY(f == NULL)) {                                                             \
+            real.free(p);                                                                      \
+            return;                                                                            \
+        }                                                                                      \
+        CALL_GUARDED(f args);                                                                  \
+    }
+
+/* The nothrow and align_val_t arguments are passed through untouched; align_val_t is
+ * an enum class over size_t, passed as one. */
+struct nothrow_t;
+NEW_HOOK(_Znwm, LF_FN_NEW, (size_t size), (size), size)
+NEW_HOOK(_Znam, LF_FN_NEW_ARRAY, (size_t size), (size), size)
+NEW_HOOK(_ZnwmRKSt9nothrow_t, LF_FN_NEW, (size_t size, const struct nothrow_t *nt), (size, nt),
+         size)
+NEW_HOOK(_ZnamRKSt9nothrow_t, LF_FN_NEW_ARRAY, (size_t size, const struct nothrow_t *nt),
+         (size, nt), size)
+NEW_HOOK(_ZnwmSt11align_val_t, LF_FN_NEW, (size_t size, size_t al), (size, al), size)
+NEW_HOOK(_ZnamSt11align_val_t, LF_FN_NEW_ARRAY, (size_t size, size_t al), (size, al), size)
+NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, LF_FN_NEW,
+         (size_t size, size_t al, const struct nothrow_t *nt), (size, al, nt), size)
+NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, LF_FN_NEW_ARRAY,
+         (size_t size, size_t al, const struct nothrow_t *nt), (size, al, nt), size)
+
+DELETE_HOOK(_ZdlPv, LF_FN_NEW, (void *p), (p))
+DELETE_HOOK(_ZdaPv, LF_FN_NEW_ARRAY, (void *p), (p))
+DELETE_HOOK(_ZdlPvm, LF_FN_NEW, (void *p, size_t n), (p, n))
+DELETE_HOOK(_ZdaPvm, LF_FN_NEW_ARRAY, (void *p, size_t n), (p, n))
+DELETE_HOOK(_ZdlPvRKSt9nothrow_t, LF_FN_NEW, (void *p, const struct nothrow_t *nt), (p, nt))
+DELETE_HOOK(_ZdaPvRKSt9nothrow_t, LF_FN_NEW_ARRAY, (void *p, const struct nothrow_t *nt),
+            (p, nt))
+DELETE_HOOK(_ZdlPvSt11align_val_t, LF_FN_NEW, (void *p, size_t al), (p, al))
+DELETE_HOOK(_ZdaPvSt11align_val_t, LF_FN_NEW_ARRAY, (void *p, size_t al), (p, al))
+DELETE_HOOK(_ZdlPvmSt11align_val_t, LF_FN_NEW, (void *p, size_t n, size_t al), (p, n, al))
+DELETE_HOOK(_ZdaPvmSt11align_val_t, LF_FN_NEW_ARRAY, (void *p, size_t n, size_t al),
+            (p, n, al))
+DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, LF_FN_NEW,
+            (void *p, size_t al, const struct nothrow_t *nt), (p, al, nt))
+DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, LF_FN_NEW_ARRAY,
+            (void *p, size_t al, const struct nothrow_t *nt), (p, al, nt))
+
+/* jemalloc. Without jemalloc in the process these behave like it on top of libc, so a
+ * library that probes for mallocx by weak symbol still works (and jemalloc's mallctl,
+ * which we do not export, tells such probes that jemalloc is absent). */
+#define JE_LG_ALIGN(flags) ((flags)&0x3f)
+#define JE_ZERO 0x40
+
+/* jemalloc's declarations (we do not include its header: it may be absent). */
+EXPORT void *mallocx(size_t size, int flags);
+EXPORT void *rallocx(void *ptr, size_t size, int flags);
+EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags);
+EXPORT size_t sallocx(const void *ptr, int flags);
+EXPORT size_t nallocx(size_t size, int flags);
+EXPORT void dallocx(void *ptr, int flags);
+EXPORT void sdallocx(void *ptr, size_t size, int flags);
+
+static void *next_mallocx, *next_rallocx, *next_xallocx, *next_sallocx, *next_dallocx,
+    *next_sdallocx, *next_nallocx;
+
+static void *je_emulate_alloc(size_t size, int flags)
+{
+    size_t align = JE_LG_ALIGN(flags) ? (size_t)1 << JE_LG_ALIGN(flags) : 0;
+    void *p = NULL;
+
+    if (align > sizeof(void *)) {
+        if (real.posix_memalign(&p, align, size) != 0)
+            return NULL;
+        if (flags & JE_ZERO)
+            memset(p, 0, size);
+        return p;
+    }
+    return (flags & JE_ZERO) ? real.calloc(1, size) : real.malloc(size);
+}
+
+EXPORT void *mallocx(size_t size, int flags)
+{
+    void *(*f)(size_t, int) = NEXT(void *(*)(size_t, int), mallocx);
+    ensure_ready();
+    void *p;
+    if (f == NULL)
+        p = je_emulate_alloc(size, flags);
+    else if (!recording || rt_in_shim)
+        return f(size, flags);
+    else
+        CALL_GUARDED(p = f(size, flags));
+    if (p != NULL)
+        note_alloc(LF_FN_MALLOCX, p, size);
+    return p;
+}
+
+EXPORT void *rallocx(void *ptr, size_t size, int flags)
+{
+    void *(*f)(void *, size_t, int) = NEXT(void *(*)(void *, size_t, int), rallocx);
+    ensure_ready();
+    if (!recording || rt_in_shim)
+        return f != NULL ? f(ptr, size, flags) : real.realloc(ptr, size ? size : 1);
+    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks();
+    bool known = resize_begin(ptr, &old_size, &zeros);
+    void *p;
+    if (f == NULL)
+        p = real.realloc(ptr, size ? size : 1);
+    else
+        CALL_GUARDED(p = f(ptr, size, flags));
+    resize_end(LF_FN_RALLOCX, ptr, known, old_size, zeros, p, size, t_before, false);
+    return p;
+}
+
+EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
+{
+    size_t (*f)(void *, size_t, size_t, int) =
+        NEXT(size_t(*)(void *, size_t, size_t, int), xallocx);
+    ensure_ready();
+    if (f == NULL)
+        return real.malloc_usable_size(ptr); /* libc cannot resize in place */
+    if (!recording || rt_in_shim)
+        return f(ptr, size, extra, flags);
+    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks();
+    bool known = resize_begin(ptr, &old_size, &zeros);
+    size_t got;
+    CALL_GUARDED(got = f(ptr, size, extra, flags));
+    if (got < size) {
+        /* Not resized: the block is as it was. */
+        rt_in_shim++;
+        resize_undo(ptr, known, old_size, zeros);
+        rt_in_shim--;
+        return got;
+    }
+    /* Resized in place; the block now holds what was asked for, up to size + extra. */
+    size_t now_size = got < size + extra ? got : size + extra;
+    resize_end(LF_FN_XALLOCX, ptr, known, old_size, zeros, ptr, now_size, t_before, false);
+    return got;
+}
+
+EXPORT size_t sallocx(const void *ptr, int flags)
+{
+    size_t (*f)(const void *, int) = NEXT(size_t(*)(const void *, int), sallocx);
+    ensure_ready();
+    return f != NULL ? f(ptr, flags) : real.malloc_usable_size((void *)ptr);
+}
+
+EXPORT size_t nallocx(size_t size, int flags)
+{
+    size_t (*f)(size_t, int) = NEXT(size_t(*)(size_t, int), nallocx);
+    (void)flags;
+    return f != NULL ? f(size, flags) : (size + 15) & ~(size_t)15;
+}
+
+EXPORT void dallocx(void *ptr, int flags)
+{
+    void (*f)(void *, int) = NEXT(void (*)(void *, int), dallocx);
+    ensure_ready();
+    if (recording && !rt_in_shim)
+        note_free(LF_FN_MALLOCX, ptr);
+    if (f == NULL)
+        real.free(ptr);
+    else
+        CALL_GUARDED(f(ptr, flags));
+}
+
+EXPORT void sdallocx(void *ptr, size_t size, int flags)
+{
+    void (*f)(void *, size_t, int) = NEXT(void (*)(void *, size_t, int), sdallocx);
+    ensure_ready();
+    if (recording && !rt_in_shim)
+        note_free(LF_FN_MALLOCX, ptr);
+    if (f == NULL)
+        real.free(ptr);
+    else
+        CALL_GUARDED(f(ptr, size, flags));
+}
+
+/* ---- zero-byte counts of blocks still live ---- */
+
+struct zero_scan {
+    struct tb_thread *t;
+};
+
+/* Reads through process_vm_readv, which fails with EFAULT instead of crashing if
+ * another thread frees (and unmaps) the block meanwhile. */
+static void count_live_block(uint64_t addr, uint64_t size, void *arg)
+{
+    struct zero_scan *z = arg;
+    static uint8_t buf[64 * 1024];
+    uint64_t zeros = 0, done = 0;
+
+    while (done < size) {
+        uint64_t n = size - done < sizeof(buf) ? size - done : sizeof(buf);
+        struct iovec local = { buf, n }, remote = { (void *)(uintptr_t)(addr + done), n };
+        if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+            return;
+        zeros += smp_count_zeros(buf, n);
+        done += n;
+    }
+    if (!tb_reserve(z->t))
+        return;
+    uint64_t now = event_time(z->t, rt_ticks());
+    tb_commit(z->t, put_zeros(z->t, z->t->pos, now, addr, size, zeros));
+}
+
+/* At exit: the blocks picked for zero counting that were never freed. */
+static void count_live_zeros(void)
+{
+    struct tb_thread *t;
+    struct smp_set *set = sample_mean != 0 ? sampled : zero_set;
+
+    if (set == NULL || (t = tb_self()) == NULL)
+        return;
+    struct zero_scan z = { t };
+    smp_each(set, count_live_block, &z);
+}
+
+/* ---- process events ---- */
+
+static void finish(int reason)
+{
+    if (!recording || getpid() != my_pid)
+        return; /* not recording, or a vfork child sharing our memory */
+    rt_in_shim++;
+    count_live_zeros();
+    recording = false;
+    wr_finish(reason);
+    rt_in_shim--;
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+    finish(LF_END_EXIT);
+}
+
+EXPORT void _exit(int status)
+{
+    ensure_ready();
+    finish(LF_END_UNDERSCORE_EXIT);
+    real.exit_(status);
+}
+
+EXPORT void _Exit(int status)
+{
+    ensure_ready();
+    finish(LF_END_UNDERSCORE_EXIT);
+    real.Exit_(status);
+}
+
+EXPORT int dlclose(void *handle)
+{
+    ensure_ready();
+    bool rec = recording && !rt_in_shim;
+    if (rec) {
+        rt_in_shim++;
+        mm_scan(false); /* catch what was loaded since the writer's last look */
+        rt_in_shim--;
+    }
+    int r = real.dlclose(handle);
+    if (rec) {
+        rt_in_shim++;
+        mm_scan(false);
+        st_flush_unwind_cache();
+        rt_in_shim--;
+    }
+    return r;
+}
+
+/* exec: flush what this image recorded and mark the log; the new image loads the shim
+ * again (LD_PRELOAD is inherited) and starts its own log. The configured name goes to
+ * the newest image: this image's log is renamed to NAME.execN.hsl first, and back if
+ * the exec fails. A vfork child (another pid in our memory) touches nothing. */
+struct exec_state {
+    bool renamed;
+    char old_path[4096];
+};
+
+static void exec_begin(struct exec_state *s)
+{
+    s->renamed = false;
+    if (!recording || rt_in_shim || getpid() != my_pid)
+        return;
+    rt_in_shim++;
+    wr_marker(LF_MARKER_EXEC);
+    wr_flush();
+    if (rt_cfg.follow_children) {
+        const char *cur = wr_path();
+        size_t n = strlen(cur);
+        if (n < sizeof(s->old_path) - 32) {
+            char to[4096];
+            memcpy(s->old_path, cur, n + 1);
+            const char *ext = n > 4 && !strcmp(cur + n - 4, ".hsl") ? cur + n - 4 : cur + n;
+            for (int k = 1; k < 100 && !s->renamed; k++) {
+                char *p = to;
+                memcpy(p, cur, (size_t)(ext - cur));
+                p += ext - cur;
+                p = rt_fmt_str(p, to + sizeof(to) - 8, ".exec");
+                p = rt_fmt_u64(p, (uint64_t)k);
+                p = rt_fmt_str(p, to + sizeof(to) - 1, ext);
+                *p = '\0';
+                if (access(to, F_OK) != 0)
+                    s->renamed = wr_rename(to) == 0;
+            }
+        }
+    }
+    rt_in_shim--;
+}
+
+static void exec_failed(struct exec_state *s)
+{
+    int saved = errno;
+
+    if (s->renamed) {
+        rt_in_shim++;
+        (void)wr_rename(s->old_path);
+        wr_note(1, "exec failed; this image goes on recording");
+        rt_in_shim--;
+    }
+    errno = saved;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    struct exec_state s;
+    ensure_ready();
+    exec_begin(&s);
+    int r = real.execve(path, argv, envp);
+    exec_failed(&s);
+    return r;
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+    struct exec_state s;
+    ensure_ready();
+    exec_begin(&s);
+    int r = real.execv(path, argv);
+    exec_failed(&s);
+    return r;
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+    struct exec_state s;
+    ensure_ready();
+    exec_begin(&s);
+    int r = real.execvp(file, argv);
+    exec_failed(&s);
+    return r;
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    struct exec_state s;
+    ensure_ready();
+    exec_begin(&s);
+    int r = real.execvpe(file, argv, envp);
+    exec_failed(&s);
+    return r;
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    struct exec_state s;
+    ensure_ready();
+    exec_begin(&s);
+    int r = real.fexecve(fd, argv, envp);
+    exec_failed(&s);
+    return r;
+}
+
+/* The execl family collects its arguments into an array and calls the array form. */
+#define MAX_EXECL_ARGS 4096
+#define COLLECT_ARGS(first, argv, ap)                                                          \
+    size_t n_ = 1;                                                                             \
+    argv[0] = (char *)(first);                                                                 \
+    while (argv[n_ - 1] != NULL) {                                                             \
+        if (n_ == MAX_EXECL_ARGS) {                                                            \
+            errno = E2BIG;                                                                     \
+            va_end(ap);                                                                        \
+            return -1;                                                                         \
+        }                                                                                      \
+        argv[n_++] = va_arg(ap, char *);                                                       \
+    }
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    char *argv[MAX_EXECL_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, argv, ap);
+    va_end(ap);
+    return execve(path, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+    char *argv[MAX_EXECL_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, argv, ap);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, argv, envp);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    char *argv[MAX_EXECL_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, argv, ap);
+    va_end(ap);
+    return execvp(file, argv);
+}
+
+/* ---- signals ----
+ * The shim installs handlers only where the disposition is the default: the marker
+ * signal, and the fatal signals (to flush before dying). A handler the program
+ * installs later replaces ours, and the program is told the old disposition was the
+ * default, as it would have been without us. */
+
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL,  SIGFPE, SIGABRT,
+                                     SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU,
+                                     SIGXFSZ, SIGSYS, SIGPIPE };
+static bool owned[_NSIG];
+
+static bool is_async_signal(int sig)
+{
+    return sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGSYS;
+}
+
+static void give_back(int sig)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    real.sigaction(sig, &dfl, NULL);
+    owned[sig] = false;
+}
+
+static void flush_for_signal(void)
+{
+    if (!recording || getpid() != my_pid)
+        return;
+    recording = false;
+    rt_in_shim++;
+    wr_emergency(LF_END_SIGNAL);
+    rt_in_shim--;
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+    int saved = errno;
+    (void)uc;
+
+    if (rt_in_shim && is_async_signal(sig) && recording) {
+        pending_signal = sig; /* acted on as the interrupted hook returns */
+        errno = saved;
+        return;
+    }
+    if (!rt_in_shim)
+        flush_for_signal();
+    give_back(sig);
+    /* A fault re-executes the faulting instruction and dies of it with SIG_DFL; a sent
+     * signal must be sent again (it is blocked until we return). */
+    if (!is_async_signal(sig) && si != NULL && si->si_code > 0)
+        return;
+    raise(sig);
+    errno = saved;
+}
+
+static void deliver_pending_signal(void)
+{
+    int sig = pending_signal;
+    pending_signal = 0;
+    flush_for_signal();
+    give_back(sig);
+    raise(sig);
+}
+
+static void on_marker(int sig)
+{
+    int saved = errno;
+    (void)sig;
+    wr_request_marker();
+    errno = saved;
+}
+
+static void install(int sig, void (*handler)(int, siginfo_t *, void *), void (*simple)(int))
+{
+    struct sigaction cur, act;
+
+    if (real.sigaction(sig, NULL, &cur) != 0 || cur.sa_handler != SIG_DFL ||
+        (cur.sa_flags & SA_SIGINFO))
+        return;
+    memset(&act, 0, sizeof(act));
+    sigemptyset(&act.sa_mask);
+    if (handler != NULL) {
+        act.sa_sigaction = handler;
+        act.sa_flags = SA_SIGINFO | SA_RESTART;
+    } else {
+        act.sa_handler = simple;
+        act.sa_flags = SA_RESTART;
+    }
+    if (real.sigaction(sig, &act, NULL) == 0)
+        owned[sig] = true;
+}
+
+static void install_signal_handlers(void)
+{
+    for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
+        int sig = fatal_signals[i];
+        if (sig == SIGPIPE)
+            continue; /* listed for the program's view only: default stays default */
+        if (sig != rt_cfg.marker_signal)
+            install(sig, on_fatal, NULL);
+    }
+    if (rt_cfg.marker_signal > 0 && rt_cfg.marker_signal < _NSIG)
+        install(rt_cfg.marker_signal, NULL, on_marker);
+}
+
+static void program_took(int sig)
+{
+    owned[sig] = false;
+    if (sig == rt_cfg.marker_signal && recording) {
+        rt_in_shim++;
+        wr_note(1, "the program installed its own handler for the marker signal; "
+                   "snapshot markers by signal are off for this run");
+        rt_in_shim--;
+    }
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    ensure_ready();
+    if (sig <= 0 || sig >= _NSIG || !owned[sig])
+        return real.sigaction(sig, act, old);
+    if (act == NULL) {
+        if (old != NULL) {
+            memset(old, 0, sizeof(*old));
+            old->sa_handler = SIG_DFL;
+        }
+        return 0;
+    }
+    int r = real.sigaction(sig, act, NULL);
+    if (r == 0) {
+        program_took(sig);
+        if (old != NULL) {
+            memset(old, 0, sizeof(*old));
+            old->sa_handler = SIG_DFL;
+        }
+    }
+    return r;
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    ensure_ready();
+    if (sig <= 0 || sig >= _NSIG || !owned[sig])
+        return real.signal(sig, handler);
+    sighandler_t r = real.signal(sig, handler);
+    if (r == SIG_ERR)
+        return r;
+    program_took(sig);
+    return SIG_DFL;
+}
+
+/* ---- fork ---- */
+
+static void fork_prepare(void)
+{
+    rt_in_shim++;
+    mm_fork_prepare();
+    wr_fork_prepare();
+    tb_fork_prepare();
+    st_fork_prepare();
+    if (sampled != NULL)
+        smp_fork_prepare(sampled);
+    if (zero_set != NULL)
+        smp_fork_prepare(zero_set);
+}
+
+static void fork_parent(void)
+{
+    if (zero_set != NULL)
+        smp_fork_parent(zero_set);
+    if (sampled != NULL)
+        smp_fork_parent(sampled);
+    st_fork_parent();
+    tb_fork_parent();
+    wr_fork_parent();
+    mm_fork_parent();
+    rt_in_shim--;
+}
+
+static void fork_child(void)
+{
+    int parent = my_pid;
+
+    my_pid = getpid();
+    if (zero_set != NULL)
+        smp_fork_child(zero_set);
+    if (sampled != NULL)
+        smp_fork_child(sampled);
+    st_fork_child();
+    tb_fork_child();
+    mm_fork_child();
+    if (!rt_cfg.follow_children || !recording) {
+        recording = false;
+        wr_fork_parent(); /* unlock; the inherited log is never written here */
+        rt_in_shim--;
+        return;
+    }
+    if (wr_fork_child(parent) < 0) {
+        recording = false;
+    } else {
+        mm_scan(true);
+    }
+    rt_in_shim--;
+}
+
+/* ---- start-up ---- */
+
+static void on_writer_stop(void)
+{
+    recording = false;
+}
+
+static void on_writer_tick(void)
+{
+    mm_scan(false);
+}
+
+static void start(void)
+{
+    int expect = 0;
+    uint64_t lo, hi;
+
+    if (environ == NULL)
+        return; /* libc not initialised yet: its settings are unreadable; next call */
+    if (!__atomic_compare_exchange_n(&started, &expect, 1, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return;
+    rt_in_shim++;
+    rt_config_load();
+    rt_clock_init();
+    my_pid = getpid();
+    sample_mean = rt_cfg.sample_bytes > 1 ? rt_cfg.sample_bytes : 0;
+    max_depth = rt_cfg.max_depth;
+    wr_on_stop = on_writer_stop;
+    wr_on_tick = on_writer_tick;
+    tb_on_buffer_full = wr_wake;
+    if (tb_init() < 0 || st_init() < 0) {
+        rt_say("cannot set up (out of memory); not recording", NULL);
+        goto out;
+    }
+    if (mm_range_of((const void *)(uintptr_t)&start, &lo, &hi))
+        st_set_self_range(lo, hi);
+    sampled = sample_mean != 0 ? smp_set_new() : NULL;
+    zero_set = sample_mean == 0 ? smp_set_new() : NULL;
+    if ((sample_mean != 0 && sampled == NULL) || (sample_mean == 0 && zero_set == NULL))
+        goto out;
+    if (wr_open(getppid()) < 0)
+        goto out;
+    recording = true;
+out:
+    rt_in_shim--;
+}
+
+/* LD_PRELOAD without the shim, for --no-follow-children: edited in place (no
+ * allocation), so children the program execs run without it. */
+static void drop_self_from_preload(void)
+{
+    Dl_info info;
+    char *env = getenv("LD_PRELOAD");
+
+    if (env == NULL || !dladdr((void *)(uintptr_t)&drop_self_from_preload, &info) ||
+        info.dli_fname == NULL)
+        return;
+    const char *self = strrchr(info.dli_fname, '/');
+    self = self != NULL ? self + 1 : info.dli_fname;
+    char *out = env;
+    for (char *p = env; *p != '\0';) {
+        while (*p == ' ' || *p == ':')
+            p++;
+        char *tok = p;
+        while (*p != '\0' && *p != ' ' && *p != ':')
+            p++;
+        size_t len = (size_t)(p - tok);
+        const char *base = tok;
+        for (char *q = tok; q < p; q++)
+            if (*q == '/')
+                base = q + 1;
+        if (len == 0 || ((size_t)(p - base) == strlen(self) && !memcmp(base, self, (size_t)(p - base))))
+            continue;
+        if (out != env)
+            *out++ = ':';
+        memmove(out, tok, len);
+        out += len;
+    }
+    *out = '\0';
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    ensure_ready();
+    if (late_done || !recording)
+        return;
+    late_done = true;
+    rt_in_shim++;
+    mm_scan(true);
+    install_signal_handlers();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    if (rt_cfg.root_pid == 0) {
+        char pid[24];
+        *rt_fmt_u64(pid, (uint64_t)my_pid) = '\0';
+        setenv("HEAPSPAN_ROOT_PID", pid, 0);
+    }
+    if (!rt_cfg.follow_children)
+        drop_self_from_preload();
+    wr_start();
+    rt_in_shim--;
+}

@@ -1,0 +1,108 @@
+/*
+ * tbuf.h - per-thread event buffers. Each recording thread appends encoded records to
+ * its own buffer with no lock and no system call; the writer thread (writer.c) reads
+ * the committed prefix of every buffer and writes it to the log.
+ *
+ * Protocol. The owner writes a record past `committed`, then publishes it with a
+ * release store of the new `committed` (length written last), so a reader never sees
+ * half a record. A full buffer is not reset in place: the owner links a fresh one
+ * after it (`next`, stored after the final `committed`) and moves on; the writer frees
+ * a buffer only once it has written all of it and seen `next`. Buffers come from a
+ * pool of mmap'd blocks guarded by a mutex taken once per buffer (every 64 KiB of
+ * records), never across a call out of this module.
+ *
+ * Thread states (struct tb_thread) live on a global list for the writer; a thread's
+ * exit marks its state dead (pthread key destructor), and the writer recycles it once
+ * its buffers are written and the kernel says the thread is gone.
+ */
+#ifndef HEAPSPAN_TBUF_H
+#define HEAPSPAN_TBUF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TB_BUF_BYTES (64 * 1024)
+#define TB_MAX_RECORD 80 /* an encoded event never exceeds this */
+
+struct tb_buf {
+    struct tb_buf *next; /* set by the owner when it moves on (release) */
+    uint32_t committed;  /* bytes of complete records (owner: release store) */
+    uint32_t flushed;    /* bytes the writer has written (writer only) */
+    uint32_t cap;
+    uint32_t pad;
+    uint8_t data[];
+};
+
+struct st_entry;
+
+struct tb_thread {
+    /* Owner-only, touched on every event. */
+    uint8_t *pos, *end;
+    struct tb_buf *cur;
+    uint64_t last_time, last_addr; /* encoder state: deltas are from these */
+    int64_t sample_left;           /* sampling: bytes until the next sample */
+    uint64_t rng;
+    uint64_t lost; /* events not recorded, reported in the next LF_EV_LOST */
+    struct st_entry **stack_cache; /* per-thread cache in front of the stack table */
+    int tid;
+    int64_t zero_left; /* zero-byte sampling: bytes until the next sampled block */
+
+    /* Writer-only. */
+    struct tb_buf *flush_buf;        /* oldest buffer not yet written out */
+    uint64_t flush_time, flush_addr; /* decoder state at flush_buf->flushed */
+
+    /* Global list, under the tbuf lock. */
+    struct tb_thread *next_thread;
+    int dead; /* the thread has exited (atomic) */
+
+    /* Scratch for one captured stack: kept here, not on the host's stack, which may
+     * be small. Only the owner uses it, with rt_in_shim set. */
+    uint64_t pcs[1024 + 16];
+};
+
+/* Sets up the pool and the thread key. Called once at start, before any event. */
+int tb_init(void);
+
+/* The calling thread's state, created on first use; NULL if memory ran out. */
+struct tb_thread *tb_self(void);
+
+/* Makes room for one record of at most TB_MAX_RECORD bytes; false when no buffer can
+ * be had (the event is then counted in t->lost). */
+bool tb_make_room(struct tb_thread *t);
+
+static inline bool tb_reserve(struct tb_thread *t)
+{
+    if (__builtin_expect(t->end - t->pos >= TB_MAX_RECORD, 1))
+        return true;
+    return tb_make_room(t);
+}
+
+/* Publishes the record that ends at p. */
+static inline void tb_commit(struct tb_thread *t, uint8_t *p)
+{
+    t->pos = p;
+    __atomic_store_n(&t->cur->committed, (uint32_t)(p - t->cur->data), __ATOMIC_RELEASE);
+}
+
+/* Writer side: visits every thread state (under the lock; fn must not call out). */
+void tb_for_each(void (*fn)(struct tb_thread *t, void *arg), void *arg);
+
+/* Writer side: returns a fully written buffer to the pool. */
+void tb_buf_release(struct tb_buf *b);
+
+/* Writer side: recycles dead threads whose buffers are all written. */
+void tb_reap(void);
+
+/* Buffers in use and the pool's limit, for back-pressure decisions. */
+uint64_t tb_buffers_in_use(void);
+
+/* fork: prepare takes the lock, parent releases it, child resets to the calling thread
+ * alone with an empty buffer (the inherited records belong to the parent's log). */
+void tb_fork_prepare(void);
+void tb_fork_parent(void);
+void tb_fork_child(void);
+
+/* Set by writer.c: called when a buffer fills, to wake the writer. */
+extern void (*tb_on_buffer_full)(void);
+
+#endif

@@ -1,0 +1,851 @@
+/* writer.c - see writer.h. */
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "logfmt.h"
+#include "rt.h"
+#include "stacks.h"
+#include "tbuf.h"
+
+#define STAGE_CAP (4u << 20)      /* one cycle's bytes leave in writes of up to this */
+#define RAW_CAP (1u << 20)        /* raw payload per chunk: zstd does well at this size */
+#define TAIL_NS 100000000ull      /* partly filled buffers go out at least this often */
+#define INDEX_REGION (4ull << 20) /* one index entry per this much file */
+#define ZSTD_LEVEL 1
+#define MAX_THREADS_PER_CYCLE 65536
+
+static int fd = -1;
+static char path[4096];
+static uint64_t file_off;
+static bool finished, stopped;
+
+static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Meta records queued by any thread for the next cycle (under meta_lock). */
+static uint8_t *meta_q;
+static size_t meta_q_len, meta_q_cap;
+
+/* Writer-only state (under flush_lock). */
+static uint8_t *stage, *raw, *meta_scratch;
+static size_t stage_len;
+static ZSTD_CCtx *zc;
+static uint32_t stacks_written = 1;
+static struct lf_index_entry *idx;
+static size_t idx_n, idx_cap;
+static struct tb_thread **snap_threads;
+static size_t snap_n;
+static uint64_t records_written;
+
+/* Wake-ups and markers. */
+static uint32_t wake_word;
+static int writer_sleeping;
+static bool writer_running;
+static uint32_t markers_requested, markers_done;
+static uint64_t marker_time;
+
+void (*wr_on_stop)(void);
+void (*wr_on_tick)(void);
+
+static const char *errno_text(int err)
+{
+    switch (err) {
+    case ENOSPC:
+        return "no space left on device";
+    case EDQUOT:
+        return "disk quota exceeded";
+    case EIO:
+        return "input/output error";
+    case EFBIG:
+        return "file too large";
+    case EBADF:
+        return "bad file descriptor";
+    case EEXIST:
+        return "file exists";
+    case EACCES:
+        return "permission denied";
+    case ENOENT:
+        return "no such file or directory";
+    case ELOOP:
+        return "is a symbolic link";
+    case EROFS:
+        return "read-only file system";
+    case ENOMEM:
+        return "out of memory";
+    default:
+        return "I/O error";
+    }
+}
+
+/* ---- meta records ---- */
+
+/* Builds tag + varint(len) + body at out; returns the record's length. */
+static size_t make_rec(uint8_t *out, int type, const uint8_t *body, size_t len)
+{
+    uint8_t *p = out;
+
+    *p++ = (uint8_t)type;
+    p = lf_put_varint(p, len);
+    memcpy(p, body, len);
+    return (size_t)(p - out) + len;
+}
+
+void wr_meta(const uint8_t *rec, size_t len)
+{
+    pthread_mutex_lock(&meta_lock);
+    if (meta_q_len + len > meta_q_cap) {
+        size_t cap = meta_q_cap ? meta_q_cap * 2 : 64 * 1024;
+        while (cap < meta_q_len + len)
+            cap *= 2;
+        uint8_t *q = rt_map(cap);
+        if (q == NULL) {
+            pthread_mutex_unlock(&meta_lock);
+            return;
+        }
+        if (meta_q != NULL) {
+            memcpy(q, meta_q, meta_q_len);
+            rt_unmap(meta_q, meta_q_cap);
+        }
+        meta_q = q;
+        meta_q_cap = cap;
+    }
+    memcpy(meta_q + meta_q_len, rec, len);
+    meta_q_len += len;
+    pthread_mutex_unlock(&meta_lock);
+}
+
+void wr_note(int severity, const char *text)
+{
+    uint8_t body[600], rec[620];
+    size_t n = strlen(text);
+    uint8_t *p = body;
+
+    if (n > 512)
+        n = 512;
+    p = lf_put_varint(p, rt_ticks());
+    p = lf_put_varint(p, (uint64_t)severity);
+    p = lf_put_varint(p, n);
+    memcpy(p, text, n);
+    p += n;
+    wr_meta(rec, make_rec(rec, LF_META_NOTE, body, (size_t)(p - body)));
+}
+
+static void marker_at(uint64_t time, int kind, uint32_t serial)
+{
+    uint8_t body[40], rec[48], *p = body;
+
+    p = lf_put_varint(p, time);
+    p = lf_put_varint(p, (uint64_t)kind);
+    p = lf_put_varint(p, serial);
+    wr_meta(rec, make_rec(rec, LF_META_MARKER, body, (size_t)(p - body)));
+}
+
+static uint32_t marker_serial;
+
+void wr_marker(int kind)
+{
+    marker_at(rt_ticks(), kind, __atomic_add_fetch(&marker_serial, 1, __ATOMIC_RELAXED));
+}
+
+void wr_request_marker(void)
+{
+    /* Two markers between cycles merge into one at the later time: a snapshot is a
+     * moment, and the writer records the latest asked for. */
+    __atomic_store_n(&marker_time, rt_ticks(), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&markers_requested, 1, __ATOMIC_RELEASE);
+    wr_wake();
+}
+
+/* ---- output staging ---- */
+
+static void stop(int err)
+{
+    if (stopped)
+        return;
+    stopped = true;
+    char off[24];
+    *rt_fmt_u64(off, file_off) = '\0';
+    rt_say("writing ", path, " failed at byte ", off, " (", errno_text(-err),
+           "); recording stopped, the program continues; the log is readable up to there",
+           NULL);
+    if (wr_on_stop != NULL)
+        wr_on_stop();
+}
+
+static void stage_flush(void)
+{
+    if (stage_len == 0 || stopped) {
+        stage_len = 0;
+        return;
+    }
+    int err = rt_write_all(fd, stage, stage_len);
+    if (err < 0) {
+        stop(err);
+    } else {
+        file_off += stage_len;
+    }
+    stage_len = 0;
+}
+
+static void index_note(uint64_t offset, uint64_t lo, uint64_t hi)
+{
+    if (idx_n == 0 || offset - idx[idx_n - 1].offset >= INDEX_REGION) {
+        if (idx_n == idx_cap) {
+            size_t cap = idx_cap ? idx_cap * 2 : 1024;
+            struct lf_index_entry *n = rt_map(cap * sizeof(*n));
+            if (n == NULL)
+                return;
+            if (idx != NULL) {
+                memcpy(n, idx, idx_n * sizeof(*n));
+                rt_unmap(idx, idx_cap * sizeof(*idx));
+            }
+            idx = n;
+            idx_cap = cap;
+        }
+        idx[idx_n++] = (struct lf_index_entry){ offset, UINT64_MAX, 0 };
+    }
+    struct lf_index_entry *e = &idx[idx_n - 1];
+    if (lo < e->min_time)
+        e->min_time = lo;
+    if (hi > e->max_time)
+        e->max_time = hi;
+}
+
+/* Appends one chunk to the stage. */
+static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t base_addr,
+                       uint64_t last_time, uint32_t n_records, const uint8_t *payload,
+                       size_t len, bool compress)
+{
+    size_t bound = compress ? ZSTD_compressBound(len) : len;
+    if (bound < len)
+        bound = len;
+    if (stage_len + LF_CHUNK_HDR_SIZE + bound > STAGE_CAP)
+        stage_flush();
+
+    uint8_t *h = stage + stage_len;
+    uint8_t *out = h + LF_CHUNK_HDR_SIZE;
+    size_t stored = len;
+    uint8_t flags = 0;
+
+    if (compress && zc != NULL && len > 64) {
+        size_t n = ZSTD_compressCCtx(zc, out, bound, payload, len, ZSTD_LEVEL);
+        if (!ZSTD_isError(n) && n < len) {
+            stored = n;
+            flags = LF_CHUNK_ZSTD;
+        }
+    }
+    if (flags == 0)
+        memcpy(out, payload, len);
+
+    uint64_t span = last_time - base_time;
+    lf_put_u32(h, LF_CHUNK_MAGIC);
+    h[4] = (uint8_t)kind;
+    h[5] = flags;
+    lf_put_u16(h + 6, LF_CHUNK_HDR_SIZE);
+    lf_put_u32(h + 8, (uint32_t)stored);
+    lf_put_u32(h + 12, (uint32_t)len);
+    lf_put_u32(h + 16, tid);
+    lf_put_u32(h + 20, lf_crc32c(0, out, stored));
+    lf_put_u64(h + 24, base_time);
+    lf_put_u64(h + 32, base_addr);
+    lf_put_u32(h + 40, span > UINT32_MAX ? UINT32_MAX : (uint32_t)span);
+    lf_put_u32(h + 44, n_records);
+    if (kind == LF_CHUNK_EVENTS)
+        index_note(file_off + stage_len, base_time, last_time);
+    stage_len += LF_CHUNK_HDR_SIZE + stored;
+}
+
+/* ---- a cycle ---- */
+
+struct meta_acc {
+    size_t len;
+    uint32_t n;
+    bool compress;
+};
+
+static void meta_emit(struct meta_acc *m)
+{
+    if (m->len > 0)
+        emit_chunk(LF_CHUNK_META, 0, 0, 0, 0, m->n, raw, m->len, m->compress);
+    m->len = 0;
+    m->n = 0;
+}
+
+static void meta_add(struct meta_acc *m, const uint8_t *rec, size_t len)
+{
+    if (m->len + len > RAW_CAP)
+        meta_emit(m);
+    if (len > RAW_CAP)
+        return; /* cannot happen: records are bounded far below */
+    memcpy(raw + m->len, rec, len);
+    m->len += len;
+    m->n++;
+}
+
+static void add_stacks(struct meta_acc *m)
+{
+    uint32_t n = st_count();
+
+    for (; stacks_written < n; stacks_written++) {
+        const struct st_entry *e = st_get(stacks_written);
+        uint8_t *p = meta_scratch + 16;
+        uint64_t prev = 0;
+
+        p = lf_put_varint(p, e->id);
+        p = lf_put_varint(p, e->depth);
+        for (uint32_t i = 0; i < e->depth; i++) {
+            p = lf_put_varint(p, lf_zigzag((int64_t)(e->pcs[i] - prev)));
+            prev = e->pcs[i];
+        }
+        size_t body = (size_t)(p - (meta_scratch + 16));
+        uint8_t *r = meta_scratch + 16 + body + 16;
+        size_t len = make_rec(r, LF_META_STACK, meta_scratch + 16, body);
+        meta_add(m, r, len);
+    }
+}
+
+/* Moves the queued meta records into chunks, record by record. */
+static void add_queued_meta(struct meta_acc *m)
+{
+    pthread_mutex_lock(&meta_lock);
+    const uint8_t *p = meta_q, *end = meta_q + meta_q_len;
+    while (p < end) {
+        const uint8_t *q = p + 1;
+        uint64_t len;
+        if (!lf_get_varint(&q, end, &len) || len > (uint64_t)(end - q))
+            break;
+        meta_add(m, p, (size_t)(q - p) + len);
+        p = q + len;
+    }
+    meta_q_len = 0;
+    pthread_mutex_unlock(&meta_lock);
+}
+
+static void add_clock(struct meta_acc *m)
+{
+    uint8_t body[40], rec[48], *p = body;
+
+    p = lf_put_varint(p, rt_ticks());
+    p = lf_put_varint(p, rt_monotonic_ns());
+    p = lf_put_varint(p, rt_realtime_ns());
+    meta_add(m, rec, make_rec(rec, LF_META_CLOCK, body, (size_t)(p - body)));
+}
+
+static void snap_one(struct tb_thread *t, void *arg)
+{
+    (void)arg;
+    if (snap_n < MAX_THREADS_PER_CYCLE)
+        snap_threads[snap_n++] = t;
+}
+
+/* Writes out one thread's committed records: every filled buffer, and the current one
+ * too when `tails`. Batches up to RAW_CAP per chunk. */
+static void flush_thread(struct tb_thread *t, bool tails, bool compress)
+{
+    uint64_t base_time = t->flush_time, base_addr = t->flush_addr;
+    size_t len = 0;
+    uint32_t n = 0;
+    struct tb_buf *b = t->flush_buf;
+
+    while (b != NULL) {
+        /* next first: once it is set, committed is final. */
+        struct tb_buf *next = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
+        uint32_t c = __atomic_load_n(&b->committed, __ATOMIC_ACQUIRE);
+        if (next == NULL && !tails)
+            break;
+        if (c > b->flushed) {
+            uint32_t part = c - b->flushed;
+            if (len + part > RAW_CAP) {
+                emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, base_addr,
+                           t->flush_time, n, raw, len, compress);
+                base_time = t->flush_time;
+                base_addr = t->flush_addr;
+                len = 0;
+                n = 0;
+            }
+            memcpy(raw + len, b->data + b->flushed, part);
+            const uint8_t *p = raw + len, *end = raw + len + part;
+            struct lf_event ev;
+            while (p < end && lf_decode_event(&p, end, &t->flush_time, &t->flush_addr, &ev) > 0)
+                n++;
+            len += part;
+            b->flushed = c;
+        }
+        if (next == NULL)
+            break;
+        t->flush_buf = next;
+        tb_buf_release(b);
+        b = next;
+    }
+    if (len > 0)
+        emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, base_addr, t->flush_time, n,
+                   raw, len, compress);
+    records_written += n;
+}
+
+static void add_barrier(uint64_t time, bool compress)
+{
+    struct meta_acc m = { 0, 0, compress };
+    uint8_t body[16], rec[24];
+    uint8_t *p = lf_put_varint(body, time);
+
+    meta_add(&m, rec, make_rec(rec, LF_META_BARRIER, body, (size_t)(p - body)));
+    meta_emit(&m);
+}
+
+/* One cycle, under flush_lock. */
+static void cycle(bool tails, bool compress)
+{
+    if (stopped || fd < 0)
+        return;
+    uint64_t snap = rt_ticks();
+    struct meta_acc m = { 0, 0, compress };
+
+    uint32_t req = __atomic_load_n(&markers_requested, __ATOMIC_ACQUIRE);
+    if (req != markers_done) {
+        markers_done = req;
+        marker_at(__atomic_load_n(&marker_time, __ATOMIC_RELAXED), LF_MARKER_SIGNAL,
+                  __atomic_add_fetch(&marker_serial, 1, __ATOMIC_RELAXED));
+    }
+    if (tails)
+        add_clock(&m);
+    add_queued_meta(&m);
+    add_stacks(&m);
+    meta_emit(&m);
+
+    snap_n = 0;
+    tb_for_each(snap_one, NULL);
+    for (size_t i = 0; i < snap_n; i++)
+        flush_thread(snap_threads[i], tails, compress);
+    if (tails)
+        add_barrier(snap, compress);
+    stage_flush();
+}
+
+/* ---- the writer thread ---- */
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    rt_in_shim = 1; /* the writer's own allocations (zstd's) are not the program's */
+    uint64_t last_tail = rt_monotonic_ns();
+    uint64_t next_snapshot = rt_cfg.snapshot_interval_ns
+                                 ? last_tail + rt_cfg.snapshot_interval_ns
+                                 : UINT64_MAX;
+
+    for (;;) {
+        uint64_t now = rt_monotonic_ns();
+        uint64_t wait = TAIL_NS - (now - last_tail < TAIL_NS ? now - last_tail : TAIL_NS);
+        if (wait > 0) {
+            __atomic_store_n(&writer_sleeping, 1, __ATOMIC_SEQ_CST);
+            uint32_t seen = __atomic_load_n(&wake_word, __ATOMIC_SEQ_CST);
+            struct timespec ts = { (time_t)(wait / 1000000000u), (long)(wait % 1000000000u) };
+            syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+            __atomic_store_n(&writer_sleeping, 0, __ATOMIC_SEQ_CST);
+        }
+        now = rt_monotonic_ns();
+        bool tails = now - last_tail >= TAIL_NS;
+        if (now >= next_snapshot) {
+            wr_marker(LF_MARKER_INTERVAL);
+            next_snapshot += rt_cfg.snapshot_interval_ns;
+            if (next_snapshot < now)
+                next_snapshot = now + rt_cfg.snapshot_interval_ns;
+        }
+        if (wr_on_tick != NULL)
+            wr_on_tick();
+        pthread_mutex_lock(&flush_lock);
+        if (finished || stopped) {
+            pthread_mutex_unlock(&flush_lock);
+            break;
+        }
+        cycle(tails, true);
+        pthread_mutex_unlock(&flush_lock);
+        if (tails) {
+            tb_reap();
+            last_tail = now;
+        }
+    }
+    return NULL;
+}
+
+void wr_wake(void)
+{
+    __atomic_add_fetch(&wake_word, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&writer_sleeping, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+int wr_start(void)
+{
+    pthread_t th;
+    pthread_attr_t attr;
+    sigset_t all, old;
+    int err;
+
+    if (writer_running || fd < 0)
+        return 0;
+    /* The writer must never run the program's signal handlers. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    err = pthread_create(&th, &attr, writer_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        rt_say("cannot start the writer thread (", errno_text(err),
+               "); records will be written at exit only", NULL);
+        return -err;
+    }
+    writer_running = true;
+    return 0;
+}
+
+/* ---- opening ---- */
+
+static char *exe_basename(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0)
+        n = 0;
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    return slash != NULL ? slash + 1 : buf;
+}
+
+/* Expands %p (pid), %e (executable name) and %%. A process other than the root of the
+ * run whose template has no %p gets ".PID" before the extension, so a fork never
+ * collides with its parent. */
+static bool expand_template(char *out, size_t cap, const char *tmpl, int pid, bool root)
+{
+    char exe[4096], *name = NULL;
+    char *p = out, *end = out + cap - 32;
+    bool has_pid = false;
+
+    for (const char *s = tmpl; *s != '\0'; s++) {
+        if (p >= end)
+            return false;
+        if (s[0] == '%' && s[1] == 'p') {
+            p = rt_fmt_u64(p, (uint64_t)pid);
+            has_pid = true;
+            s++;
+        } else if (s[0] == '%' && s[1] == 'e') {
+            if (name == NULL)
+                name = exe_basename(exe, sizeof(exe));
+            p = rt_fmt_str(p, end, name);
+            s++;
+        } else if (s[0] == '%' && s[1] == '%') {
+            *p++ = '%';
+            s++;
+        } else {
+            *p++ = *s;
+        }
+    }
+    *p = '\0';
+    if (!has_pid && !root) {
+        size_t n = (size_t)(p - out);
+        char *ext = n > 4 && !strcmp(p - 4, ".hsl") ? p - 4 : p;
+        char tail[8] = "";
+        if (ext != p)
+            memcpy(tail, ".hsl", 5);
+        p = ext;
+        *p++ = '.';
+        p = rt_fmt_u64(p, (uint64_t)pid);
+        p = rt_fmt_str(p, out + cap - 1, tail);
+        *p = '\0';
+    }
+    return true;
+}
+
+/* path-2.hsl, path-3.hsl, ... for a name already taken (an exec'd image of the same
+ * process, or a log left from an earlier run with the same pid). */
+static void with_suffix(char *out, size_t cap, const char *base, int k)
+{
+    size_t n = strlen(base);
+    const char *ext = n > 4 && !strcmp(base + n - 4, ".hsl") ? base + n - 4 : base + n;
+    size_t stem = (size_t)(ext - base);
+    char *p = out;
+
+    if (stem > cap - 32)
+        stem = cap - 32;
+    memcpy(p, base, stem);
+    p += stem;
+    *p++ = '-';
+    p = rt_fmt_u64(p, (uint64_t)k);
+    p = rt_fmt_str(p, out + cap - 1, ext);
+    *p = '\0';
+}
+
+static void write_manifest(void)
+{
+    char line[8192], *p = line, *end = line + sizeof(line) - 2;
+
+    if (rt_cfg.manifest[0] == '\0')
+        return;
+    if (path[0] != '/' && getcwd(line, sizeof(line) - 4096 - 2) != NULL) {
+        p = line + strlen(line);
+        *p++ = '/';
+    }
+    p = rt_fmt_str(p, end, path);
+    *p++ = '\n';
+    int m = open(rt_cfg.manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (m >= 0) {
+        (void)rt_write_all(m, line, (size_t)(p - line));
+        close(m);
+    }
+}
+
+static void queue_process_record(void)
+{
+    static uint8_t body[16384], rec[16400];
+    char exe[4096];
+    char args[8192];
+    uint8_t *p = body;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    ssize_t an = 0;
+    int afd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+
+    if (n < 0)
+        n = 0;
+    if (afd >= 0) {
+        an = read(afd, args, sizeof(args));
+        close(afd);
+        if (an < 0)
+            an = 0;
+    }
+    p = lf_put_varint(p, (uint64_t)n);
+    memcpy(p, exe, (size_t)n);
+    p += n;
+    uint64_t n_args = 0;
+    for (ssize_t i = 0; i < an; i++)
+        n_args += args[i] == '\0';
+    p = lf_put_varint(p, n_args);
+    for (ssize_t i = 0; i < an;) {
+        size_t l = strnlen(args + i, (size_t)(an - i));
+        if ((size_t)(an - i) == l)
+            break; /* a cut-off last argument (over 8 KiB of args) is left out */
+        p = lf_put_varint(p, l);
+        memcpy(p, args + i, l);
+        p += l;
+        i += (ssize_t)l + 1;
+    }
+    wr_meta(rec, make_rec(rec, LF_META_PROCESS, body, (size_t)(p - body)));
+}
+
+static int alloc_buffers(void)
+{
+    if (stage == NULL)
+        stage = rt_map(STAGE_CAP);
+    if (raw == NULL)
+        raw = rt_map(RAW_CAP + 64);
+    if (meta_scratch == NULL)
+        meta_scratch = rt_map(64 * 1024);
+    if (snap_threads == NULL)
+        snap_threads = rt_map(MAX_THREADS_PER_CYCLE * sizeof(*snap_threads));
+    if (stage == NULL || raw == NULL || meta_scratch == NULL || snap_threads == NULL)
+        return -ENOMEM;
+    if (zc == NULL)
+        zc = ZSTD_createCCtx(); /* NULL is survivable: chunks are then stored raw */
+    return 0;
+}
+
+int wr_open(int ppid)
+{
+    char base[4096];
+    int pid = getpid();
+    bool root = rt_cfg.root_pid == 0 || rt_cfg.root_pid == pid;
+    int err = alloc_buffers();
+
+    if (err < 0) {
+        rt_say("out of memory at start; not recording", NULL);
+        return err;
+    }
+    if (!expand_template(base, sizeof(base), rt_cfg.output, pid, root)) {
+        rt_say("HEAPSPAN_OUTPUT is too long; not recording", NULL);
+        return -ENAMETOOLONG;
+    }
+    memcpy(path, base, sizeof(path));
+    for (int k = 2; k < 1000; k++) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            break;
+        with_suffix(path, sizeof(path), base, k);
+    }
+    if (fd < 0) {
+        err = -errno;
+        rt_say("cannot create ", path, " (", errno_text(errno),
+               "); not recording, the program runs as usual", NULL);
+        return err;
+    }
+
+    uint8_t h[LF_FILE_HDR_SIZE] = { 0 };
+    memcpy(h, LF_MAGIC, 8);
+    lf_put_u16(h + 8, LF_VERSION);
+    lf_put_u16(h + 10, LF_FILE_HDR_SIZE);
+    lf_put_u32(h + 12, rt_clock_tsc ? LF_FILE_CLOCK_TSC : 0);
+    lf_put_u32(h + 16, (uint32_t)pid);
+    lf_put_u32(h + 20, (uint32_t)ppid);
+    lf_put_u64(h + 24, rt_realtime_ns());
+    lf_put_u64(h + 32, rt_ticks());
+    lf_put_u64(h + 40, rt_cfg.sample_bytes);
+    lf_put_u32(h + 48, (uint32_t)rt_cfg.max_depth);
+    err = rt_write_all(fd, h, sizeof(h));
+    if (err < 0) {
+        rt_say("cannot write ", path, " (", errno_text(-err), "); not recording", NULL);
+        close(fd);
+        fd = -1;
+        return err;
+    }
+    file_off = sizeof(h);
+    write_manifest();
+    queue_process_record();
+    if (!rt_cfg.quiet)
+        rt_say("recording to ", path, NULL);
+    return 0;
+}
+
+const char *wr_path(void)
+{
+    return path;
+}
+
+int wr_rename(const char *to)
+{
+    if (rename(path, to) != 0)
+        return -errno;
+    size_t n = strlen(to);
+    if (n >= sizeof(path))
+        n = sizeof(path) - 1;
+    memcpy(path, to, n);
+    path[n] = '\0';
+    return 0;
+}
+
+/* ---- flushes ---- */
+
+void wr_flush(void)
+{
+    pthread_mutex_lock(&flush_lock);
+    if (!finished)
+        cycle(true, true);
+    pthread_mutex_unlock(&flush_lock);
+}
+
+static void write_end(int reason, uint64_t lost)
+{
+    struct meta_acc m = { 0, 0, false };
+    uint8_t body[40], rec[48], *p = body;
+
+    p = lf_put_varint(p, rt_ticks());
+    p = lf_put_varint(p, lost);
+    p = lf_put_varint(p, (uint64_t)reason);
+    meta_add(&m, rec, make_rec(rec, LF_META_END, body, (size_t)(p - body)));
+    meta_emit(&m);
+}
+
+static void write_index(void)
+{
+    uint64_t at = file_off + stage_len;
+    size_t len = idx_n * LF_INDEX_ENTRY_SIZE;
+
+    if (len > RAW_CAP)
+        len = RAW_CAP - RAW_CAP % LF_INDEX_ENTRY_SIZE;
+    for (size_t i = 0; i * LF_INDEX_ENTRY_SIZE < len; i++) {
+        lf_put_u64(raw + i * 24, idx[i].offset);
+        lf_put_u64(raw + i * 24 + 8, idx[i].min_time);
+        lf_put_u64(raw + i * 24 + 16, idx[i].max_time);
+    }
+    emit_chunk(LF_CHUNK_INDEX, 0, 0, 0, 0, (uint32_t)(len / LF_INDEX_ENTRY_SIZE), raw, len,
+               false);
+    if (stage_len + LF_TRAILER_SIZE > STAGE_CAP)
+        stage_flush();
+    memcpy(stage + stage_len, LF_TRAILER_MAGIC, 8);
+    lf_put_u64(stage + stage_len + 8, at);
+    stage_len += LF_TRAILER_SIZE;
+}
+
+void wr_finish(int reason)
+{
+    pthread_mutex_lock(&flush_lock);
+    if (!finished && fd >= 0) {
+        cycle(true, true);
+        write_end(reason, 0);
+        write_index();
+        stage_flush();
+        finished = true;
+    }
+    pthread_mutex_unlock(&flush_lock);
+}
+
+void wr_emergency(int reason)
+{
+    int got = 0;
+
+    for (int i = 0; i < 200; i++) {
+        if (pthread_mutex_trylock(&flush_lock) == 0) {
+            got = 1;
+            break;
+        }
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    if (!got)
+        return; /* this thread holds it (crashed mid-flush) or the writer is stuck */
+    if (!finished && fd >= 0) {
+        /* No zstd here: its context belongs to the writer thread. */
+        cycle(true, false);
+        write_end(reason, 0);
+        stage_flush();
+        finished = true;
+    }
+    pthread_mutex_unlock(&flush_lock);
+}
+
+/* ---- fork ---- */
+
+void wr_fork_prepare(void)
+{
+    pthread_mutex_lock(&flush_lock);
+    pthread_mutex_lock(&meta_lock);
+}
+
+void wr_fork_parent(void)
+{
+    pthread_mutex_unlock(&meta_lock);
+    pthread_mutex_unlock(&flush_lock);
+}
+
+int wr_fork_child(int ppid)
+{
+    pthread_mutex_init(&flush_lock, NULL);
+    pthread_mutex_init(&meta_lock, NULL);
+    if (fd >= 0)
+        close(fd); /* the parent's log: never written by two processes */
+    fd = -1;
+    meta_q_len = 0;
+    stage_len = 0;
+    stacks_written = 1;
+    idx_n = 0;
+    file_off = 0;
+    finished = false;
+    stopped = false;
+    writer_running = false;
+    writer_sleeping = 0;
+    markers_done = markers_requested;
+    records_written = 0;
+    int err = wr_open(ppid);
+    if (err < 0)
+        return err;
+    return wr_start();
+}
