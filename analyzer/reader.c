@@ -15,7 +15,7 @@
 struct pending {
     uint8_t *raw;
     const uint8_t *p, *end;
-    uint64_t time, addr; /* decoder state */
+    uint64_t time; /* decoder state */
     uint32_t tid;
     uint64_t offset; /* of the chunk, for messages */
     struct lf_event next;
@@ -686,7 +686,7 @@ static bool pend_advance(struct rd_log *r, struct pending *p)
     }
     if (p->p >= p->end)
         return false;
-    int k = lf_decode_event(&p->p, p->end, &p->time, &p->addr, &p->next);
+    int k = lf_decode_event(&p->p, p->end, &p->time, &p->next);
     if (k <= 0) {
         warn(r, "%s: byte %llu: %s event record in a chunk of thread %u; the rest of that "
                 "chunk is skipped",
@@ -715,7 +715,7 @@ static void pend_free(struct pending *p)
 }
 
 static int add_event_chunk(struct rd_log *r, uint8_t *raw, size_t len, uint32_t tid,
-                           uint64_t base_time, uint64_t base_addr, uint64_t off)
+                           uint64_t base_time, uint64_t off)
 {
     struct pending *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -724,7 +724,6 @@ static int add_event_chunk(struct rd_log *r, uint8_t *raw, size_t len, uint32_t 
     p->p = raw;
     p->end = raw + len;
     p->time = base_time;
-    p->addr = base_addr;
     p->tid = tid;
     p->offset = off;
     if (!pend_advance(r, p)) {
@@ -788,7 +787,7 @@ static int read_chunk(struct rd_log *r)
     unsigned hsize = lf_get_u16(h + 6);
     uint32_t stored = lf_get_u32(h + 8), rawlen = lf_get_u32(h + 12), tid = lf_get_u32(h + 16);
     uint32_t crc = lf_get_u32(h + 20);
-    uint64_t base_time = lf_get_u64(h + 24), base_addr = lf_get_u64(h + 32);
+    uint64_t base_time = lf_get_u64(h + 24);
     uint32_t span = lf_get_u32(h + 40);
 
     if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096)
@@ -845,7 +844,7 @@ static int read_chunk(struct rd_log *r)
     }
     if (is_events) {
         r->st.event_chunks++;
-        return add_event_chunk(r, raw, rawlen, tid, base_time, base_addr, off);
+        return add_event_chunk(r, raw, rawlen, tid, base_time, off);
     }
     r->st.meta_chunks++;
     int err = parse_meta(r, raw, rawlen, off);

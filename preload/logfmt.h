@@ -35,7 +35,7 @@
  *       16     4  thread id (kernel tid) of the records, 0 for meta chunks
  *       20     4  CRC-32C of the stored payload
  *       24     8  base time: events' time deltas start from it (ticks)
- *       32     8  base address: events' address deltas start from it
+ *       32     8  reserved, 0
  *       40     4  time from the base time to the chunk's last event, ticks, saturated
  *       44     4  number of records in the chunk
  *
@@ -75,21 +75,24 @@
 
 /*
  * Event records (in LF_CHUNK_EVENTS). Byte 0 is a tag: the low 4 bits give the record
- * type, the high 4 bits the allocator function (enum lf_fn). Times are deltas from the
- * previous record's time (the first from the chunk's base time); addresses are zigzag
- * deltas from the previous record's address (for realloc: the new address).
+ * type, the high 4 bits the allocator function (enum lf_fn). Times are varint deltas
+ * from the previous record's time (the first from the chunk's base time). Addresses
+ * are 6 bytes, little-endian: whole, not deltas, so that zstd matches a free's address
+ * to its allocation's (measured: 5.1 bytes per allocation event against 7.1 for
+ * zigzag deltas). A record whose address needs more than 48 bits uses the type with
+ * LF_EV_WIDE set and 8-byte addresses.
  *
- *   LF_EV_ALLOC    tag, dt, daddr, size, stack_id
- *   LF_EV_FREE     tag, dt, daddr
- *   LF_EV_REALLOC  tag, dt, dt_before, d(old addr), new addr - old addr (zigzag), size,
- *                  stack_id: the old block was freed at time - dt_before (taken before
- *                  the real call, as any free's) and the new one allocated at time (after
- *                  it), so neither side can be ordered wrongly against another thread
- *                  that reuses either address. realloc(NULL) is recorded as an alloc.
+ *   LF_EV_ALLOC    tag, dt, addr, size, stack_id
+ *   LF_EV_FREE     tag, dt, addr
+ *   LF_EV_REALLOC  tag, dt, dt_before, old addr, new addr, size, stack_id: the old
+ *                  block was freed at time - dt_before (taken before the real call, as
+ *                  any free's) and the new one allocated at time (after it), so neither
+ *                  side can be ordered wrongly against another thread that reuses
+ *                  either address. realloc(NULL) is recorded as an alloc.
  *   LF_EV_LOST     tag, dt, count   events the shim could not record on this thread
  *                  (re-entered from a signal handler, out of memory)
- *   LF_EV_ZEROS    tag, dt, addr (absolute), size, zero_bytes   a sampled block's
- *                  contents at free time: zero_bytes of its size were zero
+ *   LF_EV_ZEROS    tag, dt, addr, size, zero_bytes   a sampled block's contents when it
+ *                  was freed (or at exit): zero_bytes of its size bytes were zero
  *
  * Meta records (in LF_CHUNK_META): tag byte = type (>= 16), then varint length of the
  * body, then the body. A reader skips a type it does not know by its length.
@@ -114,7 +117,19 @@ enum lf_ev {
     LF_EV_REALLOC = 3,
     LF_EV_LOST = 4,
     LF_EV_ZEROS = 5,
+    LF_EV_WIDE = 8, /* or'ed into a type: its addresses are 8 bytes */
 };
+
+#define LF_ADDR_BYTES 6
+#define LF_ADDR_LIMIT (1ull << 48)
+
+/* Writes an address in the record's width and returns the end. */
+static inline uint8_t *lf_put_addr(uint8_t *p, uint64_t a, int width)
+{
+    for (int i = 0; i < width; i++)
+        p[i] = (uint8_t)(a >> (8 * i));
+    return p + width;
+}
 
 enum lf_meta {
     LF_META_STACK = 16,
@@ -259,66 +274,74 @@ struct lf_event {
     uint64_t count; /* LF_EV_LOST: events lost; LF_EV_ZEROS: zero bytes counted */
 };
 
-/* Decodes the event record at *pp, advancing it and the decoder state (*time, *addr).
+static inline bool lf_get_addr(const uint8_t **pp, const uint8_t *end, int width,
+                               uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+
+    if (end - p < width)
+        return false;
+    for (int i = 0; i < width; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    *pp = p + width;
+    *out = v;
+    return true;
+}
+
+/* Decodes the event record at *pp, advancing it and the decoder's time (*time).
  * Returns 1 for a record, 0 for an unknown record type (nothing consumed: the rest of
  * the chunk cannot be parsed), -1 for a malformed record. */
 static inline int lf_decode_event(const uint8_t **pp, const uint8_t *end, uint64_t *time,
-                                  uint64_t *addr, struct lf_event *ev)
+                                  struct lf_event *ev)
 {
     const uint8_t *p = *pp;
-    uint64_t dt, v, w;
+    uint64_t dt, w;
 
     if (p >= end)
         return -1;
-    ev->type = *p & 0x0f;
+    int width = (*p & LF_EV_WIDE) ? 8 : LF_ADDR_BYTES;
+    ev->type = *p & 0x07;
     ev->fn = *p >> 4;
     ev->stack = 0;
     ev->size = 0;
     ev->count = 0;
-    p++;
     if (ev->type < LF_EV_ALLOC || ev->type > LF_EV_ZEROS)
         return 0;
+    p++;
     if (!lf_get_varint(&p, end, &dt))
         return -1;
     ev->time = *time + dt;
     ev->time_before = ev->time;
     switch (ev->type) {
     case LF_EV_ALLOC:
-    case LF_EV_FREE:
-        if (!lf_get_varint(&p, end, &v))
+        if (!lf_get_addr(&p, end, width, &ev->addr) || !lf_get_varint(&p, end, &ev->size) ||
+            !lf_get_varint(&p, end, &w) || w > UINT32_MAX)
             return -1;
-        ev->addr = *addr + (uint64_t)lf_unzigzag(v);
+        ev->stack = (uint32_t)w;
         ev->old_addr = ev->addr;
-        if (ev->type == LF_EV_ALLOC) {
-            if (!lf_get_varint(&p, end, &ev->size) || !lf_get_varint(&p, end, &w) ||
-                w > UINT32_MAX)
-                return -1;
-            ev->stack = (uint32_t)w;
-        }
-        *addr = ev->addr;
+        break;
+    case LF_EV_FREE:
+        if (!lf_get_addr(&p, end, width, &ev->addr))
+            return -1;
+        ev->old_addr = ev->addr;
         break;
     case LF_EV_REALLOC:
         if (!lf_get_varint(&p, end, &w) || w > dt)
             return -1;
         ev->time_before = ev->time - w;
-        if (!lf_get_varint(&p, end, &v))
-            return -1;
-        ev->old_addr = *addr + (uint64_t)lf_unzigzag(v);
-        if (!lf_get_varint(&p, end, &v))
-            return -1;
-        ev->addr = ev->old_addr + (uint64_t)lf_unzigzag(v);
-        if (!lf_get_varint(&p, end, &ev->size) || !lf_get_varint(&p, end, &w) ||
-            w > UINT32_MAX)
+        if (!lf_get_addr(&p, end, width, &ev->old_addr) ||
+            !lf_get_addr(&p, end, width, &ev->addr) || !lf_get_varint(&p, end, &ev->size) ||
+            !lf_get_varint(&p, end, &w) || w > UINT32_MAX)
             return -1;
         ev->stack = (uint32_t)w;
-        *addr = ev->addr;
         break;
     case LF_EV_LOST:
         if (!lf_get_varint(&p, end, &ev->count))
             return -1;
         break;
     case LF_EV_ZEROS:
-        if (!lf_get_varint(&p, end, &ev->addr) || !lf_get_varint(&p, end, &ev->size) ||
+        if (!lf_get_addr(&p, end, width, &ev->addr) || !lf_get_varint(&p, end, &ev->size) ||
             !lf_get_varint(&p, end, &ev->count) || ev->count > ev->size)
             return -1;
         break;

@@ -67,6 +67,16 @@ static inline uint64_t rt_ticks(void)
     return rt_monotonic_ns();
 }
 
+/* For a time taken before a release: rdtsc may read early, never late, and the
+ * release's stores cannot be seen by another thread before it retires, so the order
+ * against a later reuse of the block is kept without rdtscp's wait (~9 ns here). */
+static inline uint64_t rt_ticks_before(void)
+{
+    if (__builtin_expect(rt_clock_tsc, 1))
+        return __builtin_ia32_rdtsc();
+    return rt_monotonic_ns();
+}
+
 /* Set while this thread runs shim code, so whatever that code calls allocates from the
  * real allocator unrecorded. initial-exec: the first touch of a dynamic TLS slot can
  * itself allocate. Defined in shim.c. */

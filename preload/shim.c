@@ -194,12 +194,23 @@ static inline uint8_t *put_lost(struct tb_thread *t, uint8_t *w, uint64_t now)
     return w;
 }
 
+/* The tag for a record of type whose addresses are a (and b): wide if either needs it. */
+static inline uint8_t *put_tag(uint8_t *w, int type, int fn, uint64_t a, uint64_t b,
+                               int *width)
+{
+    bool wide = UNLIKELY((a | b) >= LF_ADDR_LIMIT);
+    *width = wide ? 8 : LF_ADDR_BYTES;
+    *w++ = (uint8_t)(type | (wide ? LF_EV_WIDE : 0) | fn << 4);
+    return w;
+}
+
 static inline uint8_t *put_zeros(struct tb_thread *t, uint8_t *w, uint64_t now, uint64_t addr,
                                  uint64_t size, uint64_t zeros)
 {
-    *w++ = LF_EV_ZEROS;
+    int width;
+    w = put_tag(w, LF_EV_ZEROS, 0, addr, 0, &width);
     w = lf_put_varint(w, now - t->last_time);
-    w = lf_put_varint(w, addr);
+    w = lf_put_addr(w, addr, width);
     w = lf_put_varint(w, size);
     w = lf_put_varint(w, zeros);
     t->last_time = now;
@@ -208,8 +219,7 @@ static inline uint8_t *put_zeros(struct tb_thread *t, uint8_t *w, uint64_t now, 
 
 static inline uint32_t capture(struct tb_thread *t)
 {
-    int n = st_capture(t->pcs, max_depth);
-    return st_intern(t, t->pcs, n);
+    return st_capture_id(t, max_depth);
 }
 
 static void note_alloc(int fn, void *p, size_t size)
@@ -239,13 +249,13 @@ static void note_alloc(int fn, void *p, size_t size)
     uint8_t *w = t->pos;
     if (UNLIKELY(t->lost))
         w = put_lost(t, w, now);
-    *w++ = (uint8_t)(LF_EV_ALLOC | fn << 4);
+    int width;
+    w = put_tag(w, LF_EV_ALLOC, fn, addr, 0, &width);
     w = lf_put_varint(w, now - t->last_time);
-    w = lf_put_varint(w, lf_zigzag((int64_t)(addr - t->last_addr)));
+    w = lf_put_addr(w, addr, width);
     w = lf_put_varint(w, size);
     w = lf_put_varint(w, sid);
     t->last_time = now;
-    t->last_addr = addr;
     tb_commit(t, w);
     leave();
 }
@@ -280,17 +290,17 @@ static void note_free(int fn, void *p)
         leave();
         return;
     }
-    uint64_t now = event_time(t, rt_ticks());
+    uint64_t now = event_time(t, rt_ticks_before());
     uint8_t *w = t->pos;
     if (UNLIKELY(t->lost))
         w = put_lost(t, w, now);
     if (zeros != UINT64_MAX)
         w = put_zeros(t, w, now, addr, size, zeros);
-    *w++ = (uint8_t)(LF_EV_FREE | fn << 4);
+    int width;
+    w = put_tag(w, LF_EV_FREE, fn, addr, 0, &width);
     w = lf_put_varint(w, now - t->last_time);
-    w = lf_put_varint(w, lf_zigzag((int64_t)(addr - t->last_addr)));
+    w = lf_put_addr(w, addr, width);
     t->last_time = now;
-    t->last_addr = addr;
     tb_commit(t, w);
     leave();
 }
@@ -359,30 +369,28 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
         w = put_lost(t, w, t_before);
     if (old_known && zeros != UINT64_MAX)
         w = put_zeros(t, w, t_before, oaddr, old_size, zeros);
+    int width;
     if (old_known && new_known) {
-        *w++ = (uint8_t)(LF_EV_REALLOC | fn << 4);
+        w = put_tag(w, LF_EV_REALLOC, fn, oaddr, naddr, &width);
         w = lf_put_varint(w, now - t->last_time);
         w = lf_put_varint(w, now - t_before);
-        w = lf_put_varint(w, lf_zigzag((int64_t)(oaddr - t->last_addr)));
-        w = lf_put_varint(w, lf_zigzag((int64_t)(naddr - oaddr)));
+        w = lf_put_addr(w, oaddr, width);
+        w = lf_put_addr(w, naddr, width);
         w = lf_put_varint(w, size);
         w = lf_put_varint(w, sid);
         t->last_time = now;
-        t->last_addr = naddr;
     } else if (old_known) {
-        *w++ = (uint8_t)(LF_EV_FREE | fn << 4);
+        w = put_tag(w, LF_EV_FREE, fn, oaddr, 0, &width);
         w = lf_put_varint(w, t_before - t->last_time);
-        w = lf_put_varint(w, lf_zigzag((int64_t)(oaddr - t->last_addr)));
+        w = lf_put_addr(w, oaddr, width);
         t->last_time = t_before;
-        t->last_addr = oaddr;
     } else {
-        *w++ = (uint8_t)(LF_EV_ALLOC | fn << 4);
+        w = put_tag(w, LF_EV_ALLOC, fn, naddr, 0, &width);
         w = lf_put_varint(w, now - t->last_time);
-        w = lf_put_varint(w, lf_zigzag((int64_t)(naddr - t->last_addr)));
+        w = lf_put_addr(w, naddr, width);
         w = lf_put_varint(w, size);
         w = lf_put_varint(w, sid);
         t->last_time = now;
-        t->last_addr = naddr;
     }
     tb_commit(t, w);
     leave();
@@ -435,7 +443,7 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
         return p;
     }
     uint64_t old_size = 0, zeros = UINT64_MAX;
-    uint64_t t_before = rt_ticks();
+    uint64_t t_before = rt_ticks_before();
     bool known = resize_begin(old, &old_size, &zeros);
     void *p = call(old, a, b);
     /* realloc(p, 0) returning NULL freed p (glibc); jemalloc returns a block instead. */
@@ -691,7 +699,7 @@ EXPORT void *rallocx(void *ptr, size_t size, int flags)
     ensure_ready();
     if (!recording || rt_in_shim)
         return f != NULL ? f(ptr, size, flags) : real.realloc(ptr, size ? size : 1);
-    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks();
+    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks_before();
     bool known = resize_begin(ptr, &old_size, &zeros);
     void *p;
     if (f == NULL)
@@ -711,7 +719,7 @@ EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
         return real.malloc_usable_size(ptr); /* libc cannot resize in place */
     if (!recording || rt_in_shim)
         return f(ptr, size, extra, flags);
-    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks();
+    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks_before();
     bool known = resize_begin(ptr, &old_size, &zeros);
     size_t got;
     CALL_GUARDED(got = f(ptr, size, extra, flags));

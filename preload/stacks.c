@@ -4,6 +4,7 @@
 
 #include <libunwind.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -22,6 +23,64 @@ static uint32_t next_id = 1;
 static uint8_t *arena, *arena_end;
 static uint64_t self_lo, self_hi;
 
+/* ---- the validated frame-pointer fast path ----
+ *
+ * unw_backtrace costs ~7 ns a frame; following saved frame pointers costs under one.
+ * But a frame pointer can only be followed out of a function that keeps one, and most
+ * libraries (libc among them) are built without. So a return address is trusted for
+ * the walk only once libunwind's slow walk has (a) found its function's start in the
+ * unwind tables, (b) seen the standard prologue there (push %rbp; mov %rsp,%rbp, after
+ * an optional endbr64) with the call after it, and (c) seen the frame it unwinds to
+ * agree with the frame pointer. Such code keeps %rbp as its frame base at every call.
+ *
+ * The walk ends at the first frame without a frame pointer - at the bottom, libc's
+ * start-up code or start_thread, whose frames do not change while the program runs.
+ * For those, a per-thread memo keeps what libunwind found above that frame, keyed by
+ * its pc, %rsp and %rbp and checked against a copy of the stack bytes from there to
+ * the top: libunwind's walk of those frames depends only on those values (the unwind
+ * tables are fixed while no object is unloaded), so equal inputs give an equal stack.
+ * Any miss - an unclassified pc, a stack switch, a changed suffix - takes the exact
+ * unw_backtrace path; nothing is guessed. */
+
+#define CLASS_SLOTS (1u << 18) /* pcs classified, process-wide */
+#define MEMO_SPAN 1024         /* stack bytes a memo may cover */
+#define MEMO_FRAMES 48
+
+enum { PC_UNKNOWN = 0, PC_FP = 1, PC_NOT_FP = 2 };
+
+struct pc_class {
+    uint64_t pc;
+    uint32_t gen;
+    uint32_t cls;
+};
+
+static struct pc_class *classes;
+static uint32_t class_gen = 1; /* bumped when code is unloaded */
+static uint32_t classify_budget = 1u << 20; /* slow walks allowed, process-wide */
+
+struct memo {
+    uint64_t pc, rsp, rbp;
+    uint32_t gen, span, n;
+    uint32_t misses;
+    uint64_t suffix[MEMO_FRAMES];
+    uint8_t bytes[MEMO_SPAN];
+};
+
+#define N_MEMOS 4
+struct st_thread {
+    uint64_t stack_lo, stack_hi;
+    bool bounds_ok;
+    struct memo memo[N_MEMOS];
+    /* The last stack the fast walk produced: the frame chain it followed (frame
+     * pointers and return addresses, the shim's own frames included), the memo it
+     * ended in (or NULL), and its id. A capture whose chain and memo bytes are the same
+     * is the same stack - the common case of a loop allocating at one call site. */
+    uint32_t last_n, last_id, last_gen;
+    struct memo *last_memo;
+    uint64_t last_fp[LF_MAX_STACK_DEPTH + 32];
+    uint64_t last_ra[LF_MAX_STACK_DEPTH + 32];
+};
+
 int st_init(void)
 {
     void *warm[8];
@@ -32,6 +91,10 @@ int st_init(void)
         by_id = NULL;
         return -1;
     }
+    classes = mmap(NULL, CLASS_SLOTS * sizeof(*classes), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (classes == MAP_FAILED)
+        classes = NULL; /* no fast path: every stack goes through unw_backtrace */
     table_cap = 1u << 12;
     table = rt_map(table_cap * sizeof(*table));
     if (table == NULL)
@@ -48,11 +111,262 @@ void st_set_self_range(uint64_t lo, uint64_t hi)
     self_hi = hi;
 }
 
+
+static inline uint32_t class_slot(uint64_t pc)
+{
+    uint64_t h = pc * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 40) & (CLASS_SLOTS - 1);
+}
+
+static inline int class_of(uint64_t pc)
+{
+    uint32_t gen = __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE);
+    for (uint32_t j = class_slot(pc), k = 0; k < 16; j = (j + 1) & (CLASS_SLOTS - 1), k++) {
+        uint64_t e = __atomic_load_n(&classes[j].pc, __ATOMIC_ACQUIRE);
+        if (e == 0)
+            return PC_UNKNOWN;
+        if (e == pc)
+            return classes[j].gen == gen ? (int)__atomic_load_n(&classes[j].cls, __ATOMIC_ACQUIRE)
+                                         : PC_UNKNOWN;
+    }
+    return PC_UNKNOWN;
+}
+
+static void class_set(uint64_t pc, int cls)
+{
+    uint32_t gen = __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE);
+    for (uint32_t j = class_slot(pc), k = 0; k < 16; j = (j + 1) & (CLASS_SLOTS - 1), k++) {
+        uint64_t e = __atomic_load_n(&classes[j].pc, __ATOMIC_ACQUIRE);
+        if (e == 0) {
+            uint64_t zero = 0;
+            /* Claim the slot; a racing thread classifying the same pc finds the same
+             * answer, so either write is right. cls is stored before becoming visible
+             * through gen. */
+            if (!__atomic_compare_exchange_n(&classes[j].pc, &zero, pc, false,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+                zero != pc)
+                continue;
+            e = pc;
+        }
+        if (e == pc) {
+            __atomic_store_n(&classes[j].gen, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&classes[j].cls, (uint32_t)cls, __ATOMIC_RELEASE);
+            __atomic_store_n(&classes[j].gen, gen, __ATOMIC_RELEASE);
+            return;
+        }
+    }
+}
+
+/* The frame-pointer prologue at a function's start: push %rbp first (after an optional
+ * endbr64), then mov %rsp,%rbp within the next 24 bytes - gcc schedules unrelated
+ * instructions in between, never one that moves %rsp. Returns the offset just past
+ * the mov, or 0 if the function does not start that way. */
+static int fp_prologue_len(uint64_t start)
+{
+    const uint8_t *p = (const uint8_t *)(uintptr_t)start;
+    int off = 0;
+
+    if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa)
+        off = 4; /* endbr64 */
+    if (p[off] != 0x55)
+        return 0;
+    for (int i = off + 1; i < off + 24; i++)
+        if (p[i] == 0x48 && ((p[i + 1] == 0x89 && p[i + 2] == 0xe5) ||
+                             (p[i + 1] == 0x8b && p[i + 2] == 0xec)))
+            return i + 3;
+    return 0;
+}
+
+struct walked {
+    uint64_t ip, sp, rbp;
+    bool fp_ok; /* this frame's function keeps %rbp as frame base at ip */
+};
+
+/* libunwind's exact step-by-step walk: classifies every return address it meets and
+ * records a memo for the first frame without a frame pointer. Returns the pcs it found
+ * (innermost first, the shim's own frames dropped), like unw_backtrace. */
+static int slow_walk(struct st_thread *th, uint64_t *pcs, int max)
+{
+    static __thread struct walked w[LF_MAX_STACK_DEPTH + 32]
+        __attribute__((tls_model("initial-exec")));
+    unw_context_t uc;
+    unw_cursor_t c;
+    int n = 0;
+
+    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
+        return -1;
+    /* Frame 0 is this function; record from its caller on, as unw_backtrace does. */
+    while (n < (int)(sizeof(w) / sizeof(w[0])) && unw_step(&c) > 0) {
+        unw_word_t ip, sp, bp;
+        unw_proc_info_t pi;
+        unw_get_reg(&c, UNW_REG_IP, &ip);
+        unw_get_reg(&c, UNW_REG_SP, &sp);
+        unw_get_reg(&c, UNW_X86_64_RBP, &bp);
+        w[n].ip = ip;
+        w[n].sp = sp;
+        w[n].rbp = bp;
+        w[n].fp_ok = false;
+        if (unw_get_proc_info(&c, &pi) == 0 && pi.start_ip != 0 && ip > pi.start_ip) {
+            int len = fp_prologue_len(pi.start_ip);
+            w[n].fp_ok = len > 0 && ip - 1 >= pi.start_ip + (uint64_t)len;
+        }
+        n++;
+    }
+    /* (c): the next frame must be where the frame pointer says. */
+    for (int i = 0; i + 1 < n; i++) {
+        const uint64_t *fp = (const uint64_t *)(uintptr_t)w[i].rbp;
+        if (w[i].fp_ok && !(w[i].rbp >= w[i].sp && w[i + 1].sp == w[i].rbp + 16 &&
+                            fp[1] == w[i + 1].ip && fp[0] == w[i + 1].rbp))
+            w[i].fp_ok = false;
+    }
+    int first = 0, out = 0;
+    while (first < n && w[first].ip >= self_lo && w[first].ip < self_hi)
+        first++;
+    for (int i = first; i < n; i++) {
+        if (out < max)
+            pcs[out++] = w[i].ip;
+        class_set(w[i].ip, w[i].fp_ok ? PC_FP : PC_NOT_FP);
+    }
+    /* The memo: the first frame below which the fast walk cannot go. */
+    for (int k = first; k < n; k++) {
+        if (w[k].fp_ok)
+            continue;
+        uint64_t top = w[n - 1].sp + 8;
+        int nsuf = n - 1 - k;
+        if (top <= w[k].sp || top - w[k].sp > MEMO_SPAN || nsuf > MEMO_FRAMES)
+            break;
+        if (th == NULL)
+            break;
+        struct memo *m = &th->memo[(w[k].ip >> 4) % N_MEMOS];
+        m->pc = w[k].ip;
+        m->rsp = w[k].sp;
+        m->rbp = w[k].rbp;
+        m->gen = __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE);
+        m->span = (uint32_t)(top - w[k].sp);
+        m->n = (uint32_t)nsuf;
+        memcpy(m->bytes, (const void *)(uintptr_t)w[k].sp, m->span);
+        for (int i = 0; i < nsuf; i++)
+            m->suffix[i] = w[k + 1 + i].ip;
+        break;
+    }
+    return out;
+}
+
+static bool thread_bounds(struct st_thread *th)
+{
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+
+    if (th->bounds_ok)
+        return true;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return false;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        th->stack_lo = (uint64_t)(uintptr_t)addr;
+        th->stack_hi = th->stack_lo + size;
+        th->bounds_ok = true;
+    }
+    pthread_attr_destroy(&a);
+    return th->bounds_ok;
+}
+
+#define WALK_CANNOT -1 /* another stack, or a frame pointer out of bounds */
+#define WALK_UNKNOWN -2 /* a pc never classified */
+#define WALK_MEMO_MISS -3
+
+/* The fast walk. Returns the frame count, or one of WALK_* when it cannot vouch for
+ * the result (*memo is then the memo slot that did not match). */
+__attribute__((noinline)) static int fast_walk(struct st_thread *th, uint64_t *pcs, int max,
+                                               struct memo **memo)
+{
+    const uint64_t *fp = __builtin_frame_address(0);
+    uint64_t lo = (uint64_t)(uintptr_t)fp, hi = th->stack_hi;
+    int n = 0;
+
+    th->last_n = 0;
+    th->last_memo = NULL;
+    if (lo < th->stack_lo || lo >= hi)
+        return -1; /* on another stack (sigaltstack, a coroutine) */
+    for (uint32_t k = 0;; k++) {
+        uint64_t ra = fp[1], next = fp[0];
+        if (k >= sizeof(th->last_fp) / sizeof(th->last_fp[0]))
+            return WALK_CANNOT;
+        th->last_fp[k] = (uint64_t)(uintptr_t)fp;
+        th->last_ra[k] = ra;
+        th->last_n = k + 1;
+        bool self = ra >= self_lo && ra < self_hi;
+        int cls = self ? PC_FP : class_of(ra);
+        if (!self) {
+            if (n == max)
+                return n;
+            pcs[n++] = ra;
+        }
+        if (cls == PC_UNKNOWN)
+            return WALK_UNKNOWN;
+        if (cls == PC_NOT_FP) {
+            /* The caller keeps no frame pointer: its %rsp is just above our frame, its
+             * %rbp what the callee saved. */
+            uint64_t rsp = (uint64_t)(uintptr_t)(fp + 2);
+            struct memo *m = &th->memo[(ra >> 4) % N_MEMOS];
+            *memo = m;
+            if (m->pc != ra || m->rsp != rsp || m->rbp != next ||
+                m->gen != __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE) ||
+                rsp + m->span > hi || memcmp(m->bytes, (const void *)(uintptr_t)rsp, m->span))
+                return WALK_MEMO_MISS;
+            for (uint32_t i = 0; i < m->n && n < max; i++)
+                pcs[n++] = m->suffix[i];
+            th->last_memo = m;
+            return n;
+        }
+        if (next <= (uint64_t)(uintptr_t)fp || next + 16 > hi || (next & 7))
+            return -1;
+        fp = (const uint64_t *)(uintptr_t)next;
+    }
+}
+
+static __thread struct st_thread *st_self __attribute__((tls_model("initial-exec")));
+
+static struct st_thread *st_thread_state(void)
+{
+    struct st_thread *th = st_self;
+    if (th == NULL) {
+        th = rt_map(sizeof(*th));
+        if (th == NULL)
+            return NULL;
+        if (!thread_bounds(th)) {
+            th->stack_lo = 1;
+            th->stack_hi = 0; /* no fast path on this thread */
+        }
+        st_self = th;
+    }
+    return th;
+}
+
 int st_capture(uint64_t *pcs, int max)
 {
+    struct st_thread *th = st_thread_state();
+    struct memo *memo = NULL;
+    int n;
+
+    if (th != NULL && classes != NULL) {
+        n = fast_walk(th, pcs, max, &memo);
+        if (n >= 0)
+            return n;
+        /* Learn: once per new pc, and a few times per memo slot (a suffix that keeps
+         * changing, as under an interpreter, is left to unw_backtrace). The slow walk
+         * costs ~100x a fast one. */
+        bool learn = n == WALK_UNKNOWN || (n == WALK_MEMO_MISS && memo->misses++ < 16);
+        if (learn && __atomic_load_n(&classify_budget, __ATOMIC_RELAXED) > 0) {
+            __atomic_sub_fetch(&classify_budget, 1, __ATOMIC_RELAXED);
+            n = slow_walk(th, pcs, max);
+            if (n >= 0)
+                return n;
+        }
+    }
     /* unw_backtrace fills void*; uint64_t has the same size and representation on the
      * 64-bit targets the shim supports. */
-    int n = unw_backtrace((void **)pcs, max);
+    n = unw_backtrace((void **)pcs, max);
     int skip = 0;
 
     while (skip < n && pcs[skip] >= self_lo && pcs[skip] < self_hi)
@@ -62,6 +376,56 @@ int st_capture(uint64_t *pcs, int max)
         memmove(pcs, pcs + skip, (size_t)n * sizeof(*pcs));
     }
     return n;
+}
+
+/* Whether the calling thread's stack is the one it captured last: the same chain of
+ * frames, and above it the same memo bytes. Reads only addresses that were this
+ * thread's stack frames last time, in order, so it cannot fault. */
+__attribute__((noinline)) static bool same_as_last(const struct st_thread *th)
+{
+    const uint64_t *fp = __builtin_frame_address(0);
+
+    if (th->last_n == 0 || th->last_gen != __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE))
+        return false;
+    /* This function's frame stands where fast_walk's stood: both are called from
+     * st_capture_id, so the chains start at the same place. */
+    for (uint32_t k = 0; k < th->last_n; k++) {
+        /* k = 0 is the callee's own frame: same place, but its return address is into
+         * the other call site in st_capture_id. */
+        if ((uint64_t)(uintptr_t)fp != th->last_fp[k] || (k > 0 && fp[1] != th->last_ra[k]))
+            return false;
+        if (k + 1 < th->last_n)
+            fp = (const uint64_t *)(uintptr_t)fp[0];
+    }
+    const struct memo *m = th->last_memo;
+    if (m == NULL)
+        return true;
+    return m->rbp == fp[0] && m->rsp == (uint64_t)(uintptr_t)(fp + 2) &&
+           memcmp(m->bytes, (const void *)(uintptr_t)m->rsp, m->span) == 0;
+}
+
+static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth);
+
+uint32_t st_capture_id(struct tb_thread *t, int max)
+{
+    struct st_thread *th = st_thread_state();
+
+    if (th != NULL && classes != NULL) {
+        if (same_as_last(th))
+            return th->last_id;
+        struct memo *memo = NULL;
+        int n = fast_walk(th, t->pcs, max, &memo);
+        if (n >= 0) {
+            uint32_t id = intern(t, t->pcs, n);
+            th->last_id = id;
+            th->last_gen = __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE);
+            if (id == 0)
+                th->last_n = 0;
+            return id;
+        }
+        th->last_n = 0;
+    }
+    return intern(t, t->pcs, st_capture(t->pcs, max));
 }
 
 static inline uint64_t hash_stack(const uint64_t *pcs, int depth)
@@ -154,7 +518,7 @@ out:
     return e;
 }
 
-uint32_t st_intern(struct tb_thread *t, const uint64_t *pcs, int depth)
+static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth)
 {
     uint64_t h = hash_stack(pcs, depth);
     struct st_entry **slot = &t->stack_cache[(h >> 7) & (CACHE_SLOTS - 1)];
@@ -167,6 +531,11 @@ uint32_t st_intern(struct tb_thread *t, const uint64_t *pcs, int depth)
         return 0;
     *slot = e;
     return e->id;
+}
+
+uint32_t st_intern(struct tb_thread *t, const uint64_t *pcs, int depth)
+{
+    return intern(t, pcs, depth);
 }
 
 uint32_t st_count(void)
@@ -196,5 +565,7 @@ void st_fork_child(void)
 
 void st_flush_unwind_cache(void)
 {
+    /* Code may be gone: what was learnt about its pcs no longer holds. */
+    __atomic_add_fetch(&class_gen, 1, __ATOMIC_ACQ_REL);
     unw_flush_cache(unw_local_addr_space, 0, 0);
 }

@@ -34,6 +34,10 @@ void st_set_self_range(uint64_t lo, uint64_t hi);
 /* Captures up to max frames of the caller's stack into pcs; returns the count. */
 int st_capture(uint64_t *pcs, int max);
 
+/* Captures the caller's stack (at most max frames, into t->pcs) and returns its id:
+ * what the allocation hooks call. */
+uint32_t st_capture_id(struct tb_thread *t, int max);
+
 /* The id of this exact stack (ids start at 1); 0 when the table is out of memory. */
 uint32_t st_intern(struct tb_thread *t, const uint64_t *pcs, int depth);
 

@@ -13,8 +13,10 @@
 
 #define STACK_CACHE_SLOTS 4096 /* must match stacks.c */
 #define THREAD_STATE_BYTES (sizeof(struct tb_thread) + STACK_CACHE_SLOTS * sizeof(void *))
-/* 4096 x 64 KiB = 256 MiB of unwritten records before allocating threads wait. */
-#define POOL_LIMIT 4096
+/* 512 x 64 KiB = 32 MiB of unwritten records before allocating threads wait for the
+ * writer: the bound on what profiling adds to the host's memory when more threads
+ * allocate than there are cores for them and the writer. */
+#define POOL_LIMIT 512
 
 static __thread struct tb_thread *self __attribute__((tls_model("initial-exec")));
 

@@ -39,7 +39,7 @@ struct tb_thread {
     /* Owner-only, touched on every event. */
     uint8_t *pos, *end;
     struct tb_buf *cur;
-    uint64_t last_time, last_addr; /* encoder state: deltas are from these */
+    uint64_t last_time; /* encoder state: time deltas are from it */
     int64_t sample_left;           /* sampling: bytes until the next sample */
     uint64_t rng;
     uint64_t lost; /* events not recorded, reported in the next LF_EV_LOST */
@@ -49,7 +49,7 @@ struct tb_thread {
 
     /* Writer-only. */
     struct tb_buf *flush_buf;        /* oldest buffer not yet written out */
-    uint64_t flush_time, flush_addr; /* decoder state at flush_buf->flushed */
+    uint64_t flush_time; /* decoder state at flush_buf->flushed */
 
     /* Global list, under the tbuf lock. */
     struct tb_thread *next_thread;
