@@ -38,8 +38,9 @@ SHIM_SRCS := preload/shim.c preload/tbuf.c preload/stacks.c preload/writer.c \
              preload/modmap.c preload/sampler.c preload/rt.c preload/logfmt.c
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
-ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/cmd_run.c analyzer/cmd_dump.c \
-                 $(wildcard analyzer/symbolize.c)
+ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
+                 analyzer/aggregate.c viz/report.c \
+                 analyzer/cmd_run.c analyzer/cmd_dump.c analyzer/cmd_report.c
 ANALYZER_OBJS := $(ANALYZER_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/preload/logfmt.o
 CLI_LIBS := -ldw -lelf -liberty -lzstd -lm
 

@@ -165,7 +165,7 @@ int cmd_dump(int argc, char **argv)
             if (!seen && n_tids < 4096)
                 tids[n_tids++] = it.tid;
             if (e->type == LF_EV_ALLOC) {
-                struct ls_block b = { e->addr, e->size, it.time, e->stack, 0 };
+                struct ls_block b = { e->addr, e->size, it.time, e->stack, 0, 1.0 };
                 struct ls_block old;
                 if (ls_take(ls, e->addr, &old))
                     live_bytes -= old.size; /* a free the log missed */

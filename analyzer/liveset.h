@@ -14,7 +14,8 @@ struct ls_block {
     uint64_t size;
     uint64_t time;  /* allocation time, ticks */
     uint32_t stack; /* stack id */
-    uint32_t tag;   /* caller's use (the aggregator's site index) */
+    uint32_t tag;   /* caller's use */
+    double weight;  /* blocks this one stands for (1 unless the log is sampled) */
 };
 
 struct ls_map;

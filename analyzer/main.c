@@ -12,6 +12,8 @@ static const char usage[] =
     "usage: heapspan COMMAND [ARGS...]\n"
     "\n"
     "  run   [options] -- PROG [ARGS...]   record PROG's heap to a log\n"
+    "  report [--top N] [--format text|json|markdown] [--from S] [--to S] LOG\n"
+    "                                      call sites: peak, leaks, churn, bloat\n"
     "  dump  [--summary|--live|--stacks] LOG   the log's records as text\n"
     "  version                             print the version\n"
     "\n"
@@ -29,6 +31,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "dump"))
         return cmd_dump(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("heapspan %s (log format %d)\n", HEAPSPAN_VERSION, 1);
         return 0;

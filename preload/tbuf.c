@@ -165,7 +165,7 @@ bool tb_make_room(struct tb_thread *t)
         return false;
     /* Order matters: the final committed was stored by tb_commit; next goes after. */
     __atomic_store_n(&t->cur->next, b, __ATOMIC_RELEASE);
-    t->cur = b;
+    __atomic_store_n(&t->cur, b, __ATOMIC_RELEASE); /* the writer reads it (stop point) */
     t->pos = b->data;
     t->end = b->data + b->cap;
     if (tb_on_buffer_full != NULL)

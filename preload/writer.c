@@ -355,20 +355,27 @@ static void snap_one(struct tb_thread *t, void *arg)
         snap_threads[snap_n++] = t;
 }
 
-/* Writes out one thread's committed records: every filled buffer, and the current one
- * too when `tails`. Batches up to RAW_CAP per chunk. */
+/* Writes out one thread's committed records: the filled buffers, and the current one
+ * too when `tails`, batched up to RAW_CAP per chunk. Only buffers that existed when the
+ * call began: a thread allocating as fast as the writer compresses would otherwise
+ * keep one cycle going forever, and no barrier would ever be written. */
 static void flush_thread(struct tb_thread *t, bool tails, bool compress)
 {
     uint64_t base_time = t->flush_time;
     size_t len = 0;
     uint32_t n = 0;
     struct tb_buf *b = t->flush_buf;
+    struct tb_buf *stop = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
+    /* No chain is longer than the buffers in use; past that something is corrupt, and
+     * an exiting host must not spin in our flush. */
+    uint64_t budget = tb_buffers_in_use() + 2;
 
-    while (b != NULL) {
+    while (b != NULL && budget-- > 0) {
         /* next first: once it is set, committed is final. */
         struct tb_buf *next = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
         uint32_t c = __atomic_load_n(&b->committed, __ATOMIC_ACQUIRE);
-        if (next == NULL && !tails)
+        bool last = b == stop || next == NULL;
+        if (last && !tails)
             break;
         if (c > b->flushed) {
             uint32_t part = c - b->flushed;
@@ -387,8 +394,11 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
             len += part;
             b->flushed = c;
         }
-        if (next == NULL)
+        if (next == NULL || last) {
+            /* The current buffer stays; a filled one whose next was linked after we
+             * read stop is finished on the next cycle. */
             break;
+        }
         t->flush_buf = next;
         tb_buf_release(b);
         b = next;

@@ -1,0 +1,810 @@
+/* aggregate.c - see aggregate.h. */
+#include "aggregate.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "liveset.h"
+
+#define SIZE_SLOTS 4 /* distinct sizes tracked per stack, for common_size */
+#define BLOAT_MIN_BLOCKS 1000.0
+
+/* Per stack id, while events are read. */
+struct stk {
+    struct agg_stats st;
+    double live_bytes, live_blocks;
+    uint64_t ver; /* peak version live_bytes was last saved under */
+    uint64_t first_time;
+    uint64_t sizes[SIZE_SLOTS];
+    double size_counts[SIZE_SLOTS];
+    double other_sizes;
+    bool used;
+};
+
+struct tstate {
+    uint32_t tid;
+    bool valid;
+    uint64_t last_alloc;
+};
+
+struct site_build {
+    char *key;
+    int index;
+};
+
+struct agg {
+    struct rd_header hdr;
+    struct agg_totals tot;
+    struct ls_map *live;
+    struct stk *stk;
+    uint32_t cap_stk;
+    double live_total;
+    uint64_t peak_ver;
+
+    struct tstate *threads;
+    uint32_t cap_threads, n_threads;
+
+    struct agg_site *sites;
+    int n_sites;
+    struct agg_frame **site_frames;
+    struct agg_group *funcs, *lines;
+    int n_funcs, n_lines;
+    struct agg_bloat *bloats;
+    int n_bloats;
+    bool jemalloc;
+};
+
+struct agg *agg_new(const struct rd_header *h)
+{
+    struct agg *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return NULL;
+    a->hdr = *h;
+    a->live = ls_new();
+    a->cap_threads = 64;
+    a->threads = calloc(a->cap_threads, sizeof(*a->threads));
+    if (a->live == NULL || a->threads == NULL) {
+        agg_free(a);
+        return NULL;
+    }
+    a->tot.sampled = h->sample_bytes > 1;
+    a->tot.sample_bytes = h->sample_bytes;
+    a->tot.first_time = UINT64_MAX;
+    return a;
+}
+
+static struct stk *stk_of(struct agg *a, uint32_t id)
+{
+    if (id >= a->cap_stk) {
+        uint32_t cap = a->cap_stk ? a->cap_stk : 1024;
+        while (cap <= id)
+            cap *= 2;
+        struct stk *s = realloc(a->stk, cap * sizeof(*s));
+        if (s == NULL)
+            return NULL;
+        memset(s + a->cap_stk, 0, (cap - a->cap_stk) * sizeof(*s));
+        a->stk = s;
+        a->cap_stk = cap;
+    }
+    return &a->stk[id];
+}
+
+static struct tstate *thread_of(struct agg *a, uint32_t tid)
+{
+    if ((a->n_threads + 1) * 2 > a->cap_threads) {
+        uint32_t cap = a->cap_threads * 2;
+        struct tstate *t = calloc(cap, sizeof(*t));
+        if (t == NULL)
+            return NULL;
+        for (uint32_t i = 0; i < a->cap_threads; i++) {
+            if (a->threads[i].tid == 0)
+                continue;
+            uint32_t j = (a->threads[i].tid * 2654435761u) & (cap - 1);
+            while (t[j].tid != 0)
+                j = (j + 1) & (cap - 1);
+            t[j] = a->threads[i];
+        }
+        free(a->threads);
+        a->threads = t;
+        a->cap_threads = cap;
+    }
+    uint32_t j = (tid * 2654435761u) & (a->cap_threads - 1);
+    while (a->threads[j].tid != 0 && a->threads[j].tid != tid)
+        j = (j + 1) & (a->cap_threads - 1);
+    if (a->threads[j].tid == 0) {
+        a->threads[j].tid = tid;
+        a->n_threads++;
+    }
+    return &a->threads[j];
+}
+
+/* Before a stack's live bytes change: keep what they were at the last global peak. */
+static inline void save_peak(struct agg *a, struct stk *s)
+{
+    if (s->ver != a->peak_ver) {
+        s->st.peak_live_bytes = s->live_bytes;
+        s->ver = a->peak_ver;
+    }
+}
+
+static int hist_bucket(uint64_t size)
+{
+    int b = size == 0 ? 0 : 63 - __builtin_clzll(size);
+    return b < AGG_HIST_BUCKETS ? b : AGG_HIST_BUCKETS - 1;
+}
+
+/* Blocks one sampled block stands for. */
+static double weight_of(const struct agg *a, uint64_t size)
+{
+    if (!a->tot.sampled || size == 0)
+        return 1.0;
+    double p = -expm1(-(double)size / (double)a->hdr.sample_bytes);
+    return p > 0 ? 1.0 / p : 1.0;
+}
+
+static void note_size(struct stk *s, uint64_t size, double w)
+{
+    for (int i = 0; i < SIZE_SLOTS; i++) {
+        if (s->size_counts[i] > 0 && s->sizes[i] == size) {
+            s->size_counts[i] += w;
+            return;
+        }
+        if (s->size_counts[i] == 0) {
+            s->sizes[i] = size;
+            s->size_counts[i] = w;
+            return;
+        }
+    }
+    s->other_sizes += w;
+}
+
+static void release(struct agg *a, const struct ls_block *b)
+{
+    struct stk *s = &a->stk[b->stack];
+    save_peak(a, s);
+    double bytes = (double)b->size * b->weight;
+    s->live_bytes -= bytes;
+    s->live_blocks -= b->weight;
+    s->st.frees += b->weight;
+    a->live_total -= bytes;
+    a->tot.frees += b->weight;
+}
+
+static int on_alloc(struct agg *a, const struct rd_item *it)
+{
+    const struct lf_event *e = &it->ev;
+    struct stk *s = stk_of(a, e->stack);
+    struct ls_block old;
+
+    if (s == NULL)
+        return -ENOMEM;
+    if (ls_take(a->live, e->addr, &old)) {
+        /* A free the log never saw (the shim lost it): the old block is gone. */
+        release(a, &old);
+        s = &a->stk[e->stack];
+    }
+    double w = weight_of(a, e->size);
+    struct ls_block b = { e->addr, e->size, it->time, e->stack, 0, w };
+    if (ls_put(a->live, &b) < 0)
+        return -ENOMEM;
+    double bytes = (double)e->size * w;
+    if (!s->used) {
+        s->used = true;
+        s->first_time = it->time;
+    }
+    save_peak(a, s);
+    s->live_bytes += bytes;
+    s->live_blocks += w;
+    if (s->live_blocks > s->st.max_live_blocks)
+        s->st.max_live_blocks = s->live_blocks;
+    s->st.allocations += w;
+    s->st.allocated_bytes += bytes;
+    s->st.hist[hist_bucket(e->size)] += w;
+    s->st.slack_bytes += (double)(agg_usable_size(e->size, a->jemalloc) - e->size) * w;
+    note_size(s, e->size, w);
+    a->tot.allocations += w;
+    a->tot.allocated_bytes += bytes;
+    a->live_total += bytes;
+    if (a->live_total > a->tot.peak_live_bytes) {
+        a->tot.peak_live_bytes = a->live_total;
+        a->tot.peak_time = it->time;
+        a->peak_ver++;
+    }
+    struct tstate *t = thread_of(a, it->tid);
+    if (t == NULL)
+        return -ENOMEM;
+    t->valid = true;
+    t->last_alloc = e->addr;
+    return 0;
+}
+
+static int on_free(struct agg *a, const struct rd_item *it)
+{
+    struct ls_block b;
+
+    if (!ls_take(a->live, it->ev.addr, &b)) {
+        a->tot.unknown_frees++;
+        return 0;
+    }
+    release(a, &b);
+    struct tstate *t = thread_of(a, it->tid);
+    if (t == NULL)
+        return -ENOMEM;
+    /* Temporary: freed before its thread allocated anything else (heaptrack's sense). */
+    if (t->valid && t->last_alloc == b.addr) {
+        a->stk[b.stack].st.temporary_allocations += b.weight;
+        a->tot.temporary_allocations += b.weight;
+    }
+    t->valid = false;
+    return 0;
+}
+
+int agg_feed(struct agg *a, const struct rd_item *it)
+{
+    if (it->kind == RD_MODULE && strstr(it->module->path, "libjemalloc") != NULL)
+        a->jemalloc = true;
+    if (it->kind == RD_MARKER)
+        a->tot.markers++;
+    if (it->kind == RD_END)
+        a->tot.lost_events += it->count;
+    if (it->kind != RD_EVENT)
+        return 0;
+    if (it->time < a->tot.first_time)
+        a->tot.first_time = it->time;
+    if (it->time > a->tot.last_time)
+        a->tot.last_time = it->time;
+    switch (it->ev.type) {
+    case LF_EV_ALLOC:
+        return on_alloc(a, it);
+    case LF_EV_FREE:
+        return on_free(a, it);
+    case LF_EV_LOST:
+        a->tot.lost_events += it->ev.count;
+        return 0;
+    case LF_EV_ZEROS: {
+        const struct ls_block *b = ls_get(a->live, it->ev.addr);
+        if (b != NULL && b->size == it->ev.size) {
+            struct stk *s = &a->stk[b->stack];
+            s->st.zero_sampled_bytes += (double)it->ev.size;
+            s->st.zero_bytes += (double)it->ev.count;
+        }
+        return 0;
+    }
+    }
+    return 0;
+}
+
+uint64_t agg_usable_size(uint64_t size, bool jemalloc)
+{
+    if (jemalloc) {
+        if (size <= 8)
+            return 8;
+        if (size <= 128)
+            return (size + 15) & ~(uint64_t)15;
+        if (size > (1ull << 62))
+            return size;
+        int lg = 64 - __builtin_clzll(size - 1); /* ceil(log2(size)) */
+        uint64_t spacing = 1ull << (lg - 3);
+        return (size + spacing - 1) & ~(spacing - 1);
+    }
+    /* glibc: 16-byte chunks with an 8-byte header, 32 at least; mmap'd blocks (128 KiB
+     * and up by default) are whole pages with a 16-byte header. */
+    if (size >= 128 * 1024)
+        return ((size + 16 + 4095) & ~(uint64_t)4095) - 16;
+    uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
+    if (chunk < 32)
+        chunk = 32;
+    return chunk - 8;
+}
+
+/* ---- symbolizing and merging ---- */
+
+/* Frames of allocator wrappers and the profiler: the site is their caller. */
+static bool allocator_frame(const char *fn)
+{
+    static const char *const exact[] = {
+        "malloc", "calloc", "realloc", "free", "operator new", "operator new[]",
+        "__rust_alloc", "__rust_alloc_zeroed", "__rust_realloc", "__rdl_alloc",
+        "__rdl_alloc_zeroed", "__rdl_realloc", "PyMem_RawMalloc", "PyMem_RawCalloc",
+        "PyMem_RawRealloc", "PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc",
+        "PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc", "_PyMem_RawMalloc",
+        "_PyMem_RawCalloc", "_PyMem_RawRealloc", "_PyObject_Malloc", "_PyObject_Calloc",
+        "_PyObject_Realloc", "_PyMem_DebugRawAlloc", "_PyMem_DebugRawMalloc",
+        "_PyMem_DebugRawCalloc", "_PyMem_DebugRawRealloc", "_PyMem_DebugMalloc",
+        "_PyMem_DebugCalloc", "_PyMem_DebugRealloc", "pymalloc_alloc",
+    };
+    static const char *const prefixes[] = {
+        "operator new(", "operator new[](", "__libc_", "alloc::alloc::", "alloc::raw_vec::",
+        "__gnu_cxx::new_allocator<", "std::__new_allocator<", "std::allocator_traits<",
+        "std::allocator<", "<alloc::alloc::Global as core::alloc::Allocator>",
+    };
+    if (fn == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (!strcmp(fn, exact[i]))
+            return true;
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (!strncmp(fn, prefixes[i], strlen(prefixes[i])))
+            return true;
+    return false;
+}
+
+struct strbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static int sb_add(struct strbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->cap + n + 1) * 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return -ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int sb_printf(struct strbuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    return sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* A string-keyed table: key -> index, open addressing. */
+struct keymap {
+    char **keys;
+    int *vals;
+    size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s)
+        h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+    return h;
+}
+
+static int km_get(struct keymap *m, const char *key, int new_val, int *out)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 256;
+        char **k = calloc(cap, sizeof(*k));
+        int *v = calloc(cap, sizeof(*v));
+        if (k == NULL || v == NULL) {
+            free(k);
+            free(v);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->keys[i] == NULL)
+                continue;
+            size_t j = hash_str(m->keys[i]) & (cap - 1);
+            while (k[j] != NULL)
+                j = (j + 1) & (cap - 1);
+            k[j] = m->keys[i];
+            v[j] = m->vals[i];
+        }
+        free(m->keys);
+        free(m->vals);
+        m->keys = k;
+        m->vals = v;
+        m->cap = cap;
+    }
+    size_t j = hash_str(key) & (m->cap - 1);
+    while (m->keys[j] != NULL) {
+        if (!strcmp(m->keys[j], key)) {
+            *out = m->vals[j];
+            return 0;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = strdup(key);
+    if (m->keys[j] == NULL)
+        return -ENOMEM;
+    m->vals[j] = new_val;
+    m->n++;
+    *out = new_val;
+    return 1;
+}
+
+static void km_free(struct keymap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+}
+
+static void stats_add(struct agg_stats *d, const struct agg_stats *s)
+{
+    d->allocations += s->allocations;
+    d->allocated_bytes += s->allocated_bytes;
+    d->frees += s->frees;
+    d->peak_live_bytes += s->peak_live_bytes;
+    d->leaked_bytes += s->leaked_bytes;
+    d->leaked_allocations += s->leaked_allocations;
+    d->temporary_allocations += s->temporary_allocations;
+    d->max_live_blocks += s->max_live_blocks;
+    d->slack_bytes += s->slack_bytes;
+    d->zero_sampled_bytes += s->zero_sampled_bytes;
+    d->zero_bytes += s->zero_bytes;
+    for (int i = 0; i < AGG_HIST_BUCKETS; i++)
+        d->hist[i] += s->hist[i];
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s != NULL ? s + 1 : path;
+}
+
+/* The frames of one stack, symbolized and trimmed; *first_pc is the pc of the
+ * innermost frame kept. */
+static int stack_frames(struct agg *a, struct rd_log *r, struct sym_cache *sym, uint32_t id,
+                        struct agg_frame **out, int *n_out, uint64_t *first_pc,
+                        const struct rd_module **first_mod)
+{
+    const struct rd_stack *st = rd_stack(r, id);
+    struct agg_frame *f = NULL;
+    int n = 0, cap = 0;
+    bool trimming = true;
+
+    *first_pc = 0;
+    *first_mod = NULL;
+    if (st == NULL) {
+        f = calloc(1, sizeof(*f));
+        if (f == NULL)
+            return -ENOMEM;
+        f->module = "?";
+        f->function = NULL;
+        *out = f;
+        *n_out = 1;
+        return 0;
+    }
+    for (uint32_t i = 0; i < st->depth; i++) {
+        uint64_t pc = st->pcs[i];
+        const struct rd_module *m = rd_module_at(r, pc, a->stk[id].first_time);
+        const struct sym_frame *sf = NULL;
+        int k = 0;
+        if (m != NULL && sym != NULL) {
+            struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
+                                     m->bias, m->lo, m->hi };
+            k = sym_resolve(sym, &sm, pc, false, &sf);
+            if (k == -ENOMEM) {
+                free(f);
+                return k;
+            }
+        }
+        if (k <= 0) {
+            if (n + 1 > cap) {
+                cap = cap ? cap * 2 : 32;
+                struct agg_frame *g = realloc(f, (size_t)cap * sizeof(*f));
+                if (g == NULL) {
+                    free(f);
+                    return -ENOMEM;
+                }
+                f = g;
+            }
+            f[n] = (struct agg_frame){ NULL, NULL, 0, m != NULL ? base_name(m->path) : "?",
+                                       m != NULL ? pc - m->bias : pc, false };
+            if (trimming) {
+                *first_pc = pc;
+                *first_mod = m;
+            }
+            trimming = false;
+            n++;
+            continue;
+        }
+        for (int j = 0; j < k; j++) {
+            if (trimming && allocator_frame(sf[j].function))
+                continue;
+            if (trimming) {
+                *first_pc = pc;
+                *first_mod = m;
+            }
+            trimming = false;
+            if (n + 1 > cap) {
+                cap = cap ? cap * 2 : 32;
+                struct agg_frame *g = realloc(f, (size_t)cap * sizeof(*f));
+                if (g == NULL) {
+                    free(f);
+                    return -ENOMEM;
+                }
+                f = g;
+            }
+            f[n++] = (struct agg_frame){ sf[j].function, sf[j].file, sf[j].line, sf[j].module,
+                                         sf[j].module_offset, sf[j].inlined };
+        }
+    }
+    if (n == 0) { /* nothing but allocator frames: keep the innermost */
+        f = realloc(f, sizeof(*f));
+        if (f == NULL)
+            return -ENOMEM;
+        f[0] = (struct agg_frame){ "?", NULL, 0, "?", 0, false };
+        n = 1;
+    }
+    *out = f;
+    *n_out = n;
+    return 0;
+}
+
+static int frame_key(struct strbuf *b, const struct agg_frame *f)
+{
+    if (f->function != NULL)
+        return sb_printf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function,
+                         f->file ? f->file : "", f->line, f->module, f->inlined);
+    return sb_printf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
+}
+
+static int group_into(struct agg_group **arr, int *n, struct keymap *km, const char *key,
+                      const struct agg_site *s, bool with_line)
+{
+    int idx;
+    int r = km_get(km, key, *n, &idx);
+    if (r < 0)
+        return r;
+    if (r == 1) {
+        struct agg_group *g = realloc(*arr, (size_t)(*n + 1) * sizeof(**arr));
+        if (g == NULL)
+            return -ENOMEM;
+        *arr = g;
+        memset(&g[idx], 0, sizeof(g[idx]));
+        g[idx].function = s->frames[0].function;
+        g[idx].module = s->frames[0].module;
+        g[idx].file = with_line ? s->frames[0].file : NULL;
+        g[idx].line = with_line ? s->frames[0].line : 0;
+        (*n)++;
+    }
+    stats_add(&(*arr)[idx].st, &s->st);
+    (*arr)[idx].n_sites++;
+    return 0;
+}
+
+static int cmp_bloat(const void *x, const void *y)
+{
+    const struct agg_bloat *a = x, *b = y;
+    return (a->bytes_at_peak < b->bytes_at_peak) - (a->bytes_at_peak > b->bytes_at_peak);
+}
+
+static int find_bloats(struct agg *a, struct sym_cache *sym)
+{
+    for (int i = 0; i < a->n_sites; i++) {
+        const struct agg_site *s = &a->sites[i];
+        uint64_t size = s->st.common_size;
+        if (size == 0)
+            continue;
+        double blocks = s->st.peak_live_bytes / (double)size;
+        if (blocks < BLOAT_MIN_BLOCKS && s->st.max_live_blocks < BLOAT_MIN_BLOCKS)
+            continue;
+        int j;
+        for (j = 0; j < a->n_bloats && a->bloats[j].size != size; j++)
+            ;
+        if (j == a->n_bloats) {
+            struct agg_bloat *b = realloc(a->bloats, (size_t)(j + 1) * sizeof(*b));
+            if (b == NULL)
+                return -ENOMEM;
+            a->bloats = b;
+            memset(&b[j], 0, sizeof(b[j]));
+            b[j].size = size;
+            b[j].slack_bytes_per_block = (double)(agg_usable_size(size, a->jemalloc) - size);
+            a->n_bloats++;
+        }
+        struct agg_bloat *b = &a->bloats[j];
+        b->blocks_at_peak += blocks;
+        b->bytes_at_peak += s->st.peak_live_bytes;
+        if (b->n_sites < 8)
+            b->sites[b->n_sites] = i;
+        b->n_sites++;
+    }
+    for (int j = 0; j < a->n_bloats; j++) {
+        struct agg_bloat *b = &a->bloats[j];
+        double zs = 0, z = 0;
+        int n = b->n_sites < 8 ? b->n_sites : 8;
+        for (int k = 0; k < n; k++) {
+            zs += a->sites[b->sites[k]].st.zero_sampled_bytes;
+            z += a->sites[b->sites[k]].st.zero_bytes;
+        }
+        b->zero_share = zs > 0 ? z / zs : -1;
+        for (int k = 0; k < n && sym != NULL && b->n_types == 0; k++) {
+            const struct agg_site *s = &a->sites[b->sites[k]];
+            if (s->module == NULL)
+                continue;
+            const struct rd_module *m = s->module;
+            struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
+                                     m->bias, m->lo, m->hi };
+            const struct sym_struct *types = NULL;
+            int nt = sym_structs_of_size(sym, &sm, s->first_pc, false, b->size, &types);
+            if (nt > 0) {
+                b->n_types = nt;
+                b->types = types;
+            }
+        }
+    }
+    qsort(a->bloats, (size_t)a->n_bloats, sizeof(*a->bloats), cmp_bloat);
+    return 0;
+}
+
+int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
+{
+    struct keymap sites = { 0 }, funcs = { 0 }, lines = { 0 };
+    struct strbuf key = { 0 };
+    int err = 0;
+
+    /* Close the books: stacks unchanged since the last peak hold their peak bytes now;
+     * what is live now is what leaked. */
+    for (uint32_t id = 0; id < a->cap_stk; id++) {
+        struct stk *s = &a->stk[id];
+        if (!s->used)
+            continue;
+        save_peak(a, s);
+        s->st.leaked_bytes = s->live_bytes;
+        s->st.leaked_allocations = s->live_blocks;
+        a->tot.leaked_bytes += s->live_bytes;
+        a->tot.leaked_allocations += s->live_blocks;
+        double total = s->other_sizes;
+        for (int i = 0; i < SIZE_SLOTS; i++)
+            total += s->size_counts[i];
+        for (int i = 0; i < SIZE_SLOTS; i++)
+            if (s->size_counts[i] >= 0.9 * total)
+                s->st.common_size = s->sizes[i];
+    }
+    if (a->tot.first_time == UINT64_MAX)
+        a->tot.first_time = a->tot.last_time = rd_header(r)->start_ticks;
+
+    for (uint32_t id = 0; id < a->cap_stk; id++) {
+        struct stk *s = &a->stk[id];
+        if (!s->used)
+            continue;
+        struct agg_frame *f;
+        int n;
+        uint64_t first_pc;
+        const struct rd_module *first_mod;
+        err = stack_frames(a, r, sym, id, &f, &n, &first_pc, &first_mod);
+        if (err < 0)
+            goto out;
+        key.len = 0;
+        for (int i = 0; i < n && err >= 0; i++)
+            err = frame_key(&key, &f[i]);
+        int idx;
+        if (err >= 0)
+            err = km_get(&sites, key.p, a->n_sites, &idx);
+        if (err < 0) {
+            free(f);
+            goto out;
+        }
+        if (err == 1) {
+            struct agg_site *ns = realloc(a->sites, (size_t)(a->n_sites + 1) * sizeof(*ns));
+            if (ns == NULL) {
+                free(f);
+                err = -ENOMEM;
+                goto out;
+            }
+            a->sites = ns;
+            memset(&ns[idx], 0, sizeof(ns[idx]));
+            ns[idx].frames = f;
+            ns[idx].n_frames = n;
+            ns[idx].first_pc = first_pc;
+            ns[idx].module = first_mod;
+            ns[idx].st.common_size = s->st.common_size;
+            a->n_sites++;
+        } else {
+            free(f);
+            if (a->sites[idx].st.common_size != s->st.common_size)
+                a->sites[idx].st.common_size = 0;
+        }
+        uint64_t cs = a->sites[idx].st.common_size;
+        stats_add(&a->sites[idx].st, &s->st);
+        a->sites[idx].st.common_size = cs;
+    }
+    for (int i = 0; i < a->n_sites; i++) {
+        const struct agg_site *s = &a->sites[i];
+        key.len = 0;
+        if ((err = frame_key(&key, &s->frames[0])) < 0)
+            goto out;
+        /* by function: the frame without its line */
+        char *fk = strdup(key.p);
+        if (fk == NULL) {
+            err = -ENOMEM;
+            goto out;
+        }
+        char fkey[1024];
+        snprintf(fkey, sizeof(fkey), "%s\x1f%s",
+                 s->frames[0].function ? s->frames[0].function : "", s->frames[0].module);
+        if (s->frames[0].function == NULL)
+            snprintf(fkey, sizeof(fkey), "%s", fk);
+        free(fk);
+        if ((err = group_into(&a->funcs, &a->n_funcs, &funcs, fkey, s, false)) < 0 ||
+            (err = group_into(&a->lines, &a->n_lines, &lines, key.p, s, true)) < 0)
+            goto out;
+    }
+    err = find_bloats(a, sym);
+out:
+    free(key.p);
+    km_free(&sites);
+    km_free(&funcs);
+    km_free(&lines);
+    return err < 0 ? err : 0;
+}
+
+const struct agg_totals *agg_totals(const struct agg *a)
+{
+    return &a->tot;
+}
+
+int agg_n_sites(const struct agg *a)
+{
+    return a->n_sites;
+}
+
+const struct agg_site *agg_site(const struct agg *a, int i)
+{
+    assert(i >= 0 && i < a->n_sites);
+    return &a->sites[i];
+}
+
+int agg_n_functions(const struct agg *a)
+{
+    return a->n_funcs;
+}
+
+const struct agg_group *agg_function(const struct agg *a, int i)
+{
+    return &a->funcs[i];
+}
+
+int agg_n_lines(const struct agg *a)
+{
+    return a->n_lines;
+}
+
+const struct agg_group *agg_line(const struct agg *a, int i)
+{
+    return &a->lines[i];
+}
+
+int agg_n_bloats(const struct agg *a)
+{
+    return a->n_bloats;
+}
+
+const struct agg_bloat *agg_bloat(const struct agg *a, int i)
+{
+    return &a->bloats[i];
+}
+
+void agg_free(struct agg *a)
+{
+    if (a == NULL)
+        return;
+    ls_free(a->live);
+    free(a->stk);
+    free(a->threads);
+    for (int i = 0; i < a->n_sites; i++)
+        free((void *)a->sites[i].frames);
+    free(a->sites);
+    free(a->funcs);
+    free(a->lines);
+    free(a->bloats);
+    free(a);
+}
