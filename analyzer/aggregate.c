@@ -47,7 +47,7 @@ struct agg {
     double live_total;
     uint64_t peak_ver;
 
-    struct tstate *threads;
+    struct tstate *threads, *last_thread;
     uint32_t cap_threads, n_threads;
 
     struct agg_site *sites;
@@ -97,6 +97,9 @@ static struct stk *stk_of(struct agg *a, uint32_t id)
 
 static struct tstate *thread_of(struct agg *a, uint32_t tid)
 {
+    if (a->last_thread != NULL && a->last_thread->tid == tid)
+        return a->last_thread;
+    a->last_thread = NULL; /* the table may move */
     if ((a->n_threads + 1) * 2 > a->cap_threads) {
         uint32_t cap = a->cap_threads * 2;
         struct tstate *t = calloc(cap, sizeof(*t));
@@ -121,7 +124,8 @@ static struct tstate *thread_of(struct agg *a, uint32_t tid)
         a->threads[j].tid = tid;
         a->n_threads++;
     }
-    return &a->threads[j];
+    a->last_thread = &a->threads[j];
+    return a->last_thread;
 }
 
 /* Before a stack's live bytes change: keep what they were at the last global peak. */
@@ -184,15 +188,13 @@ static int on_alloc(struct agg *a, const struct rd_item *it)
 
     if (s == NULL)
         return -ENOMEM;
-    if (ls_take(a->live, e->addr, &old)) {
-        /* A free the log never saw (the shim lost it): the old block is gone. */
-        release(a, &old);
-        s = &a->stk[e->stack];
-    }
     double w = weight_of(a, e->size);
-    struct ls_block b = { e->addr, e->size, it->time, e->stack, 0, w };
-    if (ls_put(a->live, &b) < 0)
+    struct ls_block b = { e->addr, e->size, e->stack, (float)w };
+    int put = ls_put(a->live, &b, &old);
+    if (put < 0)
         return -ENOMEM;
+    if (put == 1)
+        release(a, &old); /* a free the log never saw (the shim lost it) */
     double bytes = (double)e->size * w;
     if (!s->used) {
         s->used = true;

@@ -165,11 +165,12 @@ int cmd_dump(int argc, char **argv)
             if (!seen && n_tids < 4096)
                 tids[n_tids++] = it.tid;
             if (e->type == LF_EV_ALLOC) {
-                struct ls_block b = { e->addr, e->size, it.time, e->stack, 0, 1.0 };
+                struct ls_block b = { e->addr, e->size, e->stack, 1.0f };
                 struct ls_block old;
-                if (ls_take(ls, e->addr, &old))
+                int put = ls_put(ls, &b, &old);
+                if (put == 1)
                     live_bytes -= old.size; /* a free the log missed */
-                if (ls_put(ls, &b) < 0) {
+                if (put < 0) {
                     fprintf(stderr, "heapspan dump: out of memory\n");
                     rd_close(r);
                     ls_free(ls);

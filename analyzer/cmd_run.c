@@ -214,17 +214,30 @@ int cmd_run(int argc, char **argv)
 
     FILE *m = fopen(manifest, "r");
     char line[PATH_MAX + 2];
+    char **seen = NULL;
     int n_logs = 0;
     if (m != NULL) {
         while (fgets(line, sizeof(line), m) != NULL) {
             line[strcspn(line, "\n")] = '\0';
-            if (access(line, F_OK) != 0)
-                continue; /* renamed at exec: the newer name is listed too */
+            bool dup = false;
+            for (int i = 0; i < n_logs && !dup; i++)
+                dup = !strcmp(seen[i], line);
+            /* A name is listed again when an exec'd image reuses it after the old one
+             * was renamed; a name that no longer exists was renamed. */
+            if (dup || access(line, F_OK) != 0)
+                continue;
+            char **s = realloc(seen, (size_t)(n_logs + 1) * sizeof(*s));
+            if (s == NULL || (s[n_logs] = strdup(line)) == NULL)
+                break;
+            seen = s;
             fprintf(stderr, "heapspan: wrote %s\n", line);
             n_logs++;
         }
         fclose(m);
     }
+    for (int i = 0; i < n_logs; i++)
+        free(seen[i]);
+    free(seen);
     unlink(manifest);
     if (n_logs == 0)
         fprintf(stderr, "heapspan: no log was written (the program is static, or not "

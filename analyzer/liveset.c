@@ -51,17 +51,20 @@ static int grow(struct ls_map *m)
     return 0;
 }
 
-int ls_put(struct ls_map *m, const struct ls_block *b)
+int ls_put(struct ls_map *m, const struct ls_block *b, struct ls_block *old)
 {
     if ((m->n + 1) * 4 > m->cap * 3 && grow(m) < 0)
         return -ENOMEM;
     uint64_t j = slot_of(b->addr, m->cap);
     while (m->slots[j].addr != 0 && m->slots[j].addr != b->addr)
         j = (j + 1) & (m->cap - 1);
-    if (m->slots[j].addr == 0)
+    int replaced = m->slots[j].addr != 0;
+    if (replaced && old != NULL)
+        *old = m->slots[j];
+    if (!replaced)
         m->n++;
     m->slots[j] = *b;
-    return 0;
+    return replaced;
 }
 
 const struct ls_block *ls_get(const struct ls_map *m, uint64_t addr)

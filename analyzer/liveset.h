@@ -9,20 +9,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* 24 bytes: the map is the analyzer's largest structure and its hottest. */
 struct ls_block {
     uint64_t addr; /* 0: empty slot */
     uint64_t size;
-    uint64_t time;  /* allocation time, ticks */
     uint32_t stack; /* stack id */
-    uint32_t tag;   /* caller's use */
-    double weight;  /* blocks this one stands for (1 unless the log is sampled) */
+    float weight;   /* blocks this one stands for (1 unless the log is sampled) */
 };
 
 struct ls_map;
 
 struct ls_map *ls_new(void);
-/* Inserts or replaces the block at b->addr. 0 or -ENOMEM. */
-int ls_put(struct ls_map *m, const struct ls_block *b);
+/* Inserts the block at b->addr: 0, or 1 if it replaced one (copied to *old when old
+ * is not NULL), or -ENOMEM. One probe does both. */
+int ls_put(struct ls_map *m, const struct ls_block *b, struct ls_block *old);
 /* Removes the block at addr into *out; false if absent. */
 bool ls_take(struct ls_map *m, uint64_t addr, struct ls_block *out);
 const struct ls_block *ls_get(const struct ls_map *m, uint64_t addr);

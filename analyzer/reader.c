@@ -11,17 +11,21 @@
 #include <unistd.h>
 #include <zstd.h>
 
-/* One decompressed event chunk being merged. */
+/* One event chunk being merged: its raw payload, decoded a batch at a time (a tight
+ * loop; the merge then only compares times) so that memory stays at the payload's
+ * size. A realloc is two entries: the free of the old block at the time taken before
+ * the real call, then the alloc of the new one (fn and old_addr kept) at the time
+ * after it - each in its place among other threads' events. */
+#define PEND_BATCH 256
 struct pending {
     uint8_t *raw;
     const uint8_t *p, *end;
     uint64_t time; /* decoder state */
+    uint32_t n, i;
     uint32_t tid;
     uint64_t offset; /* of the chunk, for messages */
-    struct lf_event next;
-    struct lf_event half; /* the alloc half of a realloc, delivered after its free half */
-    bool has_half;
-    uint64_t key; /* time of the next item to deliver */
+    uint64_t key;    /* time of ev[i] */
+    struct lf_event ev[PEND_BATCH + 1];
 };
 
 /* A timed meta item waiting for its turn. */
@@ -70,8 +74,8 @@ struct rd_log {
     uint64_t c0_ticks, c0_mono, c0_real, c1_ticks, c1_mono, c1_real;
     int n_clock;
 
-    uint8_t *buf;
-    size_t buf_cap;
+    uint8_t *buf, *raw;
+    size_t buf_cap, raw_cap;
     ZSTD_DCtx *zd;
 };
 
@@ -672,73 +676,76 @@ static int parse_meta(struct rd_log *r, const uint8_t *p, size_t len, uint64_t o
 
 /* ---- event chunks ---- */
 
-/* Loads the next item of a pending chunk into p->next; false when it is exhausted. A
- * realloc is delivered as two items: the free of the old block at the time taken before
- * the real call, then the alloc of the new one (fn and old_addr kept) at the time after
- * it - each in its place among other threads' events. */
-static bool pend_advance(struct rd_log *r, struct pending *p)
-{
-    if (p->has_half) {
-        p->next = p->half;
-        p->has_half = false;
-        p->key = p->next.time;
-        return true;
-    }
-    if (p->p >= p->end)
-        return false;
-    int k = lf_decode_event(&p->p, p->end, &p->time, &p->next);
-    if (k <= 0) {
-        warn(r, "%s: byte %llu: %s event record in a chunk of thread %u; the rest of that "
-                "chunk is skipped",
-             r->path, (unsigned long long)p->offset, k == 0 ? "unknown" : "malformed", p->tid);
-        p->p = p->end;
-        return false;
-    }
-    if (p->next.type == LF_EV_REALLOC) {
-        p->half = p->next;
-        p->half.type = LF_EV_ALLOC;
-        p->has_half = true;
-        p->next.type = LF_EV_FREE;
-        p->next.addr = p->next.old_addr;
-        p->next.time = p->next.time_before;
-        p->next.size = 0;
-        p->next.stack = 0;
-    }
-    p->key = p->next.time;
-    return true;
-}
-
 static void pend_free(struct pending *p)
 {
     free(p->raw);
     free(p);
 }
 
-static int add_event_chunk(struct rd_log *r, uint8_t *raw, size_t len, uint32_t tid,
+/* Decodes the next batch; false when the chunk is exhausted. */
+static bool pend_refill(struct rd_log *r, struct pending *p)
+{
+    p->n = 0;
+    p->i = 0;
+    while (p->p < p->end && p->n < PEND_BATCH) {
+        struct lf_event *e = &p->ev[p->n];
+        int k = lf_decode_event(&p->p, p->end, &p->time, e);
+        if (k <= 0) {
+            warn(r, "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
+                    "that chunk is skipped",
+                 r->path, (unsigned long long)p->offset, k == 0 ? "unknown" : "malformed",
+                 p->tid);
+            p->p = p->end;
+            break;
+        }
+        if (e->type == LF_EV_REALLOC) {
+            e[1] = e[0];
+            e[1].type = LF_EV_ALLOC;
+            e->type = LF_EV_FREE;
+            e->addr = e->old_addr;
+            e->time = e->time_before;
+            e->size = 0;
+            e->stack = 0;
+            p->n++;
+        }
+        p->n++;
+    }
+    if (p->n == 0)
+        return false;
+    p->key = p->ev[0].time;
+    return true;
+}
+
+static int add_event_chunk(struct rd_log *r, const uint8_t *raw, size_t len, uint32_t tid,
                            uint64_t base_time, uint64_t off)
 {
-    struct pending *p = calloc(1, sizeof(*p));
+    struct pending *p = malloc(sizeof(*p));
     if (p == NULL)
         return -ENOMEM;
-    p->raw = raw;
-    p->p = raw;
-    p->end = raw + len;
+    p->raw = malloc(len ? len : 1);
+    if (p->raw == NULL) {
+        free(p);
+        return -ENOMEM;
+    }
+    memcpy(p->raw, raw, len);
+    p->p = p->raw;
+    p->end = p->raw + len;
     p->time = base_time;
     p->tid = tid;
     p->offset = off;
-    if (!pend_advance(r, p)) {
+    if (!pend_refill(r, p)) {
         pend_free(p);
         return 0;
     }
     if (r->n_heap == r->cap_heap) {
-        size_t cap = r->cap_heap ? r->cap_heap * 2 : 64;
-        struct pending **h = realloc(r->heap, cap * sizeof(*h));
+        size_t hcap = r->cap_heap ? r->cap_heap * 2 : 64;
+        struct pending **h = realloc(r->heap, hcap * sizeof(*h));
         if (h == NULL) {
             pend_free(p);
             return -ENOMEM;
         }
         r->heap = h;
-        r->cap_heap = cap;
+        r->cap_heap = hcap;
     }
     r->heap[r->n_heap++] = p;
     heap_up(r, r->n_heap - 1);
@@ -829,13 +836,17 @@ static int read_chunk(struct rd_log *r)
         return fail(r, -EINVAL, off,
                     "chunk checksum mismatch: the log is damaged here (disk or copy "
                     "error); `heapspan dump` shows what precedes it");
-    uint8_t *raw = malloc(rawlen ? rawlen : 1);
-    if (raw == NULL)
-        return -ENOMEM;
+    if (r->raw_cap < rawlen) {
+        uint8_t *b = realloc(r->raw, rawlen);
+        if (b == NULL)
+            return -ENOMEM;
+        r->raw = b;
+        r->raw_cap = rawlen;
+    }
+    uint8_t *raw = r->raw;
     if (flags & LF_CHUNK_ZSTD) {
         size_t got = ZSTD_decompressDCtx(r->zd, raw, rawlen, r->buf, stored);
         if (ZSTD_isError(got) || got != rawlen) {
-            free(raw);
             return fail(r, -EINVAL, off, "chunk does not decompress (%s)",
                         ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
         }
@@ -847,9 +858,7 @@ static int read_chunk(struct rd_log *r)
         return add_event_chunk(r, raw, rawlen, tid, base_time, off);
     }
     r->st.meta_chunks++;
-    int err = parse_meta(r, raw, rawlen, off);
-    free(raw);
-    return err;
+    return parse_meta(r, raw, rawlen, off);
 }
 
 uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
@@ -894,17 +903,19 @@ int rd_next(struct rd_log *r, struct rd_item *out)
                 return 1;
             }
             struct pending *p = r->heap[0];
-            memset(out, 0, sizeof(*out));
+            const struct lf_event *e = &p->ev[p->i];
             out->kind = RD_EVENT;
             out->tid = p->tid;
-            out->ev = p->next;
-            out->time = p->key;
-            if (out->ev.type == LF_EV_LOST)
-                r->st.lost += out->ev.count;
-            else if (out->ev.type != LF_EV_ZEROS)
+            out->ev = *e;
+            out->time = e->time;
+            if (e->type == LF_EV_LOST)
+                r->st.lost += e->count;
+            else if (e->type != LF_EV_ZEROS)
                 r->st.events++;
-            if (pend_advance(r, p)) {
-                heap_down(r, 0);
+            if (++p->i < p->n || pend_refill(r, p)) {
+                p->key = p->ev[p->i].time;
+                if (r->n_heap > 1)
+                    heap_down(r, 0);
             } else {
                 pend_free(p);
                 r->heap[0] = r->heap[--r->n_heap];
@@ -960,6 +971,7 @@ void rd_close(struct rd_log *r)
     free(r->argv);
     free(r->exe);
     free(r->buf);
+    free(r->raw);
     free(r->warn);
     free(r->path);
     ZSTD_freeDCtx(r->zd);

@@ -744,6 +744,7 @@ int wr_rename(const char *to)
         n = sizeof(path) - 1;
     memcpy(path, to, n);
     path[n] = '\0';
+    write_manifest(); /* `heapspan run` lists the logs that exist at the end */
     return 0;
 }
 
