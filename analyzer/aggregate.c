@@ -188,7 +188,9 @@ static int on_alloc(struct agg *a, const struct rd_item *it)
 
     if (s == NULL)
         return -ENOMEM;
-    double w = weight_of(a, e->size);
+    /* The block keeps its weight as a float: add exactly what release() will take
+     * away, or rounding leaves phantom bytes live. */
+    double w = (float)weight_of(a, e->size);
     struct ls_block b = { e->addr, e->size, e->stack, (float)w };
     int put = ls_put(a->live, &b, &old);
     if (put < 0)

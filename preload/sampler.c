@@ -111,6 +111,11 @@ void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
     pthread_mutex_unlock(&s->lock);
 }
 
+bool smp_might_contain(const struct smp_set *s, uint64_t addr)
+{
+    return __atomic_load_n(&s->filter[mix(addr) % FILTER_SLOTS], __ATOMIC_RELAXED) != 0;
+}
+
 bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
 {
     uint64_t h = mix(addr);

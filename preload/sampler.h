@@ -28,6 +28,9 @@ bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size);
 struct smp_set *smp_set_new(void);
 /* Adds a sampled block. */
 void smp_add(struct smp_set *s, uint64_t addr, uint64_t size);
+/* False when addr is certainly not in the set: one load, no lock. */
+bool smp_might_contain(const struct smp_set *s, uint64_t addr);
+
 /* Removes addr if it is in the set; returns true and its size if it was. */
 bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size);
 /* Calls fn for every block in the set (under the set's lock; fn must not call out). */

@@ -222,7 +222,31 @@ static inline uint32_t capture(struct tb_thread *t)
     return st_capture_id(t, max_depth);
 }
 
-static void note_alloc(int fn, void *p, size_t size)
+/* Sampled mode's common case: this allocation is not sampled. One TLS load and a
+ * subtraction; the rest (and the clock) only for the allocation that crosses zero. A
+ * signal handler's malloc between the load and the store can lose its bytes from the
+ * countdown: a sampling error of one allocation, not a wrong record. */
+static inline bool not_sampled(size_t size)
+{
+    struct tb_thread *t = tb_current_thread;
+
+    if (LIKELY(t != NULL && t->sample_left > (int64_t)size)) {
+        t->sample_left -= (int64_t)size;
+        return true;
+    }
+    return false;
+}
+
+static void note_alloc_slow(int fn, void *p, size_t size);
+
+static inline void note_alloc(int fn, void *p, size_t size)
+{
+    if (sample_mean != 0 && not_sampled(size))
+        return;
+    note_alloc_slow(fn, p, size);
+}
+
+static void note_alloc_slow(int fn, void *p, size_t size)
 {
     uint64_t now = rt_ticks();
     struct tb_thread *t = enter();
@@ -276,7 +300,17 @@ static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros)
     return true;
 }
 
-static void note_free(int fn, void *p)
+static void note_free_slow(int fn, void *p);
+
+static inline void note_free(int fn, void *p)
+{
+    /* Sampled mode: most blocks were never sampled, and one load says so. */
+    if (sample_mean != 0 && !smp_might_contain(sampled, (uint64_t)(uintptr_t)p))
+        return;
+    note_free_slow(fn, p);
+}
+
+static void note_free_slow(int fn, void *p)
 {
     struct tb_thread *t = enter();
     uint64_t size = 0, zeros;

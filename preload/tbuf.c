@@ -18,7 +18,8 @@
  * allocate than there are cores for them and the writer. */
 #define POOL_LIMIT 512
 
-static __thread struct tb_thread *self __attribute__((tls_model("initial-exec")));
+__thread struct tb_thread *tb_current_thread __attribute__((tls_model("initial-exec")));
+#define self tb_current_thread
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tb_thread *threads;      /* live and dead-but-unwritten states */

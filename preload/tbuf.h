@@ -66,6 +66,9 @@ int tb_init(void);
 /* The calling thread's state, created on first use; NULL if memory ran out. */
 struct tb_thread *tb_self(void);
 
+/* The calling thread's state if it has one, else NULL: one TLS load, for fast paths. */
+extern __thread struct tb_thread *tb_current_thread __attribute__((tls_model("initial-exec")));
+
 /* Makes room for one record of at most TB_MAX_RECORD bytes; false when no buffer can
  * be had (the event is then counted in t->lost). */
 bool tb_make_room(struct tb_thread *t);
