@@ -1204,6 +1204,7 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 static void fork_prepare(void)
 {
     rt_in_shim++;
+    st_fork_quiesce();
     mm_fork_prepare();
     wr_fork_prepare();
     tb_fork_prepare();

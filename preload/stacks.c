@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include "logfmt.h"
@@ -79,6 +80,12 @@ struct st_thread {
     struct memo *last_memo;
     uint64_t last_fp[LF_MAX_STACK_DEPTH + 32];
     uint64_t last_ra[LF_MAX_STACK_DEPTH + 32];
+    /* Set while this thread is inside libunwind; fork waits for it (see st_fork_*). */
+    int in_unwind;
+    struct walked {
+        uint64_t ip, sp, rbp;
+        bool fp_ok; /* this frame's function keeps %rbp as frame base at ip */
+    } walk[LF_MAX_STACK_DEPTH + 32];
 };
 
 int st_init(void)
@@ -177,18 +184,12 @@ static int fp_prologue_len(uint64_t start)
     return 0;
 }
 
-struct walked {
-    uint64_t ip, sp, rbp;
-    bool fp_ok; /* this frame's function keeps %rbp as frame base at ip */
-};
-
 /* libunwind's exact step-by-step walk: classifies every return address it meets and
  * records a memo for the first frame without a frame pointer. Returns the pcs it found
  * (innermost first, the shim's own frames dropped), like unw_backtrace. */
 static int slow_walk(struct st_thread *th, uint64_t *pcs, int max)
 {
-    static __thread struct walked w[LF_MAX_STACK_DEPTH + 32]
-        __attribute__((tls_model("initial-exec")));
+    struct walked *w = th->walk;
     unw_context_t uc;
     unw_cursor_t c;
     int n = 0;
@@ -196,7 +197,7 @@ static int slow_walk(struct st_thread *th, uint64_t *pcs, int max)
     if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
         return -1;
     /* Frame 0 is this function; record from its caller on, as unw_backtrace does. */
-    while (n < (int)(sizeof(w) / sizeof(w[0])) && unw_step(&c) > 0) {
+    while (n < (int)(sizeof(th->walk) / sizeof(th->walk[0])) && unw_step(&c) > 0) {
         unw_word_t ip, sp, bp;
         unw_proc_info_t pi;
         unw_get_reg(&c, UNW_REG_IP, &ip);
@@ -325,56 +326,105 @@ __attribute__((noinline)) static int fast_walk(struct st_thread *th, uint64_t *p
     }
 }
 
-static __thread struct st_thread *st_self __attribute__((tls_model("initial-exec")));
-
-static struct st_thread *st_thread_state(void)
+size_t st_thread_size(void)
 {
-    struct st_thread *th = st_self;
-    if (th == NULL) {
-        th = rt_map(sizeof(*th));
-        if (th == NULL)
-            return NULL;
-        if (!thread_bounds(th)) {
-            th->stack_lo = 1;
-            th->stack_hi = 0; /* no fast path on this thread */
-        }
-        st_self = th;
+    return sizeof(struct st_thread);
+}
+
+void st_thread_init(struct st_thread *th)
+{
+    /* Only what must start empty: the big arrays are written before they are read. */
+    th->bounds_ok = false;
+    th->stack_lo = 1;
+    th->stack_hi = 0;
+    th->last_n = 0;
+    th->last_memo = NULL;
+    th->in_unwind = 0;
+    for (int i = 0; i < N_MEMOS; i++) {
+        th->memo[i].pc = 0;
+        th->memo[i].misses = 0;
+    }
+}
+
+/* fork and libunwind. libunwind registers no fork handlers: a thread inside its locked
+ * slow paths when another thread forks would leave the child's copy of that lock held
+ * forever, and the child's first unwind would hang. So fork waits until no thread is
+ * inside libunwind, and none enters until the fork is done. Only the libunwind paths
+ * pay for this (a store and a load with a fence, next to a walk of 100 ns and more);
+ * the frame-pointer path never touches libunwind. */
+static int forking;
+
+static void unwind_enter(struct st_thread *th)
+{
+    for (;;) {
+        __atomic_store_n(&th->in_unwind, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&forking, __ATOMIC_SEQ_CST))
+            return;
+        __atomic_store_n(&th->in_unwind, 0, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&forking, __ATOMIC_ACQUIRE))
+            sched_yield();
+    }
+}
+
+static void unwind_leave(struct st_thread *th)
+{
+    __atomic_store_n(&th->in_unwind, 0, __ATOMIC_RELEASE);
+}
+
+static void wait_unwinder(struct tb_thread *t, void *arg)
+{
+    struct st_thread *me = arg;
+    if (t->unwind == me)
+        return;
+    while (__atomic_load_n(&t->unwind->in_unwind, __ATOMIC_SEQ_CST))
+        sched_yield();
+}
+
+void st_fork_quiesce(void)
+{
+    struct tb_thread *t = tb_current_thread;
+    __atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
+    tb_for_each(wait_unwinder, t != NULL ? t->unwind : NULL);
+}
+
+static struct st_thread *st_thread_state(struct tb_thread *t)
+{
+    struct st_thread *th = t->unwind;
+    if (!th->bounds_ok && th->stack_hi == 0 && th->stack_lo == 1) {
+        if (!thread_bounds(th))
+            th->stack_lo = 2; /* no fast path on this thread; do not ask again */
     }
     return th;
 }
 
-int st_capture(uint64_t *pcs, int max)
+static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why,
+                        struct memo *memo)
 {
-    struct st_thread *th = st_thread_state();
-    struct memo *memo = NULL;
-    int n;
+    int n = -1;
 
-    if (th != NULL && classes != NULL) {
-        n = fast_walk(th, pcs, max, &memo);
-        if (n >= 0)
-            return n;
-        /* Learn: once per new pc, and a few times per memo slot (a suffix that keeps
-         * changing, as under an interpreter, is left to unw_backtrace). The slow walk
-         * costs ~100x a fast one. */
-        bool learn = n == WALK_UNKNOWN || (n == WALK_MEMO_MISS && memo->misses++ < 16);
-        if (learn && __atomic_load_n(&classify_budget, __ATOMIC_RELAXED) > 0) {
-            __atomic_sub_fetch(&classify_budget, 1, __ATOMIC_RELAXED);
-            n = slow_walk(th, pcs, max);
-            if (n >= 0)
-                return n;
+    unwind_enter(th);
+    /* Learn: once per new pc, and a few times per memo slot (a suffix that keeps
+     * changing, as under an interpreter, is left to unw_backtrace). The slow walk
+     * costs ~100x a fast one. */
+    bool learn = classes != NULL && (why == WALK_UNKNOWN ||
+                                     (why == WALK_MEMO_MISS && memo->misses++ < 16));
+    if (learn && __atomic_load_n(&classify_budget, __ATOMIC_RELAXED) > 0) {
+        __atomic_sub_fetch(&classify_budget, 1, __ATOMIC_RELAXED);
+        n = slow_walk(th, pcs, max);
+    }
+    if (n < 0) {
+        /* unw_backtrace fills void*; uint64_t has the same size and representation
+         * on the 64-bit targets the shim supports. */
+        n = unw_backtrace((void **)pcs, max);
+        int skip = 0;
+        while (skip < n && pcs[skip] >= self_lo && pcs[skip] < self_hi)
+            skip++;
+        if (skip > 0) {
+            n -= skip;
+            memmove(pcs, pcs + skip, (size_t)n * sizeof(*pcs));
         }
     }
-    /* unw_backtrace fills void*; uint64_t has the same size and representation on the
-     * 64-bit targets the shim supports. */
-    n = unw_backtrace((void **)pcs, max);
-    int skip = 0;
-
-    while (skip < n && pcs[skip] >= self_lo && pcs[skip] < self_hi)
-        skip++;
-    if (skip > 0) {
-        n -= skip;
-        memmove(pcs, pcs + skip, (size_t)n * sizeof(*pcs));
-    }
+    unwind_leave(th);
     return n;
 }
 
@@ -408,13 +458,14 @@ static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth);
 
 uint32_t st_capture_id(struct tb_thread *t, int max)
 {
-    struct st_thread *th = st_thread_state();
+    struct st_thread *th = st_thread_state(t);
+    struct memo *memo = NULL;
+    int n = WALK_CANNOT;
 
-    if (th != NULL && classes != NULL) {
+    if (classes != NULL) {
         if (same_as_last(th))
             return th->last_id;
-        struct memo *memo = NULL;
-        int n = fast_walk(th, t->pcs, max, &memo);
+        n = fast_walk(th, t->pcs, max, &memo);
         if (n >= 0) {
             uint32_t id = intern(t, t->pcs, n);
             th->last_id = id;
@@ -425,7 +476,7 @@ uint32_t st_capture_id(struct tb_thread *t, int max)
         }
         th->last_n = 0;
     }
-    return intern(t, t->pcs, st_capture(t->pcs, max));
+    return intern(t, t->pcs, capture_slow(th, t->pcs, max, n, memo));
 }
 
 static inline uint64_t hash_stack(const uint64_t *pcs, int depth)
@@ -556,11 +607,13 @@ void st_fork_prepare(void)
 void st_fork_parent(void)
 {
     pthread_mutex_unlock(&lock);
+    __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
 }
 
 void st_fork_child(void)
 {
     pthread_mutex_init(&lock, NULL);
+    __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
 }
 
 void st_flush_unwind_cache(void)

@@ -1,18 +1,21 @@
 /*
- * stacks.h - call stacks: capture with libunwind and deduplication into ids.
+ * stacks.h - call stacks: capture and deduplication into ids. Called from the hooks
+ * with rt_in_shim set; never allocates through malloc; takes the table mutex only on a
+ * per-thread cache miss, never across a call out.
  *
- * st_capture() walks the calling thread's stack with unw_backtrace(), libunwind's
- * cached fast tracer (the unw_step loop costs ~85x more and masks signals per frame),
- * and drops the frames inside the shim itself. st_intern() turns a stack into a small
- * id: a per-thread direct-mapped cache answers repeats with no lock; a miss goes to the
- * process-wide table under a mutex held only for table work (no call out). Stacks
- * are compared in full, never by hash alone, so an id always means one exact stack.
- * Entries are never freed or moved while the process runs, so the writer reads them
- * without the lock once their id is below st_count().
+ * st_capture_id() tries, in order: the thread's previous stack (same frame chain and
+ * memo bytes: no walk at all), a frame-pointer walk over return addresses libunwind
+ * has vouched for (see stacks.c), and libunwind itself - unw_backtrace, its cached
+ * fast tracer, or once per new pc the exact unw_step walk that teaches the fast path
+ * (the unw_step loop costs ~85x unw_backtrace; it runs only to learn). The shim's own
+ * frames are dropped. Stacks are compared in full, never by hash alone, so an id
+ * always means one exact stack. Entries are never freed or moved while the process
+ * runs, so the writer reads them without the lock once their id is below st_count().
  */
 #ifndef HEAPSPAN_STACKS_H
 #define HEAPSPAN_STACKS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tbuf.h"
@@ -31,8 +34,10 @@ int st_init(void);
 /* Records [lo, hi) as the shim's own code, trimmed from the top of every stack. */
 void st_set_self_range(uint64_t lo, uint64_t hi);
 
-/* Captures up to max frames of the caller's stack into pcs; returns the count. */
-int st_capture(uint64_t *pcs, int max);
+/* Per-thread unwinder state, kept with the thread's tb_thread and recycled with it. */
+struct st_thread;
+size_t st_thread_size(void);
+void st_thread_init(struct st_thread *th);
 
 /* Captures the caller's stack (at most max frames, into t->pcs) and returns its id:
  * what the allocation hooks call. */
@@ -45,7 +50,9 @@ uint32_t st_intern(struct tb_thread *t, const uint64_t *pcs, int depth);
 uint32_t st_count(void);
 const struct st_entry *st_get(uint32_t id);
 
-/* Forget which ids the log has seen: a forked child writes them all again. */
+/* Before fork's locks: waits until no thread is inside libunwind, and keeps them out
+ * until st_fork_parent/st_fork_child. */
+void st_fork_quiesce(void);
 void st_fork_prepare(void);
 void st_fork_parent(void);
 void st_fork_child(void);

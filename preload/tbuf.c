@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "stacks.h"
 
 #define STACK_CACHE_SLOTS 4096 /* must match stacks.c */
-#define THREAD_STATE_BYTES (sizeof(struct tb_thread) + STACK_CACHE_SLOTS * sizeof(void *))
+#define CACHE_BYTES (STACK_CACHE_SLOTS * sizeof(void *))
+#define THREAD_STATE_BYTES (sizeof(struct tb_thread) + CACHE_BYTES + st_thread_size())
 /* 512 x 64 KiB = 32 MiB of unwritten records before allocating threads wait for the
  * writer: the bound on what profiling adds to the host's memory when more threads
  * allocate than there are cores for them and the writer. */
@@ -101,10 +103,13 @@ uint64_t tb_buffers_in_use(void)
 static void thread_reset(struct tb_thread *t, struct tb_buf *b)
 {
     struct st_entry **cache = t->stack_cache;
+    struct st_thread *unwind = t->unwind;
 
     memset(t, 0, sizeof(*t));
-    memset(cache, 0, STACK_CACHE_SLOTS * sizeof(void *));
+    memset(cache, 0, CACHE_BYTES);
+    st_thread_init(unwind);
     t->stack_cache = cache;
+    t->unwind = unwind;
     t->cur = b;
     t->flush_buf = b;
     t->pos = b->data;
@@ -131,8 +136,10 @@ struct tb_thread *tb_self(void)
 
     if (t == NULL) {
         t = rt_map(THREAD_STATE_BYTES);
-        if (t != NULL)
+        if (t != NULL) {
             t->stack_cache = (struct st_entry **)(t + 1);
+            t->unwind = (struct st_thread *)((char *)t->stack_cache + CACHE_BYTES);
+        }
     }
     if (t == NULL || b == NULL) {
         if (b != NULL)

@@ -34,6 +34,7 @@ struct tb_buf {
 };
 
 struct st_entry;
+struct st_thread;
 
 struct tb_thread {
     /* Owner-only, touched on every event. */
@@ -44,6 +45,7 @@ struct tb_thread {
     uint64_t rng;
     uint64_t lost; /* events not recorded, reported in the next LF_EV_LOST */
     struct st_entry **stack_cache; /* per-thread cache in front of the stack table */
+    struct st_thread *unwind;      /* the unwinder's per-thread state (stacks.c) */
     int tid;
     int64_t zero_left; /* zero-byte sampling: bytes until the next sampled block */
 
