@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""summarize.py [--meta FILE] [--out FILE] RUNS.tsv: the markdown report of bench/run.
+
+RUNS.tsv has one line per run (bench/run writes it). Variants of a cell (one workload
+at one size) ran interleaved, so each ratio is taken between runs of the same
+repetition and then summarised: median (min-max) over the repetitions. A run whose
+status is FAILED is kept: it shows as FAILED with its reason, and its numbers are left
+out of medians and ratios.
+
+--meta is a key=value file (machine, versions, commit, skipped variants) for the
+header. The table goes to stdout, and to --out when given. Python 3 stdlib only.
+"""
+import argparse
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+VARIANT_ORDER = ["plain", "heapspan", "heapspan-512k", "heaptrack", "jemalloc"]
+WORKLOAD_ORDER = ["churn", "threads", "retain", "deep", "realloc", "pyext", "pyjson",
+                  "sqlite"]
+WORKLOAD_WHAT = {
+    "churn": "N malloc/free pairs, 16..512 bytes, 12 frames deep",
+    "threads": "churn split over T threads (N pairs in all)",
+    "retain": "N 96-byte nodes from 3 call sites; half freed, half leaked",
+    "deep": "N malloc/free pairs from stacks 80..100 frames deep",
+    "realloc": "N small-step reallocs plus calloc/posix_memalign/aligned_alloc",
+    "pyext": "CPython calling a C extension: N malloc/free pairs, 1 MB leaked",
+    "pyjson": "CPython json.dumps + json.loads of N records (PYTHONMALLOC=malloc)",
+    "sqlite": "sqlite3 CLI: N single-row INSERTs into an indexed table, one transaction",
+}
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def med_range(vals):
+    """(median, min, max) of the values that are not None, or None."""
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def fmt_s(x):
+    if x is None:
+        return "-"
+    return f"{x:.3f}" if x < 10 else f"{x:.1f}"
+
+
+def fmt_ratio(x):
+    if x is None:
+        return "-"
+    return f"{x:.2f}x" if x < 10 else f"{x:.1f}x"
+
+
+def fmt_pct(x):
+    # + 0.0 turns the -0 that rounding a tiny negative share gives into 0.
+    return "-" if x is None else f"{round(100 * x) + 0.0:.0f} %"
+
+
+def fmt_mb(kb):
+    return "-" if kb is None else f"{kb / 1024:.1f}"
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "-"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= size:
+            return f"{b / size:.1f} {unit}"
+    return f"{b:.0f} B"
+
+
+def fmt_bpe(x):
+    if x is None:
+        return "-"
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}"
+
+
+def with_range(mr, f):
+    """"median (min-max)" with the formatter f; just the median when all agree."""
+    if mr is None:
+        return "-"
+    m, lo, hi = mr
+    if f(lo) == f(hi):
+        return f(m)
+    return f"{f(m)} ({f(lo)}–{f(hi)})"
+
+
+def size_label(wl, size):
+    n, _, t = size.partition(":")
+    label = f"{int(n):,}"
+    if wl == "threads":
+        label += f" ({t} thr)"
+    return label
+
+
+def size_key(size):
+    n, _, t = size.partition(":")
+    return (int(n), int(t or 0))
+
+
+def read_meta(path):
+    meta = defaultdict(list)
+    if path:
+        with open(path) as f:
+            for line in f:
+                key, sep, value = line.rstrip("\n").partition("=")
+                if sep:
+                    meta[key].append(value)
+    return meta
+
+
+class Cell:
+    """One workload at one size: its runs by variant, and per-repetition pairings."""
+
+    def __init__(self, wl, size):
+        self.wl, self.size = wl, size
+        self.runs = defaultdict(list)
+
+    def ok(self, variant):
+        return [r for r in self.runs.get(variant, []) if r["status"] == "ok"]
+
+    def by_rep(self, variant):
+        return {r["rep"]: r for r in self.ok(variant)}
+
+    def wall(self, variant):
+        return med_range([num(r["wall_s"]) for r in self.ok(variant)])
+
+    def ratio_to_plain(self, variant):
+        plain, runs = self.by_rep("plain"), self.by_rep(variant)
+        return med_range([num(r["wall_s"]) / num(plain[k]["wall_s"])
+                          for k, r in runs.items()
+                          if k in plain and num(plain[k]["wall_s"])])
+
+    def share_of_heaptrack(self, variant):
+        """(variant - plain) / (heaptrack - plain), paired within each repetition."""
+        plain, ht, runs = self.by_rep("plain"), self.by_rep("heaptrack"), self.by_rep(variant)
+        vals = []
+        for k, r in runs.items():
+            if k in plain and k in ht:
+                p = num(plain[k]["wall_s"])
+                added_ht = num(ht[k]["wall_s"]) - p
+                if added_ht > 0:
+                    vals.append((num(r["wall_s"]) - p) / added_ht)
+        return med_range(vals)
+
+    def field(self, variant, key):
+        return med_range([num(r[key]) for r in self.ok(variant)])
+
+    def analysis(self, variant, key):
+        """Like field(), over the runs analysed by analysis_tool(): the CLI being measured
+        can gain its report command between two runs."""
+        tool = self.analysis_tool(variant)
+        return med_range([num(r[key]) for r in self.ok(variant) if r["analysis_tool"] == tool])
+
+    def analysis_mixed(self, variant):
+        return len({r["analysis_tool"] for r in self.ok(variant)}) > 1
+
+    def cpu(self, variant):
+        return med_range([num(r["user_s"]) + num(r["sys_s"]) for r in self.ok(variant)
+                          if num(r["user_s"]) is not None])
+
+    def bytes_per_event(self, variant):
+        return med_range([num(r["log_bytes"]) / num(r["events"]) for r in self.ok(variant)
+                          if num(r["log_bytes"]) and num(r["events"])])
+
+    def analysis_tool(self, variant):
+        tools = [r["analysis_tool"] for r in self.ok(variant) if r["analysis_tool"]]
+        return tools[-1] if tools else ""
+
+    def failures(self, variant):
+        return [r for r in self.runs.get(variant, []) if r["status"] != "ok"]
+
+
+def load(paths):
+    cells = {}
+    for path in paths:
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                key = (r["workload"], r["size"])
+                cells.setdefault(key, Cell(*key)).runs[r["variant"]].append(r)
+
+    def order(key):
+        wl, size = key
+        rank = WORKLOAD_ORDER.index(wl) if wl in WORKLOAD_ORDER else len(WORKLOAD_ORDER)
+        return (rank, wl, size_key(size))
+
+    return [cells[k] for k in sorted(cells, key=order)]
+
+
+def variants_shown(cells, meta):
+    """The variants that ran, and those skipped: they get columns saying so."""
+    seen = {v for c in cells for v in c.runs}
+    seen |= {s.split(":", 1)[0] for s in meta.get("skip_variant", [])}
+    return [v for v in VARIANT_ORDER if v in seen] + sorted(seen - set(VARIANT_ORDER))
+
+
+def header(meta, out):
+    def one(key, default="?"):
+        return meta[key][0] if meta.get(key) else default
+
+    out.append("# heapspan benchmark\n")
+    out.append(f"Measured {one('date')} on {one('cpu')}, {one('cores')} cores, "
+               f"{one('memory')}, Linux {one('kernel')} ({one('os')}).  ")
+    out.append(f"Commit {one('commit')}; heapspan {one('heapspan')}.  ")
+    out.append(f"heaptrack {one('heaptrack')}, jemalloc {one('jemalloc')}, "
+               f"gcc {one('gcc')}, Python {one('python')}, sqlite3 {one('sqlite3')}.  ")
+    elapsed = int(num(one("elapsed_s", "0")) or 0)
+    reps = one("reps")
+    out.append(f"{reps} repetition{'' if reps == '1' else 's'} per cell, variants interleaved; "
+               f"all runs took {elapsed // 60} min {elapsed % 60} s "
+               f"(`{one('command', 'bench/run')}`).\n")
+    notes = [f"**Variant {s.split(':', 1)[0]} SKIPPED:**{s.split(':', 1)[1]}"
+             for s in meta.get("skip_variant", [])]
+    notes += [f"**Workload {s.split(':', 1)[0]} SKIPPED:**{s.split(':', 1)[1]}"
+              for s in meta.get("skip_workload", [])]
+    notes += [f"**Note:** {s}" for s in meta.get("note", [])]
+    for n in notes:
+        out.append(f"- {n}")
+    if notes:
+        out.append("")
+
+
+def summary_table(cells, variants, out):
+    has = set(variants)
+    fallback = False
+    out.append("## Summary\n")
+    out.append("Medians over the repetitions; the ranges are in the details below. "
+               "*× plain* is wall time over the plain run's; *share of heaptrack* is the "
+               "time heapspan adds over the time heaptrack adds (100 % = as slow as "
+               "heaptrack, lower is better).\n")
+    cols = ["workload", "size", "plain s"]
+    cols += [f"{v} × plain" for v in variants if v != "plain"]
+    if "heaptrack" in has:
+        cols += [f"{v} share of heaptrack" for v in ("heapspan", "heapspan-512k") if v in has]
+    rss_variants = [v for v in ("plain", "heapspan", "heapspan-512k", "heaptrack") if v in has]
+    cols += ["peak RSS MB: " + " / ".join(rss_variants)]
+    if "heapspan" in has or "heaptrack" in has:
+        cols += ["B/event: " + " / ".join(v for v in ("heapspan", "heaptrack") if v in has)]
+        cols += ["analysis s: " + " / ".join(
+            t for v, t in (("heapspan", "report"), ("heaptrack", "heaptrack_print"))
+            if v in has)]
+    out.append("| " + " | ".join(cols) + " |")
+    out.append("|" + "---|" * len(cols))
+    shares = []
+    for c in cells:
+        row = [c.wl, size_label(c.wl, c.size), cell_or_failed(c, "plain", fmt_s, c.wall("plain"))]
+        for v in variants:
+            if v != "plain":
+                row.append(cell_or_failed(c, v, fmt_ratio, c.ratio_to_plain(v)))
+        if "heaptrack" in has:
+            for v in ("heapspan", "heapspan-512k"):
+                if v in has:
+                    mr = c.share_of_heaptrack(v)
+                    row.append(cell_or_failed(c, v, fmt_pct, mr))
+                    if v == "heapspan" and mr:
+                        shares.append(mr[0])
+        row.append(" / ".join(cell_or_failed(c, v, fmt_mb, c.field(v, "rss_kb"))
+                              for v in rss_variants))
+        if "heapspan" in has or "heaptrack" in has:
+            row.append(" / ".join(cell_or_failed(c, v, fmt_bpe, c.bytes_per_event(v))
+                                  for v in ("heapspan", "heaptrack") if v in has))
+            parts = []
+            for v in ("heapspan", "heaptrack"):
+                if v not in has:
+                    continue
+                s = cell_or_failed(c, v, fmt_s, c.analysis(v, "analysis_s"))
+                if v == "heapspan" and c.analysis_tool(v) not in ("", "report"):
+                    s += "†"
+                    fallback = True
+                parts.append(s)
+            row.append(" / ".join(parts))
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    if shares:
+        out.append(f"**heapspan (full trace) adds a median {fmt_pct(statistics.median(shares))} "
+                   f"of heaptrack's added time** over {len(shares)} cell{'s' if len(shares) > 1 else ''} "
+                   f"(from {fmt_pct(min(shares))} to {fmt_pct(max(shares))}).\n")
+    if fallback:
+        out.append("† `heapspan report` was not available (the CLI answered "
+                   "\"unknown command\"), so this is the time of `heapspan dump --summary`, "
+                   "which only reads the log: **not** an analysis, and not comparable to "
+                   "heaptrack_print.\n")
+
+
+def cell_or_failed(c, variant, f, mr):
+    """f(median of mr), or why there is none: the variant was skipped or every run FAILED."""
+    if variant not in c.runs:
+        return "skipped"
+    if not c.ok(variant):
+        return "FAILED"
+    text = "-" if mr is None else f(mr[0])
+    failed = len(c.failures(variant))
+    return text + (f" ({failed} FAILED)" if failed else "")
+
+
+def details(cells, variants, out):
+    out.append("## Details\n")
+    out.append("Median (min–max) over the repetitions. Ratios pair each run with the "
+               "plain (and heaptrack) run of the same repetition.\n")
+    cols = ["size", "variant", "runs ok", "wall s", "× plain", "share of heaptrack",
+            "CPU s", "peak RSS MB", "log", "B/event", "analysis", "analysis s",
+            "analysis RSS MB", "notes"]
+    by_wl = defaultdict(list)
+    for c in cells:
+        by_wl[c.wl].append(c)
+    for wl, wl_cells in by_wl.items():
+        out.append(f"### {wl}: {WORKLOAD_WHAT.get(wl, '')}\n")
+        out.append("| " + " | ".join(cols) + " |")
+        out.append("|" + "---|" * len(cols))
+        for c in wl_cells:
+            for v in variants:
+                runs = c.runs.get(v)
+                if not runs:
+                    continue
+                fails = c.failures(v)
+                ok_n = len(runs) - len(fails)
+                notes = "; ".join(f"FAILED rep {r['rep']}: {r['note']}" for r in fails)
+                notes = notes.replace("|", "/")
+                if ok_n == 0:
+                    out.append(f"| {size_label(wl, c.size)} | {v} | 0/{len(runs)} | **FAILED** "
+                               + "| " * (len(cols) - 5) + f"| {notes} |")
+                    continue
+                is_plain = v == "plain"
+                bpe = c.bytes_per_event(v)
+                bpe_s = with_range(bpe, fmt_bpe)
+                if v == "jemalloc":
+                    bpe_s = "n/a‡"
+                elif v == "heapspan-512k" and bpe:
+                    bpe_s += "§"
+                log = c.field(v, "log_bytes")
+                tool = c.analysis_tool(v)
+                if v.startswith("heapspan") and tool and tool != "report":
+                    tool += "†"
+                if c.analysis_mixed(v):
+                    tool += " (only the runs using it)"
+                row = [size_label(wl, c.size), v, f"{ok_n}/{len(runs)}",
+                       with_range(c.wall(v), fmt_s),
+                       "-" if is_plain else with_range(c.ratio_to_plain(v), fmt_ratio),
+                       "-" if is_plain else with_range(c.share_of_heaptrack(v), fmt_pct),
+                       with_range(c.cpu(v), fmt_s),
+                       with_range(c.field(v, "rss_kb"), fmt_mb),
+                       "-" if log is None else fmt_bytes(log[0]),
+                       "-" if is_plain else bpe_s,
+                       tool or "-",
+                       with_range(c.analysis(v, "analysis_s"), fmt_s),
+                       with_range(c.analysis(v, "analysis_rss_kb"), fmt_mb),
+                       notes]
+                out.append("| " + " | ".join(row) + " |")
+        out.append("")
+
+
+def legend(out):
+    out.append("## Columns\n")
+    out.append("""- **wall s**: elapsed time of the whole command (profiler wrapper included),
+  from wait4 to the microsecond (bench/runstat.c). **CPU s** is user + sys of the process
+  tree: on 2 cores a profiler that works in a second process (heaptrack_interpret) shows
+  more CPU than wall.
+- **× plain**: wall time over the plain run's in the same repetition.
+- **share of heaptrack**: (variant − plain) / (heaptrack − plain), paired by repetition.
+  heaptrack's own row is 100 % by definition.
+- **peak RSS MB**: the largest single process of the run (ru_maxrss from wait4), which
+  for heaptrack may be heaptrack_interpret rather than the program.
+- **log**: the size of what the profiler wrote: the heapspan log, heaptrack's .zst trace,
+  or jemalloc's heap files. **B/event**: log bytes per allocation event; for heapspan the
+  event count is `allocations=` from `heapspan dump --summary`, for heaptrack the "calls to
+  allocation functions" of heaptrack_print.
+- § heapspan-512k writes only sampled allocations (Poisson, one per 512 KiB allocated on
+  average): its B/event is per *recorded* event.
+- ‡ jemalloc (`MALLOC_CONF=prof:true,lg_prof_sample:19`, plus prof_final to write the
+  file) keeps a sampled snapshot of the live heap, not an event log: its log size is the
+  heap file, which does not grow with the number of events.
+- **analysis**: the tool run on the log of the same run, and its time and peak RSS:
+  `heapspan report LOG --format json`, `heaptrack_print`, `jeprof --text`.
+- A run is FAILED when it exits non-zero, times out, lacks the workload's summary line,
+  writes no log, or its full-trace log holds fewer allocations than the workload made.
+  FAILED runs are listed, never dropped, and left out of the medians.
+""")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--meta")
+    ap.add_argument("--out")
+    ap.add_argument("runs", nargs="+")
+    args = ap.parse_args()
+
+    cells = load(args.runs)
+    meta = read_meta(args.meta)
+    variants = variants_shown(cells, meta)
+    out = []
+    header(meta, out)
+    summary_table(cells, variants, out)
+    details(cells, variants, out)
+    legend(out)
+    text = "\n".join(out).rstrip("\n") + "\n"
+    sys.stdout.write(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
