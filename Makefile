@@ -89,7 +89,9 @@ $(BUILD)/heapspan: $(ANALYZER_OBJS) $(BUILD)/obj/analyzer/main.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
 -include $(wildcard $(BUILD)/shim/*/*.d $(BUILD)/obj/*/*.d)
+-include tests/unit/unit.mk
 -include tests/tests.mk
+-include tests/report.mk
 -include bench/bench.mk
 
 # ---- demo ----

@@ -45,6 +45,8 @@ struct rd_log {
     struct rd_stats st;
     uint64_t off; /* next chunk's offset */
     bool eof;
+    uint64_t index_off; /* the index chunk's offset, once read */
+    bool saw_trailer;
 
     uint64_t from, to;
     bool windowed;
@@ -759,6 +761,17 @@ static int read_chunk(struct rd_log *r)
     uint64_t off = r->off;
 
     if (off == r->st.file_bytes) {
+        if (r->index_off != 0 && !r->saw_trailer) {
+            r->st.truncated = true;
+            warn(r, "%s: byte %llu: the log ends after its index chunk without the trailer "
+                    "(cut after its end record: no event is missing)",
+                 r->path, (unsigned long long)off);
+        } else if (r->st.ended && !r->saw_trailer) {
+            r->st.truncated = true;
+            warn(r, "%s: byte %llu: the log ends after its end record without the index "
+                    "(cut short: no event is missing)",
+                 r->path, (unsigned long long)off);
+        }
         r->eof = true;
         return 0;
     }
@@ -766,7 +779,25 @@ static int read_chunk(struct rd_log *r)
     if (n < 0)
         return fail(r, (int)n, off, "read error: %s", strerror((int)-n));
     if (n >= 8 && memcmp(h, LF_TRAILER_MAGIC, 8) == 0) {
-        r->eof = true; /* the index trailer: the log was closed cleanly */
+        /* The trailer closes a cleanly ended log: it must be the last 16 bytes and
+         * name the index chunk just read. */
+        if (off + LF_TRAILER_SIZE > r->st.file_bytes) {
+            r->st.truncated = true;
+            warn(r, "%s: byte %llu: the log ends inside its index trailer (cut after its "
+                    "end record: no event is missing)",
+                 r->path, (unsigned long long)off);
+        } else if (off + LF_TRAILER_SIZE < r->st.file_bytes) {
+            return fail(r, -EINVAL, off + LF_TRAILER_SIZE,
+                        "data after the index trailer: the file is damaged or two logs "
+                        "were concatenated");
+        } else if (lf_get_u64(h + 8) != r->index_off) {
+            return fail(r, -EINVAL, off + 8,
+                        "the index trailer names offset %llu, not the index chunk's; the "
+                        "log is damaged",
+                        (unsigned long long)lf_get_u64(h + 8));
+        }
+        r->saw_trailer = true;
+        r->eof = true;
         return 0;
     }
     if ((size_t)n < 8 || lf_get_u32(h) != LF_CHUNK_MAGIC) {
@@ -819,9 +850,6 @@ static int read_chunk(struct rd_log *r)
         (base_time + span < r->from || base_time >= r->to || r->barriers_past_to >= 2)) {
         return 0; /* outside the window: its payload is never read */
     }
-    if (kind != LF_CHUNK_EVENTS && kind != LF_CHUNK_META)
-        return 0; /* the index, or a kind from a newer writer */
-
     if (r->buf_cap < stored) {
         uint8_t *b = realloc(r->buf, stored);
         if (b == NULL)
@@ -836,6 +864,14 @@ static int read_chunk(struct rd_log *r)
         return fail(r, -EINVAL, off,
                     "chunk checksum mismatch: the log is damaged here (disk or copy "
                     "error); `heapspan dump` shows what precedes it");
+    if (kind == LF_CHUNK_INDEX) {
+        if (stored % LF_INDEX_ENTRY_SIZE != 0 || (flags & LF_CHUNK_ZSTD))
+            return fail(r, -EINVAL, off, "malformed index chunk");
+        r->index_off = off;
+        return 0;
+    }
+    if (kind != LF_CHUNK_EVENTS && kind != LF_CHUNK_META)
+        return 0; /* a kind from a newer writer: checked, then skipped */
     if (r->raw_cap < rawlen) {
         uint8_t *b = realloc(r->raw, rawlen);
         if (b == NULL)

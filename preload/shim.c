@@ -46,6 +46,12 @@ __thread int rt_in_shim __attribute__((tls_model("initial-exec")));
 /* A fatal asynchronous signal that arrived while this thread was inside the shim:
  * acted on as the hook returns (flushing from inside the shim could deadlock). */
 static __thread int pending_signal __attribute__((tls_model("initial-exec")));
+/* Set by an operator new hook around the real operator new: the allocation inside it
+ * (libstdc++'s malloc or aligned_alloc) is the same block, recorded once by the hook.
+ * Cleared by the first allocation call it meets, even a failed one, so that the
+ * exception object a failed new throws is recorded like any block. */
+static __thread int suppress_next __attribute__((tls_model("initial-exec")));
+static __thread int in_new __attribute__((tls_model("initial-exec")));
 
 static struct {
     void *(*malloc)(size_t);
@@ -157,25 +163,57 @@ static inline void ensure_ready(void)
 
 /* ---- recording ---- */
 
+/* An event arriving while this thread is recording another one: a signal handler
+ * that interrupted the shim. It cannot be recorded (the buffer is mid-record), so it
+ * is counted, with an atomic add the interrupted code cannot tear. */
+static void count_reentry(void)
+{
+    struct tb_thread *t = tb_current_thread;
+    if (t != NULL && t->in_record)
+        __atomic_add_fetch(&t->lost_async, 1, __ATOMIC_RELAXED);
+}
+
+/* in_record brackets rt_in_shim on both sides, so at every instant a signal handler's
+ * event is either recorded normally (the flag is not yet, or no longer, set) or
+ * counted. It is a depth: a handler that records between the two stores leaves it as
+ * it found it. */
 static inline struct tb_thread *enter(void)
 {
-    if (!recording || rt_in_shim)
+    if (!recording)
         return NULL;
+    if (UNLIKELY(rt_in_shim)) {
+        count_reentry();
+        return NULL;
+    }
+    struct tb_thread *t = tb_current_thread;
+    if (LIKELY(t != NULL)) {
+        t->in_record++;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        rt_in_shim = 1;
+        return t;
+    }
     rt_in_shim = 1;
-    struct tb_thread *t = tb_self();
-    if (UNLIKELY(t == NULL))
+    t = tb_self(); /* first event on this thread */
+    if (UNLIKELY(t == NULL)) {
         rt_in_shim = 0;
+        return NULL;
+    }
+    t->in_record++;
     return t;
 }
 
 static void deliver_pending_signal(void);
 
-static inline void leave(void)
+static inline void leave(struct tb_thread *t)
 {
     rt_in_shim = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->in_record--;
     if (UNLIKELY(pending_signal))
         deliver_pending_signal();
 }
+
+
 
 /* The event's time, never before the thread's previous one (a migration between
  * cores whose counters differ by a few cycles must not make a negative delta). */
@@ -184,11 +222,16 @@ static inline uint64_t event_time(struct tb_thread *t, uint64_t now)
     return now < t->last_time ? t->last_time : now;
 }
 
+static inline bool has_lost(const struct tb_thread *t)
+{
+    return (t->lost | __atomic_load_n(&t->lost_async, __ATOMIC_RELAXED)) != 0;
+}
+
 static inline uint8_t *put_lost(struct tb_thread *t, uint8_t *w, uint64_t now)
 {
     *w++ = LF_EV_LOST;
     w = lf_put_varint(w, now - t->last_time);
-    w = lf_put_varint(w, t->lost);
+    w = lf_put_varint(w, t->lost + __atomic_exchange_n(&t->lost_async, 0, __ATOMIC_RELAXED));
     t->last_time = now;
     t->lost = 0;
     return w;
@@ -239,9 +282,14 @@ static inline bool not_sampled(size_t size)
 
 static void note_alloc_slow(int fn, void *p, size_t size);
 
+/* Every allocation hook calls this with what the real call returned, NULL included. */
 static inline void note_alloc(int fn, void *p, size_t size)
 {
-    if (sample_mean != 0 && not_sampled(size))
+    if (UNLIKELY(suppress_next)) {
+        suppress_next = 0;
+        return;
+    }
+    if (UNLIKELY(p == NULL) || (sample_mean != 0 && not_sampled(size)))
         return;
     note_alloc_slow(fn, p, size);
 }
@@ -256,7 +304,7 @@ static void note_alloc_slow(int fn, void *p, size_t size)
     uint64_t addr = (uint64_t)(uintptr_t)p;
     if (sample_mean != 0) {
         if (!smp_take(&t->sample_left, &t->rng, sample_mean, size)) {
-            leave();
+            leave(t);
             return;
         }
         smp_add(sampled, addr, size);
@@ -266,12 +314,12 @@ static void note_alloc_slow(int fn, void *p, size_t size)
     uint32_t sid = capture(t);
     if (!tb_reserve(t)) {
         t->lost++;
-        leave();
+        leave(t);
         return;
     }
     now = event_time(t, now);
     uint8_t *w = t->pos;
-    if (UNLIKELY(t->lost))
+    if (UNLIKELY(has_lost(t)))
         w = put_lost(t, w, now);
     int width;
     w = put_tag(w, LF_EV_ALLOC, fn, addr, 0, &width);
@@ -281,7 +329,7 @@ static void note_alloc_slow(int fn, void *p, size_t size)
     w = lf_put_varint(w, sid);
     t->last_time = now;
     tb_commit(t, w);
-    leave();
+    leave(t);
 }
 
 /* Whether the block at addr is one the log knows about (sampled mode), and - for a
@@ -321,12 +369,12 @@ static void note_free_slow(int fn, void *p)
     if (!free_side(addr, &size, &zeros) || !tb_reserve(t)) {
         if (sample_mean == 0)
             t->lost++;
-        leave();
+        leave(t);
         return;
     }
     uint64_t now = event_time(t, rt_ticks_before());
     uint8_t *w = t->pos;
-    if (UNLIKELY(t->lost))
+    if (UNLIKELY(has_lost(t)))
         w = put_lost(t, w, now);
     if (zeros != UINT64_MAX)
         w = put_zeros(t, w, now, addr, size, zeros);
@@ -336,7 +384,7 @@ static void note_free_slow(int fn, void *p)
     w = lf_put_addr(w, addr, width);
     t->last_time = now;
     tb_commit(t, w);
-    leave();
+    leave(t);
 }
 
 /* Before a resize: in sampled mode the old block leaves the sampled set now, before
@@ -377,7 +425,7 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
     uint64_t oaddr = (uint64_t)(uintptr_t)old, naddr = (uint64_t)(uintptr_t)p;
     if (p == NULL && !freed_on_null) {
         resize_undo(old, old_known, old_size, zeros); /* failed: the old block lives on */
-        leave();
+        leave(t);
         return;
     }
     bool new_known = p != NULL;
@@ -387,19 +435,19 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
             smp_add(sampled, naddr, size);
     }
     if (!old_known && !new_known) {
-        leave();
+        leave(t);
         return;
     }
     uint32_t sid = new_known ? capture(t) : 0;
     if (!tb_reserve(t)) {
         t->lost++;
-        leave();
+        leave(t);
         return;
     }
     now = event_time(t, now);
     t_before = t_before < t->last_time ? t->last_time : t_before;
     uint8_t *w = t->pos;
-    if (UNLIKELY(t->lost))
+    if (UNLIKELY(has_lost(t)))
         w = put_lost(t, w, t_before);
     if (old_known && zeros != UINT64_MAX)
         w = put_zeros(t, w, t_before, oaddr, old_size, zeros);
@@ -427,7 +475,7 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
         t->last_time = now;
     }
     tb_commit(t, w);
-    leave();
+    leave(t);
 }
 
 /* ---- the C allocator ---- */
@@ -438,8 +486,7 @@ EXPORT void *malloc(size_t size)
     if (UNLIKELY(real.malloc == NULL))
         return arena_alloc(size);
     void *p = real.malloc(size);
-    if (LIKELY(p != NULL))
-        note_alloc(LF_FN_MALLOC, p, size);
+    note_alloc(LF_FN_MALLOC, p, size);
     return p;
 }
 
@@ -452,8 +499,7 @@ EXPORT void *calloc(size_t n, size_t size)
         return arena_alloc(n * size);
     }
     void *p = real.calloc(n, size);
-    if (LIKELY(p != NULL))
-        note_alloc(LF_FN_CALLOC, p, n * size);
+    note_alloc(LF_FN_CALLOC, p, n * size);
     return p;
 }
 
@@ -472,10 +518,13 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
 {
     if (old == NULL) {
         void *p = call(NULL, a, b);
-        if (p != NULL)
-            note_alloc(fn, p, size);
+        note_alloc(fn, p, size);
         return p;
     }
+    /* Sampled mode's common case: neither the old block nor the new one is sampled. */
+    if (sample_mean != 0 && !smp_might_contain(sampled, (uint64_t)(uintptr_t)old) &&
+        size != 0 && not_sampled(size))
+        return call(old, a, b);
     uint64_t old_size = 0, zeros = UINT64_MAX;
     uint64_t t_before = rt_ticks_before();
     bool known = resize_begin(old, &old_size, &zeros);
@@ -491,9 +540,17 @@ static void *call_realloc(void *old, size_t size, size_t unused)
     return real.realloc(old, size);
 }
 
+static void leave_guard(int *unused);
+
+/* glibc's reallocarray calls realloc through the PLT, that is our realloc: the guard
+ * keeps it from being recorded twice. */
 static void *call_reallocarray(void *old, size_t n, size_t size)
 {
-    return real.reallocarray(old, n, size);
+    void *p;
+    int guard_ __attribute__((cleanup(leave_guard))) = (rt_in_shim++, 0);
+    (void)guard_;
+    p = real.reallocarray(old, n, size);
+    return p;
 }
 
 EXPORT void *realloc(void *old, size_t size)
@@ -532,8 +589,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
     if (UNLIKELY(real.posix_memalign == NULL))
         return ENOMEM;
     int r = real.posix_memalign(out, align, size);
-    if (r == 0)
-        note_alloc(LF_FN_POSIX_MEMALIGN, *out, size);
+    note_alloc(LF_FN_POSIX_MEMALIGN, r == 0 ? *out : NULL, size);
     return r;
 }
 
@@ -546,8 +602,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
             return NULL;                                                                       \
         }                                                                                      \
         void *p = real.name args;                                                              \
-        if (LIKELY(p != NULL))                                                                 \
-            note_alloc(fn_id, p, size_expr);                                                   \
+        note_alloc(fn_id, p, size_expr);                                                       \
         return p;                                                                              \
     }
 
@@ -609,6 +664,14 @@ static void *new_fallback(size_t size)
     return real.malloc != NULL ? real.malloc(size ? size : 1) : arena_alloc(size);
 }
 
+static void new_leave(int *unused)
+{
+    (void)unused;
+    in_new = 0;
+    suppress_next = 0;
+}
+
+/* libstdc++'s nothrow new calls the throwing one: only the outermost hook records. */
 #define NEW_HOOK(sym, fn_id, params, args, size_arg)                                           \
     static void *next_##sym;                                                                   \
     EXPORT void *sym params;                                                                   \
@@ -619,11 +682,14 @@ static void *new_fallback(size_t size)
         ensure_ready();                                                                        \
         if (UNLIKELY(f == NULL))                                                               \
             return new_fallback(size_arg);                                                     \
-        if (!recording || rt_in_shim)                                                          \
+        if (!recording || rt_in_shim || in_new)                                                \
             return f args;                                                                     \
-        CALL_GUARDED(p = f args);                                                              \
-        if (p != NULL)                                                                         \
-            note_alloc(fn_id, p, size_arg);                                                    \
+        {                                                                                      \
+            int guard_ __attribute__((cleanup(new_leave))) = (in_new = 1, suppress_next = 1, 0); \
+            (void)guard_;                                                                      \
+            p = f args;                                                                        \
+        }                                                                                      \
+        note_alloc(fn_id, p, size_arg);                                                        \
         return p;                                                                              \
     }
 
@@ -722,8 +788,7 @@ EXPORT void *mallocx(size_t size, int flags)
         return f(size, flags);
     else
         CALL_GUARDED(p = f(size, flags));
-    if (p != NULL)
-        note_alloc(LF_FN_MALLOCX, p, size);
+    note_alloc(LF_FN_MALLOCX, p, size);
     return p;
 }
 

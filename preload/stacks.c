@@ -391,8 +391,12 @@ static struct st_thread *st_thread_state(struct tb_thread *t)
 {
     struct st_thread *th = t->unwind;
     if (!th->bounds_ok && th->stack_hi == 0 && th->stack_lo == 1) {
+        /* pthread_getattr_np allocates: those are ours, not lost events. */
+        int was = t->in_record;
+        t->in_record = 0;
         if (!thread_bounds(th))
             th->stack_lo = 2; /* no fast path on this thread; do not ask again */
+        t->in_record = was;
     }
     return th;
 }

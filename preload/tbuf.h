@@ -43,7 +43,9 @@ struct tb_thread {
     uint64_t last_time; /* encoder state: time deltas are from it */
     int64_t sample_left;           /* sampling: bytes until the next sample */
     uint64_t rng;
-    uint64_t lost; /* events not recorded, reported in the next LF_EV_LOST */
+    uint64_t lost;       /* events not recorded, reported in the next LF_EV_LOST */
+    uint64_t lost_async; /* the same, counted by signal handlers (atomic) */
+    int in_record;       /* a hook is building a record on this thread */
     struct st_entry **stack_cache; /* per-thread cache in front of the stack table */
     struct st_thread *unwind;      /* the unwinder's per-thread state (stacks.c) */
     int tid;

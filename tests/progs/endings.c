@@ -1,0 +1,72 @@
+/*
+ * endings.c - the same known allocations, then one way of ending, for the `endings`
+ * integration tests. No stdio. ending_leak: 10 x malloc(8101), kept; ending_churn:
+ * 5 x malloc(8102), freed. Then, by argv[1]:
+ *
+ *   _exit   _exit(3)              _Exit   _Exit(4)
+ *   abort   abort()               segv    a store through a null pointer
+ *   term    write argv[2] (this pid) and wait for a signal: the test sends SIGTERM
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *volatile sink;
+#define ESCAPE(p) (sink = (void *)(p))
+
+__attribute__((noipa)) static void ending_leak(void)
+{
+    for (int i = 0; i < 10; i++)
+        ESCAPE(malloc(8101));
+}
+
+__attribute__((noipa)) static void ending_churn(void)
+{
+    for (int i = 0; i < 5; i++) {
+        void *p = malloc(8102);
+        ESCAPE(p);
+        free(p);
+    }
+}
+
+static int say_ready(const char *path)
+{
+    char tmp[4096], line[32];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -1;
+    int len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, line, (size_t)len) != len || close(fd) != 0)
+        return -1;
+    return rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    ending_leak();
+    ending_churn();
+    if (!strcmp(argv[1], "_exit"))
+        _exit(3);
+    if (!strcmp(argv[1], "_Exit"))
+        _Exit(4);
+    if (!strcmp(argv[1], "abort"))
+        abort();
+    if (!strcmp(argv[1], "segv")) {
+        volatile int *volatile np = NULL; /* read back: gcc cannot see it is null */
+        *np = 1;
+        return 6;
+    }
+    if (!strcmp(argv[1], "term") && argc > 2) {
+        if (say_ready(argv[2]) != 0)
+            return 5;
+        for (;;)
+            pause();
+    }
+    return 2;
+}

@@ -1,0 +1,1023 @@
+#!/usr/bin/env bash
+# run-integration.sh - heapspan's integration tests: real programs from tests/progs, run
+# under the shim, whose logs are checked against quantities known by construction (each
+# program's header comment gives them; the numbers below are the same).
+#
+#   tests/run-integration.sh [--list] [--keep] [TEST...]
+#
+# Builds nothing: the tools and programs come from the environment (paths relative to the
+# current directory):
+#   HEAPSPAN=build/heapspan  SHIM=build/libheapspan.so  PROGS=build/tests/progs
+#   PYTHON=<the real interpreter behind python3>  JEMALLOC=<libjemalloc.so.2>
+# Each test runs in its own temporary directory, kept when the test fails (--keep: always).
+# Prints "PASS name" or "FAIL name: what differed (expected vs got)" per test, then
+# "N passed, N failed"; exits 1 if any test failed, 2 on a usage error.
+#
+# The checks read `heapspan dump` (records, --summary, --live) and resolve the innermost
+# frame of a live stack with addr2line. Test programs avoid stdio where a test checks
+# totals, so that the log holds their allocations and nothing else.
+set -u -o pipefail
+
+abspath() {
+    case $1 in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$PWD/$1" ;;
+    esac
+}
+
+HEAPSPAN=$(abspath "${HEAPSPAN:-build/heapspan}")
+SHIM=$(abspath "${SHIM:-build/libheapspan.so}")
+PROGS=$(abspath "${PROGS:-build/tests/progs}")
+JEMALLOC=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
+if [[ -z ${PYTHON:-} ]]; then
+    # python3 may be a pyenv shim (a script that execs the interpreter): preload only
+    # into the interpreter itself.
+    PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
+fi
+TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
+
+ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
+    exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
+    end_sigterm sighandler sample marker marker_own disk_full bad_env bad_log_empty
+    bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
+
+# ---- checking ----
+
+# Records a difference; a test passes when it records none.
+fail() {
+    printf '%s\n' "$*" >>"$FAILS"
+}
+
+# expect WHAT EXPECTED GOT
+expect() {
+    [[ $2 == "$3" ]] || fail "$1 (expected $2, got $3)"
+}
+
+expect_le() {
+    [[ $3 =~ ^[0-9]+$ && $3 -le $2 ]] || fail "$1 (expected <= $2, got $3)"
+}
+
+expect_ge() {
+    [[ $3 =~ ^[0-9]+$ && $3 -ge $2 ]] || fail "$1 (expected >= $2, got $3)"
+}
+
+# expect_grep WHAT PATTERN FILE: an extended regexp that must match a line of FILE.
+expect_grep() {
+    grep -Eq -- "$2" "$3" || fail "$1 (expected a line matching /$2/ in $(basename "$3"), got: $(head -c 300 "$3" | tr '\n' '|'))"
+}
+
+# ---- running ----
+
+# hs_run ARGS...: `heapspan run ARGS` with a time limit; stdout to run.out, stderr to
+# run.err, exit status in RC.
+hs_run() {
+    timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run "$@" >run.out 2>run.err
+    RC=$?
+    [[ $RC != 124 ]] || fail "heapspan run $* timed out after ${TIMEOUT}s"
+}
+
+# hs_run_bg ARGS...: the same in the background; HSPID is heapspan run's pid.
+hs_run_bg() {
+    timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run "$@" >run.out 2>run.err &
+    HSPID=$!
+}
+
+# wait_file PATH: up to 15 s for PATH to appear.
+wait_file() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [[ -s $1 ]] && return 0
+        sleep 0.05
+    done
+    fail "$1 never appeared (the program did not get ready in 15 s)"
+    return 1
+}
+
+# Every log in the test directory is announced once by `heapspan: wrote PATH`, and
+# nothing else is.
+check_wrote() {
+    local want got
+    want=$(printf '%s\n' "$PWD"/*.hsl | sort | tr '\n' ' ')
+    got=$(sed -n 's/^heapspan: wrote //p' run.err | sort | tr '\n' ' ')
+    expect "'heapspan: wrote' lines" "${want% }" "${got% }"
+}
+
+# sorted_words WORDS...: the words, sorted by number then name, on one line.
+sorted_words() {
+    printf '%s\n' "$@" | sed '/^$/d' | LC_ALL=C sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+
+# The logs in the test directory, by name.
+logs_here() {
+    printf '%s\n' ./*.hsl | sed 's|^\./||' | tr '\n' ' ' | sed 's/ $//'
+}
+
+# summary LOG: `dump --summary` into LOG.sum, checking that it succeeds.
+summary() {
+    [[ -f $1.sum ]] && return 0
+    timeout 120 "$HEAPSPAN" dump --summary "$1" >"$1.sum" 2>"$1.sum.err"
+    local rc=$?
+    [[ $rc == 0 ]] || fail "dump --summary $(basename "$1") exited $rc: $(head -c 300 "$1.sum.err")"
+}
+
+# sget LOG KEY: one value of LOG's summary.
+sget() {
+    summary "$1"
+    sed -n "s/^$2=//p" "$1.sum"
+}
+
+# records LOG: `dump LOG` into LOG.txt.
+records() {
+    [[ -f $1.txt ]] && return 0
+    timeout 300 "$HEAPSPAN" dump "$1" >"$1.txt" 2>"$1.txt.err"
+    local rc=$?
+    [[ $rc == 0 ]] || fail "dump $(basename "$1") exited $rc: $(head -c 300 "$1.txt.err")"
+}
+
+# n_alloc LOG FN SIZE: allocation records of function FN and SIZE bytes (SIZE "*": any).
+n_alloc() {
+    records "$1"
+    LC_ALL=C awk -v fn="fn=$2" -v sz="size=$3" \
+        '$3 == "alloc" && $4 == fn && (sz == "size=*" || $6 == sz) { n++ } END { print n + 0 }' "$1.txt"
+}
+
+# n_free LOG FN: free records of function FN (free, delete, delete[], dallocx, or the
+# freeing side of realloc and friends).
+n_free() {
+    records "$1"
+    LC_ALL=C awk -v fn="fn=$2" '$3 == "free" && $4 == fn { n++ } END { print n + 0 }' "$1.txt"
+}
+
+# frees_of LOG SIZE: frees (of any kind) of blocks that were allocated with SIZE bytes.
+frees_of() {
+    records "$1"
+    LC_ALL=C awk -v sz="size=$2" '
+        $3 == "alloc" { if ($6 == sz) live[$5] = 1; else delete live[$5] }
+        $3 == "free" { if ($5 in live) { n++; delete live[$5] } }
+        END { print n + 0 }' "$1.txt"
+}
+
+# own_allocs LOG MODULE: allocation records whose innermost frame is in MODULE (the
+# object's basename), leaving out what libraries allocate for themselves.
+own_allocs() {
+    records "$1"
+    timeout 120 "$HEAPSPAN" dump --stacks "$1" >"$1.stacks" 2>"$1.stacks.err" ||
+        fail "dump --stacks $(basename "$1") failed: $(head -c 300 "$1.stacks.err")"
+    LC_ALL=C awk -v m="$2+0x" '
+        FNR == NR { split($3, f, ","); if (index(f[1], m) == 1) own["stack=" $2] = 1; next }
+        $3 == "alloc" && ($7 in own) { n++ }
+        END { print n + 0 }' "$1.stacks" "$1.txt"
+}
+
+# live_funcs LOG OBJECT...: for the stacks still live at the end whose innermost frame is
+# in one of the OBJECTs (matched by basename), "FUNCTION BLOCKS BYTES" per function, from
+# addr2line. Written to LOG.funcs too.
+live_funcs() {
+    local log=$1 line blocks bytes frames first mod off obj fn
+    shift
+    timeout 120 "$HEAPSPAN" dump --live "$log" >"$log.live" 2>"$log.live.err" ||
+        fail "dump --live $(basename "$log") exited $?: $(head -c 300 "$log.live.err")"
+    while read -r line; do
+        blocks=$(sed -n 's/.* blocks=\([0-9]*\) .*/\1/p' <<<"$line")
+        bytes=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' <<<"$line")
+        frames=${line##* frames=}
+        first=${frames%%,*}
+        mod=${first%+0x*}
+        off=${first##*+}
+        obj=
+        for o in "$@"; do
+            [[ $(basename "$o") == "$mod" ]] && obj=$o
+        done
+        [[ -n $obj && $off == 0x* ]] || continue
+        fn=$(addr2line -f -e "$obj" "$(printf '0x%x' $((off - 1)))" | head -n 1)
+        echo "$fn $blocks $bytes"
+    done <"$log.live" | awk '{ b[$1] += $2; s[$1] += $3 } END { for (f in b) print f, b[f], s[f] }' |
+        sort >"$log.funcs"
+    cat "$log.funcs"
+}
+
+# live_func_names LOG: the functions with live blocks (after live_funcs), on one line.
+live_func_names() {
+    # shellcheck disable=SC2046
+    sorted_words $(awk '{ print $1 }' "$1.funcs")
+}
+
+# live_of LOG FUNCTION: "BLOCKS blocks BYTES bytes" still live from FUNCTION (after
+# live_funcs), or "none".
+live_of() {
+    local r
+    r=$(awk -v f="$2" '$1 == f { print $2 " blocks " $3 " bytes" }' "$1.funcs")
+    echo "${r:-none}"
+}
+
+# ---- the tests ----
+
+# 1. Every C allocation function, exact counts, totals and leaks (tests/progs/allocs.c).
+t_allocs() {
+    hs_run -o out.hsl -- "$PROGS/allocs"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local spec fn size n total_bytes=0
+    for spec in malloc:10001:11 malloc:10004:1 malloc:10005:1 calloc:3027:5 \
+        realloc:10003:1 realloc:20003:1 realloc:30003:1 realloc:40004:1 \
+        reallocarray:10031:1 reallocarray:12897:1 realloc:10031:0 realloc:12897:0 \
+        posix_memalign:10007:2 \
+        aligned_alloc:10240:2 memalign:10009:2 valloc:10011:2 pvalloc:10013:2; do
+        IFS=: read -r fn size n <<<"$spec"
+        expect "fn=$fn size=$size allocations" "$n" "$(n_alloc out.hsl "$fn" "$size")"
+        total_bytes=$((total_bytes + size * n))
+    done
+    for spec in malloc:13 calloc:5 realloc:4 reallocarray:2 posix_memalign:2 aligned_alloc:2 \
+        memalign:2 valloc:2 pvalloc:2; do
+        IFS=: read -r fn n <<<"$spec"
+        expect "fn=$fn allocations (any size)" "$n" "$(n_alloc out.hsl "$fn" '*')"
+    done
+    expect "free() calls" 19 "$(n_free out.hsl free)"
+    expect "allocations" 34 "$(sget out.hsl allocations)"
+    # A resize of a live block is the free of the old block and a new allocation.
+    expect "frees (19 free(), realloc(p, 0), the old side of 4 resizes)" 24 "$(sget out.hsl frees)"
+    expect "unknown_frees" 0 "$(sget out.hsl unknown_frees)"
+    expect "allocated_bytes" "$total_bytes" "$(sget out.hsl allocated_bytes)"
+    expect "live_blocks" 10 "$(sget out.hsl live_blocks)"
+    expect "live_bytes" 123314 "$(sget out.hsl live_bytes)"
+    expect "peak_live_bytes" 123314 "$(sget out.hsl peak_live_bytes)"
+    expect "lost_events" 0 "$(sget out.hsl lost_events)"
+    expect "ended" exit "$(sget out.hsl ended)"
+    live_funcs out.hsl "$PROGS/allocs" >/dev/null
+    expect "live from leak_malloc" "3 blocks 30003 bytes" "$(live_of out.hsl leak_malloc)"
+    expect "live from leak_calloc" "1 blocks 3027 bytes" "$(live_of out.hsl leak_calloc)"
+    expect "live from leak_realloc" "1 blocks 40004 bytes" "$(live_of out.hsl leak_realloc)"
+    expect "live from leak_aligned" "5 blocks 50280 bytes" "$(live_of out.hsl leak_aligned)"
+    expect "functions with live blocks" "leak_aligned leak_calloc leak_malloc leak_realloc" \
+        "$(live_func_names out.hsl)"
+}
+
+# 2. C++: new/delete in all their forms, container growth (tests/progs/cxx_ops.cc).
+t_cxx() {
+    hs_run -o out.hsl -- "$PROGS/cxx_ops"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local spec fn size n
+    for spec in new:1111:21 'new[]:2219:11' new:3392:7 new:4441:4 'new[]:4443:2' new:5000:50 \
+        new:37:1 new:74:1 new:148:1 new:296:1 new:592:1 new:1184:1 new:2368:1 new:4736:1 \
+        new:9472:1 new:18944:1 new:37888:1 \
+        new:31:1 new:61:1 new:121:1 new:241:1 new:481:1 new:961:1 new:1921:1; do
+        IFS=: read -r fn size n <<<"$spec"
+        expect "fn=$fn size=$size allocations" "$n" "$(n_alloc out.hsl "$fn" "$size")"
+    done
+    expect "fn=new allocations (any size)" 100 "$(n_alloc out.hsl new '*')"
+    expect "fn=new[] allocations (any size)" 13 "$(n_alloc out.hsl 'new[]' '*')"
+    expect "delete records" 98 "$(n_free out.hsl delete)"
+    expect "delete[] records" 12 "$(n_free out.hsl 'delete[]')"
+    expect "frees of 1111-byte blocks" 20 "$(frees_of out.hsl 1111)"
+    expect "frees of 3392-byte (aligned) blocks" 6 "$(frees_of out.hsl 3392)"
+    expect "unknown_frees" 0 "$(sget out.hsl unknown_frees)"
+    expect "lost_events" 0 "$(sget out.hsl lost_events)"
+    live_funcs out.hsl "$PROGS/cxx_ops" >/dev/null
+    expect "live from cxx_leak" "3 blocks 6722 bytes" "$(live_of out.hsl cxx_leak)"
+    for fn in churn_objects throw_bad_alloc grow_containers; do
+        expect "live from $fn" none "$(live_of out.hsl "$fn")"
+    done
+}
+
+# 3. A CPython extension's own mallocs, in the real interpreter (tests/progs/hsext.c).
+t_pyext() {
+    if [[ -z $PYTHON || ! -x $PYTHON ]]; then
+        fail "no Python interpreter (PYTHON=$PYTHON)"
+        return
+    fi
+    local code="import sys; sys.path.insert(0, '$PROGS'); import hsext"
+    # Control: the interpreter and the import alone make no 23457-byte allocation.
+    hs_run -o control.hsl -- "$PYTHON" -c "$code"
+    expect "control run exit status" 0 "$RC"
+    expect "control run: malloc size=23457 allocations" 0 "$(n_alloc control.hsl malloc 23457)"
+    rm -f control.hsl*
+
+    hs_run -o out.hsl -- "$PYTHON" -c "$code; hsext.work(40, 10, 23457)"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "exe" "$(readlink -f "$PYTHON")" "$(sget out.hsl exe)"
+    expect "malloc size=23457 allocations" 40 "$(n_alloc out.hsl malloc 23457)"
+    expect "frees of 23457-byte blocks" 30 "$(frees_of out.hsl 23457)"
+    live_funcs out.hsl "$PROGS/hsext.so" >/dev/null
+    expect "live from hsext_leak" "10 blocks 234570 bytes" "$(live_of out.hsl hsext_leak)"
+    expect "live from hsext_churn" none "$(live_of out.hsl hsext_churn)"
+    expect "ended" exit "$(sget out.hsl ended)"
+}
+
+# 4. 8 threads x 1,000,000 malloc/free pairs of 4321 bytes (tests/progs/threads.c).
+t_threads() {
+    local t0=$SECONDS
+    hs_run -o out.hsl -- "$PROGS/threads" 8 1000000 4321
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "lost_events" 0 "$(sget out.hsl lost_events)"
+    expect "ended" exit "$(sget out.hsl ended)"
+    # One pass over the 16M records: allocations of 4321 bytes per thread, and the frees
+    # that match them by address.
+    timeout 300 "$HEAPSPAN" dump out.hsl 2>dump.err | LC_ALL=C awk '
+        $3 == "alloc" { if ($6 == "size=4321") { live[$5] = 1; n[$2]++; total++ } else delete live[$5] }
+        $3 == "free" { if ($5 in live) { freed++; delete live[$5] } }
+        END {
+            print "allocations", total + 0
+            print "frees", freed + 0
+            for (t in n) if (n[t] == 1000000) full++
+            print "threads", length(n), full + 0
+        }' >counts
+    [[ ${PIPESTATUS[0]} == 0 ]] || fail "dump out.hsl failed: $(head -c 300 dump.err)"
+    expect "malloc size=4321 allocations" 8000000 "$(awk '$1 == "allocations" { print $2 }' counts)"
+    expect "frees of 4321-byte blocks" 8000000 "$(awk '$1 == "frees" { print $2 }' counts)"
+    expect "threads with 4321-byte allocations, and with exactly 1000000 each" "8 8" \
+        "$(awk '$1 == "threads" { print $2, $3 }' counts)"
+    [[ -s $FAILS ]] || rm -f out.hsl # 10+ MB; kept when something differed
+    echo "threads: $((SECONDS - t0)) s" >&2
+}
+
+# 5. fork: a parent and 4 children, each with its own log and leak (tests/progs/forks.c).
+t_fork() {
+    hs_run -o out.hsl -- "$PROGS/forks"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local ppid
+    ppid=$(sget out.hsl pid)
+    expect "parent: allocations" 6 "$(sget out.hsl allocations)"
+    expect "parent: frees" 1 "$(sget out.hsl frees)"
+    expect "parent: unknown_frees" 0 "$(sget out.hsl unknown_frees)"
+    expect "parent: live_blocks" 5 "$(sget out.hsl live_blocks)"
+    expect "parent: live_bytes" 350250 "$(sget out.hsl live_bytes)"
+    expect "parent: ended" exit "$(sget out.hsl ended)"
+    live_funcs out.hsl "$PROGS/forks" >/dev/null
+    expect "parent: live from parent_leak" "5 blocks 350250 bytes" "$(live_of out.hsl parent_leak)"
+    expect "parent: functions with live blocks" parent_leak "$(live_func_names out.hsl)"
+
+    local logs=(out.*.hsl) log pid i seen=''
+    expect "child logs" 4 "$([[ -e ${logs[0]} ]] && echo ${#logs[@]} || echo 0)"
+    for log in "${logs[@]}"; do
+        [[ -e $log ]] || continue
+        pid=${log#out.}
+        pid=${pid%.hsl}
+        expect "$log: pid in the name" "$pid" "$(sget "$log" pid)"
+        expect "$log: ppid" "$ppid" "$(sget "$log" ppid)"
+        # Which child it is, from the size of its leak.
+        records "$log"
+        i=$(LC_ALL=C awk '$3 == "alloc" && $6 ~ /^size=7000[1-4]$/ { print substr($6, 10); exit }' \
+            "$log.txt")
+        if [[ ! $i =~ ^[1-4]$ ]]; then
+            fail "$log: no child_leak allocation of 70001..70004 bytes"
+            continue
+        fi
+        seen="$seen $i"
+        expect "$log (child $i): allocations" $((i + 1)) "$(sget "$log" allocations)"
+        expect "$log (child $i): malloc size=$((70000 + i))" "$i" "$(n_alloc "$log" malloc $((70000 + i)))"
+        expect "$log (child $i): malloc size=$((70100 + i))" 1 "$(n_alloc "$log" malloc $((70100 + i)))"
+        expect "$log (child $i): frees" 1 "$(sget "$log" frees)"
+        expect "$log (child $i): unknown_frees (the inherited block)" 1 "$(sget "$log" unknown_frees)"
+        expect "$log (child $i): live_bytes" $((i * (70000 + i))) "$(sget "$log" live_bytes)"
+        expect "$log (child $i): ended" exit "$(sget "$log" ended)"
+        live_funcs "$log" "$PROGS/forks" >/dev/null
+        expect "$log (child $i): live from child_leak" "$i blocks $((i * (70000 + i))) bytes" "$(live_of "$log" child_leak)"
+    done
+    # shellcheck disable=SC2086
+    expect "children seen" "1 2 3 4" "$(sorted_words $seen)"
+}
+
+# fork while 4 threads allocate (tests/progs/fork_busy.c): no deadlock, and each of the
+# 20 children's logs holds its one allocation and nothing of the threads'.
+t_fork_threads() {
+    hs_run -o out.hsl -- "$PROGS/fork_busy" "$PWD/counts"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local pairs ppid log sizes=''
+    read -r pairs <counts || {
+        fail "the program wrote no counts"
+        return
+    }
+    ppid=$(sget out.hsl pid)
+    expect "parent: malloc size=2221 allocations" "$pairs" "$(n_alloc out.hsl malloc 2221)"
+    expect "parent: frees of 2221-byte blocks" "$pairs" "$(frees_of out.hsl 2221)"
+    expect "parent: lost_events" 0 "$(sget out.hsl lost_events)"
+    expect "parent: ended" exit "$(sget out.hsl ended)"
+    local logs=(out.*.hsl)
+    expect "child logs" 20 "$([[ -e ${logs[0]} ]] && echo ${#logs[@]} || echo 0)"
+    for log in "${logs[@]}"; do
+        [[ -e $log ]] || continue
+        expect "$log: ppid" "$ppid" "$(sget "$log" ppid)"
+        expect "$log: allocations" 1 "$(sget "$log" allocations)"
+        expect "$log: ended" exit "$(sget "$log" ended)"
+        records "$log"
+        sizes="$sizes $(LC_ALL=C awk '$3 == "alloc" { print substr($6, 6) }' "$log.txt")"
+    done
+    # shellcheck disable=SC2086
+    expect "the children's allocation sizes" "$(sorted_words $(seq 80001 80020))" \
+        "$(sorted_words $sizes)"
+}
+
+# -o with %p: every process's log is named by its own pid, once (tests/progs/forks.c).
+t_output_pid() {
+    hs_run -o 'out.%p.hsl' -- "$PROGS/forks"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local log pid root='' n_root=0 n_child=0
+    for log in *.hsl; do
+        pid=$(sed -n 's/^out\.\([0-9]*\)\.hsl$/\1/p' <<<"$log")
+        expect "$log: named out.PID.hsl" yes "$([[ -n $pid ]] && echo yes || echo no)"
+        expect "$log: the pid in the name" "$pid" "$(sget "$log" pid)"
+        if [[ $(sget "$log" allocations) == 6 ]]; then
+            root=$pid
+            n_root=$((n_root + 1))
+        fi
+    done
+    expect "logs with the parent's 6 allocations" 1 "$n_root"
+    for log in *.hsl; do
+        [[ $log == "out.$root.hsl" ]] && continue
+        n_child=$((n_child + 1))
+        expect "$log: ppid" "$root" "$(sget "$log" ppid)"
+    done
+    expect "children's logs" 4 "$n_child"
+}
+
+# --no-follow-children: the children write nothing, the parent's log is the same.
+t_no_follow() {
+    hs_run --no-follow-children -o out.hsl -- "$PROGS/forks"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "logs written" out.hsl "$(logs_here)"
+    expect "allocations" 6 "$(sget out.hsl allocations)"
+    expect "frees" 1 "$(sget out.hsl frees)"
+    expect "live_bytes" 350250 "$(sget out.hsl live_bytes)"
+    expect "children's allocations in the parent's log" 0 \
+        "$(records out.hsl; LC_ALL=C awk '$3 == "alloc" && $6 ~ /^size=70(0[0-9][1-9]|10[1-4])$/' out.hsl.txt | wc -l)"
+}
+
+# 6. exec in the root process: the old image's log becomes out.exec1.hsl.
+t_exec() {
+    hs_run -o out.hsl -- "$PROGS/exec_a" root "$PROGS/exec_b"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "logs written" "out.exec1.hsl out.hsl" "$(logs_here)"
+    [[ -f out.exec1.hsl && -f out.hsl ]] || return
+    local pid
+    pid=$(sget out.exec1.hsl pid)
+    expect "new image: pid" "$pid" "$(sget out.hsl pid)"
+    expect "old image: exe" "$PROGS/exec_a" "$(sget out.exec1.hsl exe)"
+    expect "old image: allocations" 2 "$(sget out.exec1.hsl allocations)"
+    expect "old image: exec markers" 1 "$(records out.exec1.hsl; grep -c ' marker kind=exec ' out.exec1.hsl.txt)"
+    expect "old image: markers" 1 "$(sget out.exec1.hsl markers)"
+    live_funcs out.exec1.hsl "$PROGS/exec_a" >/dev/null
+    expect "old image: live from before_exec" "2 blocks 120002 bytes" "$(live_of out.exec1.hsl before_exec)"
+    expect "new image: exe" "$PROGS/exec_b" "$(sget out.hsl exe)"
+    expect "new image: allocations" 3 "$(sget out.hsl allocations)"
+    expect "new image: markers" 0 "$(sget out.hsl markers)"
+    expect "new image: ended" exit "$(sget out.hsl ended)"
+    live_funcs out.hsl "$PROGS/exec_b" >/dev/null
+    expect "new image: live from after_exec" "3 blocks 180006 bytes" "$(live_of out.hsl after_exec)"
+}
+
+# exec in a forked child: the child's images log to out.PID.exec1.hsl and out.PID.hsl.
+t_exec_child() {
+    hs_run -o out.hsl -- "$PROGS/exec_a" child "$PROGS/exec_b"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local ppid logs cpid
+    ppid=$(sget out.hsl pid)
+    expect "parent: exe" "$PROGS/exec_a" "$(sget out.hsl exe)"
+    expect "parent: allocations" 1 "$(sget out.hsl allocations)"
+    expect "parent: markers" 0 "$(sget out.hsl markers)"
+    live_funcs out.hsl "$PROGS/exec_a" >/dev/null
+    expect "parent: live from parent_after_fork" "1 blocks 60004 bytes" "$(live_of out.hsl parent_after_fork)"
+    logs=$(printf '%s\n' *.hsl | grep -vx 'out\.hsl' | tr '\n' ' ' | sed 's/ $//')
+    cpid=$(sed -n 's/^out\.\([0-9]*\)\.hsl$/\1/p' <<<"${logs// /$'\n'}")
+    expect "logs besides out.hsl" "out.$cpid.exec1.hsl out.$cpid.hsl" "$logs"
+    [[ -n $cpid && -f out.$cpid.hsl ]] || return
+    expect "child, new image: pid" "$cpid" "$(sget "out.$cpid.hsl" pid)"
+    expect "child, new image: ppid" "$ppid" "$(sget "out.$cpid.hsl" ppid)"
+    expect "child, new image: exe" "$PROGS/exec_b" "$(sget "out.$cpid.hsl" exe)"
+    expect "child, new image: allocations" 3 "$(sget "out.$cpid.hsl" allocations)"
+    expect "child, new image: ended" exit "$(sget "out.$cpid.hsl" ended)"
+    live_funcs "out.$cpid.hsl" "$PROGS/exec_b" >/dev/null
+    expect "child, new image: live from after_exec" "3 blocks 180006 bytes" "$(live_of "out.$cpid.hsl" after_exec)"
+    [[ -f out.$cpid.exec1.hsl ]] || return
+    expect "child, old image: pid" "$cpid" "$(sget "out.$cpid.exec1.hsl" pid)"
+    expect "child, old image: ppid" "$ppid" "$(sget "out.$cpid.exec1.hsl" ppid)"
+    expect "child, old image: allocations" 1 "$(sget "out.$cpid.exec1.hsl" allocations)"
+    expect "child, old image: exec markers" 1 "$(records "out.$cpid.exec1.hsl"; grep -c ' marker kind=exec ' "out.$cpid.exec1.hsl.txt")"
+    live_funcs "out.$cpid.exec1.hsl" "$PROGS/exec_a" >/dev/null
+    expect "child, old image: live from child_before_exec" "1 blocks 60003 bytes" "$(live_of "out.$cpid.exec1.hsl" child_before_exec)"
+}
+
+# An exec that fails: one log, which goes on.
+t_exec_fail() {
+    hs_run -o out.hsl -- "$PROGS/exec_a" fail
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "logs written" out.hsl "$(logs_here)"
+    expect "allocations" 2 "$(sget out.hsl allocations)"
+    expect "ended" exit "$(sget out.hsl ended)"
+    live_funcs out.hsl "$PROGS/exec_a" >/dev/null
+    expect "live from before_failed_exec" "1 blocks 60005 bytes" "$(live_of out.hsl before_failed_exec)"
+    expect "live from after_failed_exec" "1 blocks 60006 bytes" "$(live_of out.hsl after_failed_exec)"
+}
+
+# 7. dlopen, allocate from the library, dlclose (tests/progs/dl_main.c, libhsdl.c).
+t_dlopen() {
+    local lib="$PROGS/libhsdl.so" bid id
+    hs_run -o out.hsl -- "$PROGS/dl_main" "$lib"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    bid=$(readelf -n "$lib" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p')
+    [[ -n $bid ]] || fail "no build-id in $lib (readelf -n)"
+    records out.hsl
+    id=$(grep -F " path=$lib " out.hsl.txt | awk '$2 == "module" { sub("id=", "", $3); print $3; exit }')
+    expect "module records for $lib with its build-id" 1 \
+        "$(awk -v p="path=$lib" -v b="build_id=$bid" '$2 == "module" && $4 == p && $7 == b' out.hsl.txt | wc -l)"
+    expect "unload records for $lib (id ${id:-?}) with its build-id" 1 \
+        "$(awk -v p="path=$lib" -v b="build_id=$bid" -v i="id=$id" '$2 == "unload" && $3 == i && $4 == p && $7 == b' out.hsl.txt | wc -l)"
+    expect "malloc size=34567 allocations" 4 "$(n_alloc out.hsl malloc 34567)"
+    expect "frees of 34568-byte blocks" 3 "$(frees_of out.hsl 34568)"
+    live_funcs out.hsl "$lib" "$PROGS/dl_main" >/dev/null
+    expect "live from hsdl_leak (innermost frame in libhsdl.so)" "4 blocks 138268 bytes" "$(live_of out.hsl hsdl_leak)"
+    expect "live from after_close" "1 blocks 34569 bytes" "$(live_of out.hsl after_close)"
+    expect "live stacks whose innermost frame is libhsdl.so" 1 "$(grep -c ' frames=libhsdl\.so+0x' out.hsl.live)"
+}
+
+# 8a. jemalloc preloaded after the shim (tests/progs/je_preload.cc).
+t_jemalloc_preload() {
+    if [[ ! -f $JEMALLOC ]]; then
+        fail "$JEMALLOC is missing (apt-get install libjemalloc2)"
+        return
+    fi
+    LD_PRELOAD=$JEMALLOC hs_run -o out.hsl -- "$PROGS/je_preload"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    records out.hsl
+    expect "module records for libjemalloc" 1 "$(awk -v p="path=$JEMALLOC" '$2 == "module" && $4 == p' out.hsl.txt | wc -l)"
+    expect "malloc size=7001 allocations" 10 "$(n_alloc out.hsl malloc 7001)"
+    expect "frees of 7001-byte blocks" 10 "$(frees_of out.hsl 7001)"
+    expect "malloc size=7005 allocations" 2 "$(n_alloc out.hsl malloc 7005)"
+    expect "fn=new size=7003 allocations" 11 "$(n_alloc out.hsl new 7003)"
+    expect "frees of 7003-byte blocks" 10 "$(frees_of out.hsl 7003)"
+    expect "malloc size=7003 allocations (new recorded twice)" 0 "$(n_alloc out.hsl malloc 7003)"
+    expect "delete records" 10 "$(n_free out.hsl delete)"
+    expect "lost_events" 0 "$(sget out.hsl lost_events)"
+    live_funcs out.hsl "$PROGS/je_preload" >/dev/null
+    expect "live from je_leak" "3 blocks 21013 bytes" "$(live_of out.hsl je_leak)"
+    expect "live from je_churn" none "$(live_of out.hsl je_churn)"
+}
+
+# 8b. jemalloc's own API, linked directly (tests/progs/je_direct.c).
+t_jemalloc_api() {
+    hs_run -o out.hsl -- "$PROGS/je_direct"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local spec fn size n
+    for spec in mallocx:5001:3 mallocx:5003:3 mallocx:5005:1 xallocx:5100:3 rallocx:9001:3 \
+        malloc:5007:3; do
+        IFS=: read -r fn size n <<<"$spec"
+        expect "fn=$fn size=$size allocations" "$n" "$(n_alloc out.hsl "$fn" "$size")"
+    done
+    for spec in mallocx:7 xallocx:3 rallocx:3; do
+        IFS=: read -r fn n <<<"$spec"
+        expect "fn=$fn allocations (any size)" "$n" "$(n_alloc out.hsl "$fn" '*')"
+    done
+    expect "dallocx records (3 sdallocx, 3 dallocx)" 6 "$(n_free out.hsl dallocx)"
+    expect "free() records" 3 "$(n_free out.hsl free)"
+    # jemalloc pulls in libstdc++, whose start-up malloc is not ours: count by stack.
+    expect "allocations made by je_direct" 16 "$(own_allocs out.hsl je_direct)"
+    expect "frees" 15 "$(sget out.hsl frees)"
+    expect "unknown_frees" 0 "$(sget out.hsl unknown_frees)"
+    live_funcs out.hsl "$PROGS/je_direct" >/dev/null
+    expect "live from je_api_leak" "1 blocks 5005 bytes" "$(live_of out.hsl je_api_leak)"
+    expect "functions of je_direct with live blocks" je_api_leak "$(live_func_names out.hsl)"
+}
+
+# 9. SIGKILL after the allocations: everything up to the last flush is in the log.
+t_sigkill() {
+    hs_run_bg -o out.hsl -- "$PROGS/killme" "$PWD/ready"
+    if wait_file ready; then
+        sleep 1.6 # > 1.5 s since start; the shim flushes at least every 100 ms
+        kill -KILL "$(cat ready)"
+    else
+        kill -TERM "$HSPID"
+    fi
+    wait "$HSPID"
+    RC=$?
+    expect "exit status" 137 "$RC"
+    check_wrote
+    summary out.hsl
+    expect_grep "dump --summary warns that there is no end record" 'out\.hsl.*no end record' out.hsl.sum.err
+    expect "ended" none "$(sget out.hsl ended)"
+    expect "malloc size=9001 allocations" 200 "$(n_alloc out.hsl malloc 9001)"
+    expect "frees of 9001-byte blocks" 100 "$(frees_of out.hsl 9001)"
+    expect "malloc size=9003 allocations (other thread)" 50 "$(n_alloc out.hsl malloc 9003)"
+    live_funcs out.hsl "$PROGS/killme" >/dev/null
+    expect "live from main_allocs" "100 blocks 900100 bytes" "$(live_of out.hsl main_allocs)"
+    expect "live from thread_allocs" "50 blocks 450150 bytes" "$(live_of out.hsl thread_allocs)"
+}
+
+# The checks shared by the endings tests (tests/progs/endings.c).
+check_ending() {
+    local log=$1 ended=$2
+    expect "$log: ended" "$ended" "$(sget "$log" ended)"
+    expect "$log: allocations" 15 "$(sget "$log" allocations)"
+    expect "$log: frees" 5 "$(sget "$log" frees)"
+    expect "$log: malloc size=8101" 10 "$(n_alloc "$log" malloc 8101)"
+    expect "$log: malloc size=8102" 5 "$(n_alloc "$log" malloc 8102)"
+    expect "$log: lost_events" 0 "$(sget "$log" lost_events)"
+    live_funcs "$log" "$PROGS/endings" >/dev/null
+    expect "$log: live from ending_leak" "10 blocks 81010 bytes" "$(live_of "$log" ending_leak)"
+}
+
+# 10. _exit and _Exit.
+t_end_exit() {
+    hs_run -o out.hsl -- "$PROGS/endings" _exit
+    expect "_exit: exit status" 3 "$RC"
+    check_wrote
+    check_ending out.hsl _exit
+    mkdir Exit && cd Exit || return
+    hs_run -o out.hsl -- "$PROGS/endings" _Exit
+    expect "_Exit: exit status" 4 "$RC"
+    check_ending out.hsl _exit
+}
+
+t_end_abort() {
+    hs_run -o out.hsl -- "$PROGS/endings" abort
+    expect "exit status (SIGABRT)" 134 "$RC"
+    check_wrote
+    check_ending out.hsl signal
+}
+
+t_end_segv() {
+    hs_run -o out.hsl -- "$PROGS/endings" segv
+    expect "exit status (SIGSEGV)" 139 "$RC"
+    check_wrote
+    check_ending out.hsl signal
+}
+
+# SIGTERM from outside, default disposition.
+t_end_sigterm() {
+    hs_run_bg -o out.hsl -- "$PROGS/endings" term "$PWD/ready"
+    if wait_file ready; then
+        kill -TERM "$(cat ready)"
+    else
+        kill -TERM "$HSPID"
+    fi
+    wait "$HSPID"
+    RC=$?
+    expect "exit status (SIGTERM)" 143 "$RC"
+    check_wrote
+    check_ending out.hsl signal
+}
+
+# Handlers that allocate: synchronously (all recorded) and from a timer that interrupts
+# the shim (recorded + counted as lost = handler runs) (tests/progs/sighandler.c).
+t_sighandler() {
+    hs_run -o out.hsl -- "$PROGS/sighandler" "$PWD/counts"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local alarms loops
+    read -r alarms loops <counts || {
+        fail "the program wrote no counts"
+        return
+    }
+    expect_ge "timer signals handled (a precondition of the test)" 50 "$alarms"
+    expect "malloc size=6101 allocations (SIGUSR1 handler, raise())" 10 "$(n_alloc out.hsl malloc 6101)"
+    local rec lost
+    rec=$(n_alloc out.hsl malloc 6103)
+    lost=$(sget out.hsl lost_events)
+    expect "SIGALRM handler allocations: recorded ($rec) + lost_events ($lost)" "$alarms" $((rec + lost))
+    expect "malloc size=1003 allocations (main loop)" $((loops + 100)) "$(n_alloc out.hsl malloc 1003)"
+    expect "frees of 1003-byte blocks" $((loops + 100)) "$(frees_of out.hsl 1003)"
+    expect "ended" exit "$(sget out.hsl ended)"
+    live_funcs out.hsl "$PROGS/sighandler" >/dev/null
+    expect "live from on_usr1" "10 blocks 61010 bytes" "$(live_of out.hsl on_usr1)"
+    expect "live from on_alarm" "$rec blocks $((rec * 6103)) bytes" "$(live_of out.hsl on_alarm | sed 's/^none$/0 blocks 0 bytes/')"
+}
+
+# --sample 4096 on 200000 x 1000 + 100 x 100000 bytes (tests/progs/sampled.c). An s-byte
+# allocation is sampled with probability p = 1 - exp(-s/4096), independently (Poisson
+# sampling by bytes): the number of 1000-byte samples K is Binomial(200000, p), the
+# estimate K*1000/p has standard deviation 1000*sqrt(200000(1-p)/p) (850 KB, 0.4% of
+# the total); the 100000-byte blocks are missed with probability 2.5e-11 each.
+t_sample() {
+    hs_run --sample 4096 -o out.hsl -- "$PROGS/sampled"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "sample_bytes" 4096 "$(sget out.hsl sample_bytes)"
+    local k_small k_big verdict
+    k_small=$(n_alloc out.hsl malloc 1000)
+    k_big=$(n_alloc out.hsl malloc 100000)
+    expect "100000-byte allocations sampled" 100 "$k_big"
+    verdict=$(awk -v k="$k_small" -v kb="$k_big" 'BEGIN {
+        R = 4096; n = 200000; s = 1000; S = 100000; nb = 100
+        p = 1 - exp(-s / R); pb = 1 - exp(-S / R)
+        est = k * s / p + kb * S / pb; truth = n * s + nb * S
+        sd = sqrt(n * s * s * (1 - p) / p + nb * S * S * (1 - pb) / pb)
+        printf "%s estimate %.0f bytes, truth %d, 5 sd = %.0f (samples %d of %d, mean %.0f)\n",
+            (est - truth <= 5 * sd && truth - est <= 5 * sd) ? "ok" : "off", est, truth, 5 * sd, k, n, n * p
+    }')
+    [[ $verdict == ok* ]] || fail "sampled estimate outside 5 standard deviations: ${verdict#off }"
+    echo "sample: $verdict" >&2
+    expect "allocations (only sampled ones)" $((k_small + k_big)) "$(sget out.hsl allocations)"
+    expect "frees (of sampled blocks only)" $((k_small + k_big)) "$(sget out.hsl frees)"
+    expect "unknown_frees" 0 "$(sget out.hsl unknown_frees)"
+    expect "live_blocks" 0 "$(sget out.hsl live_blocks)"
+}
+
+# SIGUSR2: a marker, in time order between the allocations before and after it.
+t_marker() {
+    hs_run_bg -o out.hsl -- "$PROGS/marker" plain "$PWD/ready" "$PWD/go"
+    wait_file ready && kill -USR2 "$(cat ready)"
+    touch go # the program goes on (or gives up waiting) when it sees this
+    wait "$HSPID"
+    RC=$?
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "markers" 1 "$(sget out.hsl markers)"
+    records out.hsl
+    expect "the marker's kind and its place (after the 5501s, before the 5502s)" \
+        "5501 5501 5501 5501 5501 signal 5502 5502 5502 5502 5502" \
+        "$(LC_ALL=C awk '$3 == "alloc" && ($6 == "size=5501" || $6 == "size=5502") { printf "%s ", substr($6, 6) }
+                         $2 == "marker" { printf "%s ", substr($3, 6) }' out.hsl.txt | sed 's/ $//')"
+    live_funcs out.hsl "$PROGS/marker" >/dev/null
+    expect "live from before_signal" "5 blocks 27505 bytes" "$(live_of out.hsl before_signal)"
+    expect "live from after_signal" "5 blocks 27510 bytes" "$(live_of out.hsl after_signal)"
+}
+
+# The program's own SIGUSR2 handler wins, and the log says so.
+t_marker_own() {
+    hs_run_bg -o out.hsl -- "$PROGS/marker" own "$PWD/ready" "$PWD/go"
+    wait_file ready && kill -USR2 "$(cat ready)"
+    touch go # the program goes on (or gives up waiting) when it sees this
+    wait "$HSPID"
+    RC=$?
+    expect "exit status (7: the program's handler did not run)" 0 "$RC"
+    expect "stdout" "handled SIGUSR2" "$(cat run.out)"
+    check_wrote
+    expect "markers" 0 "$(sget out.hsl markers)"
+    records out.hsl
+    expect "warning notes" 1 "$(grep -c ' note warning ' out.hsl.txt)"
+    live_funcs out.hsl "$PROGS/marker" >/dev/null
+    expect "live from before_signal" "5 blocks 27505 bytes" "$(live_of out.hsl before_signal)"
+    expect "live from after_signal" "5 blocks 27510 bytes" "$(live_of out.hsl after_signal)"
+}
+
+# A full disk: the program runs on with its own output and status; one line on stderr.
+t_disk_full() {
+    mkdir full
+    if ! mount -t tmpfs -o size=64k heapspan-test "$PWD/full" 2>mount.err; then
+        fail "cannot mount a 64 KiB tmpfs (needs root): $(cat mount.err)"
+        return
+    fi
+    # shellcheck disable=SC2064
+    trap "umount '$PWD/full' 2>/dev/null" EXIT
+    timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_OUTPUT="$PWD/full/out.hsl" \
+        "$PROGS/fullout" >run.out 2>run.err
+    RC=$?
+    cp full/out.hsl out.hsl 2>/dev/null
+    umount "$PWD/full"
+    trap - EXIT
+    expect "exit status" 7 "$RC"
+    expect "stdout" "fullout: 300000 allocations done" "$(cat run.out)"
+    grep -v '^heapspan: recording to ' run.err >other.err
+    expect "stderr lines besides the start line" 1 "$(wc -l <other.err)"
+    expect_grep "the stderr line names the log and the failure" "^heapspan: .*$PWD/full/out\.hsl.*(No space|ENOSPC|space)" other.err
+    [[ -f out.hsl ]] || {
+        fail "no log on the full disk"
+        return
+    }
+    summary out.hsl # exits 0: readable up to the failure
+}
+
+# A bad value in the environment: one line, the default, and recording as usual
+# (exec_b: 3 allocations).
+t_bad_env() {
+    timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_OUTPUT="$PWD/out.hsl" \
+        HEAPSPAN_SAMPLE_BYTES=banana "$PROGS/exec_b" >run.out 2>run.err
+    RC=$?
+    expect "exit status" 0 "$RC"
+    grep -v '^heapspan: recording to ' run.err >other.err
+    expect "stderr lines besides the start line" 1 "$(wc -l <other.err)"
+    expect_grep "the line names the variable and its value" '^heapspan: ignoring HEAPSPAN_SAMPLE_BYTES=banana' other.err
+    expect "sample_bytes (the default)" 0 "$(sget out.hsl sample_bytes)"
+    expect "allocations" 3 "$(sget out.hsl allocations)"
+
+    mkdir more && cd more || return
+    timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_OUTPUT="$PWD/out.hsl" \
+        HEAPSPAN_DEPTH=lots HEAPSPAN_FOLLOW_CHILDREN=perhaps HEAPSPAN_MARKER_SIGNAL=SIGNOPE \
+        HEAPSPAN_SNAPSHOT_INTERVAL=-1 "$PROGS/exec_b" >run.out 2>run.err
+    RC=$?
+    expect "four bad values: exit status" 0 "$RC"
+    grep -v '^heapspan: recording to ' run.err >other.err
+    expect "four bad values: stderr lines besides the start line" 4 "$(wc -l <other.err)"
+    local v
+    for v in HEAPSPAN_DEPTH=lots HEAPSPAN_FOLLOW_CHILDREN=perhaps HEAPSPAN_MARKER_SIGNAL=SIGNOPE \
+        HEAPSPAN_SNAPSHOT_INTERVAL=-1; do
+        expect "lines 'heapspan: ignoring $v'" 1 "$(grep -c "^heapspan: ignoring $v" other.err)"
+    done
+    records out.hsl
+    expect "max_depth (the default)" 128 "$(sed -n '1s/.* max_depth \([0-9]*\) .*/\1/p' out.hsl.txt)"
+    expect "allocations" 3 "$(sget out.hsl allocations)"
+    expect "markers" 0 "$(sget out.hsl markers)"
+}
+
+# ---- bad log input ----
+
+# A small, complete log to damage: the allocs program's.
+make_small_log() {
+    hs_run -o good.hsl -- "$PROGS/allocs"
+    [[ $RC == 0 && -s good.hsl ]] || {
+        fail "could not record a log to damage (exit $RC)"
+        return 1
+    }
+}
+
+# dump_bad FILE: `dump --summary FILE` must exit 2 with one message naming FILE and a
+# byte offset, and must not crash.
+dump_bad() {
+    local f=$1 what=$2 rc
+    timeout 30 "$HEAPSPAN" dump --summary "$f" >bad.out 2>bad.err
+    rc=$?
+    if [[ $rc != 2 ]]; then
+        fail "$what: dump --summary exit status (expected 2, got $rc$( ((rc >= 124)) && echo ': crashed or hung'))"
+        return
+    fi
+    grep -Eq -- "$(basename "$f").*(byte|offset) [0-9]+" bad.err ||
+        fail "$what: message (expected the file name and a byte offset, got: $(head -c 200 bad.err | tr '\n' '|'))"
+}
+
+t_bad_log_empty() {
+    : >empty.hsl
+    dump_bad "$PWD/empty.hsl" "empty file"
+}
+
+t_bad_log_random() {
+    "$PYTHON" -c 'import random, sys; random.seed(1234); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(4096)))' >random.hsl
+    dump_bad "$PWD/random.hsl" "4096 random bytes"
+    make_small_log || return
+    # A valid file header, then garbage.
+    { head -c 64 good.hsl && head -c 4096 random.hsl; } >hdr-random.hsl
+    dump_bad "$PWD/hdr-random.hsl" "a valid header and 4096 random bytes"
+}
+
+t_bad_log_version() {
+    make_small_log || return
+    cp good.hsl v99.hsl
+    printf '\x63\x00' | dd of=v99.hsl bs=1 seek=8 conv=notrunc status=none
+    dump_bad "$PWD/v99.hsl" "version 99"
+    grep -q 99 bad.err || fail "version 99: the message does not give the version: $(head -c 200 bad.err)"
+}
+
+# Cut at every 7th byte, at every chunk boundary and in the trailer: inside the 64-byte file header a
+# log is unreadable (exit 2), after it readable up to the cut (exit 0, a warning), with
+# counts that only grow with the cut.
+t_bad_log_truncated() {
+    make_small_log || return
+    local size cuts n rc prev=0 allocs bad=0 chunks
+    size=$(stat -c %s good.hsl)
+    chunks=$("$PYTHON" - good.hsl <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+off = 64
+while off + 48 <= len(d) and d[off:off + 4] == b"HSCK":
+    hsize, stored = struct.unpack_from("<HI", d, off + 6)
+    off += hsize + stored
+    print(off)
+EOF
+)
+    # ... and inside the 16-byte trailer that ends a cleanly closed log.
+    cuts=$( (seq 0 7 $((size - 1)); echo "$chunks"; echo $((size - 8)) $((size - 1))) |
+        tr ' ' '\n' | sort -n | uniq | awk -v s="$size" '$1 < s')
+    for n in $cuts; do
+        head -c "$n" good.hsl >cut.hsl
+        timeout 30 "$HEAPSPAN" dump --summary cut.hsl >cut.out 2>cut.err
+        rc=$?
+        if ((n < 64)); then
+            if [[ $rc != 2 ]] || ! grep -Eq 'cut\.hsl.*(byte|offset) [0-9]+' cut.err; then
+                fail "cut at $n (inside the header): expected exit 2 and a message with the file and offset, got exit $rc: $(head -c 150 cut.err | tr '\n' '|')"
+                bad=$((bad + 1))
+            fi
+            continue
+        fi
+        if [[ $rc != 0 ]]; then
+            fail "cut at $n of $size: dump --summary exit status (expected 0, got $rc): $(head -c 150 cut.err | tr '\n' '|')"
+            bad=$((bad + 1))
+        elif ! grep -q 'cut\.hsl' cut.err; then
+            fail "cut at $n of $size: expected a warning naming the file on stderr, got none"
+            bad=$((bad + 1))
+        else
+            allocs=$(sed -n 's/^allocations=//p' cut.out)
+            if ((allocs < prev)); then
+                fail "cut at $n: allocations went down from $prev to $allocs"
+                bad=$((bad + 1))
+            fi
+            prev=$allocs
+        fi
+        ((bad < 8)) || break # enough to go on
+    done
+    timeout 30 "$HEAPSPAN" dump --summary good.hsl >full.out 2>full.err
+    expect "the whole log: exit status" 0 $?
+    expect "the whole log: warnings" "" "$(cat full.err)"
+    expect_le "allocations of the longest cut vs the whole log" "$(sed -n 's/^allocations=//p' full.out)" "$prev"
+}
+
+# One payload byte flipped, in each chunk in turn: a checksum error, exit 2.
+t_bad_log_flipped() {
+    make_small_log || return
+    local off kind
+    "$PYTHON" - good.hsl <<'EOF' >chunks
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+off = 64
+while off + 48 <= len(d) and d[off:off + 4] == b"HSCK":
+    kind = d[off + 4]
+    hsize, stored = struct.unpack_from("<HI", d, off + 6)
+    if stored:
+        print(off + hsize + stored // 2, {1: "events", 2: "meta", 3: "index"}.get(kind, kind))
+    off += hsize + stored
+EOF
+    [[ -s chunks ]] || fail "no chunks found in the log"
+    while read -r off kind; do
+        cp good.hsl "flip-$off.hsl"
+        "$PYTHON" -c 'import sys
+f = open(sys.argv[1], "r+b"); o = int(sys.argv[2]); f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0x40]))' "flip-$off.hsl" "$off"
+        dump_bad "$PWD/flip-$off.hsl" "byte $off flipped (in a $kind chunk's payload)"
+    done <chunks
+}
+
+# The bundled demo (tests/progs/demo_service.c): its leak and its ever-growing cache.
+t_demo() {
+    hs_run -o out.hsl -- "$PROGS/demo_service"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect_grep "stdout" '^demo_service: 80000 requests on 4 threads; cache holds 8000 entries' run.out
+    expect "lost_events" 0 "$(sget out.hsl lost_events)"
+    live_funcs out.hsl "$PROGS/demo_service" >/dev/null
+    expect "live from session_open" "800 blocks 409600 bytes" "$(live_of out.hsl session_open)"
+    expect "live from cache_put" "8000 blocks 1536000 bytes" "$(live_of out.hsl cache_put)"
+    expect "live from cache_init" "1 blocks 32768 bytes" "$(live_of out.hsl cache_init)"
+    expect "live from parse_request" none "$(live_of out.hsl parse_request)"
+}
+
+# ---- main ----
+
+usage() {
+    echo "usage: $0 [--list] [--keep] [TEST...]" >&2
+    echo "tests: ${ALL_TESTS[*]}" >&2
+    exit 2
+}
+
+KEEP=0
+selected=()
+for a in "$@"; do
+    case $a in
+    --list)
+        printf '%s\n' "${ALL_TESTS[@]}"
+        exit 0
+        ;;
+    --keep) KEEP=1 ;;
+    -*) usage ;;
+    *)
+        [[ " ${ALL_TESTS[*]} " == *" $a "* ]] || {
+            echo "$0: no test named '$a'" >&2
+            usage
+        }
+        selected+=("$a")
+        ;;
+    esac
+done
+((${#selected[@]})) || selected=("${ALL_TESTS[@]}")
+
+for f in "$HEAPSPAN" "$SHIM"; do
+    [[ -f $f ]] || {
+        echo "$0: $f is missing: run make first" >&2
+        exit 2
+    }
+done
+[[ -d $PROGS ]] || {
+    echo "$0: $PROGS is missing: run make test-progs first" >&2
+    exit 2
+}
+
+ulimit -c 0 # the abort and segv tests must not leave cores
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/heapspan-it.XXXXXX")
+passed=0
+failed=0
+for t in "${selected[@]}"; do
+    dir=$WORK/$t
+    mkdir -p "$dir"
+    FAILS=$dir/.fails
+    (cd "$dir" && "t_$t") >"$dir/.log" 2>&1
+    rc=$?
+    [[ $rc == 0 || -s $FAILS ]] || echo "the test itself exited with status $rc" >>"$FAILS"
+    if [[ -s $FAILS ]]; then
+        failed=$((failed + 1))
+        echo "FAIL $t: $(paste -sd ';' "$FAILS" | sed 's/;/; /g') [files: $dir]"
+    else
+        passed=$((passed + 1))
+        echo "PASS $t"
+        ((KEEP)) || rm -rf "$dir"
+    fi
+done
+rmdir "$WORK" 2>/dev/null
+echo "$passed passed, $failed failed"
+((failed == 0))

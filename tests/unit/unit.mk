@@ -1,0 +1,38 @@
+# Unit tests (cmocka), one binary per module: tests/unit/test_<module>.c.
+# Included by the top-level Makefile; TEST_UNIT_BINS is what `make test` runs, each
+# with TEST_UNIT_ARGS_<name> as its arguments.
+
+SYM_TEST_PROGS := $(BUILD)/tests/progs/sym_inline $(BUILD)/tests/progs/sym_cxx \
+                  $(if $(shell command -v rustc 2>/dev/null),$(BUILD)/tests/progs/sym_rust_prog)
+
+$(BUILD)/tests/progs/sym_inline: tests/progs/sym_inline.c tests/progs/sym_progs.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/tests/progs/sym_cxx: tests/progs/sym_cxx.cc tests/progs/sym_progs.h
+	@mkdir -p $(dir $@)
+	$(Q)g++ -std=gnu++17 -O2 -g -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/tests/progs/sym_rust_prog: tests/progs/sym_rust_prog.rs
+	@mkdir -p $(dir $@)
+	$(Q)rustc -g -C opt-level=0 -o $@ $<
+
+# --wrap: the symbolizer test makes every allocation fail in turn.
+$(BUILD)/tests/unit/test_symbolize: tests/unit/test_symbolize.c $(BUILD)/obj/analyzer/symbolize.o \
+                                    | $(SYM_TEST_PROGS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -o $@ $< $(BUILD)/obj/analyzer/symbolize.o \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -lcmocka -ldw -lelf -liberty
+TEST_ARGS_test_symbolize := $(BUILD)/tests/progs
+
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_symbolize
+
+ifneq ($(wildcard tests/unit/test_reader.c),)
+$(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
+                                 $(BUILD)/obj/preload/logfmt.o
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -Ipreload -o $@ $^ -lcmocka -lzstd
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_reader
+endif
