@@ -33,11 +33,6 @@ struct tstate {
     uint64_t last_alloc;
 };
 
-struct site_build {
-    char *key;
-    int index;
-};
-
 struct agg {
     struct rd_header hdr;
     struct agg_totals tot;
@@ -58,6 +53,8 @@ struct agg {
     struct agg_bloat *bloats;
     int n_bloats;
     bool jemalloc;
+    struct agg_frame **frames; /* interned, shared by the sites */
+    int n_frames_owned;
 };
 
 struct agg *agg_new(const struct rd_header *h)
@@ -463,102 +460,195 @@ static const char *base_name(const char *path)
     return s != NULL ? s + 1 : path;
 }
 
-/* The frames of one stack, symbolized and trimmed; *first_pc is the pc of the
- * innermost frame kept. */
-static int stack_frames(struct agg *a, struct rd_log *r, struct sym_cache *sym, uint32_t id,
-                        struct agg_frame **out, int *n_out, uint64_t *first_pc,
-                        const struct rd_module **first_mod)
-{
-    const struct rd_stack *st = rd_stack(r, id);
-    struct agg_frame *f = NULL;
-    int n = 0, cap = 0;
-    bool trimming = true;
-
-    *first_pc = 0;
-    *first_mod = NULL;
-    if (st == NULL) {
-        f = calloc(1, sizeof(*f));
-        if (f == NULL)
-            return -ENOMEM;
-        f->module = "?";
-        f->function = NULL;
-        *out = f;
-        *n_out = 1;
-        return 0;
-    }
-    for (uint32_t i = 0; i < st->depth; i++) {
-        uint64_t pc = st->pcs[i];
-        const struct rd_module *m = rd_module_at(r, pc, a->stk[id].first_time);
-        const struct sym_frame *sf = NULL;
-        int k = 0;
-        if (m != NULL && sym != NULL) {
-            struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
-                                     m->bias, m->lo, m->hi };
-            k = sym_resolve(sym, &sm, pc, false, &sf);
-            if (k == -ENOMEM) {
-                free(f);
-                return k;
-            }
-        }
-        if (k <= 0) {
-            if (n + 1 > cap) {
-                cap = cap ? cap * 2 : 32;
-                struct agg_frame *g = realloc(f, (size_t)cap * sizeof(*f));
-                if (g == NULL) {
-                    free(f);
-                    return -ENOMEM;
-                }
-                f = g;
-            }
-            f[n] = (struct agg_frame){ NULL, NULL, 0, m != NULL ? base_name(m->path) : "?",
-                                       m != NULL ? pc - m->bias : pc, false };
-            if (trimming) {
-                *first_pc = pc;
-                *first_mod = m;
-            }
-            trimming = false;
-            n++;
-            continue;
-        }
-        for (int j = 0; j < k; j++) {
-            if (trimming && allocator_frame(sf[j].function))
-                continue;
-            if (trimming) {
-                *first_pc = pc;
-                *first_mod = m;
-            }
-            trimming = false;
-            if (n + 1 > cap) {
-                cap = cap ? cap * 2 : 32;
-                struct agg_frame *g = realloc(f, (size_t)cap * sizeof(*f));
-                if (g == NULL) {
-                    free(f);
-                    return -ENOMEM;
-                }
-                f = g;
-            }
-            f[n++] = (struct agg_frame){ sf[j].function, sf[j].file, sf[j].line, sf[j].module,
-                                         sf[j].module_offset, sf[j].inlined };
-        }
-    }
-    if (n == 0) { /* nothing but allocator frames: keep the innermost */
-        f = realloc(f, sizeof(*f));
-        if (f == NULL)
-            return -ENOMEM;
-        f[0] = (struct agg_frame){ "?", NULL, 0, "?", 0, false };
-        n = 1;
-    }
-    *out = f;
-    *n_out = n;
-    return 0;
-}
-
+/* Frames are interned: each distinct (function, file, line, module, inlined) - or
+ * module+offset when unknown - is one struct agg_frame with an id, and each resolved pc
+ * maps to the ids of its frames once. A site is then keyed by its sequence of frame
+ * ids: stacks whose return addresses differ but whose symbolized frames agree merge,
+ * and no stack is ever turned into text. */
 static int frame_key(struct strbuf *b, const struct agg_frame *f)
 {
     if (f->function != NULL)
         return sb_printf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function,
                          f->file ? f->file : "", f->line, f->module, f->inlined);
     return sb_printf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
+}
+
+struct interner {
+    struct keymap by_text;        /* frame text -> id */
+    struct agg_frame **frames;    /* by id */
+    bool *alloc_frame;            /* by id: an allocator wrapper's frame */
+    int n, cap;
+    struct pcmap {                /* resolved pc -> frame ids */
+        uint64_t pc;
+        const struct rd_module *m;
+        int n, *ids;
+    } *pcs;
+    size_t n_pcs, cap_pcs;
+};
+
+static int intern_frame(struct interner *in, const struct agg_frame *f, struct strbuf *key)
+{
+    int id, r;
+
+    key->len = 0;
+    if ((r = frame_key(key, f)) < 0 || (r = km_get(&in->by_text, key->p, in->n, &id)) < 0)
+        return r;
+    if (r == 0)
+        return id;
+    if (in->n == in->cap) {
+        int cap = in->cap ? in->cap * 2 : 1024;
+        struct agg_frame **fr = realloc(in->frames, (size_t)cap * sizeof(*fr));
+        bool *af = fr ? realloc(in->alloc_frame, (size_t)cap * sizeof(*af)) : NULL;
+        if (fr != NULL)
+            in->frames = fr;
+        if (af == NULL)
+            return -ENOMEM;
+        in->alloc_frame = af;
+        in->cap = cap;
+    }
+    struct agg_frame *copy = malloc(sizeof(*copy));
+    if (copy == NULL)
+        return -ENOMEM;
+    *copy = *f;
+    in->frames[id] = copy;
+    in->alloc_frame[id] = allocator_frame(f->function);
+    in->n++;
+    return id;
+}
+
+static struct pcmap *pc_slot(struct interner *in, uint64_t pc, const struct rd_module *m)
+{
+    size_t cap = in->cap_pcs, j = (size_t)((pc ^ (uintptr_t)m) * 0x9E3779B97F4A7C15ull >> 20);
+    for (j &= cap - 1; in->pcs[j].ids != NULL; j = (j + 1) & (cap - 1))
+        if (in->pcs[j].pc == pc && in->pcs[j].m == m)
+            break;
+    return &in->pcs[j];
+}
+
+/* The frame ids of one pc (resolved and interned once). */
+static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
+                     const struct rd_module *m, struct strbuf *key, const int **ids)
+{
+    if ((in->n_pcs + 1) * 2 > in->cap_pcs) {
+        struct interner old = *in;
+        in->cap_pcs = in->cap_pcs ? in->cap_pcs * 2 : 4096;
+        in->pcs = calloc(in->cap_pcs, sizeof(*in->pcs));
+        if (in->pcs == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < old.cap_pcs; i++)
+            if (old.pcs[i].ids != NULL)
+                *pc_slot(in, old.pcs[i].pc, old.pcs[i].m) = old.pcs[i];
+        free(old.pcs);
+    }
+    struct pcmap *e = pc_slot(in, pc, m);
+    if (e->ids != NULL) {
+        *ids = e->ids;
+        return e->n;
+    }
+    const struct sym_frame *sf = NULL;
+    int k = 0;
+    if (m != NULL && sym != NULL) {
+        struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
+                                 m->bias, m->lo, m->hi };
+        k = sym_resolve(sym, &sm, pc, false, &sf);
+        if (k == -ENOMEM)
+            return k;
+    }
+    int n = k > 0 ? k : 1;
+    int *out = malloc((size_t)n * sizeof(*out));
+    if (out == NULL)
+        return -ENOMEM;
+    for (int j = 0; j < n; j++) {
+        struct agg_frame f;
+        if (k > 0)
+            f = (struct agg_frame){ sf[j].function, sf[j].file, sf[j].line, sf[j].module,
+                                    sf[j].module_offset, sf[j].inlined };
+        else
+            f = (struct agg_frame){ NULL, NULL, 0, m != NULL ? base_name(m->path) : "?",
+                                    m != NULL ? pc - m->bias : pc, false };
+        int id = intern_frame(in, &f, key);
+        if (id < 0) {
+            free(out);
+            return id;
+        }
+        out[j] = id;
+    }
+    e->pc = pc;
+    e->m = m;
+    e->n = n;
+    e->ids = out;
+    in->n_pcs++;
+    *ids = out;
+    return n;
+}
+
+static void interner_free(struct interner *in, bool keep_frames)
+{
+    km_free(&in->by_text);
+    for (int i = 0; i < in->n && !keep_frames; i++)
+        free(in->frames[i]);
+    if (!keep_frames)
+        free(in->frames);
+    free(in->alloc_frame);
+    for (size_t i = 0; i < in->cap_pcs; i++)
+        free(in->pcs[i].ids);
+    free(in->pcs);
+}
+
+/* One stack as frame ids, allocator frames trimmed from its top. */
+static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struct sym_cache *sym,
+                     uint32_t id, struct strbuf *key, int **out, int *n_out, uint64_t *first_pc,
+                     const struct rd_module **first_mod)
+{
+    const struct rd_stack *st = rd_stack(r, id);
+    int *v = NULL, n = 0, cap = 0;
+    bool trimming = true;
+
+    *first_pc = 0;
+    *first_mod = NULL;
+    for (uint32_t i = 0; st != NULL && i < st->depth; i++) {
+        uint64_t pc = st->pcs[i];
+        const struct rd_module *m = rd_module_at(r, pc, a->stk[id].first_time);
+        const int *ids;
+        int k = pc_frames(in, sym, pc, m, key, &ids);
+        if (k < 0) {
+            free(v);
+            return k;
+        }
+        for (int j = 0; j < k; j++) {
+            if (trimming && in->alloc_frame[ids[j]])
+                continue;
+            if (trimming) {
+                *first_pc = pc;
+                *first_mod = m;
+                trimming = false;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                int *g = realloc(v, (size_t)cap * sizeof(*v));
+                if (g == NULL) {
+                    free(v);
+                    return -ENOMEM;
+                }
+                v = g;
+            }
+            v[n++] = ids[j];
+        }
+    }
+    if (n == 0) { /* an undefined stack, or nothing but allocator frames */
+        struct agg_frame unknown = { NULL, NULL, 0, "?", 0, false };
+        int uid = intern_frame(in, &unknown, key);
+        free(v);
+        v = malloc(sizeof(*v));
+        if (uid < 0 || v == NULL) {
+            free(v);
+            return uid < 0 ? uid : -ENOMEM;
+        }
+        v[n++] = uid;
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
 }
 
 static int group_into(struct agg_group **arr, int *n, struct keymap *km, const char *key,
@@ -574,10 +664,10 @@ static int group_into(struct agg_group **arr, int *n, struct keymap *km, const c
             return -ENOMEM;
         *arr = g;
         memset(&g[idx], 0, sizeof(g[idx]));
-        g[idx].function = s->frames[0].function;
-        g[idx].module = s->frames[0].module;
-        g[idx].file = with_line ? s->frames[0].file : NULL;
-        g[idx].line = with_line ? s->frames[0].line : 0;
+        g[idx].function = s->frames[0]->function;
+        g[idx].module = s->frames[0]->module;
+        g[idx].file = with_line ? s->frames[0]->file : NULL;
+        g[idx].line = with_line ? s->frames[0]->line : 0;
         (*n)++;
     }
     stats_add(&(*arr)[idx].st, &s->st);
@@ -653,6 +743,7 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
 {
     struct keymap sites = { 0 }, funcs = { 0 }, lines = { 0 };
     struct strbuf key = { 0 };
+    struct interner in = { 0 };
     int err = 0;
 
     /* Close the books: stacks unchanged since the last peak hold their peak bytes now;
@@ -680,43 +771,47 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
         struct stk *s = &a->stk[id];
         if (!s->used)
             continue;
-        struct agg_frame *f;
-        int n;
+        int *ids, n;
         uint64_t first_pc;
         const struct rd_module *first_mod;
-        err = stack_frames(a, r, sym, id, &f, &n, &first_pc, &first_mod);
+        err = stack_ids(a, &in, r, sym, id, &key, &ids, &n, &first_pc, &first_mod);
         if (err < 0)
             goto out;
+        /* The site key: the frame ids as bytes (a keymap key is a string). */
         key.len = 0;
         for (int i = 0; i < n && err >= 0; i++)
-            err = frame_key(&key, &f[i]);
+            err = sb_printf(&key, "%x,", (unsigned)ids[i]);
         int idx;
         if (err >= 0)
             err = km_get(&sites, key.p, a->n_sites, &idx);
         if (err < 0) {
-            free(f);
+            free(ids);
             goto out;
         }
         if (err == 1) {
             struct agg_site *ns = realloc(a->sites, (size_t)(a->n_sites + 1) * sizeof(*ns));
-            if (ns == NULL) {
-                free(f);
+            const struct agg_frame **fr = malloc((size_t)n * sizeof(*fr));
+            if (ns != NULL)
+                a->sites = ns;
+            if (ns == NULL || fr == NULL) {
+                free(fr);
+                free(ids);
                 err = -ENOMEM;
                 goto out;
             }
-            a->sites = ns;
+            for (int i = 0; i < n; i++)
+                fr[i] = in.frames[ids[i]];
             memset(&ns[idx], 0, sizeof(ns[idx]));
-            ns[idx].frames = f;
+            ns[idx].frames = fr;
             ns[idx].n_frames = n;
             ns[idx].first_pc = first_pc;
             ns[idx].module = first_mod;
             ns[idx].st.common_size = s->st.common_size;
             a->n_sites++;
-        } else {
-            free(f);
-            if (a->sites[idx].st.common_size != s->st.common_size)
-                a->sites[idx].st.common_size = 0;
+        } else if (a->sites[idx].st.common_size != s->st.common_size) {
+            a->sites[idx].st.common_size = 0;
         }
+        free(ids);
         uint64_t cs = a->sites[idx].st.common_size;
         stats_add(&a->sites[idx].st, &s->st);
         a->sites[idx].st.common_size = cs;
@@ -724,7 +819,7 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
     for (int i = 0; i < a->n_sites; i++) {
         const struct agg_site *s = &a->sites[i];
         key.len = 0;
-        if ((err = frame_key(&key, &s->frames[0])) < 0)
+        if ((err = frame_key(&key, s->frames[0])) < 0)
             goto out;
         /* by function: the frame without its line */
         char *fk = strdup(key.p);
@@ -734,8 +829,8 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
         }
         char fkey[1024];
         snprintf(fkey, sizeof(fkey), "%s\x1f%s",
-                 s->frames[0].function ? s->frames[0].function : "", s->frames[0].module);
-        if (s->frames[0].function == NULL)
+                 s->frames[0]->function ? s->frames[0]->function : "", s->frames[0]->module);
+        if (s->frames[0]->function == NULL)
             snprintf(fkey, sizeof(fkey), "%s", fk);
         free(fk);
         if ((err = group_into(&a->funcs, &a->n_funcs, &funcs, fkey, s, false)) < 0 ||
@@ -744,6 +839,9 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
     }
     err = find_bloats(a, sym);
 out:
+    a->frames = in.frames;
+    a->n_frames_owned = in.n;
+    interner_free(&in, true);
     free(key.p);
     km_free(&sites);
     km_free(&funcs);
@@ -807,6 +905,9 @@ void agg_free(struct agg *a)
     for (int i = 0; i < a->n_sites; i++)
         free((void *)a->sites[i].frames);
     free(a->sites);
+    for (int i = 0; i < a->n_frames_owned; i++)
+        free(a->frames[i]);
+    free(a->frames);
     free(a->funcs);
     free(a->lines);
     free(a->bloats);

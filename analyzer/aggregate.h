@@ -50,7 +50,8 @@ struct agg_frame {
 struct agg_site {
     struct agg_stats st;
     int n_frames;
-    const struct agg_frame *frames; /* innermost first, after trimming */
+    const struct agg_frame *const *frames; /* innermost first, after trimming; the frame
+                                            * structs are shared between sites */
     uint64_t first_pc;              /* the call into the allocator, for struct lookup */
     const struct rd_module *module; /* of first_pc */
 };

@@ -9,12 +9,14 @@
 struct ls_map {
     struct ls_block *slots;
     uint64_t cap, n;
+    int shift; /* 64 - log2(cap) */
 };
 
-static inline uint64_t slot_of(uint64_t addr, uint64_t cap)
+/* Fibonacci hashing: the product's high bits depend on every bit of the address (the
+ * low ones of 16-byte-aligned blocks carry nothing). */
+static inline uint64_t slot_of_m(const struct ls_map *m, uint64_t addr)
 {
-    uint64_t h = addr * 0x9E3779B97F4A7C15ull;
-    return (h ^ (h >> 29)) & (cap - 1);
+    return (addr * 0x9E3779B97F4A7C15ull) >> m->shift;
 }
 
 struct ls_map *ls_new(void)
@@ -23,6 +25,7 @@ struct ls_map *ls_new(void)
     if (m == NULL)
         return NULL;
     m->cap = 1024;
+    m->shift = 64 - 10;
     m->slots = calloc(m->cap, sizeof(*m->slots));
     if (m->slots == NULL) {
         free(m);
@@ -33,29 +36,28 @@ struct ls_map *ls_new(void)
 
 static int grow(struct ls_map *m)
 {
-    uint64_t cap = m->cap * 2;
-    struct ls_block *s = calloc(cap, sizeof(*s));
-    if (s == NULL)
+    struct ls_map g = { NULL, m->cap * 2, m->n, m->shift - 1 };
+    g.slots = calloc(g.cap, sizeof(*g.slots));
+    if (g.slots == NULL)
         return -ENOMEM;
     for (uint64_t i = 0; i < m->cap; i++) {
         if (m->slots[i].addr == 0)
             continue;
-        uint64_t j = slot_of(m->slots[i].addr, cap);
-        while (s[j].addr != 0)
-            j = (j + 1) & (cap - 1);
-        s[j] = m->slots[i];
+        uint64_t j = slot_of_m(&g, m->slots[i].addr);
+        while (g.slots[j].addr != 0)
+            j = (j + 1) & (g.cap - 1);
+        g.slots[j] = m->slots[i];
     }
     free(m->slots);
-    m->slots = s;
-    m->cap = cap;
+    *m = g;
     return 0;
 }
 
 int ls_put(struct ls_map *m, const struct ls_block *b, struct ls_block *old)
 {
-    if ((m->n + 1) * 4 > m->cap * 3 && grow(m) < 0)
+    if ((m->n + 1) * 2 > m->cap && grow(m) < 0)
         return -ENOMEM;
-    uint64_t j = slot_of(b->addr, m->cap);
+    uint64_t j = slot_of_m(m, b->addr);
     while (m->slots[j].addr != 0 && m->slots[j].addr != b->addr)
         j = (j + 1) & (m->cap - 1);
     int replaced = m->slots[j].addr != 0;
@@ -69,7 +71,7 @@ int ls_put(struct ls_map *m, const struct ls_block *b, struct ls_block *old)
 
 const struct ls_block *ls_get(const struct ls_map *m, uint64_t addr)
 {
-    uint64_t j = slot_of(addr, m->cap);
+    uint64_t j = slot_of_m(m, addr);
     while (m->slots[j].addr != 0) {
         if (m->slots[j].addr == addr)
             return &m->slots[j];
@@ -80,7 +82,7 @@ const struct ls_block *ls_get(const struct ls_map *m, uint64_t addr)
 
 bool ls_take(struct ls_map *m, uint64_t addr, struct ls_block *out)
 {
-    uint64_t mask = m->cap - 1, j = slot_of(addr, m->cap);
+    uint64_t mask = m->cap - 1, j = slot_of_m(m, addr);
 
     while (m->slots[j].addr != addr) {
         if (m->slots[j].addr == 0)
@@ -92,7 +94,7 @@ bool ls_take(struct ls_map *m, uint64_t addr, struct ls_block *out)
      * slot does not lie cyclically in (hole, their slot]. */
     uint64_t hole = j;
     for (uint64_t k = (j + 1) & mask; m->slots[k].addr != 0; k = (k + 1) & mask) {
-        uint64_t home = slot_of(m->slots[k].addr, m->cap);
+        uint64_t home = slot_of_m(m, m->slots[k].addr);
         bool stays = hole <= k ? (home > hole && home <= k) : (home > hole || home <= k);
         if (!stays) {
             m->slots[hole] = m->slots[k];

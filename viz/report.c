@@ -132,7 +132,7 @@ static void text_site(FILE *o, const struct agg *a, int rank, int i, const struc
         report_bytes(v, sizeof(v), val);
     else
         count(v, sizeof(v), val);
-    frame_text(fr, sizeof(fr), &s->frames[0]);
+    frame_text(fr, sizeof(fr), s->frames[0]);
     fprintf(o, "  #%-2d %10s %5.1f%%  %s\n", rank, v, total > 0 ? 100 * val / total : 0, fr);
     report_bytes(b1, sizeof(b1), s->st.allocated_bytes);
     report_bytes(b2, sizeof(b2), s->st.leaked_bytes);
@@ -141,8 +141,8 @@ static void text_site(FILE *o, const struct agg *a, int rank, int i, const struc
             count(v, sizeof(v), s->st.leaked_allocations),
             count(fr, sizeof(fr), s->st.temporary_allocations));
     for (int k = 0; k < s->n_frames && k < 12; k++) {
-        frame_text(fr, sizeof(fr), &s->frames[k]);
-        fprintf(o, "         %s%s\n", s->frames[k].inlined ? "(inlined) " : "", fr);
+        frame_text(fr, sizeof(fr), s->frames[k]);
+        fprintf(o, "         %s%s\n", s->frames[k]->inlined ? "(inlined) " : "", fr);
     }
     if (s->n_frames > 12)
         fprintf(o, "         ... %d more frames\n", s->n_frames - 12);
@@ -166,7 +166,7 @@ static void text_bloat(FILE *o, const struct agg *a, int top)
             fprintf(o, ", %.0f%% zero bytes", 100 * bl->zero_share);
         fprintf(o, "\n    from %d site%s:", bl->n_sites, bl->n_sites == 1 ? "" : "s");
         for (int k = 0; k < bl->n_sites && k < 8; k++) {
-            frame_text(fr, sizeof(fr), &agg_site(a, bl->sites[k])->frames[0]);
+            frame_text(fr, sizeof(fr), agg_site(a, bl->sites[k])->frames[0]);
             fprintf(o, "%s %s", k ? "," : "", fr);
         }
         fputc('\n', o);
@@ -404,7 +404,7 @@ static int write_json(FILE *o, const struct report_input *in)
     fputs(",\"sites\":[", o);
     for (int r = 0; r < n; r++) {
         const struct agg_site *s = agg_site(a, idx[r]);
-        const struct agg_frame *f = &s->frames[0];
+        const struct agg_frame *f = s->frames[0];
         fputs(r ? ",{" : "{", o);
         fputs("\"function\":", o);
         json_str(o, f->function);
@@ -416,7 +416,7 @@ static int write_json(FILE *o, const struct report_input *in)
         for (int k = 0; k < s->n_frames; k++) {
             if (k)
                 fputc(',', o);
-            json_frame(o, &s->frames[k]);
+            json_frame(o, s->frames[k]);
         }
         fputs("],", o);
         json_stats(o, &s->st);
@@ -452,7 +452,7 @@ static int write_json(FILE *o, const struct report_input *in)
         for (int k = 0; k < b->n_sites && k < 8; k++) {
             if (k)
                 fputc(',', o);
-            json_frame(o, &agg_site(a, b->sites[k])->frames[0]);
+            json_frame(o, agg_site(a, b->sites[k])->frames[0]);
         }
         fputs("],\"types\":[", o);
         for (int t2 = 0; t2 < b->n_types; t2++) {
@@ -551,7 +551,7 @@ static int write_markdown(FILE *o, const struct report_input *in)
                 report_bytes(b1, sizeof(b1), val);
             else
                 count(b1, sizeof(b1), val);
-            frame_text(fr, sizeof(fr), &s->frames[0]);
+            frame_text(fr, sizeof(fr), s->frames[0]);
             report_bytes(b2, sizeof(b2), s->st.leaked_bytes);
             fprintf(o, "| %d | %s | `", r + 1, b1);
             md_cell(o, fr);
@@ -572,7 +572,7 @@ static int write_markdown(FILE *o, const struct report_input *in)
             fprintf(o, ", %.0f%% zero bytes", 100 * b->zero_share);
         fprintf(o, "; from");
         for (int k = 0; k < b->n_sites && k < 8; k++) {
-            frame_text(fr, sizeof(fr), &agg_site(a, b->sites[k])->frames[0]);
+            frame_text(fr, sizeof(fr), agg_site(a, b->sites[k])->frames[0]);
             fprintf(o, "%s `", k ? "," : "");
             md_cell(o, fr);
             fputc('`', o);
