@@ -12,7 +12,7 @@
 
 #include "liveset.h"
 
-#define SIZE_SLOTS 4 /* distinct sizes tracked per stack, for common_size */
+#define SIZE_SLOTS       4 /* distinct sizes tracked per stack, for common_size */
 #define BLOAT_MIN_BLOCKS 1000.0
 
 /* Per stack id, while events are read. */
@@ -310,20 +310,53 @@ uint64_t agg_usable_size(uint64_t size, bool jemalloc)
 static bool allocator_frame(const char *fn)
 {
     static const char *const exact[] = {
-        "malloc", "calloc", "realloc", "free", "operator new", "operator new[]",
-        "__rust_alloc", "__rust_alloc_zeroed", "__rust_realloc", "__rdl_alloc",
-        "__rdl_alloc_zeroed", "__rdl_realloc", "PyMem_RawMalloc", "PyMem_RawCalloc",
-        "PyMem_RawRealloc", "PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc",
-        "PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc", "_PyMem_RawMalloc",
-        "_PyMem_RawCalloc", "_PyMem_RawRealloc", "_PyObject_Malloc", "_PyObject_Calloc",
-        "_PyObject_Realloc", "_PyMem_DebugRawAlloc", "_PyMem_DebugRawMalloc",
-        "_PyMem_DebugRawCalloc", "_PyMem_DebugRawRealloc", "_PyMem_DebugMalloc",
-        "_PyMem_DebugCalloc", "_PyMem_DebugRealloc", "pymalloc_alloc",
+        "malloc",
+        "calloc",
+        "realloc",
+        "free",
+        "operator new",
+        "operator new[]",
+        "__rust_alloc",
+        "__rust_alloc_zeroed",
+        "__rust_realloc",
+        "__rdl_alloc",
+        "__rdl_alloc_zeroed",
+        "__rdl_realloc",
+        "PyMem_RawMalloc",
+        "PyMem_RawCalloc",
+        "PyMem_RawRealloc",
+        "PyMem_Malloc",
+        "PyMem_Calloc",
+        "PyMem_Realloc",
+        "PyObject_Malloc",
+        "PyObject_Calloc",
+        "PyObject_Realloc",
+        "_PyMem_RawMalloc",
+        "_PyMem_RawCalloc",
+        "_PyMem_RawRealloc",
+        "_PyObject_Malloc",
+        "_PyObject_Calloc",
+        "_PyObject_Realloc",
+        "_PyMem_DebugRawAlloc",
+        "_PyMem_DebugRawMalloc",
+        "_PyMem_DebugRawCalloc",
+        "_PyMem_DebugRawRealloc",
+        "_PyMem_DebugMalloc",
+        "_PyMem_DebugCalloc",
+        "_PyMem_DebugRealloc",
+        "pymalloc_alloc",
     };
     static const char *const prefixes[] = {
-        "operator new(", "operator new[](", "__libc_", "alloc::alloc::", "alloc::raw_vec::",
-        "__gnu_cxx::new_allocator<", "std::__new_allocator<", "std::allocator_traits<",
-        "std::allocator<", "<alloc::alloc::Global as core::alloc::Allocator>",
+        "operator new(",
+        "operator new[](",
+        "__libc_",
+        "alloc::alloc::",
+        "alloc::raw_vec::",
+        "__gnu_cxx::new_allocator<",
+        "std::__new_allocator<",
+        "std::allocator_traits<",
+        "std::allocator<",
+        "<alloc::alloc::Global as core::alloc::Allocator>",
     };
     if (fn == NULL)
         return false;
@@ -468,21 +501,21 @@ static const char *base_name(const char *path)
 static int frame_key(struct strbuf *b, const struct agg_frame *f)
 {
     if (f->function != NULL)
-        return sb_printf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function,
-                         f->file ? f->file : "", f->line, f->module, f->inlined);
+        return sb_printf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function, f->file ? f->file : "",
+                         f->line, f->module, f->inlined);
     return sb_printf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
 }
 
 struct interner {
-    struct keymap by_text;        /* frame text -> id */
-    struct agg_frame **frames;    /* by id */
-    bool *alloc_frame;            /* by id: an allocator wrapper's frame */
+    struct keymap by_text;     /* frame text -> id */
+    struct agg_frame **frames; /* by id */
+    bool *alloc_frame;         /* by id: an allocator wrapper's frame */
     int n, cap;
-    struct pcmap {                /* resolved pc -> frame ids */
+    struct pcmap { /* resolved pc -> frame ids */
         uint64_t pc;
         const struct rd_module *m;
         int n, *ids;
-    } *pcs;
+    } * pcs;
     size_t n_pcs, cap_pcs;
 };
 
@@ -549,7 +582,7 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
     int k = 0;
     if (m != NULL && sym != NULL) {
         struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
-                                 m->bias, m->lo, m->hi };
+                                 m->bias, m->lo,       m->hi };
         k = sym_resolve(sym, &sm, pc, false, &sf);
         if (k == -ENOMEM)
             return k;
@@ -561,11 +594,13 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
     for (int j = 0; j < n; j++) {
         struct agg_frame f;
         if (k > 0)
-            f = (struct agg_frame){ sf[j].function, sf[j].file, sf[j].line, sf[j].module,
-                                    sf[j].module_offset, sf[j].inlined };
+            f = (struct agg_frame){ sf[j].function, sf[j].file,          sf[j].line,
+                                    sf[j].module,   sf[j].module_offset, sf[j].inlined };
         else
-            f = (struct agg_frame){ NULL, NULL, 0, m != NULL ? base_name(m->path) : "?",
-                                    m != NULL ? pc - m->bias : pc, false };
+            f = (struct agg_frame){
+                NULL, NULL, 0, m != NULL ? base_name(m->path) : "?", m != NULL ? pc - m->bias : pc,
+                false
+            };
         int id = intern_frame(in, &f, key);
         if (id < 0) {
             free(out);
@@ -726,7 +761,7 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
                 continue;
             const struct rd_module *m = s->module;
             struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
-                                     m->bias, m->lo, m->hi };
+                                     m->bias, m->lo,       m->hi };
             const struct sym_struct *types = NULL;
             int nt = sym_structs_of_size(sym, &sm, s->first_pc, false, b->size, &types);
             if (nt > 0) {

@@ -28,11 +28,11 @@
 struct agg_stats {
     double allocations, allocated_bytes;
     double frees;
-    double peak_live_bytes;    /* live at the moment of the global peak */
+    double peak_live_bytes;                  /* live at the moment of the global peak */
     double leaked_bytes, leaked_allocations; /* live at the end of the log (or window) */
-    double temporary_allocations; /* freed before the thread allocated anything else */
-    double max_live_blocks;       /* the site's own largest live block count */
-    double slack_bytes;           /* allocator's usable size minus requested, allocated */
+    double temporary_allocations;            /* freed before the thread allocated anything else */
+    double max_live_blocks;                  /* the site's own largest live block count */
+    double slack_bytes;                    /* allocator's usable size minus requested, allocated */
     double zero_sampled_bytes, zero_bytes; /* contents of the blocks sampled for zeros */
     double hist[AGG_HIST_BUCKETS];
     uint64_t common_size; /* the size of most allocations, if >= 90% share one; else 0 */
@@ -52,8 +52,8 @@ struct agg_site {
     int n_frames;
     const struct agg_frame *const *frames; /* innermost first, after trimming; the frame
                                             * structs are shared between sites */
-    uint64_t first_pc;              /* the call into the allocator, for struct lookup */
-    const struct rd_module *module; /* of first_pc */
+    uint64_t first_pc;                     /* the call into the allocator, for struct lookup */
+    const struct rd_module *module;        /* of first_pc */
 };
 
 /* A row of the by-function or by-line tables: the innermost frame's function, or its

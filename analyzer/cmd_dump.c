@@ -19,11 +19,11 @@ static const char dump_usage[] =
 
 static const char *fn_name(int type, int fn)
 {
-    static const char *alloc_names[] = { "malloc",         "calloc",        "realloc",
-                                         "reallocarray",   "posix_memalign", "aligned_alloc",
-                                         "memalign",       "valloc",         "pvalloc",
-                                         "new",            "new[]",          "mallocx",
-                                         "rallocx",        "xallocx" };
+    static const char *alloc_names[] = { "malloc",       "calloc",         "realloc",
+                                         "reallocarray", "posix_memalign", "aligned_alloc",
+                                         "memalign",     "valloc",         "pvalloc",
+                                         "new",          "new[]",          "mallocx",
+                                         "rallocx",      "xallocx" };
     if (type == LF_EV_FREE) {
         switch (fn) {
         case LF_FN_FREE:
@@ -97,8 +97,10 @@ static int cmp_u32(const void *a, const void *b)
 int cmd_dump(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "summary", no_argument, NULL, 's' }, { "live", no_argument, NULL, 'l' },
-        { "stacks", no_argument, NULL, 'k' },  { "help", no_argument, NULL, 'h' },
+        { "summary", no_argument, NULL, 's' },
+        { "live", no_argument, NULL, 'l' },
+        { "stacks", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     bool summary = false, live = false, stacks = false;
@@ -182,8 +184,7 @@ int cmd_dump(int argc, char **argv)
                 if (live_bytes > peak)
                     peak = live_bytes;
                 if (records) {
-                    printf("%.6f tid=%u alloc fn=%s addr=0x%" PRIx64 " size=%" PRIu64
-                           " stack=%u",
+                    printf("%.6f tid=%u alloc fn=%s addr=0x%" PRIx64 " size=%" PRIu64 " stack=%u",
                            ms, it.tid, fn_name(e->type, e->fn), e->addr, e->size, e->stack);
                     if (e->old_addr != e->addr)
                         printf(" from=0x%" PRIx64, e->old_addr);
@@ -228,8 +229,8 @@ int cmd_dump(int argc, char **argv)
         case RD_UNLOAD:
             if (records) {
                 const struct rd_module *m = it.module;
-                printf("%.6f %s id=%u path=%s bias=0x%" PRIx64 " range=0x%" PRIx64
-                       "-0x%" PRIx64 " build_id=",
+                printf("%.6f %s id=%u path=%s bias=0x%" PRIx64 " range=0x%" PRIx64 "-0x%" PRIx64
+                       " build_id=",
                        ms, it.kind == RD_MODULE ? "module" : "unload", m->id, m->path, m->bias,
                        m->lo, m->hi);
                 for (int i = 0; i < m->build_id_len; i++)
@@ -266,8 +267,8 @@ int cmd_dump(int argc, char **argv)
         printf("live_blocks=%" PRIu64 "\nlive_bytes=%" PRIu64 "\n", ls_count(ls), live_bytes);
         printf("peak_live_bytes=%" PRIu64 "\n", peak);
         printf("lost_events=%" PRIu64 "\nlate_events=%" PRIu64 "\n", st->lost, st->late);
-        printf("threads=%d\nstacks=%u\nmodules=%d\nmarkers=%" PRIu64 "\n", n_tids,
-               rd_n_stacks(r), rd_n_modules(r), markers);
+        printf("threads=%d\nstacks=%u\nmodules=%d\nmarkers=%" PRIu64 "\n", n_tids, rd_n_stacks(r),
+               rd_n_modules(r), markers);
         printf("zero_samples=%" PRIu64 "\nzero_sample_bytes=%" PRIu64
                "\nzero_sample_zero_bytes=%" PRIu64 "\n",
                zeros_records, zero_of, zero_bytes);

@@ -171,7 +171,9 @@ int cmd_report(int argc, char **argv)
     int rc = report_load(argv[optind], from, to, symbols, dbg, debuginfod, &r, &a, &sym);
     if (rc == 0) {
         struct report_input in = { argv[optind], r, a,
-                                   top > 0 ? top : fmt == REPORT_JSON ? 0 : 10,
+                                   top > 0              ? top
+                                   : fmt == REPORT_JSON ? 0
+                                                        : 10,
                                    rd_warnings(r) };
         if (report_write(stdout, fmt, &in) < 0) {
             fprintf(stderr, "heapspan report: cannot write the report\n");

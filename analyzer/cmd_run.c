@@ -102,8 +102,9 @@ int cmd_run(int argc, char **argv)
             break;
         case 's':
             if (!valid_bytes(optarg)) {
-                fprintf(stderr, "heapspan run: --sample %s: expected a byte count like "
-                                "524288 or 512K\n",
+                fprintf(stderr,
+                        "heapspan run: --sample %s: expected a byte count like "
+                        "524288 or 512K\n",
                         optarg);
                 return 2;
             }
@@ -113,8 +114,7 @@ int cmd_run(int argc, char **argv)
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end != '\0' || v < 1 || v > 1024) {
-                fprintf(stderr, "heapspan run: --depth %s: expected 1 to 1024 frames\n",
-                        optarg);
+                fprintf(stderr, "heapspan run: --depth %s: expected 1 to 1024 frames\n", optarg);
                 return 2;
             }
             depth = optarg;

@@ -87,8 +87,7 @@ static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
 static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
 {
     va_list ap;
-    int n = snprintf(r->err, sizeof(r->err), "%s: byte %llu: ", r->path,
-                     (unsigned long long)off);
+    int n = snprintf(r->err, sizeof(r->err), "%s: byte %llu: ", r->path, (unsigned long long)off);
     va_start(ap, fmt);
     if (n >= 0 && (size_t)n < sizeof(r->err))
         vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
@@ -453,8 +452,7 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
 {
     uint64_t id = 0, depth = 0, v;
 
-    if (!get(c, &id) || !get(c, &depth) || id == 0 || id > (1u << 28) ||
-        depth > LF_MAX_STACK_DEPTH)
+    if (!get(c, &id) || !get(c, &depth) || id == 0 || id > (1u << 28) || depth > LF_MAX_STACK_DEPTH)
         return fail(r, -EINVAL, off, "malformed stack record (id %llu, depth %llu)",
                     (unsigned long long)id, (unsigned long long)depth);
     if (id >= r->cap_stacks) {
@@ -617,8 +615,7 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
         return mq_push(r, &it, (const char *)s, len);
     case LF_META_PROCESS: {
         uint64_t n;
-        if (!get(c, &len) || len > LF_MAX_PATH || !get_bytes(c, len, &s) || !get(c, &n) ||
-            n > 4096)
+        if (!get(c, &len) || len > LF_MAX_PATH || !get_bytes(c, len, &s) || !get(c, &n) || n > 4096)
             break;
         free(r->exe);
         r->exe = strndup((const char *)s, len);
@@ -693,10 +690,10 @@ static bool pend_refill(struct rd_log *r, struct pending *p)
         struct lf_event *e = &p->ev[p->n];
         int k = lf_decode_event(&p->p, p->end, &p->time, e);
         if (k <= 0) {
-            warn(r, "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
-                    "that chunk is skipped",
-                 r->path, (unsigned long long)p->offset, k == 0 ? "unknown" : "malformed",
-                 p->tid);
+            warn(r,
+                 "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
+                 "that chunk is skipped",
+                 r->path, (unsigned long long)p->offset, k == 0 ? "unknown" : "malformed", p->tid);
             p->p = p->end;
             break;
         }
@@ -763,13 +760,15 @@ static int read_chunk(struct rd_log *r)
     if (off == r->st.file_bytes) {
         if (r->index_off != 0 && !r->saw_trailer) {
             r->st.truncated = true;
-            warn(r, "%s: byte %llu: the log ends after its index chunk without the trailer "
-                    "(cut after its end record: no event is missing)",
+            warn(r,
+                 "%s: byte %llu: the log ends after its index chunk without the trailer "
+                 "(cut after its end record: no event is missing)",
                  r->path, (unsigned long long)off);
         } else if (r->st.ended && !r->saw_trailer) {
             r->st.truncated = true;
-            warn(r, "%s: byte %llu: the log ends after its end record without the index "
-                    "(cut short: no event is missing)",
+            warn(r,
+                 "%s: byte %llu: the log ends after its end record without the index "
+                 "(cut short: no event is missing)",
                  r->path, (unsigned long long)off);
         }
         r->eof = true;
@@ -783,8 +782,9 @@ static int read_chunk(struct rd_log *r)
          * name the index chunk just read. */
         if (off + LF_TRAILER_SIZE > r->st.file_bytes) {
             r->st.truncated = true;
-            warn(r, "%s: byte %llu: the log ends inside its index trailer (cut after its "
-                    "end record: no event is missing)",
+            warn(r,
+                 "%s: byte %llu: the log ends inside its index trailer (cut after its "
+                 "end record: no event is missing)",
                  r->path, (unsigned long long)off);
         } else if (off + LF_TRAILER_SIZE < r->st.file_bytes) {
             return fail(r, -EINVAL, off + LF_TRAILER_SIZE,
@@ -804,8 +804,9 @@ static int read_chunk(struct rd_log *r)
         if ((size_t)n < sizeof(h) && r->st.file_bytes - off < sizeof(h)) {
             r->st.truncated = true;
             r->eof = true;
-            warn(r, "%s: byte %llu: the log ends inside a chunk header (the process was "
-                    "killed or is still running); read up to there",
+            warn(r,
+                 "%s: byte %llu: the log ends inside a chunk header (the process was "
+                 "killed or is still running); read up to there",
                  r->path, (unsigned long long)off);
             return 0;
         }
@@ -816,8 +817,9 @@ static int read_chunk(struct rd_log *r)
     if ((size_t)n < sizeof(h)) {
         r->st.truncated = true;
         r->eof = true;
-        warn(r, "%s: byte %llu: the log ends inside a chunk header (the process was killed "
-                "or is still running); read up to there",
+        warn(r,
+             "%s: byte %llu: the log ends inside a chunk header (the process was killed "
+             "or is still running); read up to there",
              r->path, (unsigned long long)off);
         return 0;
     }
@@ -832,13 +834,14 @@ static int read_chunk(struct rd_log *r)
         return fail(r, -EINVAL, off + 6, "bad chunk header size %u", hsize);
     if (rawlen > LF_MAX_CHUNK_RAW || stored > LF_MAX_CHUNK_RAW ||
         (!(flags & LF_CHUNK_ZSTD) && stored != rawlen))
-        return fail(r, -EINVAL, off + 8, "implausible chunk lengths (stored %u, raw %u)",
-                    stored, rawlen);
+        return fail(r, -EINVAL, off + 8, "implausible chunk lengths (stored %u, raw %u)", stored,
+                    rawlen);
     if (off + hsize + stored > r->st.file_bytes) {
         r->st.truncated = true;
         r->eof = true;
-        warn(r, "%s: byte %llu: the log ends inside a chunk (the process was killed or is "
-                "still running); read up to there",
+        warn(r,
+             "%s: byte %llu: the log ends inside a chunk (the process was killed or is "
+             "still running); read up to there",
              r->path, (unsigned long long)off);
         return 0;
     }
@@ -958,15 +961,15 @@ int rd_next(struct rd_log *r, struct rd_item *out)
                 if (r->n_heap > 0)
                     heap_down(r, 0);
             }
-            if (r->windowed && (out->time < r->from || out->time >= r->to) &&
-                out->kind == RD_EVENT)
+            if (r->windowed && (out->time < r->from || out->time >= r->to) && out->kind == RD_EVENT)
                 continue;
             return 1;
         }
         if (r->eof) {
             if (!r->st.ended && !r->st.truncated && r->err[0] == '\0')
-                warn(r, "%s: the log has no end record: the process was killed, exec'd "
-                        "or is still running; everything up to its last flush is here",
+                warn(r,
+                     "%s: the log has no end record: the process was killed, exec'd "
+                     "or is still running; everything up to its last flush is here",
                      r->path);
             r->st.ended = true; /* warn once */
             return 0;

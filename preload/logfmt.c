@@ -20,8 +20,7 @@ static void crc_init(void)
     }
     for (uint32_t i = 0; i < 256; i++)
         for (int s = 1; s < 8; s++)
-            crc_table[s][i] =
-                (crc_table[s - 1][i] >> 8) ^ crc_table[0][crc_table[s - 1][i] & 0xff];
+            crc_table[s][i] = (crc_table[s - 1][i] >> 8) ^ crc_table[0][crc_table[s - 1][i] & 0xff];
     __atomic_store_n(&crc_table_ready, 1, __ATOMIC_RELEASE);
 }
 

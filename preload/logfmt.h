@@ -49,9 +49,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LF_MAGIC        "HEAPSPAN"
-#define LF_VERSION      1
-#define LF_CHUNK_MAGIC  0x4b435348u /* "HSCK" little-endian */
+#define LF_MAGIC         "HEAPSPAN"
+#define LF_VERSION       1
+#define LF_CHUNK_MAGIC   0x4b435348u /* "HSCK" little-endian */
 #define LF_TRAILER_MAGIC "HSINDEX1"
 
 #define LF_FILE_HDR_SIZE  64
@@ -69,9 +69,9 @@
 #define LF_CHUNK_ZSTD 0x1
 
 /* Upper bounds a reader enforces before it allocates. */
-#define LF_MAX_CHUNK_RAW (16u << 20)
+#define LF_MAX_CHUNK_RAW   (16u << 20)
 #define LF_MAX_STACK_DEPTH 1024
-#define LF_MAX_PATH 4096
+#define LF_MAX_PATH        4096
 
 /*
  * Event records (in LF_CHUNK_EVENTS). Byte 0 is a tag: the low 4 bits give the record
@@ -172,10 +172,10 @@ enum lf_marker {
 };
 
 enum lf_end {
-    LF_END_EXIT = 1,      /* exit() or return from main */
+    LF_END_EXIT = 1,            /* exit() or return from main */
     LF_END_UNDERSCORE_EXIT = 2, /* _exit / _Exit */
-    LF_END_SIGNAL = 3,    /* a fatal signal */
-    LF_END_STOPPED = 4,   /* recording stopped (write error); the log ends here */
+    LF_END_SIGNAL = 3,          /* a fatal signal */
+    LF_END_STOPPED = 4,         /* recording stopped (write error); the log ends here */
 };
 
 /* LF_CHUNK_INDEX payload: n entries, then the file ends with a 16-byte trailer:
@@ -187,7 +187,7 @@ struct lf_index_entry {
     uint64_t max_time; /* latest event time in the run (ticks) */
 };
 #define LF_INDEX_ENTRY_SIZE 24
-#define LF_TRAILER_SIZE 16
+#define LF_TRAILER_SIZE     16
 
 /* ---- encoding helpers, shared by writer and reader ---- */
 
@@ -274,8 +274,7 @@ struct lf_event {
     uint64_t count; /* LF_EV_LOST: events lost; LF_EV_ZEROS: zero bytes counted */
 };
 
-static inline bool lf_get_addr(const uint8_t **pp, const uint8_t *end, int width,
-                               uint64_t *out)
+static inline bool lf_get_addr(const uint8_t **pp, const uint8_t *end, int width, uint64_t *out)
 {
     const uint8_t *p = *pp;
     uint64_t v = 0;

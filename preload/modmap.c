@@ -12,7 +12,7 @@
 #include "writer.h"
 
 #define MAX_MODULES 8192
-#define MAX_SEGS 16
+#define MAX_SEGS    16
 
 struct known {
     uint64_t bias;
@@ -51,8 +51,8 @@ static size_t build_id_of(const struct dl_phdr_info *info, const uint8_t **out)
             const uint8_t *next = desc + ((nh->n_descsz + 3) & ~3u);
             if (next > end)
                 break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-                memcmp(name, "GNU", 4) == 0 && nh->n_descsz <= 64) {
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
+                nh->n_descsz <= 64) {
                 *out = desc;
                 return nh->n_descsz;
             }

@@ -205,8 +205,8 @@ static bool parse_signal(const char *s, int *out)
     static const struct {
         const char *name;
         int sig;
-    } names[] = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "SIGUSR1", SIGUSR1 },
-                  { "SIGUSR2", SIGUSR2 }, { "off", 0 },     { "none", 0 } };
+    } names[] = { { "USR1", SIGUSR1 },    { "USR2", SIGUSR2 }, { "SIGUSR1", SIGUSR1 },
+                  { "SIGUSR2", SIGUSR2 }, { "off", 0 },        { "none", 0 } };
     long v;
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -14,18 +14,18 @@
 
 /* Settings, read once from HEAPSPAN_* at start (docs/cli.md lists them). */
 struct rt_config {
-    char output[4096];          /* HEAPSPAN_OUTPUT: path template, %p pid, %e exe name */
-    uint64_t sample_bytes;      /* HEAPSPAN_SAMPLE_BYTES: 0 = record every allocation */
-    int max_depth;              /* HEAPSPAN_DEPTH: frames kept per stack */
-    bool follow_children;       /* HEAPSPAN_FOLLOW_CHILDREN: forks and execs log too */
-    int marker_signal;          /* HEAPSPAN_MARKER_SIGNAL: 0 = off */
+    char output[4096];             /* HEAPSPAN_OUTPUT: path template, %p pid, %e exe name */
+    uint64_t sample_bytes;         /* HEAPSPAN_SAMPLE_BYTES: 0 = record every allocation */
+    int max_depth;                 /* HEAPSPAN_DEPTH: frames kept per stack */
+    bool follow_children;          /* HEAPSPAN_FOLLOW_CHILDREN: forks and execs log too */
+    int marker_signal;             /* HEAPSPAN_MARKER_SIGNAL: 0 = off */
     uint64_t snapshot_interval_ns; /* HEAPSPAN_SNAPSHOT_INTERVAL: 0 = off */
-    int root_pid;               /* HEAPSPAN_ROOT_PID: the pid `heapspan run` started */
-    char manifest[4096];        /* HEAPSPAN_MANIFEST: file to append each log path to */
-    bool quiet;                 /* HEAPSPAN_QUIET: no stderr line at start */
+    int root_pid;                  /* HEAPSPAN_ROOT_PID: the pid `heapspan run` started */
+    char manifest[4096];           /* HEAPSPAN_MANIFEST: file to append each log path to */
+    bool quiet;                    /* HEAPSPAN_QUIET: no stderr line at start */
 };
 
-#define RT_DEFAULT_DEPTH 128
+#define RT_DEFAULT_DEPTH         128
 #define RT_DEFAULT_MARKER_SIGNAL 12 /* SIGUSR2 */
 
 extern struct rt_config rt_cfg;

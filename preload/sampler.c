@@ -141,8 +141,7 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
     return found;
 }
 
-void smp_each(struct smp_set *s, void (*fn)(uint64_t addr, uint64_t size, void *arg),
-              void *arg)
+void smp_each(struct smp_set *s, void (*fn)(uint64_t addr, uint64_t size, void *arg), void *arg)
 {
     pthread_mutex_lock(&s->lock);
     for (uint64_t i = 0; i < s->cap; i++)

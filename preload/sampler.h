@@ -34,8 +34,7 @@ bool smp_might_contain(const struct smp_set *s, uint64_t addr);
 /* Removes addr if it is in the set; returns true and its size if it was. */
 bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size);
 /* Calls fn for every block in the set (under the set's lock; fn must not call out). */
-void smp_each(struct smp_set *s, void (*fn)(uint64_t addr, uint64_t size, void *arg),
-              void *arg);
+void smp_each(struct smp_set *s, void (*fn)(uint64_t addr, uint64_t size, void *arg), void *arg);
 
 void smp_fork_prepare(struct smp_set *s);
 void smp_fork_parent(struct smp_set *s);

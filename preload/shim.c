@@ -33,8 +33,8 @@
 #include "tbuf.h"
 #include "writer.h"
 
-#define EXPORT __attribute__((visibility("default")))
-#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define EXPORT      __attribute__((visibility("default")))
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Mean bytes between blocks whose zero bytes are counted, in full-trace mode: a few
@@ -77,15 +77,15 @@ static struct {
     int (*fexecve)(int, char *const[], char *const[]);
 } real;
 
-static int real_state;      /* 0 unresolved, 1 resolving, 2 resolved */
-static int started;         /* phase A: 0 not yet, 1 running or done */
-static bool late_done;      /* phase B */
-static bool recording;      /* the hot flag: events are recorded */
+static int real_state;       /* 0 unresolved, 1 resolving, 2 resolved */
+static int started;          /* phase A: 0 not yet, 1 running or done */
+static bool late_done;       /* phase B */
+static bool recording;       /* the hot flag: events are recorded */
 static uint64_t sample_mean; /* 0: every allocation */
 static int max_depth;
 static int my_pid;
-static struct smp_set *sampled;   /* sampled mode: the sampled live blocks */
-static struct smp_set *zero_set;  /* full mode: blocks picked for zero counting */
+static struct smp_set *sampled;  /* sampled mode: the sampled live blocks */
+static struct smp_set *zero_set; /* full mode: blocks picked for zero counting */
 
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
 
@@ -213,8 +213,6 @@ static inline void leave(struct tb_thread *t)
         deliver_pending_signal();
 }
 
-
-
 /* The event's time, never before the thread's previous one (a migration between
  * cores whose counters differ by a few cycles must not make a negative delta). */
 static inline uint64_t event_time(struct tb_thread *t, uint64_t now)
@@ -238,8 +236,7 @@ static inline uint8_t *put_lost(struct tb_thread *t, uint8_t *w, uint64_t now)
 }
 
 /* The tag for a record of type whose addresses are a (and b): wide if either needs it. */
-static inline uint8_t *put_tag(uint8_t *w, int type, int fn, uint64_t a, uint64_t b,
-                               int *width)
+static inline uint8_t *put_tag(uint8_t *w, int type, int fn, uint64_t a, uint64_t b, int *width)
 {
     bool wide = UNLIKELY((a | b) >= LF_ADDR_LIMIT);
     *width = wide ? 8 : LF_ADDR_BYTES;
@@ -513,8 +510,8 @@ EXPORT void free(void *p)
     real.free(p);
 }
 
-static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t, size_t),
-                    size_t a, size_t b)
+static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t, size_t), size_t a,
+                    size_t b)
 {
     if (old == NULL) {
         void *p = call(NULL, a, b);
@@ -522,8 +519,8 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
         return p;
     }
     /* Sampled mode's common case: neither the old block nor the new one is sampled. */
-    if (sample_mean != 0 && !smp_might_contain(sampled, (uint64_t)(uintptr_t)old) &&
-        size != 0 && not_sampled(size))
+    if (sample_mean != 0 && !smp_might_contain(sampled, (uint64_t)(uintptr_t)old) && size != 0 &&
+        not_sampled(size))
         return call(old, a, b);
     uint64_t old_size = 0, zeros = UINT64_MAX;
     uint64_t t_before = rt_ticks_before();
@@ -593,21 +590,20 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
     return r;
 }
 
-#define ALIGNED_HOOK(name, fn_id, params, args, size_expr)                                     \
-    EXPORT void *name params                                                                   \
-    {                                                                                          \
-        ensure_ready();                                                                        \
-        if (UNLIKELY(real.name == NULL)) {                                                     \
-            errno = ENOMEM;                                                                    \
-            return NULL;                                                                       \
-        }                                                                                      \
-        void *p = real.name args;                                                              \
-        note_alloc(fn_id, p, size_expr);                                                       \
-        return p;                                                                              \
+#define ALIGNED_HOOK(name, fn_id, params, args, size_expr) \
+    EXPORT void *name params                               \
+    {                                                      \
+        ensure_ready();                                    \
+        if (UNLIKELY(real.name == NULL)) {                 \
+            errno = ENOMEM;                                \
+            return NULL;                                   \
+        }                                                  \
+        void *p = real.name args;                          \
+        note_alloc(fn_id, p, size_expr);                   \
+        return p;                                          \
     }
 
-ALIGNED_HOOK(aligned_alloc, LF_FN_ALIGNED_ALLOC, (size_t align, size_t size), (align, size),
-             size)
+ALIGNED_HOOK(aligned_alloc, LF_FN_ALIGNED_ALLOC, (size_t align, size_t size), (align, size), size)
 ALIGNED_HOOK(memalign, LF_FN_MEMALIGN, (size_t align, size_t size), (align, size), size)
 ALIGNED_HOOK(valloc, LF_FN_VALLOC, (size_t size), (size), size)
 ALIGNED_HOOK(pvalloc, LF_FN_PVALLOC, (size_t size), (size), size)
@@ -650,11 +646,11 @@ static void leave_guard(int *unused)
 /* The real operator new may throw; the cleanup runs as the exception passes (the shim
  * is built with -fexceptions), so the recursion flag is never left set. While it is
  * set, the libstdc++ new's own malloc call is not recorded a second time. */
-#define CALL_GUARDED(expr)                                                                     \
-    do {                                                                                       \
-        int guard_ __attribute__((cleanup(leave_guard))) = (rt_in_shim++, 0);                  \
-        (void)guard_;                                                                          \
-        expr;                                                                                  \
+#define CALL_GUARDED(expr)                                                    \
+    do {                                                                      \
+        int guard_ __attribute__((cleanup(leave_guard))) = (rt_in_shim++, 0); \
+        (void)guard_;                                                         \
+        expr;                                                                 \
     } while (0)
 
 static void *new_fallback(size_t size)
@@ -672,43 +668,43 @@ static void new_leave(int *unused)
 }
 
 /* libstdc++'s nothrow new calls the throwing one: only the outermost hook records. */
-#define NEW_HOOK(sym, fn_id, params, args, size_arg)                                           \
-    static void *next_##sym;                                                                   \
-    EXPORT void *sym params;                                                                   \
-    EXPORT void *sym params                                                                    \
-    {                                                                                          \
-        void *p;                                                                               \
-        void *(*f) params = NEXT(void *(*) params, sym);                                      \
-        ensure_ready();                                                                        \
-        if (UNLIKELY(f == NULL))                                                               \
-            return new_fallback(size_arg);                                                     \
-        if (!recording || rt_in_shim || in_new)                                                \
-            return f args;                                                                     \
-        {                                                                                      \
+#define NEW_HOOK(sym, fn_id, params, args, size_arg)                                             \
+    static void *next_##sym;                                                                     \
+    EXPORT void *sym params;                                                                     \
+    EXPORT void *sym params                                                                      \
+    {                                                                                            \
+        void *p;                                                                                 \
+        void *(*f)params = NEXT(void *(*)params, sym);                                           \
+        ensure_ready();                                                                          \
+        if (UNLIKELY(f == NULL))                                                                 \
+            return new_fallback(size_arg);                                                       \
+        if (!recording || rt_in_shim || in_new)                                                  \
+            return f args;                                                                       \
+        {                                                                                        \
             int guard_ __attribute__((cleanup(new_leave))) = (in_new = 1, suppress_next = 1, 0); \
-            (void)guard_;                                                                      \
-            p = f args;                                                                        \
-        }                                                                                      \
-        note_alloc(fn_id, p, size_arg);                                                        \
-        return p;                                                                              \
+            (void)guard_;                                                                        \
+            p = f args;                                                                          \
+        }                                                                                        \
+        note_alloc(fn_id, p, size_arg);                                                          \
+        return p;                                                                                \
     }
 
-#define DELETE_HOOK(sym, fn_id, params, args)                                                  \
-    static void *next_##sym;                                                                   \
-    EXPORT void sym params;                                                                    \
-    EXPORT void sym params                                                                     \
-    {                                                                                          \
-        void (*f) params = NEXT(void (*) params, sym);                                         \
-        if (p == NULL || in_arena(p))                                                          \
-            return;                                                                            \
-        ensure_ready();                                                                        \
-        if (recording && !rt_in_shim)                                                          \
-            note_free(fn_id, p);                                                               \
-        if (UNLIKELY(f == NULL)) {                                                             \
-            real.free(p);                                                                      \
-            return;                                                                            \
-        }                                                                                      \
-        CALL_GUARDED(f args);                                                                  \
+#define DELETE_HOOK(sym, fn_id, params, args)        \
+    static void *next_##sym;                         \
+    EXPORT void sym params;                          \
+    EXPORT void sym params                           \
+    {                                                \
+        void(*f) params = NEXT(void(*) params, sym); \
+        if (p == NULL || in_arena(p))                \
+            return;                                  \
+        ensure_ready();                              \
+        if (recording && !rt_in_shim)                \
+            note_free(fn_id, p);                     \
+        if (UNLIKELY(f == NULL)) {                   \
+            real.free(p);                            \
+            return;                                  \
+        }                                            \
+        CALL_GUARDED(f args);                        \
     }
 
 /* The nothrow and align_val_t arguments are passed through untouched; align_val_t is
@@ -732,13 +728,11 @@ DELETE_HOOK(_ZdaPv, LF_FN_NEW_ARRAY, (void *p), (p))
 DELETE_HOOK(_ZdlPvm, LF_FN_NEW, (void *p, size_t n), (p, n))
 DELETE_HOOK(_ZdaPvm, LF_FN_NEW_ARRAY, (void *p, size_t n), (p, n))
 DELETE_HOOK(_ZdlPvRKSt9nothrow_t, LF_FN_NEW, (void *p, const struct nothrow_t *nt), (p, nt))
-DELETE_HOOK(_ZdaPvRKSt9nothrow_t, LF_FN_NEW_ARRAY, (void *p, const struct nothrow_t *nt),
-            (p, nt))
+DELETE_HOOK(_ZdaPvRKSt9nothrow_t, LF_FN_NEW_ARRAY, (void *p, const struct nothrow_t *nt), (p, nt))
 DELETE_HOOK(_ZdlPvSt11align_val_t, LF_FN_NEW, (void *p, size_t al), (p, al))
 DELETE_HOOK(_ZdaPvSt11align_val_t, LF_FN_NEW_ARRAY, (void *p, size_t al), (p, al))
 DELETE_HOOK(_ZdlPvmSt11align_val_t, LF_FN_NEW, (void *p, size_t n, size_t al), (p, n, al))
-DELETE_HOOK(_ZdaPvmSt11align_val_t, LF_FN_NEW_ARRAY, (void *p, size_t n, size_t al),
-            (p, n, al))
+DELETE_HOOK(_ZdaPvmSt11align_val_t, LF_FN_NEW_ARRAY, (void *p, size_t n, size_t al), (p, n, al))
 DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, LF_FN_NEW,
             (void *p, size_t al, const struct nothrow_t *nt), (p, al, nt))
 DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, LF_FN_NEW_ARRAY,
@@ -748,7 +742,7 @@ DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, LF_FN_NEW_ARRAY,
  * library that probes for mallocx by weak symbol still works (and jemalloc's mallctl,
  * which we do not export, tells such probes that jemalloc is absent). */
 #define JE_LG_ALIGN(flags) ((flags)&0x3f)
-#define JE_ZERO 0x40
+#define JE_ZERO            0x40
 
 /* jemalloc's declarations (we do not include its header: it may be absent). */
 EXPORT void *mallocx(size_t size, int flags);
@@ -1069,16 +1063,16 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 
 /* The execl family collects its arguments into an array and calls the array form. */
 #define MAX_EXECL_ARGS 4096
-#define COLLECT_ARGS(first, argv, ap)                                                          \
-    size_t n_ = 1;                                                                             \
-    argv[0] = (char *)(first);                                                                 \
-    while (argv[n_ - 1] != NULL) {                                                             \
-        if (n_ == MAX_EXECL_ARGS) {                                                            \
-            errno = E2BIG;                                                                     \
-            va_end(ap);                                                                        \
-            return -1;                                                                         \
-        }                                                                                      \
-        argv[n_++] = va_arg(ap, char *);                                                       \
+#define COLLECT_ARGS(first, argv, ap)    \
+    size_t n_ = 1;                       \
+    argv[0] = (char *)(first);           \
+    while (argv[n_ - 1] != NULL) {       \
+        if (n_ == MAX_EXECL_ARGS) {      \
+            errno = E2BIG;               \
+            va_end(ap);                  \
+            return -1;                   \
+        }                                \
+        argv[n_++] = va_arg(ap, char *); \
     }
 
 EXPORT int execl(const char *path, const char *arg, ...)
@@ -1118,9 +1112,8 @@ EXPORT int execlp(const char *file, const char *arg, ...)
  * installs later replaces ours, and the program is told the old disposition was the
  * default, as it would have been without us. */
 
-static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL,  SIGFPE, SIGABRT,
-                                     SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU,
-                                     SIGXFSZ, SIGSYS, SIGPIPE };
+static const int fatal_signals[] = { SIGSEGV, SIGBUS,  SIGILL,  SIGFPE,  SIGABRT, SIGTERM, SIGINT,
+                                     SIGHUP,  SIGQUIT, SIGXCPU, SIGXFSZ, SIGSYS,  SIGPIPE };
 static bool owned[_NSIG];
 
 static bool is_async_signal(int sig)
@@ -1391,7 +1384,8 @@ static void drop_self_from_preload(void)
         for (char *q = tok; q < p; q++)
             if (*q == '/')
                 base = q + 1;
-        if (len == 0 || ((size_t)(p - base) == strlen(self) && !memcmp(base, self, (size_t)(p - base))))
+        if (len == 0 ||
+            ((size_t)(p - base) == strlen(self) && !memcmp(base, self, (size_t)(p - base))))
             continue;
         if (out != env)
             *out++ = ':';

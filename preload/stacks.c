@@ -4,16 +4,16 @@
 
 #include <libunwind.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mman.h>
 
 #include "logfmt.h"
 #include "rt.h"
 
 #define CACHE_SLOTS 4096 /* per thread; must match tbuf.c */
-#define MAX_IDS (16u << 20)
+#define MAX_IDS     (16u << 20)
 #define ARENA_BLOCK (4u << 20)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,7 +44,7 @@ static uint64_t self_lo, self_hi;
  * unw_backtrace path; nothing is guessed. */
 
 #define CLASS_SLOTS (1u << 18) /* pcs classified, process-wide */
-#define MEMO_SPAN 1024         /* stack bytes a memo may cover */
+#define MEMO_SPAN   1024       /* stack bytes a memo may cover */
 #define MEMO_FRAMES 48
 
 enum { PC_UNKNOWN = 0, PC_FP = 1, PC_NOT_FP = 2 };
@@ -56,7 +56,7 @@ struct pc_class {
 };
 
 static struct pc_class *classes;
-static uint32_t class_gen = 1; /* bumped when code is unloaded */
+static uint32_t class_gen = 1;              /* bumped when code is unloaded */
 static uint32_t classify_budget = 1u << 20; /* slow walks allowed, process-wide */
 
 struct memo {
@@ -118,7 +118,6 @@ void st_set_self_range(uint64_t lo, uint64_t hi)
     self_hi = hi;
 }
 
-
 static inline uint32_t class_slot(uint64_t pc)
 {
     uint64_t h = pc * 0x9E3779B97F4A7C15ull;
@@ -149,8 +148,8 @@ static void class_set(uint64_t pc, int cls)
             /* Claim the slot; a racing thread classifying the same pc finds the same
              * answer, so either write is right. cls is stored before becoming visible
              * through gen. */
-            if (!__atomic_compare_exchange_n(&classes[j].pc, &zero, pc, false,
-                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+            if (!__atomic_compare_exchange_n(&classes[j].pc, &zero, pc, false, __ATOMIC_ACQ_REL,
+                                             __ATOMIC_ACQUIRE) &&
                 zero != pc)
                 continue;
             e = pc;
@@ -178,8 +177,8 @@ static int fp_prologue_len(uint64_t start)
     if (p[off] != 0x55)
         return 0;
     for (int i = off + 1; i < off + 24; i++)
-        if (p[i] == 0x48 && ((p[i + 1] == 0x89 && p[i + 2] == 0xe5) ||
-                             (p[i + 1] == 0x8b && p[i + 2] == 0xec)))
+        if (p[i] == 0x48 &&
+            ((p[i + 1] == 0x89 && p[i + 2] == 0xe5) || (p[i + 1] == 0x8b && p[i + 2] == 0xec)))
             return i + 3;
     return 0;
 }
@@ -272,8 +271,8 @@ static bool thread_bounds(struct st_thread *th)
     return th->bounds_ok;
 }
 
-#define WALK_CANNOT -1 /* another stack, or a frame pointer out of bounds */
-#define WALK_UNKNOWN -2 /* a pc never classified */
+#define WALK_CANNOT    -1 /* another stack, or a frame pointer out of bounds */
+#define WALK_UNKNOWN   -2 /* a pc never classified */
 #define WALK_MEMO_MISS -3
 
 /* The fast walk. Returns the frame count, or one of WALK_* when it cannot vouch for
@@ -312,8 +311,8 @@ __attribute__((noinline)) static int fast_walk(struct st_thread *th, uint64_t *p
             struct memo *m = &th->memo[(ra >> 4) % N_MEMOS];
             *memo = m;
             if (m->pc != ra || m->rsp != rsp || m->rbp != next ||
-                m->gen != __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE) ||
-                rsp + m->span > hi || memcmp(m->bytes, (const void *)(uintptr_t)rsp, m->span))
+                m->gen != __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE) || rsp + m->span > hi ||
+                memcmp(m->bytes, (const void *)(uintptr_t)rsp, m->span))
                 return WALK_MEMO_MISS;
             for (uint32_t i = 0; i < m->n && n < max; i++)
                 pcs[n++] = m->suffix[i];
@@ -401,8 +400,7 @@ static struct st_thread *st_thread_state(struct tb_thread *t)
     return th;
 }
 
-static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why,
-                        struct memo *memo)
+static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why, struct memo *memo)
 {
     int n = -1;
 
@@ -410,8 +408,8 @@ static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why,
     /* Learn: once per new pc, and a few times per memo slot (a suffix that keeps
      * changing, as under an interpreter, is left to unw_backtrace). The slow walk
      * costs ~100x a fast one. */
-    bool learn = classes != NULL && (why == WALK_UNKNOWN ||
-                                     (why == WALK_MEMO_MISS && memo->misses++ < 16));
+    bool learn =
+        classes != NULL && (why == WALK_UNKNOWN || (why == WALK_MEMO_MISS && memo->misses++ < 16));
     if (learn && __atomic_load_n(&classify_budget, __ATOMIC_RELAXED) > 0) {
         __atomic_sub_fetch(&classify_budget, 1, __ATOMIC_RELAXED);
         n = slow_walk(th, pcs, max);
@@ -495,8 +493,7 @@ static inline uint64_t hash_stack(const uint64_t *pcs, int depth)
     return h | 1; /* 0 never names a stack */
 }
 
-static inline bool same_stack(const struct st_entry *e, uint64_t h, const uint64_t *pcs,
-                              int depth)
+static inline bool same_stack(const struct st_entry *e, uint64_t h, const uint64_t *pcs, int depth)
 {
     return e->hash == h && e->depth == (uint32_t)depth &&
            memcmp(e->pcs, pcs, (size_t)depth * sizeof(*pcs)) == 0;

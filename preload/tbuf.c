@@ -12,8 +12,8 @@
 #include "rt.h"
 #include "stacks.h"
 
-#define STACK_CACHE_SLOTS 4096 /* must match stacks.c */
-#define CACHE_BYTES (STACK_CACHE_SLOTS * sizeof(void *))
+#define STACK_CACHE_SLOTS  4096 /* must match stacks.c */
+#define CACHE_BYTES        (STACK_CACHE_SLOTS * sizeof(void *))
 #define THREAD_STATE_BYTES (sizeof(struct tb_thread) + CACHE_BYTES + st_thread_size())
 /* 512 x 64 KiB = 32 MiB of unwritten records before allocating threads wait for the
  * writer: the bound on what profiling adds to the host's memory when more threads

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TB_BUF_BYTES (64 * 1024)
+#define TB_BUF_BYTES  (64 * 1024)
 #define TB_MAX_RECORD 80 /* an encoded event never exceeds this */
 
 struct tb_buf {
@@ -40,20 +40,20 @@ struct tb_thread {
     /* Owner-only, touched on every event. */
     uint8_t *pos, *end;
     struct tb_buf *cur;
-    uint64_t last_time; /* encoder state: time deltas are from it */
-    int64_t sample_left;           /* sampling: bytes until the next sample */
+    uint64_t last_time;  /* encoder state: time deltas are from it */
+    int64_t sample_left; /* sampling: bytes until the next sample */
     uint64_t rng;
-    uint64_t lost;       /* events not recorded, reported in the next LF_EV_LOST */
-    uint64_t lost_async; /* the same, counted by signal handlers (atomic) */
-    int in_record;       /* a hook is building a record on this thread */
+    uint64_t lost;                 /* events not recorded, reported in the next LF_EV_LOST */
+    uint64_t lost_async;           /* the same, counted by signal handlers (atomic) */
+    int in_record;                 /* a hook is building a record on this thread */
     struct st_entry **stack_cache; /* per-thread cache in front of the stack table */
     struct st_thread *unwind;      /* the unwinder's per-thread state (stacks.c) */
     int tid;
     int64_t zero_left; /* zero-byte sampling: bytes until the next sampled block */
 
     /* Writer-only. */
-    struct tb_buf *flush_buf;        /* oldest buffer not yet written out */
-    uint64_t flush_time; /* decoder state at flush_buf->flushed */
+    struct tb_buf *flush_buf; /* oldest buffer not yet written out */
+    uint64_t flush_time;      /* decoder state at flush_buf->flushed */
 
     /* Global list, under the tbuf lock. */
     struct tb_thread *next_thread;

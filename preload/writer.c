@@ -18,16 +18,16 @@
 #include "stacks.h"
 #include "tbuf.h"
 
-#define STAGE_CAP (4u << 20)      /* one cycle's bytes leave in writes of up to this */
-#define RAW_CAP (1u << 20)        /* raw payload per chunk: zstd does well at this size */
-#define TAIL_NS 100000000ull      /* partly filled buffers go out at least this often */
+#define STAGE_CAP    (4u << 20)   /* one cycle's bytes leave in writes of up to this */
+#define RAW_CAP      (1u << 20)   /* raw payload per chunk: zstd does well at this size */
+#define TAIL_NS      100000000ull /* partly filled buffers go out at least this often */
 #define INDEX_REGION (4ull << 20) /* one index entry per this much file */
 /* zstd level 3 measured on churn: 17% smaller than level 1 at 93% of its speed. When
  * the writer falls behind (more threads allocating than free cores), faster levels
  * keep the backlog - and the host's memory - small. */
-#define ZSTD_LEVEL 3
-#define BACKLOG_FAST 64    /* buffers pending: drop to level 1 */
-#define BACKLOG_FASTER 256 /* and to zstd's fastest negative level */
+#define ZSTD_LEVEL            3
+#define BACKLOG_FAST          64  /* buffers pending: drop to level 1 */
+#define BACKLOG_FASTER        256 /* and to zstd's fastest negative level */
 #define MAX_THREADS_PER_CYCLE 65536
 
 static int fd = -1;
@@ -182,8 +182,7 @@ static void stop(int err)
     char off[24];
     *rt_fmt_u64(off, file_off) = '\0';
     rt_say("writing ", path, " failed at byte ", off, " (", errno_text(-err),
-           "); recording stopped, the program continues; the log is readable up to there",
-           NULL);
+           "); recording stopped, the program continues; the log is readable up to there", NULL);
     if (wr_on_stop != NULL)
         wr_on_stop();
 }
@@ -380,8 +379,8 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
         if (c > b->flushed) {
             uint32_t part = c - b->flushed;
             if (len + part > RAW_CAP) {
-                emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, t->flush_time, n, raw,
-                           len, compress);
+                emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, t->flush_time, n, raw, len,
+                           compress);
                 base_time = t->flush_time;
                 len = 0;
                 n = 0;
@@ -455,9 +454,8 @@ static void *writer_main(void *arg)
     (void)arg;
     rt_in_shim = 1; /* the writer's own allocations (zstd's) are not the program's */
     uint64_t last_tail = rt_monotonic_ns();
-    uint64_t next_snapshot = rt_cfg.snapshot_interval_ns
-                                 ? last_tail + rt_cfg.snapshot_interval_ns
-                                 : UINT64_MAX;
+    uint64_t next_snapshot =
+        rt_cfg.snapshot_interval_ns ? last_tail + rt_cfg.snapshot_interval_ns : UINT64_MAX;
 
     for (;;) {
         uint64_t now = rt_monotonic_ns();

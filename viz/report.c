@@ -172,8 +172,8 @@ static void text_bloat(FILE *o, const struct agg *a, int top)
         fputc('\n', o);
         for (int t = 0; t < bl->n_types && t < 4; t++) {
             const struct sym_struct *st = &bl->types[t];
-            fprintf(o, "    %s %s (%" PRIu64 " B): ", st->kind, st->name[0] ? st->name : "<anonymous>",
-                    st->size);
+            fprintf(o, "    %s %s (%" PRIu64 " B): ", st->kind,
+                    st->name[0] ? st->name : "<anonymous>", st->size);
             for (int m = 0; m < st->n_members && m < 12; m++)
                 fprintf(o, "%s%s @%" PRIu64 " (%" PRIu64 ")", m ? ", " : "",
                         st->members[m].name[0] ? st->members[m].name : "<anon>",
@@ -199,21 +199,22 @@ static void text_header(FILE *o, const struct report_input *in, const struct agg
     fprintf(o, "  (pid %u, %.3f s recorded, %s)\n", h->pid,
             rd_ticks_to_ns(in->log, t->last_time) / 1e9 -
                 rd_ticks_to_ns(in->log, t->first_time) / 1e9,
-            rs->truncated || !rs->ended ? "log cut short"
+            rs->truncated || !rs->ended       ? "log cut short"
             : rs->end_reason == LF_END_SIGNAL ? "ended by a signal"
                                               : "exited");
     if (t->sampled)
-        fprintf(o, "sampled: one allocation per %" PRIu64
-                   " bytes on average; every number is an unbiased estimate\n",
+        fprintf(o,
+                "sampled: one allocation per %" PRIu64
+                " bytes on average; every number is an unbiased estimate\n",
                 t->sample_bytes);
     report_bytes(b1, sizeof(b1), t->allocated_bytes);
     fprintf(o, "\nTOTALS\n  allocations   %s (%s)\n", count(c1, sizeof(c1), t->allocations), b1);
     fprintf(o, "  frees         %s\n", count(c1, sizeof(c1), t->frees));
     report_bytes(b1, sizeof(b1), t->peak_live_bytes);
-    fprintf(o, "  peak live     %s at %.3f s\n", b1,
-            rd_ticks_to_ns(in->log, t->peak_time) / 1e9);
+    fprintf(o, "  peak live     %s at %.3f s\n", b1, rd_ticks_to_ns(in->log, t->peak_time) / 1e9);
     report_bytes(b2, sizeof(b2), t->leaked_bytes);
-    fprintf(o, "  leaked        %s in %s blocks\n", b2, count(c1, sizeof(c1), t->leaked_allocations));
+    fprintf(o, "  leaked        %s in %s blocks\n", b2,
+            count(c1, sizeof(c1), t->leaked_allocations));
     fprintf(o, "  temporary     %s allocations (%.1f%%)\n",
             count(c2, sizeof(c2), t->temporary_allocations),
             t->allocations > 0 ? 100 * t->temporary_allocations / t->allocations : 0);
@@ -236,8 +237,7 @@ static int write_text(FILE *o, const struct report_input *in)
                        : sec->metric == m_leak   ? t->leaked_bytes
                        : sec->metric == m_allocs ? t->allocations
                                                  : t->temporary_allocations;
-        fprintf(o, "\n%s: %s (top %d of %d sites)\n", sec->title, sec->explain, n,
-                agg_n_sites(a));
+        fprintf(o, "\n%s: %s (top %d of %d sites)\n", sec->title, sec->explain, n, agg_n_sites(a));
         if (n == 0)
             fprintf(o, "  none\n");
         for (int r = 0; r < n; r++)
@@ -388,8 +388,9 @@ static int write_json(FILE *o, const struct report_input *in)
     json_num(o, t->leaked_allocations);
     fputs(",\"temporary_allocations\":", o);
     json_num(o, t->temporary_allocations);
-    fprintf(o, ",\"lost_events\":%" PRIu64 ",\"unknown_frees\":%" PRIu64 ",\"markers\":%" PRIu64
-               ",\"sites\":%d}",
+    fprintf(o,
+            ",\"lost_events\":%" PRIu64 ",\"unknown_frees\":%" PRIu64 ",\"markers\":%" PRIu64
+            ",\"sites\":%d}",
             t->lost_events, t->unknown_frees, t->markers, agg_n_sites(a));
 
     /* Sites: every one with allocations, by peak then allocations. */
@@ -461,15 +462,17 @@ static int write_json(FILE *o, const struct report_input *in)
             json_str(o, st->kind);
             fputs(",\"name\":", o);
             json_str(o, st->name);
-            fprintf(o, ",\"size\":%" PRIu64 ",\"hole_bytes\":%" PRIu64 ",\"padding_bytes\":%" PRIu64
-                       ",\"members\":[",
+            fprintf(o,
+                    ",\"size\":%" PRIu64 ",\"hole_bytes\":%" PRIu64 ",\"padding_bytes\":%" PRIu64
+                    ",\"members\":[",
                     st->size, st->hole_bytes, st->padding_bytes);
             for (int m = 0; m < st->n_members; m++) {
                 fputs(m ? ",{\"name\":" : "{\"name\":", o);
                 json_str(o, st->members[m].name);
                 fputs(",\"type\":", o);
                 json_str(o, st->members[m].type_name);
-                fprintf(o, ",\"offset\":%" PRIu64 ",\"size\":%" PRIu64 ",\"hole_after\":%" PRIu64 "}",
+                fprintf(o,
+                        ",\"offset\":%" PRIu64 ",\"size\":%" PRIu64 ",\"hole_after\":%" PRIu64 "}",
                         st->members[m].offset, st->members[m].size, st->members[m].hole_after);
             }
             fputs("]}", o);
@@ -566,8 +569,7 @@ static int write_markdown(FILE *o, const struct report_input *in)
         const struct agg_bloat *b = agg_bloat(a, j);
         report_bytes(b1, sizeof(b1), b->bytes_at_peak);
         fprintf(o, "- **%s x %" PRIu64 " B** = %s at the peak, slack %.0f B/block",
-                count(c1, sizeof(c1), b->blocks_at_peak), b->size, b1,
-                b->slack_bytes_per_block);
+                count(c1, sizeof(c1), b->blocks_at_peak), b->size, b1, b->slack_bytes_per_block);
         if (b->zero_share >= 0)
             fprintf(o, ", %.0f%% zero bytes", 100 * b->zero_share);
         fprintf(o, "; from");

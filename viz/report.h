@@ -22,7 +22,7 @@ struct report_input {
     const char *log_path;
     const struct rd_log *log;
     const struct agg *agg;
-    int top;             /* rows per section */
+    int top;              /* rows per section */
     const char *warnings; /* reader and symbolizer warnings, one per line */
 };
 
