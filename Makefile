@@ -97,13 +97,13 @@ $(BUILD)/heapspan: $(ANALYZER_OBJS) $(BUILD)/obj/analyzer/main.o
 # ---- demo ----
 
 demo: all $(BUILD)/tests/progs/demo_service
-	@echo "== recording the demo service: build/heapspan run -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service"
+	@echo "== recording the demo service"
+	@echo "   build/heapspan run -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service"
 	$(Q)rm -f $(BUILD)/demo.hsl
 	$(Q)$(BUILD)/heapspan run -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service
-	@echo "== summary: build/heapspan dump --summary $(BUILD)/demo.hsl"
-	$(Q)$(BUILD)/heapspan dump --summary $(BUILD)/demo.hsl
-	@echo "== still live at exit, by stack: build/heapspan dump --live $(BUILD)/demo.hsl"
-	$(Q)$(BUILD)/heapspan dump --live $(BUILD)/demo.hsl
+	@echo "== the report: build/heapspan report --top 5 $(BUILD)/demo.hsl"
+	$(Q)$(BUILD)/heapspan report --top 5 $(BUILD)/demo.hsl
+	@echo "== also: --format json (for scripts), --format markdown (for tickets)"
 
 # ---- install ----
 
