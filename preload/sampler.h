@@ -40,7 +40,9 @@ void smp_fork_prepare(struct smp_set *s);
 void smp_fork_parent(struct smp_set *s);
 void smp_fork_child(struct smp_set *s); /* emptied: the child logs afresh */
 
-/* Zero bytes among the first `size` bytes at p. */
+/* Zero bytes in the size bytes at p, counted on the first SMP_ZERO_PREFIX bytes and
+ * scaled: the figure is a share for struct-sized blocks, not a census of buffers. */
+#define SMP_ZERO_PREFIX 4096
 uint64_t smp_count_zeros(const void *p, uint64_t size);
 
 #endif

@@ -331,16 +331,17 @@ static void note_alloc_slow(int fn, void *p, size_t size)
 
 /* Whether the block at addr is one the log knows about (sampled mode), and - for a
  * block picked for zero counting - how many of its bytes are zero. */
-static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros)
+static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros, bool count)
 {
     *zeros = UINT64_MAX;
     if (sample_mean != 0) {
         if (!smp_remove(sampled, addr, size))
             return false;
-        *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
+        if (count)
+            *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
         return true;
     }
-    if (smp_remove(zero_set, addr, size))
+    if (count && smp_remove(zero_set, addr, size))
         *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
     return true;
 }
@@ -363,7 +364,7 @@ static void note_free_slow(int fn, void *p)
     if (t == NULL)
         return;
     uint64_t addr = (uint64_t)(uintptr_t)p;
-    if (!free_side(addr, &size, &zeros) || !tb_reserve(t)) {
+    if (!free_side(addr, &size, &zeros, true) || !tb_reserve(t)) {
         if (sample_mean == 0)
             t->lost++;
         leave(t);
@@ -394,7 +395,9 @@ static bool resize_begin(void *old, uint64_t *old_size, uint64_t *zeros)
     if (!recording || rt_in_shim)
         return false;
     rt_in_shim = 1;
-    known = free_side((uint64_t)(uintptr_t)old, old_size, zeros);
+    /* No zero count: a resized block's contents live on in the new one; they are
+     * counted when it is finally freed. */
+    known = free_side((uint64_t)(uintptr_t)old, old_size, zeros, false);
     rt_in_shim = 0;
     return known;
 }
