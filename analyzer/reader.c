@@ -975,7 +975,10 @@ int rd_next(struct rd_log *r, struct rd_item *out)
             return 0;
         }
         if (r->windowed && r->barriers_past_to >= 2 && r->n_heap == 0) {
-            r->eof = true; /* past the window: nothing later can fall inside it */
+            /* Past the window: nothing later can fall inside it. The end record is
+             * not read, and not missed. */
+            r->eof = true;
+            r->st.ended = true;
             continue;
         }
         int err = read_chunk(r);

@@ -370,9 +370,11 @@ static int write_json(FILE *o, const struct report_input *in)
             t->sampled ? "true" : "false", t->sampled ? "true" : "false");
     fprintf(o, ",\"start_unix_ns\":%" PRIu64 ",\"duration_ns\":%.0f", h->start_realtime_ns,
             rd_ticks_to_ns(in->log, t->last_time));
-    fprintf(o, ",\"ended\":%s,\"truncated\":%s,\"bytes\":%" PRIu64 "}",
+    fprintf(o,
+            ",\"ended\":%s,\"truncated\":%s,\"bytes\":%" PRIu64 ",\"bytes_read\":%" PRIu64
+            "}",
             rs->ended && !rs->truncated ? "true" : "false", rs->truncated ? "true" : "false",
-            rs->file_bytes);
+            rs->file_bytes, rs->bytes_read);
     fputs(",\"totals\":{\"allocations\":", o);
     json_num(o, t->allocations);
     fputs(",\"frees\":", o);
