@@ -279,6 +279,13 @@ static void json_num(FILE *o, double v)
         fprintf(o, "%.1f", v);
 }
 
+/* "key":value, with a comma before it unless it opens the object. */
+static void json_field(FILE *o, const char *key, double v, bool first)
+{
+    fprintf(o, "%s\"%s\":", first ? "" : ",", key);
+    json_num(o, v);
+}
+
 static void json_frame(FILE *o, const struct agg_frame *f)
 {
     fputs("{\"function\":", o);
@@ -293,24 +300,15 @@ static void json_frame(FILE *o, const struct agg_frame *f)
 
 static void json_stats(FILE *o, const struct agg_stats *s)
 {
-    fputs("\"allocations\":", o);
-    json_num(o, s->allocations);
-    fputs(",\"allocated_bytes\":", o);
-    json_num(o, s->allocated_bytes);
-    fputs(",\"frees\":", o);
-    json_num(o, s->frees);
-    fputs(",\"peak_live_bytes\":", o);
-    json_num(o, s->peak_live_bytes);
-    fputs(",\"leaked_bytes\":", o);
-    json_num(o, s->leaked_bytes);
-    fputs(",\"leaked_allocations\":", o);
-    json_num(o, s->leaked_allocations);
-    fputs(",\"temporary_allocations\":", o);
-    json_num(o, s->temporary_allocations);
-    fputs(",\"max_live_blocks\":", o);
-    json_num(o, s->max_live_blocks);
-    fputs(",\"slack_bytes\":", o);
-    json_num(o, s->slack_bytes);
+    json_field(o, "allocations", s->allocations, true);
+    json_field(o, "allocated_bytes", s->allocated_bytes, false);
+    json_field(o, "frees", s->frees, false);
+    json_field(o, "peak_live_bytes", s->peak_live_bytes, false);
+    json_field(o, "leaked_bytes", s->leaked_bytes, false);
+    json_field(o, "leaked_allocations", s->leaked_allocations, false);
+    json_field(o, "temporary_allocations", s->temporary_allocations, false);
+    json_field(o, "max_live_blocks", s->max_live_blocks, false);
+    json_field(o, "slack_bytes", s->slack_bytes, false);
     fputs(",\"zero_byte_share\":", o);
     if (s->zero_sampled_bytes > 0)
         fprintf(o, "%.4f", s->zero_bytes / s->zero_sampled_bytes);
@@ -370,26 +368,18 @@ static int write_json(FILE *o, const struct report_input *in)
             t->sampled ? "true" : "false", t->sampled ? "true" : "false");
     fprintf(o, ",\"start_unix_ns\":%" PRIu64 ",\"duration_ns\":%.0f", h->start_realtime_ns,
             rd_ticks_to_ns(in->log, t->last_time));
-    fprintf(o,
-            ",\"ended\":%s,\"truncated\":%s,\"bytes\":%" PRIu64 ",\"bytes_read\":%" PRIu64
-            "}",
+    fprintf(o, ",\"ended\":%s,\"truncated\":%s,\"bytes\":%" PRIu64 ",\"bytes_read\":%" PRIu64 "}",
             rs->ended && !rs->truncated ? "true" : "false", rs->truncated ? "true" : "false",
             rs->file_bytes, rs->bytes_read);
-    fputs(",\"totals\":{\"allocations\":", o);
-    json_num(o, t->allocations);
-    fputs(",\"frees\":", o);
-    json_num(o, t->frees);
-    fputs(",\"allocated_bytes\":", o);
-    json_num(o, t->allocated_bytes);
-    fputs(",\"peak_live_bytes\":", o);
-    json_num(o, t->peak_live_bytes);
-    fprintf(o, ",\"peak_time_ns\":%.0f", rd_ticks_to_ns(in->log, t->peak_time));
-    fputs(",\"leaked_bytes\":", o);
-    json_num(o, t->leaked_bytes);
-    fputs(",\"leaked_allocations\":", o);
-    json_num(o, t->leaked_allocations);
-    fputs(",\"temporary_allocations\":", o);
-    json_num(o, t->temporary_allocations);
+    fputs(",\"totals\":{", o);
+    json_field(o, "allocations", t->allocations, true);
+    json_field(o, "frees", t->frees, false);
+    json_field(o, "allocated_bytes", t->allocated_bytes, false);
+    json_field(o, "peak_live_bytes", t->peak_live_bytes, false);
+    json_field(o, "peak_time_ns", round(rd_ticks_to_ns(in->log, t->peak_time)), false);
+    json_field(o, "leaked_bytes", t->leaked_bytes, false);
+    json_field(o, "leaked_allocations", t->leaked_allocations, false);
+    json_field(o, "temporary_allocations", t->temporary_allocations, false);
     fprintf(o,
             ",\"lost_events\":%" PRIu64 ",\"unknown_frees\":%" PRIu64 ",\"markers\":%" PRIu64
             ",\"sites\":%d}",
@@ -440,12 +430,11 @@ static int write_json(FILE *o, const struct report_input *in)
     fputs("],\"bloated\":[", o);
     for (int j = 0; j < agg_n_bloats(a); j++) {
         const struct agg_bloat *b = agg_bloat(a, j);
-        fprintf(o, "%s{\"size\":%" PRIu64 ",\"blocks_at_peak\":", j ? "," : "", b->size);
-        json_num(o, round(b->blocks_at_peak));
-        fputs(",\"bytes_at_peak\":", o);
-        json_num(o, b->bytes_at_peak);
-        fputs(",\"slack_bytes_per_block\":", o);
-        json_num(o, b->slack_bytes_per_block);
+        fputs(j ? ",{" : "{", o);
+        json_field(o, "size", (double)b->size, true);
+        json_field(o, "blocks_at_peak", round(b->blocks_at_peak), false);
+        json_field(o, "bytes_at_peak", b->bytes_at_peak, false);
+        json_field(o, "slack_bytes_per_block", b->slack_bytes_per_block, false);
         fputs(",\"zero_byte_share\":", o);
         if (b->zero_share >= 0)
             fprintf(o, "%.4f", b->zero_share);
