@@ -237,12 +237,13 @@ static int on_free(struct agg *a, const struct rd_item *it)
     struct tstate *t = thread_of(a, it->tid);
     if (t == NULL)
         return -ENOMEM;
-    /* Temporary: freed before its thread allocated anything else (heaptrack's sense). */
+    /* Temporary: freed before its thread allocated anything else. Frees of other
+     * blocks in between do not count (heaptrack stops at any event in between). */
     if (t->valid && t->last_alloc == b.addr) {
         a->stk[b.stack].st.temporary_allocations += b.weight;
         a->tot.temporary_allocations += b.weight;
+        t->valid = false;
     }
-    t->valid = false;
     return 0;
 }
 
@@ -350,13 +351,14 @@ static bool allocator_frame(const char *fn)
         "operator new(",
         "operator new[](",
         "__libc_",
-        "alloc::alloc::",
-        "alloc::raw_vec::",
         "__gnu_cxx::new_allocator<",
         "std::__new_allocator<",
         "std::allocator_traits<",
         "std::allocator<",
-        "<alloc::alloc::Global as core::alloc::Allocator>",
+        /* Rust's alloc crate (Box, Vec, String, RawVec, the global allocator): the
+         * site is the code that asked it for memory. */
+        "alloc::",
+        "<alloc::",
     };
     if (fn == NULL)
         return false;
@@ -770,7 +772,8 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
             }
         }
     }
-    qsort(a->bloats, (size_t)a->n_bloats, sizeof(*a->bloats), cmp_bloat);
+    if (a->n_bloats > 1)
+        qsort(a->bloats, (size_t)a->n_bloats, sizeof(*a->bloats), cmp_bloat);
     return 0;
 }
 

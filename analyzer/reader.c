@@ -47,6 +47,7 @@ struct rd_log {
     bool eof;
     uint64_t index_off; /* the index chunk's offset, once read */
     bool saw_trailer;
+    bool warned_no_end;
 
     uint64_t from, to;
     bool windowed;
@@ -198,8 +199,8 @@ struct rd_log *rd_open(const char *path, int *err)
     }
     if (n == 0) {
         *err = fail(r, -EINVAL, 0,
-                    "empty file, not a heapspan log (the process may have been killed "
-                    "before it started, or the path is wrong)");
+                    "empty file, not a heapspan log; the process died before its first "
+                    "write - record it again, or check the path");
         return r;
     }
     if ((size_t)n < 8 || memcmp(h, LF_MAGIC, 8) != 0) {
@@ -209,7 +210,9 @@ struct rd_log *rd_open(const char *path, int *err)
         return r;
     }
     if ((size_t)n < 12) {
-        *err = fail(r, -EINVAL, (uint64_t)n, "log ends inside its header");
+        *err = fail(r, -EINVAL, (uint64_t)n,
+                    "log ends inside its header; the process died before its first "
+                    "write - record it again");
         return r;
     }
     r->hdr.version = lf_get_u16(h + 8);
@@ -226,7 +229,9 @@ struct rd_log *rd_open(const char *path, int *err)
         return r;
     }
     if ((size_t)n < LF_FILE_HDR_SIZE) {
-        *err = fail(r, -EINVAL, (uint64_t)n, "log ends inside its header");
+        *err = fail(r, -EINVAL, (uint64_t)n,
+                    "log ends inside its header; the process died before its first "
+                    "write - record it again");
         return r;
     }
     r->hdr.flags = lf_get_u32(h + 12);
@@ -966,19 +971,19 @@ int rd_next(struct rd_log *r, struct rd_item *out)
             return 1;
         }
         if (r->eof) {
-            if (!r->st.ended && !r->st.truncated && r->err[0] == '\0')
+            if (!r->st.ended && !r->st.truncated && r->err[0] == '\0' && !r->warned_no_end)
                 warn(r,
                      "%s: the log has no end record: the process was killed, exec'd "
                      "or is still running; everything up to its last flush is here",
                      r->path);
-            r->st.ended = true; /* warn once */
+            r->warned_no_end = true;
             return 0;
         }
         if (r->windowed && r->barriers_past_to >= 2 && r->n_heap == 0) {
             /* Past the window: nothing later can fall inside it. The end record is
              * not read, and not missed. */
             r->eof = true;
-            r->st.ended = true;
+            r->warned_no_end = true;
             continue;
         }
         int err = read_chunk(r);

@@ -180,8 +180,8 @@ uint64_t smp_count_zeros(const void *p, uint64_t size)
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, b + i, 8);
-        uint64_t t = ~(((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | w |
-                       0x7f7f7f7f7f7f7f7full);
+        uint64_t t =
+            ~(((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | w | 0x7f7f7f7f7f7f7f7full);
         zeros += (uint64_t)__builtin_popcountll(t);
     }
     for (; i < n; i++)

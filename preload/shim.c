@@ -1148,11 +1148,13 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
     int saved = errno;
     (void)uc;
 
-    if (rt_in_shim && is_async_signal(sig) && recording) {
+    if (rt_in_shim && is_async_signal(sig) && recording && pending_signal != sig) {
         pending_signal = sig; /* acted on as the interrupted hook returns */
         errno = saved;
         return;
     }
+    /* The same signal again while the first waits: the hook is not returning (a
+     * bug of ours must never make a process unkillable by SIGTERM or ^C). */
     if (!rt_in_shim)
         flush_for_signal();
     give_back(sig);

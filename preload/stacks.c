@@ -69,8 +69,11 @@ struct memo {
 
 #define N_MEMOS 4
 struct st_thread {
-    uint64_t stack_lo, stack_hi;
-    bool bounds_ok;
+    /* Above the outermost frame libunwind has walked on this thread: no frame pointer
+     * the fast walk follows may point at or past it. Learnt from slow walks, never
+     * asked of libc - pthread_getattr_np holds the thread's lock while it allocates,
+     * and a program calling it would deadlock against its own malloc hook. */
+    uint64_t stack_hi;
     struct memo memo[N_MEMOS];
     /* The last stack the fast walk produced: the frame chain it followed (frame
      * pointers and return addresses, the shim's own frames included), the memo it
@@ -219,6 +222,8 @@ static int slow_walk(struct st_thread *th, uint64_t *pcs, int max)
                             fp[1] == w[i + 1].ip && fp[0] == w[i + 1].rbp))
             w[i].fp_ok = false;
     }
+    if (n > 0 && w[n - 1].sp + 16 > th->stack_hi)
+        th->stack_hi = w[n - 1].sp + 16;
     int first = 0, out = 0;
     while (first < n && w[first].ip >= self_lo && w[first].ip < self_hi)
         first++;
@@ -252,25 +257,6 @@ static int slow_walk(struct st_thread *th, uint64_t *pcs, int max)
     return out;
 }
 
-static bool thread_bounds(struct st_thread *th)
-{
-    pthread_attr_t a;
-    void *addr;
-    size_t size;
-
-    if (th->bounds_ok)
-        return true;
-    if (pthread_getattr_np(pthread_self(), &a) != 0)
-        return false;
-    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-        th->stack_lo = (uint64_t)(uintptr_t)addr;
-        th->stack_hi = th->stack_lo + size;
-        th->bounds_ok = true;
-    }
-    pthread_attr_destroy(&a);
-    return th->bounds_ok;
-}
-
 #define WALK_CANNOT    -1 /* another stack, or a frame pointer out of bounds */
 #define WALK_UNKNOWN   -2 /* a pc never classified */
 #define WALK_MEMO_MISS -3
@@ -286,8 +272,8 @@ __attribute__((noinline)) static int fast_walk(struct st_thread *th, uint64_t *p
 
     th->last_n = 0;
     th->last_memo = NULL;
-    if (lo < th->stack_lo || lo >= hi)
-        return -1; /* on another stack (sigaltstack, a coroutine) */
+    if (lo >= hi)
+        return WALK_CANNOT; /* no walk learnt yet, or on another stack (sigaltstack) */
     for (uint32_t k = 0;; k++) {
         uint64_t ra = fp[1], next = fp[0];
         if (k >= sizeof(th->last_fp) / sizeof(th->last_fp[0]))
@@ -333,8 +319,6 @@ size_t st_thread_size(void)
 void st_thread_init(struct st_thread *th)
 {
     /* Only what must start empty: the big arrays are written before they are read. */
-    th->bounds_ok = false;
-    th->stack_lo = 1;
     th->stack_hi = 0;
     th->last_n = 0;
     th->last_memo = NULL;
@@ -388,16 +372,7 @@ void st_fork_quiesce(void)
 
 static struct st_thread *st_thread_state(struct tb_thread *t)
 {
-    struct st_thread *th = t->unwind;
-    if (!th->bounds_ok && th->stack_hi == 0 && th->stack_lo == 1) {
-        /* pthread_getattr_np allocates: those are ours, not lost events. */
-        int was = t->in_record;
-        t->in_record = 0;
-        if (!thread_bounds(th))
-            th->stack_lo = 2; /* no fast path on this thread; do not ask again */
-        t->in_record = was;
-    }
-    return th;
+    return t->unwind;
 }
 
 static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why, struct memo *memo)
@@ -409,7 +384,8 @@ static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why, s
      * changing, as under an interpreter, is left to unw_backtrace). The slow walk
      * costs ~100x a fast one. */
     bool learn =
-        classes != NULL && (why == WALK_UNKNOWN || (why == WALK_MEMO_MISS && memo->misses++ < 16));
+        classes != NULL && (why == WALK_UNKNOWN || (why == WALK_CANNOT && th->stack_hi == 0) ||
+                            (why == WALK_MEMO_MISS && memo->misses++ < 16));
     if (learn && __atomic_load_n(&classify_budget, __ATOMIC_RELAXED) > 0) {
         __atomic_sub_fetch(&classify_budget, 1, __ATOMIC_RELAXED);
         n = slow_walk(th, pcs, max);
