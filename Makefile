@@ -90,8 +90,8 @@ $(BUILD)/heapspan: $(ANALYZER_OBJS) $(BUILD)/obj/analyzer/main.o
 
 -include $(wildcard $(BUILD)/shim/*/*.d $(BUILD)/obj/*/*.d)
 -include tests/unit/unit.mk
--include tests/tests.mk
 -include tests/report.mk
+-include tests/tests.mk
 -include bench/bench.mk
 
 # ---- demo ----

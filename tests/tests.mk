@@ -96,7 +96,11 @@ $(TEST_PROGS_DIR):
 # non-zero if anything failed.
 TEST_OUT := $(BUILD)/tests/integration.out
 
-test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS)
+# The runners: each prints `N passed, N failed` last. The report tests need their own
+# programs and the sanitized analyzer (tests/report.mk).
+TEST_RUNNERS := tests/run-integration.sh $(if $(TEST_REPORT_PROGS),tests/report-tests.sh)
+
+test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN)
 	$(TEST_Q)pass=0; fail=0; \
 	run_unit() { \
 		bin=$$1; shift; \
@@ -110,20 +114,23 @@ test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS)
 		fi; \
 		pass=$$((pass + p)); fail=$$((fail + f)); \
 	}; \
-	$(foreach b,$(TEST_UNIT_BINS),run_unit '$(b)' $(TEST_UNIT_ARGS) $(TEST_UNIT_ARGS_$(notdir $(b))) $(TEST_ARGS_$(notdir $(b)));) \
-	{ HEAPSPAN='$(BUILD)/heapspan' SHIM='$(BUILD)/libheapspan.so' PROGS='$(TEST_PROGS_DIR)' \
-	  PYTHON='$(TEST_PYTHON)' tests/run-integration.sh $(TEST_ARGS); echo "$$?" > $(TEST_OUT).rc; } \
-		2>&1 | tee $(TEST_OUT); \
-	rc=$$(cat $(TEST_OUT).rc); last=$$(tail -n 1 $(TEST_OUT)); combined=$(if $(strip $(TEST_UNIT_BINS)),1,0); \
-	if printf '%s\n' "$$last" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$$'; then \
-		p=$${last%% passed*}; f=$${last#* passed, }; f=$${f%% failed}; \
+	run_script() { \
+		script=$$1; shift; \
+		{ HEAPSPAN='$(BUILD)/heapspan' SHIM='$(BUILD)/libheapspan.so' PROGS='$(TEST_PROGS_DIR)' \
+		  PYTHON='$(TEST_PYTHON)' HEAPSPAN_ASAN='$(TEST_REPORT_ASAN)' "$$script" "$$@"; \
+		  echo "$$?" > $(TEST_OUT).rc; } 2>&1 | tee $(TEST_OUT); \
+		rc=$$(cat $(TEST_OUT).rc); last=$$(tail -n 1 $(TEST_OUT)); \
+		if printf '%s\n' "$$last" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$$'; then \
+			p=$${last%% passed*}; f=$${last#* passed, }; f=$${f%% failed}; \
+			if [ "$$rc" -ne 0 ] && [ "$$f" -eq 0 ]; then f=1; fi; \
+		else \
+			echo "FAIL $$script: exited with status $$rc without its summary line"; p=0; f=1; \
+		fi; \
 		pass=$$((pass + p)); fail=$$((fail + f)); \
-		if [ "$$rc" -ne 0 ] && [ "$$f" -eq 0 ]; then fail=$$((fail + 1)); combined=1; fi; \
-	else \
-		echo "FAIL run-integration.sh: exited with status $$rc without its summary line"; \
-		fail=$$((fail + 1)); combined=1; \
-	fi; \
-	if [ "$$combined" = 1 ]; then echo "$$pass passed, $$fail failed"; fi; \
+	}; \
+	$(foreach b,$(TEST_UNIT_BINS),run_unit '$(b)' $(TEST_UNIT_ARGS) $(TEST_UNIT_ARGS_$(notdir $(b))) $(TEST_ARGS_$(notdir $(b)));) \
+	$(foreach r,$(TEST_RUNNERS),run_script '$(r)' $(TEST_ARGS);) \
+	echo "$$pass passed, $$fail failed"; \
 	[ "$$fail" -eq 0 ]
 
 .PHONY: test test-progs

@@ -35,4 +35,5 @@ $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -Ipreload -o $@ $^ -lcmocka -lzstd
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_reader
+TEST_ARGS_test_reader := $(BUILD)/libheapspan.so
 endif

@@ -1,0 +1,906 @@
+/*
+ * test_reader.c - unit tests for analyzer/reader.c on small logs the test makes itself:
+ * a synthetic log written byte by byte with preload/logfmt.h, whose every item is known,
+ * and a real one, recorded by running `ls /` under the shim (zstd chunks as the writer
+ * makes them). The shim is argv[1], else $HEAPSPAN_SHIM, else build/libheapspan.so (the
+ * test runs from the top directory); it is preloaded into ls only, never into this
+ * binary, which may be built with sanitizers.
+ *
+ * Bad input must never crash the reader: a log cut at any byte is read up to the cut
+ * with a warning, or refused with a message naming the byte offset; a flipped payload
+ * byte is a checksum error at its chunk; unknown meta records and chunk kinds are
+ * skipped; a newer version, an empty file and random bytes are refused clearly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cmocka.h>
+
+#include "logfmt.h"
+#include "reader.h"
+
+/* ---- byte buffers ---- */
+
+struct buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static void put(struct buf *b, const void *src, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2 + 64;
+        uint8_t *p = realloc(b->p, cap);
+        assert_non_null(p);
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void put_u8(struct buf *b, uint8_t v)
+{
+    put(b, &v, 1);
+}
+
+static void put_varint(struct buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    put(b, tmp, (size_t)(lf_put_varint(tmp, v) - tmp));
+}
+
+static void put_addr(struct buf *b, uint64_t a)
+{
+    uint8_t tmp[8];
+    put(b, tmp, (size_t)(lf_put_addr(tmp, a, LF_ADDR_BYTES) - tmp));
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+    put_varint(b, strlen(s));
+    put(b, s, strlen(s));
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ---- the synthetic log ---- */
+
+#define START_TICKS 1000u
+#define MAX_CHUNKS  16
+
+/* Where each chunk ends, and what a reader has seen once it is read. */
+struct chunk_info {
+    size_t off, end;
+    int kind;
+    int n_events; /* RD_EVENT items in the chunks up to and including this one */
+    bool has_end; /* the end record is in this chunk or an earlier one */
+};
+
+struct log {
+    struct buf b;
+    struct chunk_info ch[MAX_CHUNKS];
+    int n_ch;
+    int n_events;
+    bool has_end;
+};
+
+static void log_header(struct log *l, unsigned version)
+{
+    uint8_t h[LF_FILE_HDR_SIZE] = { 0 };
+
+    memcpy(h, LF_MAGIC, 8);
+    lf_put_u16(h + 8, (uint16_t)version);
+    lf_put_u16(h + 10, LF_FILE_HDR_SIZE);
+    lf_put_u32(h + 12, 0); /* ticks are CLOCK_MONOTONIC ns */
+    lf_put_u32(h + 16, 4242);
+    lf_put_u32(h + 20, 1);
+    lf_put_u64(h + 24, 1700000000000000000ull);
+    lf_put_u64(h + 32, START_TICKS);
+    lf_put_u64(h + 40, 0);
+    lf_put_u32(h + 48, 64);
+    put(&l->b, h, sizeof(h));
+}
+
+/* Appends a chunk of kind around payload (zstd-compressed if asked); n_events is the
+ * number of RD_EVENT items a reader makes of it. */
+static void log_chunk(struct log *l, int kind, uint32_t tid, uint64_t base,
+                      const struct buf *payload, bool zstd, int n_events, bool has_end)
+{
+    uint8_t h[LF_CHUNK_HDR_SIZE] = { 0 };
+    struct buf stored = { 0 };
+
+    if (zstd) {
+        size_t cap = ZSTD_compressBound(payload->len);
+        stored.p = malloc(cap);
+        assert_non_null(stored.p);
+        size_t n = ZSTD_compress(stored.p, cap, payload->p, payload->len, 3);
+        assert_false(ZSTD_isError(n));
+        stored.len = n;
+    } else {
+        put(&stored, payload->p, payload->len);
+    }
+    lf_put_u32(h, LF_CHUNK_MAGIC);
+    h[4] = (uint8_t)kind;
+    h[5] = zstd ? LF_CHUNK_ZSTD : 0;
+    lf_put_u16(h + 6, LF_CHUNK_HDR_SIZE);
+    lf_put_u32(h + 8, (uint32_t)stored.len);
+    lf_put_u32(h + 12, (uint32_t)payload->len);
+    lf_put_u32(h + 16, tid);
+    lf_put_u32(h + 20, lf_crc32c(0, stored.p, stored.len));
+    lf_put_u64(h + 24, base);
+    lf_put_u32(h + 40, 500);
+    lf_put_u32(h + 44, 1);
+    assert_true(l->n_ch < MAX_CHUNKS);
+    struct chunk_info *c = &l->ch[l->n_ch++];
+    c->off = l->b.len;
+    c->kind = kind;
+    put(&l->b, h, sizeof(h));
+    put(&l->b, stored.p, stored.len);
+    c->end = l->b.len;
+    l->n_events += n_events;
+    l->has_end = l->has_end || has_end;
+    c->n_events = l->n_events;
+    c->has_end = l->has_end;
+    buf_free(&stored);
+}
+
+/* A meta record: tag = type, varint body length, body. */
+static void meta_record(struct buf *chunk, int type, const struct buf *body)
+{
+    put_u8(chunk, (uint8_t)type);
+    put_varint(chunk, body->len);
+    put(chunk, body->p, body->len);
+}
+
+static void ev_alloc(struct buf *b, int fn, uint64_t dt, uint64_t addr, uint64_t size,
+                     uint32_t stack)
+{
+    put_u8(b, (uint8_t)(LF_EV_ALLOC | fn << 4));
+    put_varint(b, dt);
+    put_addr(b, addr);
+    put_varint(b, size);
+    put_varint(b, stack);
+}
+
+static void ev_free(struct buf *b, uint64_t dt, uint64_t addr)
+{
+    put_u8(b, LF_EV_FREE);
+    put_varint(b, dt);
+    put_addr(b, addr);
+}
+
+/* Options for synth(): what to put in, and where to break it. */
+struct synth_opts {
+    unsigned version;
+    bool unknown_meta;      /* a record of type 99 between the clock and the stacks */
+    bool unknown_chunk;     /* a chunk of kind 9 between the two event chunks */
+    bool unknown_event;     /* an event record of type 6 inside the first event chunk */
+    bool index_and_trailer; /* close the log as the writer does at a clean exit */
+};
+
+/*
+ * The log, in file order (times in ticks; items in the order a reader hands them out):
+ *
+ *   meta     process, 2 clocks, [type 99], stack 1 (2 pcs), stack 2 (1 pc), module 1 @1000
+ *   events   tid 100, zstd: alloc 0x10000 (100 B, stack 1) @1110, alloc 0x10100 (200 B,
+ *            calloc, stack 2) @1120, free 0x10000 @1130, [type 6, unknown],
+ *            realloc 0x10100 -> 0x10200 (300 B, stack 1) @1150, its free half @1145
+ *   [kind 9]
+ *   events   tid 101, raw: alloc 0x20000 (50 B, stack 2) @1105, lost 3 @1135,
+ *            free 0x20000 @1235
+ *   meta     note "a note" @1240, end @1300 (3 lost, exit)
+ *   index    one entry; then the trailer
+ */
+static void synth(struct log *l, const struct synth_opts *o)
+{
+    struct buf c = { 0 }, body = { 0 };
+
+    memset(l, 0, sizeof(*l));
+    log_header(l, o->version);
+
+    put_str(&body, "/bin/synthetic");
+    put_varint(&body, 2);
+    put_str(&body, "synthetic");
+    put_str(&body, "--flag");
+    meta_record(&c, LF_META_PROCESS, &body);
+    body.len = 0;
+    put_varint(&body, START_TICKS);
+    put_varint(&body, 5000000000ull);
+    put_varint(&body, 1700000000000000000ull);
+    meta_record(&c, LF_META_CLOCK, &body);
+    body.len = 0;
+    put_varint(&body, START_TICKS + 1000);
+    put_varint(&body, 5000001000ull);
+    put_varint(&body, 1700000000000001000ull);
+    meta_record(&c, LF_META_CLOCK, &body);
+    if (o->unknown_meta) {
+        body.len = 0;
+        put(&body, "from a newer writer", 19);
+        meta_record(&c, 99, &body);
+    }
+    body.len = 0;
+    put_varint(&body, 1); /* id */
+    put_varint(&body, 2); /* depth */
+    put_varint(&body, lf_zigzag(0x401010));
+    put_varint(&body, lf_zigzag(0x401234 - 0x401010));
+    meta_record(&c, LF_META_STACK, &body);
+    body.len = 0;
+    put_varint(&body, 2);
+    put_varint(&body, 1);
+    put_varint(&body, lf_zigzag(0x401020));
+    meta_record(&c, LF_META_STACK, &body);
+    body.len = 0;
+    put_varint(&body, START_TICKS); /* time */
+    put_varint(&body, 1);           /* module id */
+    put_varint(&body, 0x400000);    /* bias */
+    put_varint(&body, 1);           /* n_segs */
+    put_varint(&body, 0x1000);
+    put_varint(&body, 0x1000);
+    put_varint(&body, 5);
+    put_varint(&body, 4);
+    put(&body, "\xde\xad\xbe\xef", 4);
+    put_str(&body, "/bin/synthetic");
+    meta_record(&c, LF_META_MODULE, &body);
+    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, false);
+
+    c.len = 0;
+    ev_alloc(&c, LF_FN_MALLOC, 10, 0x10000, 100, 1);
+    ev_alloc(&c, LF_FN_CALLOC, 10, 0x10100, 200, 2);
+    ev_free(&c, 10, 0x10000);
+    if (o->unknown_event) {
+        put_u8(&c, 6); /* a type this reader does not know: the rest is skipped */
+        put_varint(&c, 1);
+    }
+    put_u8(&c, LF_EV_REALLOC | LF_FN_REALLOC << 4);
+    put_varint(&c, 20); /* dt */
+    put_varint(&c, 5);  /* dt_before */
+    put_addr(&c, 0x10100);
+    put_addr(&c, 0x10200);
+    put_varint(&c, 300);
+    put_varint(&c, 1);
+    log_chunk(l, LF_CHUNK_EVENTS, 100, START_TICKS + 100, &c, true, o->unknown_event ? 3 : 5,
+              false);
+
+    if (o->unknown_chunk) {
+        c.len = 0;
+        put(&c, "a chunk kind from a newer writer", 32);
+        log_chunk(l, 9, 0, 0, &c, false, 0, false);
+    }
+
+    c.len = 0;
+    ev_alloc(&c, LF_FN_MALLOC, 0, 0x20000, 50, 2);
+    put_u8(&c, LF_EV_LOST);
+    put_varint(&c, 30);
+    put_varint(&c, 3);
+    ev_free(&c, 100, 0x20000);
+    log_chunk(l, LF_CHUNK_EVENTS, 101, START_TICKS + 105, &c, false, 3, false);
+
+    c.len = 0;
+    body.len = 0;
+    put_varint(&body, START_TICKS + 240);
+    put_varint(&body, 1);
+    put_str(&body, "a note");
+    meta_record(&c, LF_META_NOTE, &body);
+    body.len = 0;
+    put_varint(&body, START_TICKS + 300);
+    put_varint(&body, 3);
+    put_varint(&body, LF_END_EXIT);
+    meta_record(&c, LF_META_END, &body);
+    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, true);
+
+    if (o->index_and_trailer) {
+        uint8_t e[LF_INDEX_ENTRY_SIZE], t[LF_TRAILER_SIZE];
+        c.len = 0;
+        lf_put_u64(e, l->ch[1].off);
+        lf_put_u64(e + 8, START_TICKS + 105);
+        lf_put_u64(e + 16, START_TICKS + 235);
+        put(&c, e, sizeof(e));
+        log_chunk(l, LF_CHUNK_INDEX, 0, 0, &c, false, 0, false);
+        memcpy(t, LF_TRAILER_MAGIC, 8);
+        lf_put_u64(t + 8, l->ch[l->n_ch - 1].off);
+        put(&l->b, t, sizeof(t));
+    }
+    buf_free(&c);
+    buf_free(&body);
+}
+
+static const struct synth_opts plain = { LF_VERSION, false, false, false, true };
+
+/* ---- reading ---- */
+
+static char tmp_dir[] = "/tmp/test_reader.XXXXXX";
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+static void tmp_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", tmp_dir, name);
+}
+
+#define MAX_ITEMS 4096
+
+/* What a whole read of one file gave. */
+struct outcome {
+    int open_err, next_err;
+    char error[1100];
+    char warnings[4096];
+    int n_items, n_events;
+    struct rd_item items[64]; /* the first ones */
+    bool ended, truncated;
+    uint32_t stack1_depth;
+    uint64_t stack1_pcs[2];
+    uint32_t n_stacks;
+    int n_modules;
+    char exe[64];
+    char note[64]; /* the text of the last note: an item's text lasts until rd_next */
+    int argc;
+};
+
+static void read_all(const char *path, struct outcome *o)
+{
+    int err = 0;
+    struct rd_log *r = rd_open(path, &err);
+
+    memset(o, 0, sizeof(*o));
+    assert_non_null(r);
+    o->open_err = err;
+    if (err == 0) {
+        struct rd_item it;
+        int k;
+        while ((k = rd_next(r, &it)) > 0) {
+            assert_true(o->n_items < MAX_ITEMS);
+            if (o->n_items < 64)
+                o->items[o->n_items] = it;
+            o->n_items++;
+            o->n_events += it.kind == RD_EVENT;
+            if (it.kind == RD_NOTE)
+                snprintf(o->note, sizeof(o->note), "%s", it.text);
+        }
+        o->next_err = k;
+        const struct rd_stack *s = rd_stack(r, 1);
+        if (s != NULL) {
+            o->stack1_depth = s->depth;
+            for (uint32_t i = 0; i < s->depth && i < 2; i++)
+                o->stack1_pcs[i] = s->pcs[i];
+        }
+        o->n_stacks = rd_n_stacks(r);
+        o->n_modules = rd_n_modules(r);
+        snprintf(o->exe, sizeof(o->exe), "%s", rd_exe(r));
+        o->argc = rd_argc(r);
+        o->ended = rd_stats(r)->ended;
+        o->truncated = rd_stats(r)->truncated;
+    }
+    snprintf(o->error, sizeof(o->error), "%s", rd_error(r));
+    snprintf(o->warnings, sizeof(o->warnings), "%s", rd_warnings(r));
+    rd_close(r);
+}
+
+static void read_bytes(const char *name, const void *p, size_t n, struct outcome *o)
+{
+    char path[PATH_MAX];
+    tmp_path(path, sizeof(path), name);
+    write_file(path, p, n);
+    read_all(path, o);
+}
+
+/* The error names the file and a byte offset no later than `before`:
+ * "<path>: byte <offset>: <what>". Returns the offset. */
+static unsigned long long error_offset(const struct outcome *o, const char *path,
+                                       unsigned long long before)
+{
+    char prefix[PATH_MAX + 16];
+    unsigned long long off;
+    char *end;
+
+    snprintf(prefix, sizeof(prefix), "%s: byte ", path);
+    if (strncmp(o->error, prefix, strlen(prefix)) != 0)
+        fail_msg("expected an error '%s<offset>: ...' vs got '%s'", prefix, o->error);
+    off = strtoull(o->error + strlen(prefix), &end, 10);
+    if (end == o->error + strlen(prefix) || strncmp(end, ": ", 2) != 0 || end[2] == '\0')
+        fail_msg("expected an error '%s<offset>: <what>' vs got '%s'", prefix, o->error);
+    if (off > before)
+        fail_msg("expected an offset up to %llu vs got '%s'", before, o->error);
+    return off;
+}
+
+static bool failed(const struct outcome *o)
+{
+    return o->open_err < 0 || o->next_err < 0;
+}
+
+/* ---- the synthetic log, whole ---- */
+
+static void check_item(const struct rd_item *it, enum rd_kind kind, uint64_t time, uint32_t tid,
+                       int type, uint64_t addr, uint64_t size, uint32_t stack)
+{
+    assert_int_equal(it->kind, kind);
+    assert_int_equal(it->time, time);
+    if (kind != RD_EVENT)
+        return;
+    assert_int_equal(it->tid, tid);
+    assert_int_equal(it->ev.type, type);
+    if (type == LF_EV_LOST) {
+        assert_int_equal(it->ev.count, size);
+        return;
+    }
+    assert_int_equal(it->ev.addr, addr);
+    if (type == LF_EV_ALLOC) {
+        assert_int_equal(it->ev.size, size);
+        assert_int_equal(it->ev.stack, stack);
+    }
+}
+
+static void check_synthetic_items(const struct outcome *o, bool unknown_event)
+{
+    const struct rd_item *it = o->items;
+
+    assert_int_equal(o->n_items, unknown_event ? 9 : 11);
+    check_item(it++, RD_MODULE, START_TICKS, 0, 0, 0, 0, 0);
+    check_item(it++, RD_EVENT, START_TICKS + 105, 101, LF_EV_ALLOC, 0x20000, 50, 2);
+    check_item(it++, RD_EVENT, START_TICKS + 110, 100, LF_EV_ALLOC, 0x10000, 100, 1);
+    assert_int_equal(o->items[2].ev.fn, LF_FN_MALLOC);
+    check_item(it++, RD_EVENT, START_TICKS + 120, 100, LF_EV_ALLOC, 0x10100, 200, 2);
+    assert_int_equal(o->items[3].ev.fn, LF_FN_CALLOC);
+    check_item(it++, RD_EVENT, START_TICKS + 130, 100, LF_EV_FREE, 0x10000, 0, 0);
+    check_item(it++, RD_EVENT, START_TICKS + 135, 101, LF_EV_LOST, 0, 3, 0);
+    if (!unknown_event) {
+        check_item(it++, RD_EVENT, START_TICKS + 145, 100, LF_EV_FREE, 0x10100, 0, 0);
+        check_item(it++, RD_EVENT, START_TICKS + 150, 100, LF_EV_ALLOC, 0x10200, 300, 1);
+    }
+    check_item(it++, RD_EVENT, START_TICKS + 235, 101, LF_EV_FREE, 0x20000, 0, 0);
+    check_item(it++, RD_NOTE, START_TICKS + 240, 0, 0, 0, 0, 0);
+    assert_string_equal(o->note, "a note");
+    check_item(it, RD_END, START_TICKS + 300, 0, 0, 0, 0, 0);
+    assert_int_equal(it->count, 3);
+    assert_int_equal(it->end_reason, LF_END_EXIT);
+}
+
+static void synthetic_reads_exactly(void **state)
+{
+    struct log l;
+    struct outcome o;
+
+    (void)state;
+    synth(&l, &plain);
+    read_bytes("synthetic.hsl", l.b.p, l.b.len, &o);
+    assert_int_equal(o.open_err, 0);
+    assert_int_equal(o.next_err, 0);
+    assert_string_equal(o.warnings, "");
+    check_synthetic_items(&o, false);
+    assert_int_equal(o.stack1_depth, 2);
+    assert_int_equal(o.stack1_pcs[0], 0x401010);
+    assert_int_equal(o.stack1_pcs[1], 0x401234);
+    assert_int_equal(o.n_stacks, 2);
+    assert_int_equal(o.n_modules, 1);
+    assert_string_equal(o.exe, "/bin/synthetic");
+    assert_int_equal(o.argc, 2);
+    assert_true(o.ended);
+    assert_false(o.truncated);
+    buf_free(&l.b);
+}
+
+/* A meta record type from a newer writer is skipped by its length: the records after
+ * it (the stacks, the module) are still read. */
+static void reader_skips_unknown_meta_record(void **state)
+{
+    struct synth_opts opt = plain;
+    struct log l;
+    struct outcome o;
+
+    (void)state;
+    opt.unknown_meta = true;
+    synth(&l, &opt);
+    read_bytes("unknown-meta.hsl", l.b.p, l.b.len, &o);
+    assert_int_equal(o.open_err, 0);
+    assert_int_equal(o.next_err, 0);
+    check_synthetic_items(&o, false);
+    assert_int_equal(o.stack1_depth, 2);
+    assert_int_equal(o.n_stacks, 2);
+    assert_int_equal(o.n_modules, 1);
+    buf_free(&l.b);
+}
+
+/* A chunk kind from a newer writer is skipped whole: the chunks after it are read. */
+static void reader_skips_unknown_chunk_kind(void **state)
+{
+    struct synth_opts opt = plain;
+    struct log l;
+    struct outcome o;
+
+    (void)state;
+    opt.unknown_chunk = true;
+    synth(&l, &opt);
+    read_bytes("unknown-chunk.hsl", l.b.p, l.b.len, &o);
+    assert_int_equal(o.open_err, 0);
+    assert_int_equal(o.next_err, 0);
+    assert_string_equal(o.warnings, "");
+    check_synthetic_items(&o, false);
+    buf_free(&l.b);
+}
+
+/* An event record type the reader does not know ends its chunk (event records carry no
+ * length), with a warning naming the chunk; other chunks are unaffected. */
+static void reader_stops_chunk_at_unknown_event(void **state)
+{
+    struct synth_opts opt = plain;
+    struct log l;
+    struct outcome o;
+    char want[64];
+
+    (void)state;
+    opt.unknown_event = true;
+    synth(&l, &opt);
+    read_bytes("unknown-event.hsl", l.b.p, l.b.len, &o);
+    assert_int_equal(o.open_err, 0);
+    assert_int_equal(o.next_err, 0);
+    check_synthetic_items(&o, true);
+    snprintf(want, sizeof(want), "byte %zu:", l.ch[1].off);
+    if (strstr(o.warnings, want) == NULL)
+        fail_msg("expected a warning naming '%s' vs got '%s'", want, o.warnings);
+    buf_free(&l.b);
+}
+
+static void reader_refuses_newer_version(void **state)
+{
+    struct synth_opts opt = plain;
+    struct log l;
+    struct outcome o;
+    char path[PATH_MAX], want[64];
+
+    (void)state;
+    opt.version = LF_VERSION + 1;
+    synth(&l, &opt);
+    tmp_path(path, sizeof(path), "newer.hsl");
+    write_file(path, l.b.p, l.b.len);
+    read_all(path, &o);
+    assert_int_equal(o.open_err, -ENOTSUP);
+    assert_int_equal(error_offset(&o, path, 8), 8);
+    snprintf(want, sizeof(want), "version %u", LF_VERSION + 1);
+    if (strstr(o.error, want) == NULL)
+        fail_msg("expected the message to name '%s' vs got '%s'", want, o.error);
+    buf_free(&l.b);
+}
+
+static void reader_refuses_empty_file(void **state)
+{
+    struct outcome o;
+    char path[PATH_MAX];
+
+    (void)state;
+    tmp_path(path, sizeof(path), "empty.hsl");
+    write_file(path, "", 0);
+    read_all(path, &o);
+    assert_true(o.open_err < 0);
+    assert_int_equal(error_offset(&o, path, 0), 0);
+    if (strstr(o.error, "empty") == NULL)
+        fail_msg("expected the message to say the file is empty vs got '%s'", o.error);
+}
+
+/* A byte flipped anywhere in a chunk's payload: a checksum error at that chunk. */
+static void reader_reports_flipped_payload_byte(void **state)
+{
+    struct log l;
+    struct outcome o;
+    char path[PATH_MAX];
+
+    (void)state;
+    synth(&l, &plain);
+    tmp_path(path, sizeof(path), "flipped.hsl");
+    for (int c = 0; c < l.n_ch; c++) {
+        for (size_t i = l.ch[c].off + LF_CHUNK_HDR_SIZE; i < l.ch[c].end; i++) {
+            l.b.p[i] ^= 0x40;
+            write_file(path, l.b.p, l.b.len);
+            read_all(path, &o);
+            l.b.p[i] ^= 0x40;
+            if (!failed(&o))
+                fail_msg("byte %zu of chunk %d flipped: expected an error vs got none", i, c);
+            if (error_offset(&o, path, i) != l.ch[c].off)
+                fail_msg("byte %zu of chunk %d flipped: expected the chunk's offset %zu vs "
+                         "got '%s'",
+                         i, c, l.ch[c].off, o.error);
+            if (strstr(o.error, "checksum") == NULL)
+                fail_msg("byte %zu flipped: expected a checksum error vs got '%s'", i, o.error);
+        }
+    }
+    buf_free(&l.b);
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Random bytes, alone or after a valid header: refused with a message, never a crash. */
+static void reader_refuses_random_bytes(void **state)
+{
+    static const size_t sizes[] = { 1, 7, 8, 9, 63, 64, 65, 100, 1000, 4096, 65536 };
+    struct log l;
+    struct outcome o;
+    char path[PATH_MAX];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+    (void)state;
+    synth(&l, &plain);
+    tmp_path(path, sizeof(path), "random.hsl");
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (int with_header = 0; with_header < 2; with_header++) {
+            size_t head = with_header ? LF_FILE_HDR_SIZE : 0, n = head + sizes[s];
+            uint8_t *p = malloc(n);
+            assert_non_null(p);
+            memcpy(p, l.b.p, head);
+            for (size_t i = head; i < n; i++)
+                p[i] = (uint8_t)xorshift(&seed);
+            write_file(path, p, n);
+            read_all(path, &o);
+            free(p);
+            if (!with_header) {
+                if (!failed(&o))
+                    fail_msg("%zu random bytes: expected an error vs got none", n);
+                assert_int_equal(error_offset(&o, path, 0), 0);
+            } else if (sizes[s] >= LF_CHUNK_HDR_SIZE) {
+                if (!failed(&o))
+                    fail_msg("a header and %zu random bytes: expected an error vs got none",
+                             sizes[s]);
+                assert_int_equal(error_offset(&o, path, n), LF_FILE_HDR_SIZE);
+            } else if (!failed(&o) && o.warnings[0] == '\0') {
+                /* Fewer than a chunk header's bytes: a log cut short is also fine. */
+                fail_msg("a header and %zu random bytes: expected an error or a warning vs "
+                         "got neither",
+                         sizes[s]);
+            }
+        }
+    }
+    buf_free(&l.b);
+}
+
+/* ---- truncation at every byte ---- */
+
+/* Cuts data at every offset from 0 to len and reads each prefix. A cut must be refused
+ * with a message naming an offset up to the cut, or read with a warning; what is read
+ * is what the complete chunks before the cut hold: n_events_at(cut) if given, else as
+ * much as at the end of the last complete chunk. The whole log reads without warnings. */
+static void cut_everywhere(const char *name, const uint8_t *data, size_t len, const size_t *ends,
+                           const int *events_at_end, const bool *end_at_end, int n_chunks)
+{
+    char path[PATH_MAX];
+    struct outcome *o = malloc(sizeof(*o));
+    int *seen = calloc(len + 1, sizeof(*seen));
+
+    assert_non_null(o);
+    assert_non_null(seen);
+    tmp_path(path, sizeof(path), name);
+    for (size_t cut = 0; cut <= len; cut++) {
+        write_file(path, data, cut);
+        read_all(path, o);
+        int whole = 0; /* complete chunks before the cut */
+        while (whole < n_chunks && ends[whole] <= cut)
+            whole++;
+        if (failed(o)) {
+            if (cut == len)
+                fail_msg("%s, whole: expected no error vs got '%s'", name, o->error);
+            error_offset(o, path, cut);
+            seen[cut] = -1;
+            continue;
+        }
+        seen[cut] = o->n_events;
+        if (cut < len && o->warnings[0] == '\0')
+            fail_msg("%s cut at byte %zu of %zu: expected a warning vs got none (%d events)", name,
+                     cut, len, o->n_events);
+        if (cut == len && o->warnings[0] != '\0')
+            fail_msg("%s, whole: expected no warning vs got '%s'", name, o->warnings);
+        int want = -1;
+        if (whole == 0)
+            want = 0;
+        else if (events_at_end != NULL)
+            want = events_at_end[whole - 1];
+        else if (seen[ends[whole - 1]] >= 0)
+            want = seen[ends[whole - 1]];
+        if (want >= 0 && o->n_events != want)
+            fail_msg("%s cut at byte %zu of %zu (%d complete chunks): expected %d events vs "
+                     "got %d",
+                     name, cut, len, whole, want, o->n_events);
+        if (strstr(o->warnings, "no end record") != NULL && o->ended)
+            fail_msg("%s cut at byte %zu of %zu: expected rd_stats()->ended false, as the "
+                     "warning says, vs got true ('%s')",
+                     name, cut, len, o->warnings);
+        bool has_end = whole > 0 && end_at_end != NULL && end_at_end[whole - 1];
+        if (end_at_end != NULL && o->ended != has_end)
+            fail_msg("%s cut at byte %zu of %zu: expected rd_stats()->ended %s (the end "
+                     "record %s) vs got %s",
+                     name, cut, len, has_end ? "true" : "false",
+                     has_end ? "was read" : "is cut off", o->ended ? "true" : "false");
+    }
+    free(seen);
+    free(o);
+}
+
+static void synthetic_cut_at_every_byte(void **state)
+{
+    struct synth_opts opt = plain;
+    struct log l;
+    size_t ends[MAX_CHUNKS];
+    int events[MAX_CHUNKS];
+    bool has_end[MAX_CHUNKS];
+
+    (void)state;
+    opt.unknown_chunk = true;
+    opt.unknown_meta = true;
+    synth(&l, &opt);
+    for (int c = 0; c < l.n_ch; c++) {
+        ends[c] = l.ch[c].end;
+        events[c] = l.ch[c].n_events;
+        has_end[c] = l.ch[c].has_end;
+    }
+    cut_everywhere("synthetic-cut.hsl", l.b.p, l.b.len, ends, events, has_end, l.n_ch);
+    buf_free(&l.b);
+}
+
+/* ---- a real log ---- */
+
+static const char *shim_path;
+static uint8_t *real_log;
+static size_t real_len;
+
+/* Runs `ls /` with the shim preloaded, writing its log into the temporary directory. */
+static int record_real_log(void)
+{
+    char out[PATH_MAX];
+    struct stat sb;
+    int status;
+
+    if (access(shim_path, R_OK) != 0)
+        return -ENOENT;
+    tmp_path(out, sizeof(out), "real.hsl");
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        setenv("LD_PRELOAD", shim_path, 1);
+        setenv("HEAPSPAN_OUTPUT", out, 1);
+        setenv("HEAPSPAN_QUIET", "1", 1);
+        setenv("HEAPSPAN_FOLLOW_CHILDREN", "0", 1);
+        unsetenv("ASAN_OPTIONS");
+        execlp("ls", "ls", "/", (char *)NULL);
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -ECHILD;
+    int fd = open(out, O_RDONLY);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+        close(fd);
+        return -EIO;
+    }
+    real_len = (size_t)sb.st_size;
+    real_log = malloc(real_len);
+    if (real_log == NULL || read(fd, real_log, real_len) != (ssize_t)real_len) {
+        close(fd);
+        return -EIO;
+    }
+    close(fd);
+    return 0;
+}
+
+static void need_real_log(void)
+{
+    if (real_log == NULL)
+        fail_msg("no log from `ls /` under the shim %s: build it with `make`, or give its "
+                 "path as the first argument",
+                 shim_path);
+}
+
+/* Chunk ends of a log, from the framing in logfmt.h. */
+static int frame(const uint8_t *p, size_t len, size_t *ends, int cap)
+{
+    size_t off = lf_get_u16(p + 10);
+    int n = 0;
+
+    while (off + LF_CHUNK_HDR_SIZE <= len && n < cap) {
+        if (memcmp(p + off, LF_TRAILER_MAGIC, 8) == 0)
+            break;
+        assert_int_equal(lf_get_u32(p + off), LF_CHUNK_MAGIC);
+        off += lf_get_u16(p + off + 6) + (size_t)lf_get_u32(p + off + 8);
+        ends[n++] = off;
+    }
+    return n;
+}
+
+static void real_log_reads_clean(void **state)
+{
+    struct outcome o;
+
+    (void)state;
+    need_real_log();
+    read_bytes("real-copy.hsl", real_log, real_len, &o);
+    assert_int_equal(o.open_err, 0);
+    assert_int_equal(o.next_err, 0);
+    assert_string_equal(o.warnings, "");
+    assert_true(o.n_events > 0);
+    assert_true(o.n_modules > 0);
+    assert_true(o.ended);
+    assert_false(o.truncated);
+}
+
+static void real_log_cut_at_every_byte(void **state)
+{
+    size_t ends[4096];
+
+    (void)state;
+    need_real_log();
+    int n = frame(real_log, real_len, ends, 4096);
+    assert_true(n >= 2);
+    cut_everywhere("real-cut.hsl", real_log, real_len, ends, NULL, NULL, n);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (mkdtemp(tmp_dir) == NULL)
+        return -1;
+    record_real_log(); /* a failure shows in the tests that need it */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[PATH_MAX + 16];
+
+    (void)state;
+    free(real_log);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(synthetic_reads_exactly),
+        cmocka_unit_test(reader_skips_unknown_meta_record),
+        cmocka_unit_test(reader_skips_unknown_chunk_kind),
+        cmocka_unit_test(reader_stops_chunk_at_unknown_event),
+        cmocka_unit_test(reader_refuses_newer_version),
+        cmocka_unit_test(reader_refuses_empty_file),
+        cmocka_unit_test(reader_reports_flipped_payload_byte),
+        cmocka_unit_test(reader_refuses_random_bytes),
+        cmocka_unit_test(synthetic_cut_at_every_byte),
+        cmocka_unit_test(real_log_reads_clean),
+        cmocka_unit_test(real_log_cut_at_every_byte),
+    };
+    const char *env = getenv("HEAPSPAN_SHIM");
+
+    shim_path = argc > 1 ? argv[1] : env != NULL && env[0] != '\0' ? env : "build/libheapspan.so";
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
