@@ -914,12 +914,21 @@ static void count_live_zeros(void)
 
 static void finish(int reason)
 {
-    if (!recording || getpid() != my_pid)
-        return; /* not recording, or a vfork child sharing our memory */
+    if (getpid() != my_pid)
+        return; /* a vfork child sharing our memory */
+    bool interrupted = rt_in_shim != 0;
+    if (!__atomic_exchange_n(&recording, false, __ATOMIC_ACQ_REL))
+        return; /* not recording, or another thread is finishing */
     rt_in_shim++;
-    count_live_zeros();
-    recording = false;
-    wr_finish(reason);
+    if (interrupted) {
+        /* _exit from a signal handler that interrupted the shim: this thread's buffer
+         * may be mid-record and our locks held by the code it interrupted, so only the
+         * bounded flush of committed records. */
+        wr_emergency(reason);
+    } else {
+        count_live_zeros();
+        wr_finish(reason);
+    }
     rt_in_shim--;
 }
 
