@@ -7,7 +7,7 @@
 
 #include "rt.h"
 
-#define FILTER_SLOTS 65536
+#define FILTER_SLOTS SMP_FILTER_SLOTS
 
 struct slot {
     uint64_t addr; /* 0 empty, 1 deleted */
@@ -21,13 +21,7 @@ struct smp_set {
     uint64_t cap, used; /* used counts deleted slots too, until the next rebuild */
 };
 
-static inline uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x;
-}
+#define mix smp_mix
 
 bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size)
 {
@@ -109,6 +103,11 @@ void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
     s->slots[j] = (struct slot){ addr, size };
     __atomic_add_fetch(&s->filter[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->lock);
+}
+
+const uint16_t *smp_filter(const struct smp_set *s)
+{
+    return s->filter;
 }
 
 bool smp_might_contain(const struct smp_set *s, uint64_t addr)

@@ -28,7 +28,26 @@ bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size);
 struct smp_set *smp_set_new(void);
 /* Adds a sampled block. */
 void smp_add(struct smp_set *s, uint64_t addr, uint64_t size);
-/* False when addr is certainly not in the set: one load, no lock. */
+/* False when addr is certainly not in the set: one load, no lock. The hash and the
+ * filter are here so that the free hook's common case is inlined into it. */
+#define SMP_FILTER_SLOTS 65536
+
+static inline uint64_t smp_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* The set's filter: counts of members per hash bucket, SMP_FILTER_SLOTS of them. */
+const uint16_t *smp_filter(const struct smp_set *s);
+
+static inline bool smp_filter_says_maybe(const uint16_t *filter, uint64_t addr)
+{
+    return __atomic_load_n(&filter[smp_mix(addr) % SMP_FILTER_SLOTS], __ATOMIC_RELAXED) != 0;
+}
+
 bool smp_might_contain(const struct smp_set *s, uint64_t addr);
 
 /* Removes addr if it is in the set; returns true and its size if it was. */

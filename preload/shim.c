@@ -84,8 +84,9 @@ static bool recording;       /* the hot flag: events are recorded */
 static uint64_t sample_mean; /* 0: every allocation */
 static int max_depth;
 static int my_pid;
-static struct smp_set *sampled;  /* sampled mode: the sampled live blocks */
-static struct smp_set *zero_set; /* full mode: blocks picked for zero counting */
+static struct smp_set *sampled;        /* sampled mode: the sampled live blocks */
+static const uint16_t *sampled_filter; /* its filter, for the inlined common case */
+static struct smp_set *zero_set;       /* full mode: blocks picked for zero counting */
 
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
 
@@ -351,7 +352,7 @@ static void note_free_slow(int fn, void *p);
 static inline void note_free(int fn, void *p)
 {
     /* Sampled mode: most blocks were never sampled, and one load says so. */
-    if (sample_mean != 0 && !smp_might_contain(sampled, (uint64_t)(uintptr_t)p))
+    if (sample_mean != 0 && !smp_filter_says_maybe(sampled_filter, (uint64_t)(uintptr_t)p))
         return;
     note_free_slow(fn, p);
 }
@@ -522,8 +523,8 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
         return p;
     }
     /* Sampled mode's common case: neither the old block nor the new one is sampled. */
-    if (sample_mean != 0 && !smp_might_contain(sampled, (uint64_t)(uintptr_t)old) && size != 0 &&
-        not_sampled(size))
+    if (sample_mean != 0 && !smp_filter_says_maybe(sampled_filter, (uint64_t)(uintptr_t)old) &&
+        size != 0 && not_sampled(size))
         return call(old, a, b);
     uint64_t old_size = 0, zeros = UINT64_MAX;
     uint64_t t_before = rt_ticks_before();
@@ -1364,6 +1365,7 @@ static void start(void)
     if (mm_range_of((const void *)(uintptr_t)&start, &lo, &hi))
         st_set_self_range(lo, hi);
     sampled = sample_mean != 0 ? smp_set_new() : NULL;
+    sampled_filter = sampled != NULL ? smp_filter(sampled) : NULL;
     zero_set = sample_mean == 0 ? smp_set_new() : NULL;
     if ((sample_mean != 0 && sampled == NULL) || (sample_mean == 0 && zero_set == NULL))
         goto out;
