@@ -15,7 +15,7 @@
 
 static const char report_usage[] =
     "usage: heapspan report [--top N] [--format text|json|markdown] [--from SECONDS]\n"
-    "                       [--to SECONDS] [--debuginfo-path PATH] [--debuginfod]\n"
+    "                       [--to SECONDS] [--debuginfo-path PATH] [--no-debuginfod]\n"
     "                       [--no-symbols] LOG\n"
     "Call sites ranked by memory held at the peak, leaked, allocation calls and\n"
     "temporary allocations; bloated structs. --from/--to keep the events between those\n"
@@ -96,6 +96,7 @@ int cmd_report(int argc, char **argv)
         { "to", required_argument, NULL, 'T' },
         { "debuginfo-path", required_argument, NULL, 'd' },
         { "debuginfod", no_argument, NULL, 'D' },
+        { "no-debuginfod", no_argument, NULL, 'N' },
         { "no-symbols", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -104,7 +105,10 @@ int cmd_report(int argc, char **argv)
     int top = -1, c;
     double from = 0, to = -1;
     const char *dbg = NULL;
-    bool debuginfod = false, symbols = true;
+    /* As libdw's own tools do: debuginfod servers are asked when DEBUGINFOD_URLS names
+     * some, unless told not to. */
+    const char *urls = getenv("DEBUGINFOD_URLS");
+    bool debuginfod = urls != NULL && urls[0] != '\0', symbols = true;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -145,6 +149,9 @@ int cmd_report(int argc, char **argv)
             break;
         case 'D':
             debuginfod = true;
+            break;
+        case 'N':
+            debuginfod = false;
             break;
         case 'n':
             symbols = false;
