@@ -150,10 +150,13 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
 
-    char manifest[] = "/tmp/heapspan-manifest-XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char manifest[PATH_MAX];
+    snprintf(manifest, sizeof(manifest), "%s/heapspan-manifest-XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     int mfd = mkstemp(manifest);
     if (mfd < 0) {
-        fprintf(stderr, "heapspan run: cannot create a temporary file in /tmp: %s\n",
+        fprintf(stderr, "heapspan run: cannot create a temporary file %s: %s\n", manifest,
                 strerror(errno));
         return 2;
     }

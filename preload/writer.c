@@ -51,7 +51,6 @@ static struct lf_index_entry *idx;
 static size_t idx_n, idx_cap;
 static struct tb_thread **snap_threads;
 static size_t snap_n;
-static uint64_t records_written;
 
 /* Wake-ups and markers. */
 static uint32_t wake_word;
@@ -405,7 +404,6 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
     if (len > 0)
         emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, t->flush_time, n, raw, len,
                    compress);
-    records_written += n;
 }
 
 static void add_barrier(uint64_t time, bool compress)
@@ -856,7 +854,6 @@ int wr_fork_child(int ppid)
     writer_running = false;
     writer_sleeping = 0;
     markers_done = markers_requested;
-    records_written = 0;
     int err = wr_open(ppid);
     if (err < 0)
         return err;
