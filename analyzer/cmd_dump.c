@@ -150,7 +150,7 @@ int cmd_dump(int argc, char **argv)
 
     struct ls_map *ls = ls_new();
     uint64_t allocs = 0, frees = 0, unknown_frees = 0, bytes = 0, live_bytes = 0, peak = 0;
-    uint64_t markers = 0, zeros_records = 0, zero_bytes = 0, zero_of = 0;
+    uint64_t markers = 0, zeros_records = 0, zero_bytes = 0, zero_of = 0, end_lost = 0;
     uint32_t tids[4096];
     int n_tids = 0;
     struct rd_item it;
@@ -243,6 +243,7 @@ int cmd_dump(int argc, char **argv)
                 printf("%.6f note %s %s\n", ms, it.severity ? "warning" : "info", it.text);
             break;
         case RD_END:
+            end_lost += it.count;
             if (records)
                 printf("%.6f end reason=%s lost=%" PRIu64 "\n", ms, end_reason(it.end_reason),
                        it.count);
@@ -266,7 +267,7 @@ int cmd_dump(int argc, char **argv)
         printf("allocated_bytes=%" PRIu64 "\n", bytes);
         printf("live_blocks=%" PRIu64 "\nlive_bytes=%" PRIu64 "\n", ls_count(ls), live_bytes);
         printf("peak_live_bytes=%" PRIu64 "\n", peak);
-        printf("lost_events=%" PRIu64 "\nlate_events=%" PRIu64 "\n", st->lost, st->late);
+        printf("lost_events=%" PRIu64 "\nlate_events=%" PRIu64 "\n", st->lost + end_lost, st->late);
         printf("threads=%d\nstacks=%u\nmodules=%d\nmarkers=%" PRIu64 "\n", n_tids, rd_n_stacks(r),
                rd_n_modules(r), markers);
         printf("zero_samples=%" PRIu64 "\nzero_sample_bytes=%" PRIu64

@@ -646,6 +646,11 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             break;
         r->st.ended = true;
         r->st.end_reason = (int)d;
+        if (d == LF_END_STOPPED)
+            warn(r,
+                 "%s: byte %llu: recording stopped on a write error (a full disk?); %llu "
+                 "events after this point are not in the log",
+                 r->path, (unsigned long long)off, (unsigned long long)b);
         it.kind = RD_END;
         it.time = a;
         it.count = b;
@@ -769,7 +774,7 @@ static int read_chunk(struct rd_log *r)
                  "%s: byte %llu: the log ends after its index chunk without the trailer "
                  "(cut after its end record: no event is missing)",
                  r->path, (unsigned long long)off);
-        } else if (r->st.ended && !r->saw_trailer) {
+        } else if (r->st.ended && !r->saw_trailer && r->st.end_reason != LF_END_STOPPED) {
             r->st.truncated = true;
             warn(r,
                  "%s: byte %llu: the log ends after its end record without the index "

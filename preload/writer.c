@@ -45,6 +45,7 @@ static size_t meta_q_len, meta_q_cap;
 /* Writer-only state (under flush_lock). */
 static uint8_t *stage, *raw, *meta_scratch;
 static size_t stage_len;
+static uint64_t stage_events; /* event records in the stage, for the lost count */
 static ZSTD_CCtx *zc;
 static uint32_t stacks_written = 1;
 static struct lf_index_entry *idx;
@@ -173,15 +174,31 @@ void wr_request_marker(void)
 
 /* ---- output staging ---- */
 
-static void stop(int err)
+static void write_end(int reason, uint64_t lost);
+
+/* A failed write: the log ends at the last chunk written whole. Cut off what was half
+ * written, and try to add an end record saying how many events were lost - a full disk
+ * may not take even that, but a quota or a transient error often leaves room. */
+static void stop(int err, uint64_t lost)
 {
     if (stopped)
         return;
-    stopped = true;
-    char off[24];
+    char off[24], n[24];
     *rt_fmt_u64(off, file_off) = '\0';
+    *rt_fmt_u64(n, lost) = '\0';
     rt_say("writing ", path, " failed at byte ", off, " (", errno_text(-err),
-           "); recording stopped, the program continues; the log is readable up to there", NULL);
+           "); recording stopped and at least ", n,
+           " events are not in the log; the program continues, the log is readable up to "
+           "there",
+           NULL);
+    if (ftruncate(fd, (off_t)file_off) == 0 && lseek(fd, (off_t)file_off, SEEK_SET) >= 0) {
+        stage_len = 0;
+        write_end(LF_END_STOPPED, lost);
+        if (rt_write_all(fd, stage, stage_len) == 0)
+            file_off += stage_len;
+    }
+    stage_len = 0;
+    stopped = true;
     if (wr_on_stop != NULL)
         wr_on_stop();
 }
@@ -190,15 +207,16 @@ static void stage_flush(void)
 {
     if (stage_len == 0 || stopped) {
         stage_len = 0;
+        stage_events = 0;
         return;
     }
     int err = rt_write_all(fd, stage, stage_len);
-    if (err < 0) {
-        stop(err);
-    } else {
+    if (err < 0)
+        stop(err, stage_events);
+    else
         file_off += stage_len;
-    }
     stage_len = 0;
+    stage_events = 0;
 }
 
 static void index_note(uint64_t offset, uint64_t lo, uint64_t hi)
@@ -265,8 +283,10 @@ static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last
     lf_put_u64(h + 32, 0);
     lf_put_u32(h + 40, span > UINT32_MAX ? UINT32_MAX : (uint32_t)span);
     lf_put_u32(h + 44, n_records);
-    if (kind == LF_CHUNK_EVENTS)
+    if (kind == LF_CHUNK_EVENTS) {
         index_note(file_off + stage_len, base_time, last_time);
+        stage_events += n_records;
+    }
     stage_len += LF_CHUNK_HDR_SIZE + stored;
 }
 
