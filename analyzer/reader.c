@@ -19,6 +19,8 @@
 #define PEND_BATCH 256
 struct pending {
     uint8_t *raw;
+    size_t cap;                 /* of raw */
+    struct pending *next_spare; /* on the reader's list of spares */
     const uint8_t *p, *end;
     uint64_t time; /* decoder state */
     uint32_t n, i;
@@ -59,6 +61,8 @@ struct rd_log {
 
     struct pending **heap;
     size_t n_heap, cap_heap;
+    struct pending *spares; /* consumed chunks, reused: no fresh pages per chunk */
+    int n_spares;
     struct meta_item *mq;
     size_t n_mq, cap_mq;
     uint64_t mseq;
@@ -691,6 +695,43 @@ static void pend_free(struct pending *p)
     free(p);
 }
 
+#define MAX_SPARES 64
+
+static void pend_done(struct rd_log *r, struct pending *p)
+{
+    if (r->n_spares >= MAX_SPARES) {
+        pend_free(p);
+        return;
+    }
+    p->next_spare = r->spares;
+    r->spares = p;
+    r->n_spares++;
+}
+
+/* A pending chunk with room for len raw bytes, or NULL. */
+static struct pending *pend_get(struct rd_log *r, size_t len)
+{
+    struct pending *p = r->spares;
+    if (p != NULL) {
+        r->spares = p->next_spare;
+        r->n_spares--;
+    } else {
+        p = calloc(1, sizeof(*p));
+        if (p == NULL)
+            return NULL;
+    }
+    if (p->cap < len || p->raw == NULL) {
+        uint8_t *b = realloc(p->raw, len ? len : 1);
+        if (b == NULL) {
+            pend_free(p);
+            return NULL;
+        }
+        p->raw = b;
+        p->cap = len ? len : 1;
+    }
+    return p;
+}
+
 /* Decodes the next batch; false when the chunk is exhausted. */
 static bool pend_refill(struct rd_log *r, struct pending *p)
 {
@@ -725,25 +766,17 @@ static bool pend_refill(struct rd_log *r, struct pending *p)
     return true;
 }
 
-static int add_event_chunk(struct rd_log *r, const uint8_t *raw, size_t len, uint32_t tid,
+/* Queues p, whose raw payload is filled, for merging. */
+static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint32_t tid,
                            uint64_t base_time, uint64_t off)
 {
-    struct pending *p = malloc(sizeof(*p));
-    if (p == NULL)
-        return -ENOMEM;
-    p->raw = malloc(len ? len : 1);
-    if (p->raw == NULL) {
-        free(p);
-        return -ENOMEM;
-    }
-    memcpy(p->raw, raw, len);
     p->p = p->raw;
     p->end = p->raw + len;
     p->time = base_time;
     p->tid = tid;
     p->offset = off;
     if (!pend_refill(r, p)) {
-        pend_free(p);
+        pend_done(r, p);
         return 0;
     }
     if (r->n_heap == r->cap_heap) {
@@ -885,17 +918,29 @@ static int read_chunk(struct rd_log *r)
     }
     if (kind != LF_CHUNK_EVENTS && kind != LF_CHUNK_META)
         return 0; /* a kind from a newer writer: checked, then skipped */
-    if (r->raw_cap < rawlen) {
-        uint8_t *b = realloc(r->raw, rawlen);
-        if (b == NULL)
+    /* Events decompress straight into the buffer they are merged from. */
+    struct pending *pend = NULL;
+    uint8_t *raw;
+    if (is_events) {
+        pend = pend_get(r, rawlen);
+        if (pend == NULL)
             return -ENOMEM;
-        r->raw = b;
-        r->raw_cap = rawlen;
+        raw = pend->raw;
+    } else {
+        if (r->raw_cap < rawlen) {
+            uint8_t *b = realloc(r->raw, rawlen);
+            if (b == NULL)
+                return -ENOMEM;
+            r->raw = b;
+            r->raw_cap = rawlen;
+        }
+        raw = r->raw;
     }
-    uint8_t *raw = r->raw;
     if (flags & LF_CHUNK_ZSTD) {
         size_t got = ZSTD_decompressDCtx(r->zd, raw, rawlen, r->buf, stored);
         if (ZSTD_isError(got) || got != rawlen) {
+            if (pend != NULL)
+                pend_done(r, pend);
             return fail(r, -EINVAL, off, "chunk does not decompress (%s)",
                         ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
         }
@@ -904,7 +949,7 @@ static int read_chunk(struct rd_log *r)
     }
     if (is_events) {
         r->st.event_chunks++;
-        return add_event_chunk(r, raw, rawlen, tid, base_time, off);
+        return add_event_chunk(r, pend, rawlen, tid, base_time, off);
     }
     r->st.meta_chunks++;
     return parse_meta(r, raw, rawlen, off);
@@ -966,7 +1011,7 @@ int rd_next(struct rd_log *r, struct rd_item *out)
                 if (r->n_heap > 1)
                     heap_down(r, 0);
             } else {
-                pend_free(p);
+                pend_done(r, p);
                 r->heap[0] = r->heap[--r->n_heap];
                 if (r->n_heap > 0)
                     heap_down(r, 0);
@@ -1006,6 +1051,11 @@ void rd_close(struct rd_log *r)
     for (size_t i = 0; i < r->n_heap; i++)
         pend_free(r->heap[i]);
     free(r->heap);
+    while (r->spares != NULL) {
+        struct pending *p = r->spares;
+        r->spares = p->next_spare;
+        pend_free(p);
+    }
     for (size_t i = 0; i < r->n_mq; i++)
         free(r->mq[i].text);
     free(r->mq);
