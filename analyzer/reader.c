@@ -78,7 +78,7 @@ struct rd_log {
     int argc;
 
     /* Clock calibration: first and latest (ticks, monotonic ns, realtime ns). */
-    uint64_t c0_ticks, c0_mono, c0_real, c1_ticks, c1_mono, c1_real;
+    uint64_t c0_ticks, c0_mono, c1_ticks, c1_mono; /* CLOCK_REALTIME is in the header */
     int n_clock;
 
     uint8_t *buf, *raw;
@@ -333,12 +333,6 @@ double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks)
     return ((double)ticks - (double)r->hdr.start_ticks) * rate;
 }
 
-uint64_t rd_ticks_to_realtime(const struct rd_log *r, uint64_t ticks)
-{
-    double ns = rd_ticks_to_ns(r, ticks);
-    return r->hdr.start_realtime_ns + (uint64_t)(ns > 0 ? ns : 0);
-}
-
 /* ---- heaps ---- */
 
 static bool pend_less(const struct pending *a, const struct pending *b)
@@ -586,12 +580,10 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
         if (r->n_clock == 0) {
             r->c0_ticks = a;
             r->c0_mono = b;
-            r->c0_real = d;
         }
         if (a >= r->c1_ticks) {
             r->c1_ticks = a;
             r->c1_mono = b;
-            r->c1_real = d;
         }
         r->n_clock++;
         return 0;

@@ -117,8 +117,6 @@ const char *rd_argv(const struct rd_log *r, int i);
 
 /* Ticks -> nanoseconds since the start of the log (from the clock records). */
 double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks);
-/* Ticks -> CLOCK_REALTIME nanoseconds. */
-uint64_t rd_ticks_to_realtime(const struct rd_log *r, uint64_t ticks);
 /* Seconds since the start -> ticks (for --from/--to); needs the log's clock records,
  * so it reads meta chunks ahead if necessary. */
 uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds);

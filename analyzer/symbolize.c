@@ -407,6 +407,18 @@ static int find_debuginfo_local(Dwfl_Module *dm, void **userdata, const char *mo
     return -1;
 }
 
+/* Makes d, whose one module is dm spanning [low, high), mod's session. */
+static int adopt_session(struct sym_cache *c, struct sym_mod *mod, Dwfl *d, Dwfl_Module *dm,
+                         void **userdata, Dwarf_Addr low, Dwarf_Addr high)
+{
+    *userdata = c;
+    mod->dwfl = d;
+    mod->dm = dm;
+    mod->dw_lo = low;
+    mod->dw_hi = high;
+    return 1;
+}
+
 /*
  * Opens file as mod's ELF at mod->bias, in a Dwfl of its own. It is accepted only if
  * it is the run's file: same build-id, or, with none logged, the same PT_LOAD span
@@ -442,12 +454,7 @@ static int report_file(struct sym_cache *c, struct sym_mod *mod, const char *fil
         *why = "PT_LOAD span differs from the run's (no build-id to check)";
         goto reject;
     }
-    *userdata = c;
-    mod->dwfl = d;
-    mod->dm = dm;
-    mod->dw_lo = low;
-    mod->dw_hi = high;
-    return 1;
+    return adopt_session(c, mod, d, dm, userdata, low, high);
 reject:
     dwfl_end(d);
     return 0;
@@ -485,12 +492,7 @@ static int fetch_by_debuginfod(struct sym_cache *c, struct sym_mod *mod, const c
         goto reject;
     }
     dwfl_module_info(dm, &userdata, &low, &high, NULL, NULL, NULL, NULL);
-    *userdata = c;
-    mod->dwfl = d;
-    mod->dm = dm;
-    mod->dw_lo = low;
-    mod->dw_hi = high;
-    return 1;
+    return adopt_session(c, mod, d, dm, userdata, low, high);
 reject:
     dwfl_end(d);
     return 0;

@@ -110,11 +110,6 @@ const uint16_t *smp_filter(const struct smp_set *s)
     return s->filter;
 }
 
-bool smp_might_contain(const struct smp_set *s, uint64_t addr)
-{
-    return __atomic_load_n(&s->filter[mix(addr) % FILTER_SLOTS], __ATOMIC_RELAXED) != 0;
-}
-
 bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
 {
     uint64_t h = mix(addr);

@@ -48,8 +48,6 @@ static inline bool smp_filter_says_maybe(const uint16_t *filter, uint64_t addr)
     return __atomic_load_n(&filter[smp_mix(addr) % SMP_FILTER_SLOTS], __ATOMIC_RELAXED) != 0;
 }
 
-bool smp_might_contain(const struct smp_set *s, uint64_t addr);
-
 /* Removes addr if it is in the set; returns true and its size if it was. */
 bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size);
 /* Calls fn for every block in the set (under the set's lock; fn must not call out). */

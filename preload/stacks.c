@@ -561,11 +561,6 @@ static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth)
     return e->id;
 }
 
-uint32_t st_intern(struct tb_thread *t, const uint64_t *pcs, int depth)
-{
-    return intern(t, pcs, depth);
-}
-
 uint32_t st_count(void)
 {
     return __atomic_load_n(&next_id, __ATOMIC_ACQUIRE);

@@ -43,9 +43,6 @@ void st_thread_init(struct st_thread *th);
  * what the allocation hooks call. */
 uint32_t st_capture_id(struct tb_thread *t, int max);
 
-/* The id of this exact stack (ids start at 1); 0 when the table is out of memory. */
-uint32_t st_intern(struct tb_thread *t, const uint64_t *pcs, int depth);
-
 /* Number of ids handed out + 1 (acquire); st_get(id) for 1 <= id < st_count(). */
 uint32_t st_count(void);
 const struct st_entry *st_get(uint32_t id);

@@ -21,7 +21,6 @@
 #define POOL_LIMIT 512
 
 __thread struct tb_thread *tb_current_thread __attribute__((tls_model("initial-exec")));
-#define self tb_current_thread
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tb_thread *threads;      /* live and dead-but-unwritten states */
@@ -122,7 +121,7 @@ static void thread_reset(struct tb_thread *t, struct tb_buf *b)
 
 struct tb_thread *tb_self(void)
 {
-    struct tb_thread *t = self;
+    struct tb_thread *t = tb_current_thread;
 
     if (__builtin_expect(t != NULL, 1))
         return t;
@@ -159,7 +158,7 @@ struct tb_thread *tb_self(void)
     threads = t;
     pthread_mutex_unlock(&lock);
 
-    self = t;
+    tb_current_thread = t;
     if (key_ok)
         pthread_setspecific(exit_key, t);
     return t;
@@ -235,7 +234,7 @@ void tb_fork_parent(void)
 
 void tb_fork_child(void)
 {
-    struct tb_thread *me = self;
+    struct tb_thread *me = tb_current_thread;
 
     pthread_mutex_init(&lock, NULL);
     /* Only this thread exists now. The other states and every inherited buffer hold
@@ -246,7 +245,7 @@ void tb_fork_child(void)
     if (me != NULL) {
         struct tb_buf *b = buf_get_locked();
         if (b == NULL) {
-            self = NULL;
+            tb_current_thread = NULL;
             return;
         }
         thread_reset(me, b);

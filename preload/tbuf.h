@@ -91,7 +91,8 @@ static inline void tb_commit(struct tb_thread *t, uint8_t *p)
     __atomic_store_n(&t->cur->committed, (uint32_t)(p - t->cur->data), __ATOMIC_RELEASE);
 }
 
-/* Writer side: visits every thread state (under the lock; fn must not call out). */
+/* Visits every thread state. fn runs under the tbuf lock: it must not take another
+ * lock or allocate (fork's quiesce only yields while it waits). */
 void tb_for_each(void (*fn)(struct tb_thread *t, void *arg), void *arg);
 
 /* Writer side: returns a fully written buffer to the pool. */
