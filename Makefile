@@ -35,13 +35,15 @@ SHIM_LDFLAGS := -shared -Wl,--exclude-libs,ALL -Wl,-z,nodelete -Wl,-z,defs
 SHIM_LIBS := -lzstd -lm -pthread -ldl
 
 SHIM_SRCS := preload/shim.c preload/tbuf.c preload/stacks.c preload/writer.c \
-             preload/modmap.c preload/sampler.c preload/rt.c preload/logfmt.c
+             preload/modmap.c preload/sampler.c preload/rt.c preload/logfmt.c \
+             preload/evcodec.c
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
                  analyzer/aggregate.c viz/report.c \
                  analyzer/cmd_run.c analyzer/cmd_dump.c analyzer/cmd_report.c
-ANALYZER_OBJS := $(ANALYZER_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/preload/logfmt.o
+ANALYZER_OBJS := $(ANALYZER_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/preload/logfmt.o \
+                 $(BUILD)/obj/preload/evcodec.o
 CLI_LIBS := -ldw -lelf -liberty -lzstd -lm
 
 all: $(BUILD)/heapspan $(BUILD)/libheapspan.so

@@ -1,6 +1,8 @@
 /* reader.c - see reader.h. */
 #include "reader.h"
 
+#include "../preload/evcodec.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -21,10 +23,12 @@ struct pending {
     uint8_t *raw;
     size_t cap;                 /* of raw */
     struct pending *next_spare; /* on the reader's list of spares */
-    const uint8_t *p, *end;
-    uint64_t time; /* decoder state */
+    const uint8_t *p, *end;     /* version 1: the records, in buffer form */
+    uint64_t time;              /* version 1 decoder state */
+    struct ec_dec dec;          /* version 2 */
     uint32_t n, i;
     uint32_t tid;
+    bool done;       /* every record decoded (or the rest is unreadable) */
     uint64_t offset; /* of the chunk, for messages */
     uint64_t key;    /* time of ev[i] */
     struct lf_event ev[PEND_BATCH + 1];
@@ -220,11 +224,11 @@ struct rd_log *rd_open(const char *path, int *err)
         return r;
     }
     r->hdr.version = lf_get_u16(h + 8);
-    if (r->hdr.version > LF_VERSION || r->hdr.version == 0) {
+    if (r->hdr.version > LF_VERSION || r->hdr.version < LF_VERSION_OLDEST) {
         *err = fail(r, -ENOTSUP, 8,
                     "log format version %u is not supported by this heapspan (it reads "
-                    "version %u); use a heapspan as new as the one that recorded it",
-                    r->hdr.version, (unsigned)LF_VERSION);
+                    "versions %u to %u); use a heapspan as new as the one that recorded it",
+                    r->hdr.version, (unsigned)LF_VERSION_OLDEST, (unsigned)LF_VERSION);
         return r;
     }
     unsigned hsize = lf_get_u16(h + 10);
@@ -729,15 +733,25 @@ static bool pend_refill(struct rd_log *r, struct pending *p)
 {
     p->n = 0;
     p->i = 0;
-    while (p->p < p->end && p->n < PEND_BATCH) {
+    while (!p->done && p->n < PEND_BATCH) {
         struct lf_event *e = &p->ev[p->n];
-        int k = lf_decode_event(&p->p, p->end, &p->time, e);
+        int k;
+        if (r->hdr.version >= 2) {
+            k = ec_dec_next(&p->dec, e);
+        } else if (p->p < p->end) {
+            k = lf_decode_event(&p->p, p->end, &p->time, e);
+            k = k == 0 ? -2 : k;
+        } else {
+            k = 0;
+        }
         if (k <= 0) {
-            warn(r,
-                 "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
-                 "that chunk is skipped",
-                 r->path, (unsigned long long)p->offset, k == 0 ? "unknown" : "malformed", p->tid);
-            p->p = p->end;
+            if (k < 0)
+                warn(r,
+                     "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
+                     "that chunk is skipped",
+                     r->path, (unsigned long long)p->offset, k == -2 ? "unknown" : "malformed",
+                     p->tid);
+            p->done = true;
             break;
         }
         if (e->type == LF_EV_REALLOC) {
@@ -767,6 +781,7 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
     p->time = base_time;
     p->tid = tid;
     p->offset = off;
+    p->done = false;
     if (!pend_refill(r, p)) {
         pend_done(r, p);
         return 0;
@@ -910,15 +925,17 @@ static int read_chunk(struct rd_log *r)
     }
     if (kind != LF_CHUNK_EVENTS && kind != LF_CHUNK_META)
         return 0; /* a kind from a newer writer: checked, then skipped */
-    /* Events decompress straight into the buffer they are merged from. */
+    /* Version 1 events decompress straight into the buffer they are merged from;
+     * version 2 events (columns) and meta records go through r->raw. */
+    bool v1_events = is_events && r->hdr.version < 2;
     struct pending *pend = NULL;
-    uint8_t *raw;
-    if (is_events) {
+    uint8_t *raw = r->buf;
+    if (v1_events) {
         pend = pend_get(r, rawlen);
         if (pend == NULL)
             return -ENOMEM;
         raw = pend->raw;
-    } else {
+    } else if (flags & LF_CHUNK_ZSTD) {
         if (r->raw_cap < rawlen) {
             uint8_t *b = realloc(r->raw, rawlen);
             if (b == NULL)
@@ -936,8 +953,21 @@ static int read_chunk(struct rd_log *r)
             return fail(r, -EINVAL, off, "chunk does not decompress (%s)",
                         ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
         }
-    } else {
+    } else if (v1_events) {
         memcpy(raw, r->buf, rawlen);
+    }
+    if (is_events && !v1_events) {
+        size_t need = ec_dec_size(raw, rawlen);
+        if (need == SIZE_MAX)
+            return fail(r, -EINVAL, off, "malformed events chunk: its column table is damaged");
+        pend = pend_get(r, need);
+        if (pend == NULL)
+            return -ENOMEM;
+        if (!ec_dec_begin(&pend->dec, raw, rawlen, base_time, r->zd, pend->raw)) {
+            pend_done(r, pend);
+            return fail(r, -EINVAL, off, "events chunk: a column does not decompress");
+        }
+        rawlen = (uint32_t)need;
     }
     if (is_events) {
         r->st.event_chunks++;

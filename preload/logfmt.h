@@ -49,10 +49,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LF_MAGIC         "HEAPSPAN"
-#define LF_VERSION       1
-#define LF_CHUNK_MAGIC   0x4b435348u /* "HSCK" little-endian */
-#define LF_TRAILER_MAGIC "HSINDEX1"
+#define LF_MAGIC          "HEAPSPAN"
+#define LF_VERSION        2 /* 2: events chunks coded by evcodec.h; 1 stored the buffer form */
+#define LF_VERSION_OLDEST 1
+#define LF_CHUNK_MAGIC    0x4b435348u /* "HSCK" little-endian */
+#define LF_TRAILER_MAGIC  "HSINDEX1"
 
 #define LF_FILE_HDR_SIZE  64
 #define LF_CHUNK_HDR_SIZE 48
@@ -74,12 +75,13 @@
 #define LF_MAX_PATH        4096
 
 /*
- * Event records (in LF_CHUNK_EVENTS). Byte 0 is a tag: the low 4 bits give the record
- * type, the high 4 bits the allocator function (enum lf_fn). Times are varint deltas
- * from the previous record's time (the first from the chunk's base time). Addresses
- * are 6 bytes, little-endian: whole, not deltas, so that zstd matches a free's address
- * to its allocation's (measured: 5.1 bytes per allocation event against 7.1 for
- * zigzag deltas). A record whose address needs more than 48 bits uses the type with
+ * Event records, "buffer form": how the shim's threads append them to their buffers
+ * (and how version 1 logs stored them). The writer thread decodes them and codes each
+ * chunk's records into columns for the log (evcodec.h). Byte 0 is a tag: the low 4
+ * bits give the record type, the high 4 bits the allocator function (enum lf_fn).
+ * Times are varint deltas from the previous record's time (the first from the chunk's
+ * base time). Addresses are 6 bytes, little-endian (stores, no arithmetic, on the
+ * host's threads); a record whose address needs more than 48 bits uses the type with
  * LF_EV_WIDE set and 8-byte addresses.
  *
  *   LF_EV_ALLOC    tag, dt, addr, size, stack_id

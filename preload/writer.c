@@ -13,21 +13,22 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "evcodec.h"
 #include "logfmt.h"
 #include "rt.h"
 #include "stacks.h"
 #include "tbuf.h"
 
-#define STAGE_CAP    (4u << 20)   /* one cycle's bytes leave in writes of up to this */
-#define RAW_CAP      (1u << 20)   /* raw payload per chunk: zstd does well at this size */
+#define STAGE_CAP    (4u << 20) /* one cycle's bytes leave in writes of up to this */
+#define RAW_CAP      (1u << 20) /* buffered records per chunk: zstd does well at this size */
+#define RAW_OUT_CAP  (EC_NCOLS * ZSTD_COMPRESSBOUND(EC_COL_CAP) + 128) /* >= ec_enc_bound */
 #define TAIL_NS      100000000ull /* partly filled buffers go out at least this often */
 #define INDEX_REGION (4ull << 20) /* one index entry per this much file */
-/* zstd level 3 measured on churn: 17% smaller than level 1 at 93% of its speed. When
- * the writer falls behind (more threads allocating than free cores), faster levels
- * keep the backlog - and the host's memory - small. */
+/* zstd level 3 on the coded columns; level 1 when the writer falls behind (more
+ * threads allocating than free cores) keeps the backlog - and the host's memory -
+ * small. Negative levels would skip the entropy coding the columns rely on. */
 #define ZSTD_LEVEL            3
-#define BACKLOG_FAST          64  /* buffers pending: drop to level 1 */
-#define BACKLOG_FASTER        256 /* and to zstd's fastest negative level */
+#define BACKLOG_FAST          64 /* buffers pending: drop to level 1 */
 #define MAX_THREADS_PER_CYCLE 65536
 
 static int fd = -1;
@@ -47,6 +48,7 @@ static uint8_t *stage, *raw, *meta_scratch;
 static size_t stage_len;
 static uint64_t stage_events; /* event records in the stage, for the lost count */
 static ZSTD_CCtx *zc;
+static struct ec_enc *enc; /* big: rt_map'ed, pages touched as columns fill */
 static uint32_t stacks_written = 1;
 static struct lf_index_entry *idx;
 static size_t idx_n, idx_cap;
@@ -243,6 +245,12 @@ static void index_note(uint64_t offset, uint64_t lo, uint64_t hi)
         e->max_time = hi;
 }
 
+static int zstd_level(void)
+{
+    uint64_t backlog = tb_buffers_in_use();
+    return backlog > BACKLOG_FAST ? 1 : ZSTD_LEVEL;
+}
+
 /* Appends one chunk to the stage. */
 static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last_time,
                        uint32_t n_records, const uint8_t *payload, size_t len, bool compress)
@@ -259,9 +267,7 @@ static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last
     uint8_t flags = 0;
 
     if (compress && zc != NULL && len > 64) {
-        uint64_t backlog = tb_buffers_in_use();
-        int level = backlog > BACKLOG_FASTER ? -4 : backlog > BACKLOG_FAST ? 1 : ZSTD_LEVEL;
-        size_t n = ZSTD_compressCCtx(zc, out, bound, payload, len, level);
+        size_t n = ZSTD_compressCCtx(zc, out, bound, payload, len, zstd_level());
         if (!ZSTD_isError(n) && n < len) {
             stored = n;
             flags = LF_CHUNK_ZSTD;
@@ -373,21 +379,31 @@ static void snap_one(struct tb_thread *t, void *arg)
         snap_threads[snap_n++] = t;
 }
 
+/* Codes one chunk's worth of a thread's records (evcodec.h) and appends it. */
+static void emit_events(struct tb_thread *t, uint64_t base_time, uint64_t last_time, bool compress)
+{
+    size_t len = ec_enc_finish(enc, raw, compress ? zc : NULL, zstd_level());
+    emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, last_time, enc->records, raw, len,
+               false);
+}
+
 /* Writes out one thread's committed records: the filled buffers, and the current one
- * too when `tails`, batched up to RAW_CAP per chunk. Only buffers that existed when the
+ * too when `tails`, up to RAW_CAP of them per chunk. Only buffers that existed when the
  * call began: a thread allocating as fast as the writer compresses would otherwise
  * keep one cycle going forever, and no barrier would ever be written. */
 static void flush_thread(struct tb_thread *t, bool tails, bool compress)
 {
-    uint64_t base_time = t->flush_time;
-    size_t len = 0;
-    uint32_t n = 0;
+    /* A local copy: t's cache line is written by the allocating thread, and reading
+     * it once per record cost more than the rest of the coding. */
+    uint64_t time = t->flush_time, base_time = time;
+    size_t in_chunk = 0; /* buffer-form bytes coded into the current chunk */
     struct tb_buf *b = t->flush_buf;
     struct tb_buf *stop = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
     /* No chain is longer than the buffers in use; past that something is corrupt, and
      * an exiting host must not spin in our flush. */
     uint64_t budget = tb_buffers_in_use() + 2;
 
+    ec_enc_begin(enc, base_time);
     while (b != NULL && budget-- > 0) {
         /* next first: once it is set, committed is final. */
         struct tb_buf *next = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
@@ -395,23 +411,22 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
         bool last = b == stop || next == NULL;
         if (last && !tails)
             break;
-        if (c > b->flushed) {
-            uint32_t part = c - b->flushed;
-            if (len + part > RAW_CAP) {
-                emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, t->flush_time, n, raw, len,
-                           compress);
-                base_time = t->flush_time;
-                len = 0;
-                n = 0;
+        const uint8_t *p = b->data + b->flushed, *end = b->data + c;
+        while (p < end) {
+            if (in_chunk >= RAW_CAP || !ec_enc_room(enc)) {
+                emit_events(t, base_time, time, compress);
+                base_time = time;
+                in_chunk = 0;
+                ec_enc_begin(enc, base_time);
             }
-            memcpy(raw + len, b->data + b->flushed, part);
-            const uint8_t *p = raw + len, *end = raw + len + part;
+            const uint8_t *rec = p;
             struct lf_event ev;
-            while (p < end && lf_decode_event(&p, end, &t->flush_time, &ev) > 0)
-                n++;
-            len += part;
-            b->flushed = c;
+            if (lf_decode_event(&p, end, &time, &ev) <= 0)
+                break; /* cannot happen: only the shim writes these buffers */
+            ec_enc_add(enc, &ev);
+            in_chunk += (size_t)(p - rec);
         }
+        b->flushed = c;
         if (next == NULL || last) {
             /* The current buffer stays; a filled one whose next was linked after we
              * read stop is finished on the next cycle. */
@@ -421,9 +436,9 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
         tb_buf_release(b);
         b = next;
     }
-    if (len > 0)
-        emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, t->flush_time, n, raw, len,
-                   compress);
+    t->flush_time = time;
+    if (enc->records > 0)
+        emit_events(t, base_time, time, compress);
 }
 
 static void add_barrier(uint64_t time, bool compress)
@@ -679,12 +694,14 @@ static int alloc_buffers(void)
     if (stage == NULL)
         stage = rt_map(STAGE_CAP);
     if (raw == NULL)
-        raw = rt_map(RAW_CAP + 64);
+        raw = rt_map(RAW_OUT_CAP);
+    if (enc == NULL)
+        enc = rt_map(sizeof(*enc));
     if (meta_scratch == NULL)
         meta_scratch = rt_map(64 * 1024);
     if (snap_threads == NULL)
         snap_threads = rt_map(MAX_THREADS_PER_CYCLE * sizeof(*snap_threads));
-    if (stage == NULL || raw == NULL || meta_scratch == NULL || snap_threads == NULL)
+    if (stage == NULL || raw == NULL || enc == NULL || meta_scratch == NULL || snap_threads == NULL)
         return -ENOMEM;
     if (zc == NULL)
         zc = ZSTD_createCCtx(); /* NULL is survivable: chunks are then stored raw */

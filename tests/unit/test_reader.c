@@ -29,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "evcodec.h"
 #include "logfmt.h"
 #include "reader.h"
 
@@ -170,21 +171,77 @@ static void meta_record(struct buf *chunk, int type, const struct buf *body)
     put(chunk, body->p, body->len);
 }
 
-static void ev_alloc(struct buf *b, int fn, uint64_t dt, uint64_t addr, uint64_t size,
-                     uint32_t stack)
+/* An events chunk's payload in the log's version: the buffer form for version 1, the
+ * columns of evcodec.h (compressed if zstd) after that. An event of type 6, which no
+ * reader knows, is written as its tag and time only (what ec_enc_add does with it). */
+static void events_payload(struct buf *b, unsigned version, uint64_t base,
+                           const struct lf_event *ev, int n, bool zstd)
 {
-    put_u8(b, (uint8_t)(LF_EV_ALLOC | fn << 4));
-    put_varint(b, dt);
-    put_addr(b, addr);
-    put_varint(b, size);
-    put_varint(b, stack);
+    if (version >= 2) {
+        struct ec_enc *e = calloc(1, sizeof(*e));
+        ZSTD_CCtx *zc = zstd ? ZSTD_createCCtx() : NULL;
+        assert_non_null(e);
+        ec_enc_begin(e, base);
+        for (int i = 0; i < n; i++) {
+            assert_true(ec_enc_room(e));
+            ec_enc_add(e, &ev[i]);
+        }
+        uint8_t *out = malloc(ec_enc_bound(e));
+        assert_non_null(out);
+        put(b, out, ec_enc_finish(e, out, zc, 3));
+        free(out);
+        ZSTD_freeCCtx(zc);
+        free(e);
+        return;
+    }
+    uint64_t t = base;
+    for (int i = 0; i < n; i++) {
+        put_u8(b, (uint8_t)(ev[i].type | ev[i].fn << 4));
+        put_varint(b, ev[i].time - t);
+        t = ev[i].time;
+        switch (ev[i].type) {
+        case LF_EV_ALLOC:
+            put_addr(b, ev[i].addr);
+            put_varint(b, ev[i].size);
+            put_varint(b, ev[i].stack);
+            break;
+        case LF_EV_FREE:
+            put_addr(b, ev[i].addr);
+            break;
+        case LF_EV_REALLOC:
+            put_varint(b, ev[i].time - ev[i].time_before);
+            put_addr(b, ev[i].old_addr);
+            put_addr(b, ev[i].addr);
+            put_varint(b, ev[i].size);
+            put_varint(b, ev[i].stack);
+            break;
+        case LF_EV_LOST:
+            put_varint(b, ev[i].count);
+            break;
+        default:
+            put_varint(b, 1); /* the unknown type's body, for all a reader can tell */
+            break;
+        }
+    }
 }
 
-static void ev_free(struct buf *b, uint64_t dt, uint64_t addr)
+static struct lf_event ev_alloc(int fn, uint64_t time, uint64_t addr, uint64_t size, uint32_t stack)
 {
-    put_u8(b, LF_EV_FREE);
-    put_varint(b, dt);
-    put_addr(b, addr);
+    return (struct lf_event){ .type = LF_EV_ALLOC,
+                              .fn = (uint8_t)fn,
+                              .time = time,
+                              .time_before = time,
+                              .addr = addr,
+                              .old_addr = addr,
+                              .size = size,
+                              .stack = stack };
+}
+
+static struct lf_event ev_free(uint64_t time, uint64_t addr)
+{
+    return (struct lf_event){
+        .type = LF_EV_FREE, .time = time, .time_before = time, .addr = addr, .old_addr = addr
+    };
 }
 
 /* Options for synth(): what to put in, and where to break it. */
@@ -200,8 +257,8 @@ struct synth_opts {
  * The log, in file order (times in ticks; items in the order a reader hands them out):
  *
  *   meta     process, 2 clocks, [type 99], stack 1 (2 pcs), stack 2 (1 pc), module 1 @1000
- *   events   tid 100, zstd: alloc 0x10000 (100 B, stack 1) @1110, alloc 0x10100 (200 B,
- *            calloc, stack 2) @1120, free 0x10000 @1130, [type 6, unknown],
+ *   events   tid 100, zstd (the chunk in version 1, its columns after): alloc 0x10000 (100 B, stack
+ * 1) @1110, alloc 0x10100 (200 B, calloc, stack 2) @1120, free 0x10000 @1130, [type 6, unknown],
  *            realloc 0x10100 -> 0x10200 (300 B, stack 1) @1150, its free half @1145
  *   [kind 9]
  *   events   tid 101, raw: alloc 0x20000 (50 B, stack 2) @1105, lost 3 @1135,
@@ -261,23 +318,25 @@ static void synth(struct log *l, const struct synth_opts *o)
     meta_record(&c, LF_META_MODULE, &body);
     log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, false);
 
+    const uint64_t t0 = START_TICKS + 100, t1 = START_TICKS + 105;
+    struct lf_event ev[8];
+    int n = 0;
+    ev[n++] = ev_alloc(LF_FN_MALLOC, t0 + 10, 0x10000, 100, 1);
+    ev[n++] = ev_alloc(LF_FN_CALLOC, t0 + 20, 0x10100, 200, 2);
+    ev[n++] = ev_free(t0 + 30, 0x10000);
+    if (o->unknown_event) /* a type this reader does not know: the rest is skipped */
+        ev[n++] = (struct lf_event){ .type = 6, .time = t0 + 31, .time_before = t0 + 31 };
+    ev[n++] = (struct lf_event){ .type = LF_EV_REALLOC,
+                                 .fn = LF_FN_REALLOC,
+                                 .time = t0 + 50,
+                                 .time_before = t0 + 45,
+                                 .old_addr = 0x10100,
+                                 .addr = 0x10200,
+                                 .size = 300,
+                                 .stack = 1 };
     c.len = 0;
-    ev_alloc(&c, LF_FN_MALLOC, 10, 0x10000, 100, 1);
-    ev_alloc(&c, LF_FN_CALLOC, 10, 0x10100, 200, 2);
-    ev_free(&c, 10, 0x10000);
-    if (o->unknown_event) {
-        put_u8(&c, 6); /* a type this reader does not know: the rest is skipped */
-        put_varint(&c, 1);
-    }
-    put_u8(&c, LF_EV_REALLOC | LF_FN_REALLOC << 4);
-    put_varint(&c, 20); /* dt */
-    put_varint(&c, 5);  /* dt_before */
-    put_addr(&c, 0x10100);
-    put_addr(&c, 0x10200);
-    put_varint(&c, 300);
-    put_varint(&c, 1);
-    log_chunk(l, LF_CHUNK_EVENTS, 100, START_TICKS + 100, &c, true, o->unknown_event ? 3 : 5,
-              false);
+    events_payload(&c, o->version, t0, ev, n, true);
+    log_chunk(l, LF_CHUNK_EVENTS, 100, t0, &c, o->version < 2, o->unknown_event ? 3 : 5, false);
 
     if (o->unknown_chunk) {
         c.len = 0;
@@ -285,13 +344,15 @@ static void synth(struct log *l, const struct synth_opts *o)
         log_chunk(l, 9, 0, 0, &c, false, 0, false);
     }
 
+    n = 0;
+    ev[n++] = ev_alloc(LF_FN_MALLOC, t1, 0x20000, 50, 2);
+    ev[n++] = (struct lf_event){
+        .type = LF_EV_LOST, .time = t1 + 30, .time_before = t1 + 30, .count = 3
+    };
+    ev[n++] = ev_free(t1 + 130, 0x20000);
     c.len = 0;
-    ev_alloc(&c, LF_FN_MALLOC, 0, 0x20000, 50, 2);
-    put_u8(&c, LF_EV_LOST);
-    put_varint(&c, 30);
-    put_varint(&c, 3);
-    ev_free(&c, 100, 0x20000);
-    log_chunk(l, LF_CHUNK_EVENTS, 101, START_TICKS + 105, &c, false, 3, false);
+    events_payload(&c, o->version, t1, ev, n, false);
+    log_chunk(l, LF_CHUNK_EVENTS, 101, t1, &c, false, 3, false);
 
     c.len = 0;
     body.len = 0;
@@ -500,6 +561,24 @@ static void synthetic_reads_exactly(void **state)
     assert_int_equal(o.argc, 2);
     assert_true(o.ended);
     assert_false(o.truncated);
+    buf_free(&l.b);
+}
+
+/* Version 1 logs stored events in the buffer form; readers still read them. */
+static void reader_reads_version_1(void **state)
+{
+    struct synth_opts opt = plain;
+    struct log l;
+    struct outcome o;
+
+    (void)state;
+    opt.version = 1;
+    synth(&l, &opt);
+    read_bytes("version1.hsl", l.b.p, l.b.len, &o);
+    assert_int_equal(o.open_err, 0);
+    assert_int_equal(o.next_err, 0);
+    assert_string_equal(o.warnings, "");
+    check_synthetic_items(&o, false);
     buf_free(&l.b);
 }
 
@@ -888,6 +967,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(synthetic_reads_exactly),
+        cmocka_unit_test(reader_reads_version_1),
         cmocka_unit_test(reader_skips_unknown_meta_record),
         cmocka_unit_test(reader_skips_unknown_chunk_kind),
         cmocka_unit_test(reader_stops_chunk_at_unknown_event),

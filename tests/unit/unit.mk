@@ -30,10 +30,19 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_symbolize
 
 ifneq ($(wildcard tests/unit/test_reader.c),)
 $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
-                                 $(BUILD)/obj/preload/logfmt.o
+                                 $(BUILD)/obj/preload/logfmt.o $(BUILD)/obj/preload/evcodec.o
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -Ipreload -o $@ $^ -lcmocka -lzstd
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_reader
 TEST_ARGS_test_reader := $(BUILD)/libheapspan.so
 endif
+
+# Built with the sanitizers: the damaged-payload test must show no out-of-bounds read.
+$(BUILD)/tests/unit/test_evcodec: tests/unit/test_evcodec.c preload/evcodec.c preload/logfmt.c \
+                                  preload/evcodec.h preload/logfmt.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -Ipreload -o $@ $(filter %.c,$^) -lcmocka -lzstd
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_evcodec
