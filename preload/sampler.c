@@ -15,13 +15,41 @@ struct slot {
 };
 
 struct smp_set {
-    uint16_t filter[FILTER_SLOTS]; /* counts of set members per hash bucket */
+    struct smp_filter filter; /* changed under lock, read without */
     pthread_mutex_t lock;
     struct slot *slots;
     uint64_t cap, used; /* used counts deleted slots too, until the next rebuild */
 };
 
 #define mix smp_mix
+
+/* Both under the set's lock. A member is counted before its summary bit is set, and
+ * the bit is cleared only when the bucket pair is empty: a reader that sees the bit
+ * clear can only be asking about a block that is not in the set. */
+static void filter_add(struct smp_filter *f, uint64_t h)
+{
+    uint64_t bit = h % SMP_SUMMARY_BITS;
+    __atomic_add_fetch(&f->count[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
+    __atomic_or_fetch(&f->summary[bit / 64], 1ull << (bit % 64), __ATOMIC_RELEASE);
+}
+
+static void filter_remove(struct smp_filter *f, uint64_t h)
+{
+    uint64_t bit = h % SMP_SUMMARY_BITS;
+    __atomic_sub_fetch(&f->count[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
+    if (f->count[bit] == 0 && f->count[bit + SMP_SUMMARY_BITS] == 0)
+        __atomic_and_fetch(&f->summary[bit / 64], ~(1ull << (bit % 64)), __ATOMIC_RELAXED);
+}
+
+static double uniform01(uint64_t *rng) /* in (0, 1] */
+{
+    uint64_t x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    return ((double)(x >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+}
 
 bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size)
 {
@@ -31,18 +59,20 @@ bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size)
             return false;
     }
     /* Draw the next interval: -mean * ln(u), u uniform in (0, 1]. */
-    uint64_t x = *rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *rng = x;
-    double u = ((double)(x >> 11) + 1.0) * (1.0 / 9007199254740992.0);
-    double d = -(double)mean * log(u);
+    double d = -(double)mean * log(uniform01(rng));
     bool first = *left == INT64_MIN;
     *left = d < 1.0 ? 1 : d > 9.0e18 ? INT64_MAX : (int64_t)d;
     if (first) /* the first call only draws; this allocation counts against it */
         return smp_take(left, rng, mean, size);
     return true;
+}
+
+bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to)
+{
+    if (to >= from)
+        return true;
+    double keep = expm1(-(double)to / (double)mean) / expm1(-(double)from / (double)mean);
+    return uniform01(rng) <= keep;
 }
 
 struct smp_set *smp_set_new(void)
@@ -101,13 +131,13 @@ void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
     if (s->slots[j].addr == 0)
         s->used++;
     s->slots[j] = (struct slot){ addr, size };
-    __atomic_add_fetch(&s->filter[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
+    filter_add(&s->filter, h);
     pthread_mutex_unlock(&s->lock);
 }
 
-const uint16_t *smp_filter(const struct smp_set *s)
+const struct smp_filter *smp_filter(const struct smp_set *s)
 {
-    return s->filter;
+    return &s->filter;
 }
 
 bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
@@ -115,7 +145,7 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
     uint64_t h = mix(addr);
     bool found = false;
 
-    if (__atomic_load_n(&s->filter[h % FILTER_SLOTS], __ATOMIC_RELAXED) == 0)
+    if (!smp_filter_says_maybe(&s->filter, addr))
         return false;
     pthread_mutex_lock(&s->lock);
     if (s->cap > 0) {
@@ -124,7 +154,7 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
             if (s->slots[j].addr == addr) {
                 *size = s->slots[j].size;
                 s->slots[j].addr = 1;
-                __atomic_sub_fetch(&s->filter[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
+                filter_remove(&s->filter, h);
                 found = true;
                 break;
             }
@@ -157,7 +187,7 @@ void smp_fork_parent(struct smp_set *s)
 void smp_fork_child(struct smp_set *s)
 {
     pthread_mutex_init(&s->lock, NULL);
-    memset(s->filter, 0, sizeof(s->filter));
+    memset(&s->filter, 0, sizeof(s->filter));
     if (s->slots != NULL)
         memset(s->slots, 0, s->cap * sizeof(*s->slots));
     s->used = 0;
@@ -176,7 +206,7 @@ uint64_t smp_count_zeros(const void *p, uint64_t size)
         memcpy(&w, b + i, 8);
         uint64_t t =
             ~(((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | w | 0x7f7f7f7f7f7f7f7full);
-        zeros += (uint64_t)__builtin_popcountll(t);
+        zeros += ((t >> 7) * 0x0101010101010101ull) >> 56; /* popcount of 8 flag bits */
     }
     for (; i < n; i++)
         zeros += b[i] == 0;

@@ -84,9 +84,9 @@ static bool recording;       /* the hot flag: events are recorded */
 static uint64_t sample_mean; /* 0: every allocation */
 static int max_depth;
 static int my_pid;
-static struct smp_set *sampled;        /* sampled mode: the sampled live blocks */
-static const uint16_t *sampled_filter; /* its filter, for the inlined common case */
-static struct smp_set *zero_set;       /* full mode: blocks picked for zero counting */
+static struct smp_set *sampled;                 /* sampled mode: the sampled live blocks */
+static const struct smp_filter *sampled_filter; /* its filter, for the inlined common case */
+static struct smp_set *zero_set;                /* full mode: blocks picked for zero counting */
 
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
 
@@ -416,7 +416,7 @@ static void resize_undo(void *old, bool old_known, uint64_t old_size, uint64_t z
 
 /* After a resize that returned p (NULL: failed, or freed for size 0). */
 static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uint64_t zeros,
-                       void *p, size_t size, uint64_t t_before, bool freed_on_null)
+                       void *p, size_t size, uint64_t growth, uint64_t t_before, bool freed_on_null)
 {
     uint64_t now = rt_ticks();
     struct tb_thread *t = enter();
@@ -431,7 +431,10 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
     }
     bool new_known = p != NULL;
     if (p != NULL && sample_mean != 0) {
-        new_known = smp_take(&t->sample_left, &t->rng, sample_mean, size);
+        if (old_known)
+            new_known = smp_keep_resized(&t->rng, sample_mean, old_size, size);
+        else
+            new_known = smp_take(&t->sample_left, &t->rng, sample_mean, growth);
         if (new_known)
             smp_add(sampled, naddr, size);
     }
@@ -514,6 +517,13 @@ EXPORT void free(void *p)
     real.free(p);
 }
 
+/* Sampled mode: what a resize of old to size bytes charges to the sample countdown. */
+static inline uint64_t resize_growth(void *old, size_t size)
+{
+    size_t usable = real.malloc_usable_size != NULL ? real.malloc_usable_size(old) : 0;
+    return size > usable ? size - usable : 0;
+}
+
 static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t, size_t), size_t a,
                     size_t b)
 {
@@ -522,16 +532,21 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
         note_alloc(fn, p, size);
         return p;
     }
-    /* Sampled mode's common case: neither the old block nor the new one is sampled. */
-    if (sample_mean != 0 && !smp_filter_says_maybe(sampled_filter, (uint64_t)(uintptr_t)old) &&
-        size != 0 && not_sampled(size))
-        return call(old, a, b);
+    /* Sampled mode: only the bytes a block grows by count toward the next sample point
+     * (sampler.h says why). The common case: the old block is not sampled and its
+     * growth does not reach the next sample point. */
+    uint64_t growth = 0;
+    if (sample_mean != 0 && size != 0) {
+        growth = resize_growth(old, size);
+        if (!smp_filter_says_maybe(sampled_filter, (uint64_t)(uintptr_t)old) && not_sampled(growth))
+            return call(old, a, b);
+    }
     uint64_t old_size = 0, zeros = UINT64_MAX;
     uint64_t t_before = rt_ticks_before();
     bool known = resize_begin(old, &old_size, &zeros);
     void *p = call(old, a, b);
     /* realloc(p, 0) returning NULL freed p (glibc); jemalloc returns a block instead. */
-    resize_end(fn, old, known, old_size, zeros, p, size, t_before, size == 0);
+    resize_end(fn, old, known, old_size, zeros, p, size, growth, t_before, size == 0);
     return p;
 }
 
@@ -796,6 +811,7 @@ EXPORT void *rallocx(void *ptr, size_t size, int flags)
     ensure_ready();
     if (!recording || rt_in_shim)
         return f != NULL ? f(ptr, size, flags) : real.realloc(ptr, size ? size : 1);
+    uint64_t growth = sample_mean != 0 ? resize_growth(ptr, size) : 0;
     uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks_before();
     bool known = resize_begin(ptr, &old_size, &zeros);
     void *p;
@@ -803,7 +819,7 @@ EXPORT void *rallocx(void *ptr, size_t size, int flags)
         p = real.realloc(ptr, size ? size : 1);
     else
         CALL_GUARDED(p = f(ptr, size, flags));
-    resize_end(LF_FN_RALLOCX, ptr, known, old_size, zeros, p, size, t_before, false);
+    resize_end(LF_FN_RALLOCX, ptr, known, old_size, zeros, p, size, growth, t_before, false);
     return p;
 }
 
@@ -816,6 +832,7 @@ EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
         return real.malloc_usable_size(ptr); /* libc cannot resize in place */
     if (!recording || rt_in_shim)
         return f(ptr, size, extra, flags);
+    size_t usable = sample_mean != 0 ? real.malloc_usable_size(ptr) : 0;
     uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks_before();
     bool known = resize_begin(ptr, &old_size, &zeros);
     size_t got;
@@ -829,7 +846,8 @@ EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
     }
     /* Resized in place; the block now holds what was asked for, up to size + extra. */
     size_t now_size = got < size + extra ? got : size + extra;
-    resize_end(LF_FN_XALLOCX, ptr, known, old_size, zeros, ptr, now_size, t_before, false);
+    resize_end(LF_FN_XALLOCX, ptr, known, old_size, zeros, ptr, now_size,
+               now_size > usable ? now_size - usable : 0, t_before, false);
     return got;
 }
 

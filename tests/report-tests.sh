@@ -466,6 +466,26 @@ def c():
                                                    s * s * v if leaked else 0))):
             tot[key][0] += mean
             tot[key][1] += var
+    # @grow: a buffer's calls are not independent (once sampled, a growing block stays
+    # sampled), but each call is recorded with probability p(new size) and weighted 1/p:
+    # every sum is unbiased, and a buffer's variance is at most the square of the sum
+    # of its calls' standard deviations (Cauchy-Schwarz), buffers being independent.
+    at = sites_at(r, "grow", marker_line(src, "grow"))
+    if not at:
+        raise Fail(f"@grow: expected a site grow vs got "
+                   f"{[(x['function'], x['line']) for x in r['sites']]}")
+    sizes = [i << 10 for i in range(1, 65)]
+    sd_calls = sum(math.sqrt(v) for v in (var_blocks(1, s) for s in sizes))
+    sd_bytes = sum(s * math.sqrt(var_blocks(1, s)) for s in sizes)
+    n = 1000
+    for key, mean, sd in (("allocations", n * 64, math.sqrt(n) * sd_calls),
+                          ("allocated_bytes", n * sum(sizes), math.sqrt(n) * sd_bytes),
+                          ("leaked_bytes", n * 65536, 65536 * math.sqrt(var_blocks(n, 65536))),
+                          ("leaked_allocations", n, math.sqrt(var_blocks(n, 65536)))):
+        within(f"@grow: {key}", mean, site_sum(at, key), 5 * sd)
+        if key in tot:
+            tot[key][0] += mean
+            tot[key][1] += sd * sd
     for key, (mean, var) in tot.items():
         within(f"totals.{key}", mean, r["totals"][key], 5 * math.sqrt(var) + 1e-6 * mean)
 run(c)

@@ -6,6 +6,8 @@
  *   @churn    200000 x 512 bytes, each freed at once
  *   @mid      5000 x 4096 bytes, leaked
  *   @huge     40 x 1 MiB, leaked
+ *   @grow     1000 buffers, each grown by realloc in 64 steps of 1 KiB to 64 KiB, leaked:
+ *             64,000 realloc calls (the first is a malloc), 1000 blocks live at the end
  *
  * With a mean sampling interval of R bytes, a block of s bytes is sampled with
  * probability p = 1 - exp(-s/R), independently of the others, and stands for 1/p
@@ -39,10 +41,22 @@ __attribute__((noipa)) static void leak_huge(void)
         ESCAPE(malloc(1 << 20)); /* @huge */
 }
 
+__attribute__((noipa)) static void grow(void)
+{
+    for (int b = 0; b < 1000; b++) {
+        void *p = NULL;
+        for (int i = 1; i <= 64; i++) {
+            p = realloc(p, (size_t)i << 10); /* @grow */
+            ESCAPE(p);
+        }
+    }
+}
+
 int main(void)
 {
     churn();
     leak_mid();
     leak_huge();
+    grow();
     return 0;
 }
