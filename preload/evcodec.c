@@ -21,26 +21,31 @@ static inline int size_class(uint64_t size)
     return chunk < 32 ? 2 : (int)(chunk >> 4);
 }
 
+/* The class lists hold at most EC_CLASS_DEPTH entries: plain loops, no memmove calls. */
 static inline void class_push(struct ec_model *m, int c, uint64_t addr)
 {
     if (c < 0)
         return;
     uint64_t *a = m->class_addr[c];
-    if (m->class_n[c] == EC_CLASS_DEPTH) {
-        memmove(a, a + 1, (EC_CLASS_DEPTH - 1) * sizeof(*a));
-        m->class_n[c]--;
+    int n = m->class_n[c];
+    if (n == EC_CLASS_DEPTH) {
+        for (int i = 1; i < EC_CLASS_DEPTH; i++)
+            a[i - 1] = a[i];
+        n--;
     }
-    a[m->class_n[c]++] = addr;
+    a[n] = addr;
+    m->class_n[c] = (uint8_t)(n + 1);
 }
 
 /* Removes and returns the k-th most recent release of class c (k < class_n[c]). */
 static inline uint64_t class_take(struct ec_model *m, int c, int k)
 {
     uint64_t *a = m->class_addr[c];
-    int i = m->class_n[c] - 1 - k;
+    int n = m->class_n[c], i = n - 1 - k;
     uint64_t addr = a[i];
-    memmove(a + i, a + i + 1, (size_t)(m->class_n[c] - 1 - i) * sizeof(*a));
-    m->class_n[c]--;
+    for (; i < n - 1; i++)
+        a[i] = a[i + 1];
+    m->class_n[c] = (uint8_t)(n - 1);
     return addr;
 }
 
@@ -322,7 +327,8 @@ static inline bool get_size(struct ec_dec *d, uint64_t *size)
 }
 
 /* A released address; *cls gets the block's size class if the model knew it. */
-static inline bool dec_old(struct ec_dec *d, uint8_t mode, uint64_t *addr, int *cls)
+__attribute__((always_inline)) static inline bool dec_old(struct ec_dec *d, uint8_t mode,
+                                                          uint64_t *addr, int *cls)
 {
     uint64_t v;
     *cls = -1;
@@ -335,16 +341,16 @@ static inline bool dec_old(struct ec_dec *d, uint8_t mode, uint64_t *addr, int *
     case EC_OLD_AGE:
         if (!get_varint(d, EC_AGE, &v) || v >= d->m.serial || v >= EC_WINDOW)
             return false;
-        const struct ec_block *b = &d->ring[(d->m.serial - 1 - v) & (EC_WINDOW - 1)];
-        *addr = b->addr;
-        *cls = size_class(b->size);
+        uint32_t i = (d->m.serial - 1 - (uint32_t)v) & (EC_WINDOW - 1);
+        *addr = d->ring_addr[i];
+        *cls = d->ring_class[i];
         return true;
     }
     return false;
 }
 
-static inline bool dec_new(struct ec_dec *d, uint8_t mode, uint64_t old, uint64_t size,
-                           uint64_t *addr)
+__attribute__((always_inline)) static inline bool
+dec_new(struct ec_dec *d, uint8_t mode, uint64_t old, uint64_t size, uint64_t *addr)
 {
     uint64_t v;
     int k = mode & 0x0f;
@@ -361,9 +367,9 @@ static inline bool dec_new(struct ec_dec *d, uint8_t mode, uint64_t old, uint64_
             return false;
         *addr = class_take(&d->m, c, k);
     }
-    struct ec_block *b = &d->ring[d->m.serial++ & (EC_WINDOW - 1)];
-    b->addr = *addr;
-    b->size = size;
+    uint32_t i = d->m.serial++ & (EC_WINDOW - 1);
+    d->ring_addr[i] = *addr;
+    d->ring_class[i] = (int8_t)size_class(size);
     return true;
 }
 

@@ -66,10 +66,6 @@ enum ec_col {
 #define EC_CLASSES     66           /* size classes: 16-byte steps up to 1032 bytes requested */
 #define EC_COL_CAP     (256u << 10) /* encoder: bytes per column and chunk */
 
-struct ec_block {
-    uint64_t addr, size;
-};
-
 /* What encoder and decoder both track. */
 struct ec_model {
     uint32_t serial; /* allocations so far in the chunk */
@@ -119,7 +115,8 @@ struct ec_dec {
     struct ec_model m;
     uint64_t time;
     const uint8_t *p[EC_NCOLS], *end[EC_NCOLS];
-    struct ec_block ring[EC_WINDOW]; /* the last EC_WINDOW allocations, by serial */
+    uint64_t ring_addr[EC_WINDOW]; /* the last EC_WINDOW allocations, by serial, */
+    int8_t ring_class[EC_WINDOW];  /* and their size classes (-1: none) */
 };
 
 /* Bytes the payload's columns take decompressed; SIZE_MAX if its column table is
