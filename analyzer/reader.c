@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,26 @@ struct meta_item {
     struct rd_item item;
     char *text;
     uint64_t seq; /* keeps equal times in file order */
+};
+
+/* Items merged on the producer thread, handed over a batch at a time: one lock and one
+ * wake-up per batch, not per item (a wake-up is an interrupt to the other core);
+ * N_BATCHES bound the memory. An event is one cache line, as each line is written on
+ * one core and read on the other; the rarer other items are kept whole beside. A
+ * note's text would be freed by the producer's next item: the batch takes it over. */
+#define BATCH_ITEMS 16384
+#define N_BATCHES   4
+struct slot {
+    uint32_t tid;
+    uint32_t other; /* 0: an event; else others[other - 1] is the item */
+    struct lf_event ev;
+};
+struct batch {
+    struct slot slots[BATCH_ITEMS];
+    uint32_t n;
+    int last; /* returned after the items: 1 if more batches follow, else 0 or -errno */
+    struct rd_item *others;
+    uint32_t n_others, cap_others;
 };
 
 struct rd_log {
@@ -84,6 +105,17 @@ struct rd_log {
     uint8_t *buf, *raw;
     size_t buf_cap, raw_cap;
     ZSTD_DCtx *zd;
+
+    /* The producer thread: batches [n_emptied, n_filled) are the consumer's. */
+    bool no_thread, started, running;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t filled_cv, emptied_cv;
+    uint64_t n_filled, n_emptied; /* under mu */
+    bool stop;                    /* under mu */
+    struct batch *batches[N_BATCHES];
+    struct batch *cur; /* the consumer's, batches[n_emptied % N_BATCHES] */
+    uint32_t pos;      /* its next item */
 };
 
 static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
@@ -184,6 +216,9 @@ struct rd_log *rd_open(const char *path, int *err)
         *err = -ENOMEM;
         return NULL;
     }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->filled_cv, NULL);
+    pthread_cond_init(&r->emptied_cv, NULL);
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         *err = -errno;
@@ -965,7 +1000,7 @@ uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
 
 /* ---- merging ---- */
 
-int rd_next(struct rd_log *r, struct rd_item *out)
+static int next_item(struct rd_log *r, struct rd_item *out)
 {
     for (;;) {
         bool have_ev = r->n_heap > 0, have_meta = r->n_mq > 0;
@@ -1034,10 +1069,160 @@ int rd_next(struct rd_log *r, struct rd_item *out)
     }
 }
 
+/* ---- the producer thread ---- */
+
+void rd_set_thread(struct rd_log *r, bool on)
+{
+    r->no_thread = !on;
+}
+
+static void batch_clear(struct batch *b)
+{
+    for (uint32_t i = 0; i < b->n_others; i++)
+        if (b->others[i].kind == RD_NOTE)
+            free((char *)b->others[i].text);
+    b->n_others = 0;
+}
+
+/* Fills b with the next items; returns b->last. */
+static int fill(struct rd_log *r, struct batch *b)
+{
+    struct rd_item it;
+
+    batch_clear(b);
+    for (b->n = 0; b->n < BATCH_ITEMS;) {
+        struct slot *s = &b->slots[b->n];
+        int k = next_item(r, &it);
+        if (k <= 0)
+            return b->last = k;
+        s->tid = it.tid;
+        s->other = 0;
+        if (it.kind == RD_EVENT) {
+            s->ev = it.ev;
+            b->n++;
+            continue;
+        }
+        if (b->n_others == b->cap_others) {
+            uint32_t cap = b->cap_others ? b->cap_others * 2 : 16;
+            struct rd_item *o = realloc(b->others, cap * sizeof(*o));
+            if (o == NULL)
+                return b->last = -ENOMEM;
+            b->others = o;
+            b->cap_others = cap;
+        }
+        if (it.kind == RD_NOTE)
+            r->cur_text = NULL; /* the batch's now */
+        b->others[b->n_others++] = it;
+        s->other = b->n_others;
+        b->n++;
+    }
+    return b->last = 1;
+}
+
+static void *produce(void *arg)
+{
+    struct rd_log *r = arg;
+
+    for (uint64_t k = 0;; k++) {
+        pthread_mutex_lock(&r->mu);
+        while (k - r->n_emptied == N_BATCHES && !r->stop)
+            pthread_cond_wait(&r->emptied_cv, &r->mu);
+        bool stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            return NULL;
+        int last = fill(r, r->batches[k % N_BATCHES]);
+        pthread_mutex_lock(&r->mu);
+        r->n_filled++;
+        pthread_cond_signal(&r->filled_cv);
+        pthread_mutex_unlock(&r->mu);
+        if (last <= 0)
+            return NULL;
+    }
+}
+
+/* Without a thread (turned off, or none to be had) rd_next merges on its own. */
+static void start(struct rd_log *r)
+{
+    r->started = true;
+    if (r->no_thread)
+        return;
+    for (int i = 0; i < N_BATCHES; i++) {
+        void *b;
+        if (posix_memalign(&b, 64, sizeof(struct batch)) != 0)
+            return;
+        r->batches[i] = b;
+        r->batches[i]->others = NULL;
+        r->batches[i]->n_others = r->batches[i]->cap_others = 0;
+    }
+    r->running = pthread_create(&r->thread, NULL, produce, r) == 0;
+}
+
+static void stop_threads(struct rd_log *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_signal(&r->emptied_cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    r->running = false;
+}
+
+int rd_next(struct rd_log *r, struct rd_item *out)
+{
+    if (!r->started)
+        start(r);
+    if (!r->running)
+        return next_item(r, out);
+    for (;;) {
+        struct batch *b = r->cur;
+        if (b != NULL && r->pos < b->n) {
+            const struct slot *s = &b->slots[r->pos++];
+            if (s->other != 0) {
+                *out = b->others[s->other - 1];
+                return 1;
+            }
+            out->kind = RD_EVENT;
+            out->time = s->ev.time;
+            out->tid = s->tid;
+            out->ev = s->ev;
+            return 1;
+        }
+        if (b != NULL && b->last <= 0) {
+            /* The producer has ended: what it leaves (stats, warnings, stacks) is the
+             * caller's now, and any later call merges on this thread, as before. */
+            stop_threads(r);
+            return b->last;
+        }
+        pthread_mutex_lock(&r->mu);
+        if (b != NULL) {
+            r->n_emptied++;
+            pthread_cond_signal(&r->emptied_cv);
+        }
+        while (r->n_filled == r->n_emptied)
+            pthread_cond_wait(&r->filled_cv, &r->mu);
+        r->cur = r->batches[r->n_emptied % N_BATCHES];
+        pthread_mutex_unlock(&r->mu);
+        r->pos = 0;
+    }
+}
+
 void rd_close(struct rd_log *r)
 {
     if (r == NULL)
         return;
+    if (r->running)
+        stop_threads(r);
+    for (int i = 0; i < N_BATCHES; i++) {
+        if (r->batches[i] == NULL)
+            continue;
+        batch_clear(r->batches[i]);
+        free(r->batches[i]->others);
+        free(r->batches[i]);
+    }
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->filled_cv);
+    pthread_cond_destroy(&r->emptied_cv);
     if (r->fd >= 0)
         close(r->fd);
     for (size_t i = 0; i < r->n_heap; i++)
