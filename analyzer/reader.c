@@ -58,6 +58,19 @@ struct batch {
     uint32_t n_others, cap_others;
 };
 
+/* An event chunk read, checked and decompressed ahead; see "reading ahead" below. */
+#define AHEAD_CHUNKS  32
+#define AHEAD_THREADS 2
+#define AHEAD_BYTES   (32u << 20) /* of payloads held, about */
+struct ahead {
+    uint64_t off;
+    uint32_t rawlen;
+    bool done; /* its thread is through with it */
+    bool ok;   /* the checksum matched and it decompressed to rawlen bytes */
+    uint8_t *raw;
+    size_t cap;
+};
+
 struct rd_log {
     char *path;
     int fd;
@@ -116,6 +129,17 @@ struct rd_log {
     struct batch *batches[N_BATCHES];
     struct batch *cur; /* the consumer's, batches[n_emptied % N_BATCHES] */
     uint32_t pos;      /* its next item */
+
+    /* The read-ahead threads: ahead[ah_head..ah_tail) are theirs, taken in turn. */
+    pthread_t ah_threads[AHEAD_THREADS];
+    int n_ah_threads;
+    pthread_mutex_t ah_mu;
+    pthread_cond_t ah_cv;
+    struct ahead ahead[AHEAD_CHUNKS];
+    uint64_t ah_head, ah_tail, ah_bytes; /* under ah_mu */
+    uint64_t ah_off;                     /* the next chunk to take; under ah_mu */
+    int ah_workers;                      /* under ah_mu */
+    bool ah_end, ah_stop;                /* under ah_mu */
 };
 
 static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
@@ -180,11 +204,11 @@ const struct rd_stats *rd_stats(const struct rd_log *r)
 }
 
 /* Reads exactly n bytes at off; returns n, fewer at end of file, or -errno. */
-static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
+static ssize_t pread_full(int fd, void *dst, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = pread(r->fd, (char *)dst + got, n - got, (off_t)(off + got));
+        ssize_t k = pread(fd, (char *)dst + got, n - got, (off_t)(off + got));
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -194,8 +218,15 @@ static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
             break;
         got += (size_t)k;
     }
-    r->st.bytes_read += got;
     return (ssize_t)got;
+}
+
+static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
+{
+    ssize_t got = pread_full(r->fd, dst, n, off);
+    if (got > 0)
+        r->st.bytes_read += (uint64_t)got;
+    return got;
 }
 
 struct rd_log *rd_open(const char *path, int *err)
@@ -219,6 +250,8 @@ struct rd_log *rd_open(const char *path, int *err)
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->filled_cv, NULL);
     pthread_cond_init(&r->emptied_cv, NULL);
+    pthread_mutex_init(&r->ah_mu, NULL);
+    pthread_cond_init(&r->ah_cv, NULL);
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         *err = -errno;
@@ -821,6 +854,145 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
     return 0;
 }
 
+/* ---- reading ahead ---- */
+
+/* While the merge works through one cycle's events, threads of their own read, check
+ * and decompress the event chunks after them (a third of the reader's time), so that
+ * read_chunk, which decides everything as before, finds them done. They take the next
+ * chunk in turn, following the chunk headers alone, and stop at anything unusual:
+ * read_chunk meets it and says so. */
+static void *read_ahead(void *arg)
+{
+    struct rd_log *r = arg;
+    ZSTD_DCtx *zd = ZSTD_createDCtx();
+    uint8_t *buf = NULL;
+    size_t buf_cap = 0;
+    uint8_t h[LF_CHUNK_HDR_SIZE];
+
+    pthread_mutex_lock(&r->ah_mu);
+    while (zd != NULL) {
+        while (!r->ah_stop && !r->ah_end &&
+               (r->ah_tail - r->ah_head == AHEAD_CHUNKS || r->ah_bytes >= AHEAD_BYTES))
+            pthread_cond_wait(&r->ah_cv, &r->ah_mu);
+        if (r->ah_stop || r->ah_end)
+            break;
+        uint64_t at = r->ah_off;
+        if (pread_full(r->fd, h, sizeof(h), at) != (ssize_t)sizeof(h) ||
+            lf_get_u32(h) != LF_CHUNK_MAGIC) {
+            r->ah_end = true;
+            break;
+        }
+        unsigned hsize = lf_get_u16(h + 6);
+        uint32_t stored = lf_get_u32(h + 8), rawlen = lf_get_u32(h + 12), crc = lf_get_u32(h + 20);
+        if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096 || stored > LF_MAX_CHUNK_RAW ||
+            rawlen > LF_MAX_CHUNK_RAW || at + hsize + stored > r->st.file_bytes) {
+            r->ah_end = true;
+            break;
+        }
+        r->ah_off = at + hsize + stored;
+        if (h[4] != LF_CHUNK_EVENTS || !(h[5] & LF_CHUNK_ZSTD))
+            continue;
+        struct ahead *a = &r->ahead[r->ah_tail++ % AHEAD_CHUNKS];
+        a->off = at;
+        a->rawlen = rawlen;
+        a->done = false;
+        r->ah_bytes += rawlen;
+        pthread_mutex_unlock(&r->ah_mu);
+        bool ok = true;
+        if (buf_cap < stored) {
+            uint8_t *b = realloc(buf, stored);
+            ok = b != NULL;
+            if (ok) {
+                buf = b;
+                buf_cap = stored;
+            }
+        }
+        if (ok && a->cap < rawlen) {
+            uint8_t *b = realloc(a->raw, rawlen);
+            ok = b != NULL;
+            if (ok) {
+                a->raw = b;
+                a->cap = rawlen;
+            }
+        }
+        ok = ok && pread_full(r->fd, buf, stored, at + hsize) == (ssize_t)stored &&
+             lf_crc32c(0, buf, stored) == crc &&
+             ZSTD_decompressDCtx(zd, a->raw, rawlen, buf, stored) == rawlen;
+        pthread_mutex_lock(&r->ah_mu);
+        a->ok = ok;
+        a->done = true;
+        pthread_cond_broadcast(&r->ah_cv);
+    }
+    r->ah_workers--;
+    pthread_cond_broadcast(&r->ah_cv);
+    pthread_mutex_unlock(&r->ah_mu);
+    free(buf);
+    ZSTD_freeDCtx(zd);
+    return NULL;
+}
+
+/* The event chunk at off, if read ahead and sound: its payload becomes p's (and p's
+ * buffer goes to one read ahead later). */
+static bool take_ahead(struct rd_log *r, uint64_t off, struct pending *p)
+{
+    bool took = false;
+
+    pthread_mutex_lock(&r->ah_mu);
+    for (;;) {
+        struct ahead *a = &r->ahead[r->ah_head % AHEAD_CHUNKS];
+        if (r->ah_head < r->ah_tail && a->off > off)
+            break;
+        if (r->ah_head < r->ah_tail && a->done) {
+            r->ah_head++;
+            r->ah_bytes -= a->rawlen;
+            pthread_cond_broadcast(&r->ah_cv);
+            if (a->off < off)
+                continue;
+            if (a->ok) {
+                uint8_t *raw = p->raw;
+                size_t cap = p->cap;
+                p->raw = a->raw;
+                p->cap = a->cap;
+                a->raw = raw;
+                a->cap = cap;
+                took = true;
+            }
+            break;
+        }
+        if (r->ah_head == r->ah_tail && (r->ah_end || r->ah_workers == 0))
+            break;
+        pthread_cond_wait(&r->ah_cv, &r->ah_mu);
+    }
+    pthread_mutex_unlock(&r->ah_mu);
+    return took;
+}
+
+static void start_ahead(struct rd_log *r)
+{
+    r->ah_off = r->off;
+    r->ah_workers = AHEAD_THREADS; /* each takes itself off at its end */
+    for (int i = 0; i < AHEAD_THREADS; i++) {
+        if (pthread_create(&r->ah_threads[r->n_ah_threads], NULL, read_ahead, r) == 0) {
+            r->n_ah_threads++;
+            continue;
+        }
+        pthread_mutex_lock(&r->ah_mu);
+        r->ah_workers--;
+        pthread_mutex_unlock(&r->ah_mu);
+    }
+}
+
+static void stop_ahead(struct rd_log *r)
+{
+    pthread_mutex_lock(&r->ah_mu);
+    r->ah_stop = true;
+    pthread_cond_broadcast(&r->ah_cv);
+    pthread_mutex_unlock(&r->ah_mu);
+    for (int i = 0; i < r->n_ah_threads; i++)
+        pthread_join(r->ah_threads[i], NULL);
+    r->n_ah_threads = 0;
+}
+
 /* Reads the chunk at r->off. Sets r->eof at the end of the log. */
 static int read_chunk(struct rd_log *r)
 {
@@ -922,6 +1094,17 @@ static int read_chunk(struct rd_log *r)
     if (is_events && r->windowed &&
         (base_time + span < r->from || base_time >= r->to || r->barriers_past_to >= 2)) {
         return 0; /* outside the window: its payload is never read */
+    }
+    if (is_events && (flags & LF_CHUNK_ZSTD) && r->n_ah_threads > 0) {
+        struct pending *pend = pend_get(r, 0);
+        if (pend == NULL)
+            return -ENOMEM;
+        if (take_ahead(r, off, pend)) {
+            r->st.bytes_read += stored;
+            r->st.event_chunks++;
+            return add_event_chunk(r, pend, rawlen, tid, base_time, off);
+        }
+        pend_done(r, pend); /* not read ahead, or damaged: read here, as without */
     }
     if (r->buf_cap < stored) {
         uint8_t *b = realloc(r->buf, stored);
@@ -1211,7 +1394,11 @@ static void start(struct rd_log *r)
         r->batches[i]->others = NULL;
         r->batches[i]->n_others = r->batches[i]->cap_others = 0;
     }
+    if (!r->windowed)
+        start_ahead(r); /* a window skips chunks: reading ahead would read them */
     r->running = pthread_create(&r->thread, NULL, produce, r) == 0;
+    if (!r->running)
+        stop_ahead(r);
 }
 
 static void stop_threads(struct rd_log *r)
@@ -1222,6 +1409,7 @@ static void stop_threads(struct rd_log *r)
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
     r->running = false;
+    stop_ahead(r);
 }
 
 int rd_next(struct rd_log *r, struct rd_item *out)
@@ -1276,9 +1464,13 @@ void rd_close(struct rd_log *r)
         free(r->batches[i]->others);
         free(r->batches[i]);
     }
+    for (int i = 0; i < AHEAD_CHUNKS; i++)
+        free(r->ahead[i].raw);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->filled_cv);
     pthread_cond_destroy(&r->emptied_cv);
+    pthread_mutex_destroy(&r->ah_mu);
+    pthread_cond_destroy(&r->ah_cv);
     if (r->fd >= 0)
         close(r->fd);
     for (size_t i = 0; i < r->n_heap; i++)

@@ -9,13 +9,13 @@
  * the second-last barrier seen (events of a thread preempted mid-record can come later
  * still; they are handed out as soon as seen and counted in n_late).
  *
- * It works ahead of its caller, on a thread the first rd_next starts: that thread
- * reads, checks, decompresses, decodes and merges into batches of items, up to 64Ki
- * items ahead. The items, warnings and errors are exactly those without it, an error
- * in its place among the items. Until rd_next has returned 0 or an error, its caller
- * uses only the items and rd_header: the rest (stacks, modules, process, clock, stats,
- * warnings) is still being read. rd_set_thread(r, false) keeps all of it on the
- * caller's thread.
+ * It works ahead of its caller, on threads the first rd_next starts: one merges into
+ * batches of items, up to 64Ki items ahead; two read, check and decompress the event
+ * chunks after the merge's, up to about 32 MB ahead (not with a window). The items,
+ * warnings and errors are exactly those without them, an error in its place among the
+ * items. Until rd_next has returned 0 or an error, its caller uses only the items and
+ * rd_header: the rest (stacks, modules, process, clock, stats, warnings) is still being
+ * read. rd_set_thread(r, false) keeps all of it on the caller's thread.
  *
  * Every length, count and offset is checked before use. An error is one message in
  * rd_error(): "<file>: byte <offset>: <what>; <what to do>". A log cut short (a killed
@@ -105,7 +105,7 @@ const struct rd_header *rd_header(const struct rd_log *r);
  * chunks always are (stacks and modules are needed). Call before the first rd_next. */
 void rd_set_window(struct rd_log *r, uint64_t from, uint64_t to);
 
-/* Whether rd_next reads ahead on a thread of its own (the default: yes). Call before
+/* Whether rd_next reads ahead on threads of its own (the default: yes). Call before
  * the first rd_next. */
 void rd_set_thread(struct rd_log *r, bool on);
 

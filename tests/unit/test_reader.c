@@ -324,11 +324,11 @@ static void synth(struct log *l, const struct synth_opts *o)
 
 static const struct synth_opts plain = { LF_VERSION, false, false, false, true };
 
-/* A longer log, for the reader's thread: more items than it hands over at once. Per
- * 1000-tick cycle: three threads' chunks whose events interleave in time (allocs,
- * frees, reallocs, a lost count), a meta chunk with a note and a marker among them and
- * the cycle's barrier; from the third cycle on, a fourth thread's chunk of events from
- * two cycles back (late ones). */
+/* A longer log, for the reader's thread: more items than it hands over at once, more
+ * event chunks than it reads ahead. Per 1000-tick cycle: three threads' chunks whose
+ * events interleave in time (allocs, frees, reallocs, a lost count), a meta chunk with
+ * a note and a marker among them and the cycle's barrier; from the third cycle on, a
+ * fourth thread's chunk of events from two cycles back (late ones). */
 #define LONG_CYCLES 48
 #define LONG_EVENTS 600 /* per chunk */
 
@@ -1083,7 +1083,8 @@ static void thread_reads_as_without(void **state)
     free(t.p);
     same_either_way(path, 0, 0);
     same_either_way(path, START_TICKS + 5300, START_TICKS + 31700); /* a window */
-    /* A damaged chunk late in the log: the same items before the same error. */
+    /* A damaged chunk late in the log, one read ahead: the same items before the same
+     * error. */
     int d = l.n_ch - 20;
     while (l.ch[d].kind != LF_CHUNK_EVENTS || !(l.b.p[l.ch[d].off + 5] & LF_CHUNK_ZSTD))
         d--;
