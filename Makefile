@@ -44,7 +44,7 @@ ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
                  analyzer/cmd_run.c analyzer/cmd_dump.c analyzer/cmd_report.c
 ANALYZER_OBJS := $(ANALYZER_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/preload/logfmt.o \
                  $(BUILD)/obj/preload/evcodec.o
-CLI_LIBS := -ldw -lelf -liberty -lzstd -lm
+CLI_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread
 
 all: $(BUILD)/heapspan $(BUILD)/libheapspan.so
 

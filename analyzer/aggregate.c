@@ -92,10 +92,8 @@ static struct stk *stk_of(struct agg *a, uint32_t id)
     return &a->stk[id];
 }
 
-static struct tstate *thread_of(struct agg *a, uint32_t tid)
+static struct tstate *thread_find(struct agg *a, uint32_t tid)
 {
-    if (a->last_thread != NULL && a->last_thread->tid == tid)
-        return a->last_thread;
     a->last_thread = NULL; /* the table may move */
     if ((a->n_threads + 1) * 2 > a->cap_threads) {
         uint32_t cap = a->cap_threads * 2;
@@ -123,6 +121,14 @@ static struct tstate *thread_of(struct agg *a, uint32_t tid)
     }
     a->last_thread = &a->threads[j];
     return a->last_thread;
+}
+
+/* Inline only the usual case: most events come in runs of one thread's. */
+static inline struct tstate *thread_of(struct agg *a, uint32_t tid)
+{
+    if (a->last_thread != NULL && a->last_thread->tid == tid)
+        return a->last_thread;
+    return thread_find(a, tid);
 }
 
 /* Before a stack's live bytes change: keep what they were at the last global peak. */
@@ -165,7 +171,7 @@ static void note_size(struct stk *s, uint64_t size, double w)
     s->other_sizes += w;
 }
 
-static void release(struct agg *a, const struct ls_block *b)
+static inline void release(struct agg *a, const struct ls_block *b)
 {
     struct stk *s = &a->stk[b->stack];
     save_peak(a, s);

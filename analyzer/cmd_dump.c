@@ -142,11 +142,15 @@ int cmd_dump(int argc, char **argv)
     }
     const struct rd_header *h = rd_header(r);
     bool records = !summary && !live && !stacks;
-    if (records)
+    if (records) {
+        /* A record's time is converted with the clock records read up to it: the
+         * reader must not read ahead of the printing. */
+        rd_set_thread(r, false);
         printf("# heapspan log version %u pid %u ppid %u sample_bytes %" PRIu64
                " max_depth %u clock %s\n",
                h->version, h->pid, h->ppid, h->sample_bytes, h->max_depth,
                (h->flags & LF_FILE_CLOCK_TSC) ? "tsc" : "ns");
+    }
 
     struct ls_map *ls = ls_new();
     uint64_t allocs = 0, frees = 0, unknown_frees = 0, bytes = 0, live_bytes = 0, peak = 0;
@@ -157,7 +161,7 @@ int cmd_dump(int argc, char **argv)
     int k;
 
     while ((k = rd_next(r, &it)) > 0) {
-        double ms = rd_ticks_to_ns(r, it.time) / 1e6;
+        double ms = records ? rd_ticks_to_ns(r, it.time) / 1e6 : 0;
         switch (it.kind) {
         case RD_EVENT: {
             const struct lf_event *e = &it.ev;

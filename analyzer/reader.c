@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,40 @@ struct meta_item {
     struct rd_item item;
     char *text;
     uint64_t seq; /* keeps equal times in file order */
+};
+
+/* Items merged on the producer thread, handed over a batch at a time: one lock and one
+ * wake-up per batch, not per item (a wake-up is an interrupt to the other core);
+ * N_BATCHES bound the memory. An event is one cache line, as each line is written on
+ * one core and read on the other; the rarer other items are kept whole beside. A
+ * note's text would be freed by the producer's next item: the batch takes it over. */
+#define BATCH_ITEMS 16384
+#define N_BATCHES   4
+struct slot {
+    uint32_t tid;
+    uint32_t other; /* 0: an event; else others[other - 1] is the item */
+    struct lf_event ev;
+};
+struct batch {
+    struct slot slots[BATCH_ITEMS];
+    uint32_t n;
+    int last; /* returned after the items: 1 if more batches follow, else 0 or -errno */
+    struct rd_item *others;
+    uint32_t n_others, cap_others;
+};
+
+/* An event chunk read, checked and decompressed ahead; see "reading ahead" below. */
+#define AHEAD_CHUNKS  32
+#define AHEAD_THREADS 2
+#define AHEAD_BYTES   (32u << 20) /* of payloads held, about */
+struct ahead {
+    uint64_t off;
+    uint32_t rawlen; /* from the header, for the bytes held */
+    uint32_t len;    /* of raw: the records (version 1), the unpacked columns (2) */
+    bool done;       /* its thread is through with it */
+    bool ok;         /* the checksum matched and it decompressed */
+    uint8_t *raw;
+    size_t cap;
 };
 
 struct rd_log {
@@ -88,6 +123,28 @@ struct rd_log {
     uint8_t *buf, *raw;
     size_t buf_cap, raw_cap;
     ZSTD_DCtx *zd;
+
+    /* The producer thread: batches [n_emptied, n_filled) are the consumer's. */
+    bool no_thread, started, running;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t filled_cv, emptied_cv;
+    uint64_t n_filled, n_emptied; /* under mu */
+    bool stop;                    /* under mu */
+    struct batch *batches[N_BATCHES];
+    struct batch *cur; /* the consumer's, batches[n_emptied % N_BATCHES] */
+    uint32_t pos;      /* its next item */
+
+    /* The read-ahead threads: ahead[ah_head..ah_tail) are theirs, taken in turn. */
+    pthread_t ah_threads[AHEAD_THREADS];
+    int n_ah_threads;
+    pthread_mutex_t ah_mu;
+    pthread_cond_t ah_cv;
+    struct ahead ahead[AHEAD_CHUNKS];
+    uint64_t ah_head, ah_tail, ah_bytes; /* under ah_mu */
+    uint64_t ah_off;                     /* the next chunk to take; under ah_mu */
+    int ah_workers;                      /* under ah_mu */
+    bool ah_end, ah_stop;                /* under ah_mu */
 };
 
 static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
@@ -152,11 +209,11 @@ const struct rd_stats *rd_stats(const struct rd_log *r)
 }
 
 /* Reads exactly n bytes at off; returns n, fewer at end of file, or -errno. */
-static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
+static ssize_t pread_full(int fd, void *dst, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = pread(r->fd, (char *)dst + got, n - got, (off_t)(off + got));
+        ssize_t k = pread(fd, (char *)dst + got, n - got, (off_t)(off + got));
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -166,8 +223,15 @@ static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
             break;
         got += (size_t)k;
     }
-    r->st.bytes_read += got;
     return (ssize_t)got;
+}
+
+static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
+{
+    ssize_t got = pread_full(r->fd, dst, n, off);
+    if (got > 0)
+        r->st.bytes_read += (uint64_t)got;
+    return got;
 }
 
 struct rd_log *rd_open(const char *path, int *err)
@@ -188,6 +252,11 @@ struct rd_log *rd_open(const char *path, int *err)
         *err = -ENOMEM;
         return NULL;
     }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->filled_cv, NULL);
+    pthread_cond_init(&r->emptied_cv, NULL);
+    pthread_mutex_init(&r->ah_mu, NULL);
+    pthread_cond_init(&r->ah_cv, NULL);
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         *err = -errno;
@@ -801,6 +870,160 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
     return 0;
 }
 
+/* ---- reading ahead ---- */
+
+/* Whether an events chunk with these flags is one the threads read ahead: one that
+ * needs decompressing (in version 2, every events chunk: its columns do). */
+static bool ahead_kind(const struct rd_log *r, uint8_t flags)
+{
+    return r->hdr.version >= 2 ? !(flags & LF_CHUNK_ZSTD) : (flags & LF_CHUNK_ZSTD) != 0;
+}
+
+/* While the merge works through one cycle's events, threads of their own read, check
+ * and decompress the event chunks after them (a third of the reader's time), so that
+ * read_chunk, which decides everything as before, finds them done. They take the next
+ * chunk in turn, following the chunk headers alone, and stop at anything unusual:
+ * read_chunk meets it and says so. */
+static void *read_ahead(void *arg)
+{
+    struct rd_log *r = arg;
+    ZSTD_DCtx *zd = ZSTD_createDCtx();
+    uint8_t *buf = NULL;
+    size_t buf_cap = 0;
+    uint8_t h[LF_CHUNK_HDR_SIZE];
+
+    pthread_mutex_lock(&r->ah_mu);
+    while (zd != NULL) {
+        while (!r->ah_stop && !r->ah_end &&
+               (r->ah_tail - r->ah_head == AHEAD_CHUNKS || r->ah_bytes >= AHEAD_BYTES))
+            pthread_cond_wait(&r->ah_cv, &r->ah_mu);
+        if (r->ah_stop || r->ah_end)
+            break;
+        uint64_t at = r->ah_off;
+        if (pread_full(r->fd, h, sizeof(h), at) != (ssize_t)sizeof(h) ||
+            lf_get_u32(h) != LF_CHUNK_MAGIC) {
+            r->ah_end = true;
+            break;
+        }
+        unsigned hsize = lf_get_u16(h + 6);
+        uint32_t stored = lf_get_u32(h + 8), rawlen = lf_get_u32(h + 12), crc = lf_get_u32(h + 20);
+        if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096 || stored > LF_MAX_CHUNK_RAW ||
+            rawlen > LF_MAX_CHUNK_RAW || at + hsize + stored > r->st.file_bytes) {
+            r->ah_end = true;
+            break;
+        }
+        r->ah_off = at + hsize + stored;
+        if (h[4] != LF_CHUNK_EVENTS || !ahead_kind(r, h[5]))
+            continue;
+        struct ahead *a = &r->ahead[r->ah_tail++ % AHEAD_CHUNKS];
+        a->off = at;
+        a->rawlen = rawlen;
+        a->done = false;
+        r->ah_bytes += rawlen;
+        pthread_mutex_unlock(&r->ah_mu);
+        bool ok = true;
+        if (buf_cap < stored) {
+            uint8_t *b = realloc(buf, stored);
+            ok = b != NULL;
+            if (ok) {
+                buf = b;
+                buf_cap = stored;
+            }
+        }
+        ok = ok && pread_full(r->fd, buf, stored, at + hsize) == (ssize_t)stored &&
+             lf_crc32c(0, buf, stored) == crc;
+        /* Version 1: a zstd frame of the records; 2: columns, each its own frame. */
+        size_t len = !ok ? 0 : r->hdr.version < 2 ? rawlen : ec_unpacked_size(buf, stored);
+        ok = ok && len != SIZE_MAX;
+        if (ok && a->cap < len) {
+            uint8_t *b = realloc(a->raw, len);
+            ok = b != NULL;
+            if (ok) {
+                a->raw = b;
+                a->cap = len;
+            }
+        }
+        if (ok && r->hdr.version < 2)
+            ok = ZSTD_decompressDCtx(zd, a->raw, rawlen, buf, stored) == rawlen;
+        else if (ok)
+            ok = ec_unpack(buf, stored, zd, a->raw);
+        a->len = (uint32_t)len;
+        pthread_mutex_lock(&r->ah_mu);
+        a->ok = ok;
+        a->done = true;
+        pthread_cond_broadcast(&r->ah_cv);
+    }
+    r->ah_workers--;
+    pthread_cond_broadcast(&r->ah_cv);
+    pthread_mutex_unlock(&r->ah_mu);
+    free(buf);
+    ZSTD_freeDCtx(zd);
+    return NULL;
+}
+
+/* The event chunk at off, if read ahead and sound: its payload becomes p's (and p's
+ * buffer goes to one read ahead later). */
+static bool take_ahead(struct rd_log *r, uint64_t off, struct pending *p, uint32_t *len)
+{
+    bool took = false;
+
+    pthread_mutex_lock(&r->ah_mu);
+    for (;;) {
+        struct ahead *a = &r->ahead[r->ah_head % AHEAD_CHUNKS];
+        if (r->ah_head < r->ah_tail && a->off > off)
+            break;
+        if (r->ah_head < r->ah_tail && a->done) {
+            r->ah_head++;
+            r->ah_bytes -= a->rawlen;
+            pthread_cond_broadcast(&r->ah_cv);
+            if (a->off < off)
+                continue;
+            if (a->ok) {
+                uint8_t *raw = p->raw;
+                size_t cap = p->cap;
+                p->raw = a->raw;
+                p->cap = a->cap;
+                a->raw = raw;
+                a->cap = cap;
+                *len = a->len;
+                took = true;
+            }
+            break;
+        }
+        if (r->ah_head == r->ah_tail && (r->ah_end || r->ah_workers == 0))
+            break;
+        pthread_cond_wait(&r->ah_cv, &r->ah_mu);
+    }
+    pthread_mutex_unlock(&r->ah_mu);
+    return took;
+}
+
+static void start_ahead(struct rd_log *r)
+{
+    r->ah_off = r->off;
+    r->ah_workers = AHEAD_THREADS; /* each takes itself off at its end */
+    for (int i = 0; i < AHEAD_THREADS; i++) {
+        if (pthread_create(&r->ah_threads[r->n_ah_threads], NULL, read_ahead, r) == 0) {
+            r->n_ah_threads++;
+            continue;
+        }
+        pthread_mutex_lock(&r->ah_mu);
+        r->ah_workers--;
+        pthread_mutex_unlock(&r->ah_mu);
+    }
+}
+
+static void stop_ahead(struct rd_log *r)
+{
+    pthread_mutex_lock(&r->ah_mu);
+    r->ah_stop = true;
+    pthread_cond_broadcast(&r->ah_cv);
+    pthread_mutex_unlock(&r->ah_mu);
+    for (int i = 0; i < r->n_ah_threads; i++)
+        pthread_join(r->ah_threads[i], NULL);
+    r->n_ah_threads = 0;
+}
+
 /* Reads the chunk at r->off. Sets r->eof at the end of the log. */
 static int read_chunk(struct rd_log *r)
 {
@@ -903,6 +1126,19 @@ static int read_chunk(struct rd_log *r)
         (base_time + span < r->from || base_time >= r->to || r->barriers_past_to >= 2)) {
         return 0; /* outside the window: its payload is never read */
     }
+    if (is_events && r->n_ah_threads > 0 && ahead_kind(r, flags)) {
+        struct pending *pend = pend_get(r, 0);
+        uint32_t len;
+        if (pend == NULL)
+            return -ENOMEM;
+        if (take_ahead(r, off, pend, &len) &&
+            (r->hdr.version < 2 || ec_dec_begin(&pend->dec, pend->raw, len, base_time))) {
+            r->st.bytes_read += stored;
+            r->st.event_chunks++;
+            return add_event_chunk(r, pend, len, tid, base_time, off);
+        }
+        pend_done(r, pend); /* not read ahead, or damaged: read here, as without */
+    }
     if (r->buf_cap < stored) {
         uint8_t *b = realloc(r->buf, stored);
         if (b == NULL)
@@ -957,13 +1193,14 @@ static int read_chunk(struct rd_log *r)
         memcpy(raw, r->buf, rawlen);
     }
     if (is_events && !v1_events) {
-        size_t need = ec_dec_size(raw, rawlen);
+        size_t need = ec_unpacked_size(raw, rawlen);
         if (need == SIZE_MAX)
             return fail(r, -EINVAL, off, "malformed events chunk: its column table is damaged");
         pend = pend_get(r, need);
         if (pend == NULL)
             return -ENOMEM;
-        if (!ec_dec_begin(&pend->dec, raw, rawlen, base_time, r->zd, pend->raw)) {
+        if (!ec_unpack(raw, rawlen, r->zd, pend->raw) ||
+            !ec_dec_begin(&pend->dec, pend->raw, need, base_time)) {
             pend_done(r, pend);
             return fail(r, -EINVAL, off, "events chunk: a column does not decompress");
         }
@@ -995,7 +1232,7 @@ uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
 
 /* ---- merging ---- */
 
-int rd_next(struct rd_log *r, struct rd_item *out)
+static int next_item(struct rd_log *r, struct rd_item *out)
 {
     for (;;) {
         bool have_ev = r->n_heap > 0, have_meta = r->n_mq > 0;
@@ -1064,10 +1301,225 @@ int rd_next(struct rd_log *r, struct rd_item *out)
     }
 }
 
+/* Up to max events as next_item would give them, without its work per event: the top
+ * chunk's decoded ones that come before the other chunks' next ones, the next meta
+ * item and the safe time. 0: ask next_item. The reader's tests hold the two to the
+ * same items. */
+static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
+{
+    if (r->n_heap == 0 || r->windowed)
+        return 0;
+    struct pending *p = r->heap[0];
+    uint64_t le = UINT64_MAX, lt = r->n_mq > 0 ? r->mq[0].item.time : UINT64_MAX;
+    if (!r->eof && r->safe < lt)
+        lt = r->safe;
+    /* heap_down moves the top only below a smaller key, and a meta item goes first on a
+     * tie with an event: <= le, < lt. */
+    for (size_t c = 1; c <= 2 && c < r->n_heap; c++)
+        if (r->heap[c]->key < le)
+            le = r->heap[c]->key;
+    uint32_t k = 0;
+    while (k < max && p->i < p->n) {
+        const struct lf_event *e = &p->ev[p->i];
+        if (e->time > le || e->time >= lt)
+            break;
+        if (e->time < r->last_out)
+            r->st.late++;
+        else
+            r->last_out = e->time;
+        if (e->type == LF_EV_LOST)
+            r->st.lost += e->count;
+        else if (e->type != LF_EV_ZEROS)
+            r->st.events++;
+        out[k].tid = p->tid;
+        out[k].other = 0;
+        out[k].ev = *e;
+        k++;
+        p->i++;
+    }
+    if (k == 0)
+        return 0;
+    if (p->i < p->n || pend_refill(r, p)) {
+        p->key = p->ev[p->i].time;
+        if (r->n_heap > 1)
+            heap_down(r, 0);
+    } else {
+        pend_done(r, p);
+        r->heap[0] = r->heap[--r->n_heap];
+        if (r->n_heap > 0)
+            heap_down(r, 0);
+    }
+    return k;
+}
+
+/* ---- the producer thread ---- */
+
+void rd_set_thread(struct rd_log *r, bool on)
+{
+    r->no_thread = !on;
+}
+
+static void batch_clear(struct batch *b)
+{
+    for (uint32_t i = 0; i < b->n_others; i++)
+        if (b->others[i].kind == RD_NOTE)
+            free((char *)b->others[i].text);
+    b->n_others = 0;
+}
+
+/* Fills b with the next items; returns b->last. */
+static int fill(struct rd_log *r, struct batch *b)
+{
+    struct rd_item it;
+
+    batch_clear(b);
+    for (b->n = 0; b->n < BATCH_ITEMS;) {
+        struct slot *s = &b->slots[b->n];
+        uint32_t run = take_run(r, s, BATCH_ITEMS - b->n);
+        if (run > 0) {
+            b->n += run;
+            continue;
+        }
+        int k = next_item(r, &it);
+        if (k <= 0)
+            return b->last = k;
+        s->tid = it.tid;
+        s->other = 0;
+        if (it.kind == RD_EVENT) {
+            s->ev = it.ev;
+            b->n++;
+            continue;
+        }
+        if (b->n_others == b->cap_others) {
+            uint32_t cap = b->cap_others ? b->cap_others * 2 : 16;
+            struct rd_item *o = realloc(b->others, cap * sizeof(*o));
+            if (o == NULL)
+                return b->last = -ENOMEM;
+            b->others = o;
+            b->cap_others = cap;
+        }
+        if (it.kind == RD_NOTE)
+            r->cur_text = NULL; /* the batch's now */
+        b->others[b->n_others++] = it;
+        s->other = b->n_others;
+        b->n++;
+    }
+    return b->last = 1;
+}
+
+static void *produce(void *arg)
+{
+    struct rd_log *r = arg;
+
+    for (uint64_t k = 0;; k++) {
+        pthread_mutex_lock(&r->mu);
+        while (k - r->n_emptied == N_BATCHES && !r->stop)
+            pthread_cond_wait(&r->emptied_cv, &r->mu);
+        bool stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            return NULL;
+        int last = fill(r, r->batches[k % N_BATCHES]);
+        pthread_mutex_lock(&r->mu);
+        r->n_filled++;
+        pthread_cond_signal(&r->filled_cv);
+        pthread_mutex_unlock(&r->mu);
+        if (last <= 0)
+            return NULL;
+    }
+}
+
+/* Without a thread (turned off, or none to be had) rd_next merges on its own. */
+static void start(struct rd_log *r)
+{
+    r->started = true;
+    if (r->no_thread)
+        return;
+    for (int i = 0; i < N_BATCHES; i++) {
+        void *b;
+        if (posix_memalign(&b, 64, sizeof(struct batch)) != 0)
+            return;
+        r->batches[i] = b;
+        r->batches[i]->others = NULL;
+        r->batches[i]->n_others = r->batches[i]->cap_others = 0;
+    }
+    if (!r->windowed)
+        start_ahead(r); /* a window skips chunks: reading ahead would read them */
+    r->running = pthread_create(&r->thread, NULL, produce, r) == 0;
+    if (!r->running)
+        stop_ahead(r);
+}
+
+static void stop_threads(struct rd_log *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_signal(&r->emptied_cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    r->running = false;
+    stop_ahead(r);
+}
+
+int rd_next(struct rd_log *r, struct rd_item *out)
+{
+    if (!r->started)
+        start(r);
+    if (!r->running)
+        return next_item(r, out);
+    for (;;) {
+        struct batch *b = r->cur;
+        if (b != NULL && r->pos < b->n) {
+            const struct slot *s = &b->slots[r->pos++];
+            if (s->other != 0) {
+                *out = b->others[s->other - 1];
+                return 1;
+            }
+            out->kind = RD_EVENT;
+            out->time = s->ev.time;
+            out->tid = s->tid;
+            out->ev = s->ev;
+            return 1;
+        }
+        if (b != NULL && b->last <= 0) {
+            /* The producer has ended: what it leaves (stats, warnings, stacks) is the
+             * caller's now, and any later call merges on this thread, as before. */
+            stop_threads(r);
+            return b->last;
+        }
+        pthread_mutex_lock(&r->mu);
+        if (b != NULL) {
+            r->n_emptied++;
+            pthread_cond_signal(&r->emptied_cv);
+        }
+        while (r->n_filled == r->n_emptied)
+            pthread_cond_wait(&r->filled_cv, &r->mu);
+        r->cur = r->batches[r->n_emptied % N_BATCHES];
+        pthread_mutex_unlock(&r->mu);
+        r->pos = 0;
+    }
+}
+
 void rd_close(struct rd_log *r)
 {
     if (r == NULL)
         return;
+    if (r->running)
+        stop_threads(r);
+    for (int i = 0; i < N_BATCHES; i++) {
+        if (r->batches[i] == NULL)
+            continue;
+        batch_clear(r->batches[i]);
+        free(r->batches[i]->others);
+        free(r->batches[i]);
+    }
+    for (int i = 0; i < AHEAD_CHUNKS; i++)
+        free(r->ahead[i].raw);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->filled_cv);
+    pthread_cond_destroy(&r->emptied_cv);
+    pthread_mutex_destroy(&r->ah_mu);
+    pthread_cond_destroy(&r->ah_cv);
     if (r->fd >= 0)
         close(r->fd);
     for (size_t i = 0; i < r->n_heap; i++)

@@ -9,6 +9,14 @@
  * the second-last barrier seen (events of a thread preempted mid-record can come later
  * still; they are handed out as soon as seen and counted in n_late).
  *
+ * It works ahead of its caller, on threads the first rd_next starts: one merges into
+ * batches of items, up to 64Ki items ahead; two read, check and decompress the event
+ * chunks after the merge's, up to about 32 MB ahead (not with a window). The items,
+ * warnings and errors are exactly those without them, an error in its place among the
+ * items. Until rd_next has returned 0 or an error, its caller uses only the items and
+ * rd_header: the rest (stacks, modules, process, clock, stats, warnings) is still being
+ * read. rd_set_thread(r, false) keeps all of it on the caller's thread.
+ *
  * Every length, count and offset is checked before use. An error is one message in
  * rd_error(): "<file>: byte <offset>: <what>; <what to do>". A log cut short (a killed
  * process) is not an error: it is read up to its last complete chunk and rd_warnings()
@@ -69,8 +77,8 @@ struct rd_item {
     struct lf_event ev;
     int marker_kind;
     uint32_t serial;
-    const struct rd_module *module;
-    const char *text; /* valid until the next rd_next */
+    const struct rd_module *module; /* its unload_time: read it only after the end */
+    const char *text;               /* valid until the next rd_next */
     int severity;
     int end_reason;
     uint64_t count;
@@ -97,6 +105,10 @@ const struct rd_header *rd_header(const struct rd_log *r);
  * chunks always are (stacks and modules are needed). Call before the first rd_next. */
 void rd_set_window(struct rd_log *r, uint64_t from, uint64_t to);
 
+/* Whether rd_next reads ahead on threads of its own (the default: yes). Call before
+ * the first rd_next. */
+void rd_set_thread(struct rd_log *r, bool on);
+
 /* Next item in time order: 1, 0 at the end, or a negative errno. */
 int rd_next(struct rd_log *r, struct rd_item *out);
 
@@ -118,7 +130,7 @@ const char *rd_argv(const struct rd_log *r, int i);
 /* Ticks -> nanoseconds since the start of the log (from the clock records). */
 double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks);
 /* Seconds since the start -> ticks (for --from/--to); needs the log's clock records,
- * so it reads meta chunks ahead if necessary. */
+ * so it reads meta chunks ahead if necessary: call before the first rd_next. */
 uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds);
 
 const struct rd_stats *rd_stats(const struct rd_log *r);

@@ -248,31 +248,32 @@ static bool walk_columns(const uint8_t *payload, size_t len,
     return p == end;
 }
 
-static bool add_len(void *arg, int col, uint64_t raw_len, const uint8_t *data, uint64_t stored)
-{
-    (void)col, (void)data, (void)stored;
-    *(uint64_t *)arg += raw_len;
-    return true;
-}
-
-size_t ec_dec_size(const uint8_t *payload, size_t len)
-{
-    uint64_t total = 0;
-    if (!walk_columns(payload, len, add_len, &total) || total > LF_MAX_CHUNK_RAW)
-        return SIZE_MAX;
-    return (size_t)total;
-}
-
 struct unpack {
-    struct ec_dec *d;
+    uint64_t total;
     ZSTD_DCtx *zd;
-    uint8_t *out;
+    uint8_t *out;       /* NULL: only measure */
+    struct ec_dec *dec; /* ec_dec_begin: the columns to point at */
 };
 
 static bool unpack_column(void *arg, int col, uint64_t raw_len, const uint8_t *data,
                           uint64_t stored)
 {
     struct unpack *u = arg;
+    if (u->dec != NULL) { /* unpacked already: point at it */
+        if (stored != raw_len)
+            return false;
+        u->dec->p[col] = data;
+        u->dec->end[col] = data + raw_len;
+        return true;
+    }
+    uint8_t tmp[10];
+    u->total += (uint64_t)(lf_put_varint(tmp, raw_len) - tmp) * 2 + raw_len;
+    if (u->total > LF_MAX_CHUNK_RAW)
+        return false;
+    if (u->out == NULL)
+        return true;
+    u->out = lf_put_varint(u->out, raw_len);
+    u->out = lf_put_varint(u->out, raw_len);
     if (stored == raw_len) {
         memcpy(u->out, data, stored);
     } else {
@@ -280,17 +281,29 @@ static bool unpack_column(void *arg, int col, uint64_t raw_len, const uint8_t *d
         if (ZSTD_isError(got) || got != raw_len)
             return false;
     }
-    u->d->p[col] = u->out;
-    u->d->end[col] = u->out + raw_len;
     u->out += raw_len;
     return true;
 }
 
-bool ec_dec_begin(struct ec_dec *d, const uint8_t *payload, size_t len, uint64_t base_time,
-                  ZSTD_DCtx *zd, uint8_t *cols)
+size_t ec_unpacked_size(const uint8_t *payload, size_t len)
 {
-    struct unpack u = { d, zd, cols };
+    struct unpack u = { 1, NULL, NULL, NULL }; /* 1: the column count */
     if (!walk_columns(payload, len, unpack_column, &u))
+        return SIZE_MAX;
+    return (size_t)u.total;
+}
+
+bool ec_unpack(const uint8_t *payload, size_t len, ZSTD_DCtx *zd, uint8_t *out)
+{
+    struct unpack u = { 1, zd, out + 1, NULL };
+    out[0] = EC_NCOLS;
+    return walk_columns(payload, len, unpack_column, &u);
+}
+
+bool ec_dec_begin(struct ec_dec *d, const uint8_t *unpacked, size_t len, uint64_t base_time)
+{
+    struct unpack u = { 0, NULL, NULL, d };
+    if (!walk_columns(unpacked, len, unpack_column, &u))
         return false;
     model_reset(&d->m);
     d->time = base_time;

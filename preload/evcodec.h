@@ -119,13 +119,16 @@ struct ec_dec {
     int8_t ring_class[EC_WINDOW];  /* and their size classes (-1: none) */
 };
 
-/* Bytes the payload's columns take decompressed; SIZE_MAX if its column table is
- * malformed or claims more than LF_MAX_CHUNK_RAW. */
-size_t ec_dec_size(const uint8_t *payload, size_t len);
-/* Decompresses the columns into cols (ec_dec_size bytes, owned by the caller for as
- * long as d is used) and starts decoding; false if a column does not decompress. */
-bool ec_dec_begin(struct ec_dec *d, const uint8_t *payload, size_t len, uint64_t base_time,
-                  ZSTD_DCtx *zd, uint8_t *cols);
+/* The size of the payload unpacked: the same with every column stored as is; SIZE_MAX
+ * if its column table is malformed or the columns add up to more than
+ * LF_MAX_CHUNK_RAW. */
+size_t ec_unpacked_size(const uint8_t *payload, size_t len);
+/* Writes the payload unpacked to out (ec_unpacked_size bytes); false if a column does
+ * not decompress. Only the known columns are kept. Safe on any thread. */
+bool ec_unpack(const uint8_t *payload, size_t len, ZSTD_DCtx *zd, uint8_t *out);
+/* Starts decoding an unpacked payload, which must stay in place while d is used;
+ * false if it is not one. */
+bool ec_dec_begin(struct ec_dec *d, const uint8_t *unpacked, size_t len, uint64_t base_time);
 /* Next record: 1, 0 at the end (every column consumed), -1 malformed or truncated,
  * -2 a record type this reader does not know (the rest cannot be parsed). */
 int ec_dec_next(struct ec_dec *d, struct lf_event *ev);

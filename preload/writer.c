@@ -28,8 +28,8 @@
  * work, and level 1 stores them as small as level 3 does (measured on churn: 3.14
  * bytes per allocation either way) in less time. Negative levels skip the entropy
  * coding. Meta chunks (stacks, modules) are small and repetitive: level 3. */
-#define ZSTD_LEVEL_EVENTS 1
-#define ZSTD_LEVEL_META   3
+#define ZSTD_LEVEL_EVENTS     1
+#define ZSTD_LEVEL_META       3
 #define MAX_THREADS_PER_CYCLE 65536
 
 static int fd = -1;

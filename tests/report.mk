@@ -54,7 +54,7 @@ TEST_REPORT_ASAN_SRCS = $(or $(ANALYZER_SRCS),$(filter-out analyzer/main.c,$(wil
                         analyzer/*.c viz/*.c))) analyzer/main.c preload/logfmt.c preload/evcodec.c
 TEST_REPORT_ASAN_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE \
                           -fsanitize=address,undefined
-TEST_REPORT_ASAN_LIBS := -ldw -lelf -liberty -lzstd -lm
+TEST_REPORT_ASAN_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread
 
 TEST_REPORT_ARGS ?=
 TEST_REPORT_V := $(filter 1,$(V))

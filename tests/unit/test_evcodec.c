@@ -58,12 +58,13 @@ static size_t decode_same(const struct coded *c, const struct lf_event *ev, int 
                           ZSTD_DCtx *zd)
 {
     struct ec_dec *d = calloc(1, sizeof(*d));
-    size_t need = ec_dec_size(c->p, c->len);
+    size_t need = ec_unpacked_size(c->p, c->len);
     assert_non_null(d);
     assert_true(need != SIZE_MAX);
     uint8_t *cols = malloc(need + 1);
     assert_non_null(cols);
-    assert_true(ec_dec_begin(d, c->p, c->len, base, zd, cols));
+    assert_true(ec_unpack(c->p, c->len, zd, cols));
+    assert_true(ec_dec_begin(d, cols, need, base));
     for (int i = 0; i < n; i++) {
         struct lf_event got;
         int k = ec_dec_next(d, &got);
@@ -295,11 +296,11 @@ static void damaged_payloads_are_refused_safely(void **state)
                 memcpy(p, c.p, cut);
                 if (flip < cut)
                     p[flip] ^= 0x5a;
-                size_t need = ec_dec_size(p, cut);
+                size_t need = ec_unpacked_size(p, cut);
                 if (need != SIZE_MAX) {
                     uint8_t *cols = malloc(need + 1);
                     assert_non_null(cols);
-                    if (ec_dec_begin(d, p, cut, 5, zd, cols)) {
+                    if (ec_unpack(p, cut, zd, cols) && ec_dec_begin(d, cols, need, 5)) {
                         struct lf_event got;
                         int k, records = 0;
                         while ((k = ec_dec_next(d, &got)) == 1)

@@ -85,7 +85,7 @@ static void buf_free(struct buf *b)
 /* ---- the synthetic log ---- */
 
 #define START_TICKS 1000u
-#define MAX_CHUNKS  16
+#define MAX_CHUNKS  256
 
 /* Where each chunk ends, and what a reader has seen once it is read. */
 struct chunk_info {
@@ -384,6 +384,102 @@ static void synth(struct log *l, const struct synth_opts *o)
 }
 
 static const struct synth_opts plain = { LF_VERSION, false, false, false, true };
+
+/* A longer log, for the reader's thread: more items than it hands over at once, more
+ * event chunks than it reads ahead. Per 1000-tick cycle: three threads' chunks whose
+ * events interleave in time (allocs, frees, reallocs, a lost count), a meta chunk with
+ * a note and a marker among them and the cycle's barrier; from the third cycle on, a
+ * fourth thread's chunk of events from two cycles back (late ones). */
+#define LONG_CYCLES 48
+#define LONG_EVENTS 600 /* per chunk */
+
+static void synth_long(struct log *l)
+{
+    struct buf c = { 0 }, body = { 0 };
+    char note[32];
+
+    memset(l, 0, sizeof(*l));
+    log_header(l, LF_VERSION);
+    put_varint(&body, START_TICKS);
+    put_varint(&body, 5000000000ull);
+    put_varint(&body, 1700000000000000000ull);
+    meta_record(&c, LF_META_CLOCK, &body);
+    for (uint32_t id = 1; id <= 3; id++) {
+        body.len = 0;
+        put_varint(&body, id);
+        put_varint(&body, 1);
+        put_varint(&body, lf_zigzag(0x401000 + id));
+        meta_record(&c, LF_META_STACK, &body);
+    }
+    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, false);
+    for (int cy = 0; cy < LONG_CYCLES; cy++) {
+        uint64_t t0 = START_TICKS + 1000 * (uint64_t)cy;
+        for (uint32_t t = 0; t < 3 + (cy >= 2); t++) {
+            uint64_t base = t < 3 ? t0 + t : t0 - 2000 + 5; /* the fourth: late */
+            int n = t < 3 ? LONG_EVENTS : 20;
+            uint64_t a = 0x100000 * (t + 1) + 0x1000 * (uint64_t)cy;
+            struct lf_event *ev = calloc(LONG_EVENTS, sizeof(*ev));
+            uint64_t time = base;
+            assert_non_null(ev);
+            for (int i = 0; i < n; i++) {
+                time += i == 0 ? 0 : i % 3 == 0 ? 0 : 1; /* equal times too */
+                if (i % 97 == 96)
+                    ev[i] = (struct lf_event){
+                        .type = LF_EV_LOST, .time = time, .time_before = time, .count = 2
+                    };
+                else if (i % 50 == 49)
+                    ev[i] = (struct lf_event){ .type = LF_EV_REALLOC,
+                                               .fn = LF_FN_REALLOC,
+                                               .time = time,
+                                               .time_before = time,
+                                               .old_addr = a + 16 * (uint64_t)(i - 1),
+                                               .addr = a + 16 * (uint64_t)i,
+                                               .size = 64,
+                                               .stack = 3 };
+                else if (i % 2 == 1)
+                    ev[i] = ev_free(time, a + 16 * (uint64_t)(i - 1));
+                else
+                    ev[i] = ev_alloc(LF_FN_MALLOC, time, a + 16 * (uint64_t)i, 16 + (uint64_t)i,
+                                     1 + (uint32_t)i % 3);
+            }
+            c.len = 0;
+            events_payload(&c, LF_VERSION, base, ev, n, t != 2);
+            free(ev);
+            log_chunk(l, LF_CHUNK_EVENTS, 100 + t, base, &c, t != 2, 0, false);
+        }
+        c.len = 0;
+        body.len = 0;
+        put_varint(&body, t0 + 300);
+        put_varint(&body, (uint64_t)cy % 2);
+        snprintf(note, sizeof(note), "cycle %d", cy);
+        put_str(&body, note);
+        meta_record(&c, LF_META_NOTE, &body);
+        body.len = 0;
+        put_varint(&body, t0 + 400);
+        put_varint(&body, LF_MARKER_INTERVAL);
+        put_varint(&body, (uint64_t)cy);
+        meta_record(&c, LF_META_MARKER, &body);
+        body.len = 0;
+        put_varint(&body, t0 + 999);
+        meta_record(&c, LF_META_BARRIER, &body);
+        log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, false);
+    }
+    c.len = 0;
+    body.len = 0;
+    put_varint(&body, START_TICKS + 1000 * LONG_CYCLES);
+    put_varint(&body, 0);
+    put_varint(&body, LF_END_EXIT);
+    meta_record(&c, LF_META_END, &body);
+    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, true);
+    c.len = 0; /* an index of no entries, and the trailer: a cleanly closed log */
+    log_chunk(l, LF_CHUNK_INDEX, 0, 0, &c, false, 0, false);
+    uint8_t t[LF_TRAILER_SIZE];
+    memcpy(t, LF_TRAILER_MAGIC, 8);
+    lf_put_u64(t + 8, l->ch[l->n_ch - 1].off);
+    put(&l->b, t, sizeof(t));
+    buf_free(&c);
+    buf_free(&body);
+}
 
 /* ---- reading ---- */
 
@@ -944,6 +1040,181 @@ static void real_log_cut_at_every_byte(void **state)
     cut_everywhere("real-cut.hsl", real_log, real_len, ends, NULL, NULL, n);
 }
 
+/* ---- the reader's thread ---- */
+
+/* A read of path as text, an item a line, then what the reader says at the end. */
+struct transcript {
+    char *p;
+    size_t len, cap;
+    uint64_t late;
+};
+
+static void say(struct transcript *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct transcript *t, const char *fmt, ...)
+{
+    va_list ap;
+    char line[1400];
+
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(line));
+    if (t->len + (size_t)n + 1 > t->cap) {
+        t->cap = (t->len + (size_t)n + 1) * 2;
+        t->p = realloc(t->p, t->cap);
+        assert_non_null(t->p);
+    }
+    memcpy(t->p + t->len, line, (size_t)n + 1);
+    t->len += (size_t)n;
+}
+
+/* Reads up to stop_after items (-1: all), [from, to) if to is not 0. */
+static void transcribe(const char *path, bool thread, uint64_t from, uint64_t to, int stop_after,
+                       struct transcript *t)
+{
+    int err = 0;
+    struct rd_log *r = rd_open(path, &err);
+    struct rd_item it;
+    int k = 0;
+
+    memset(t, 0, sizeof(*t));
+    assert_non_null(r);
+    assert_int_equal(err, 0);
+    rd_set_thread(r, thread);
+    if (to != 0)
+        rd_set_window(r, from, to);
+    for (int n = 0; n != stop_after && (k = rd_next(r, &it)) > 0; n++) {
+        const struct lf_event *e = &it.ev;
+        say(t, "%d %" PRIu64 " ", it.kind, it.time);
+        switch (it.kind) {
+        case RD_EVENT:
+            say(t,
+                "tid %u type %d fn %d stack %u before %" PRIu64 " addr %" PRIx64 " old %" PRIx64
+                " size %" PRIu64 " count %" PRIu64 "\n",
+                it.tid, e->type, e->fn, e->stack, e->time_before, e->addr, e->old_addr, e->size,
+                e->count);
+            assert_int_equal(it.time, e->time);
+            break;
+        case RD_MARKER:
+            say(t, "marker %d %u\n", it.marker_kind, it.serial);
+            break;
+        case RD_MODULE:
+        case RD_UNLOAD:
+            say(t, "module %u %s\n", it.module->id, it.module->path);
+            break;
+        case RD_NOTE:
+            say(t, "note %d %s\n", it.severity, it.text);
+            break;
+        case RD_END:
+            say(t, "end %d %" PRIu64 "\n", it.end_reason, it.count);
+            break;
+        }
+    }
+    if (stop_after < 0) {
+        const struct rd_stats *st = rd_stats(r);
+        say(t,
+            "= %d stats %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+            " %" PRIu64 " %" PRIu64 " %d %d %d stacks %u modules %d\nerror %s\nwarnings %s",
+            k, st->chunks, st->event_chunks, st->meta_chunks, st->events, st->late, st->lost,
+            st->bytes_read, st->file_bytes, st->truncated, st->ended, st->end_reason,
+            rd_n_stacks(r), rd_n_modules(r), rd_error(r), rd_warnings(r));
+        t->late = st->late;
+    }
+    rd_close(r);
+}
+
+/* The same read with the thread and without gives the same, to the last item. */
+static void same_either_way(const char *path, uint64_t from, uint64_t to)
+{
+    struct transcript on, off;
+
+    transcribe(path, true, from, to, -1, &on);
+    transcribe(path, false, from, to, -1, &off);
+    const char *a = on.p, *b = off.p;
+    for (int line = 1;; line++) {
+        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+        if (ea == NULL || eb == NULL || ea - a != eb - b || memcmp(a, b, (size_t)(ea - a)) != 0) {
+            if (strcmp(a, b) != 0)
+                fail_msg("%s: item %d with the thread vs without: expected '%.*s' vs got "
+                         "'%.*s'",
+                         path, line, (int)(eb ? eb - b : (long)strlen(b)), b,
+                         (int)(ea ? ea - a : (long)strlen(a)), a);
+            break;
+        }
+        a = ea + 1;
+        b = eb + 1;
+    }
+    free(on.p);
+    free(off.p);
+}
+
+static void thread_reads_as_without(void **state)
+{
+    struct log l;
+    struct transcript t;
+    char path[PATH_MAX];
+
+    (void)state;
+    synth_long(&l);
+    tmp_path(path, sizeof(path), "long.hsl");
+    write_file(path, l.b.p, l.b.len);
+    transcribe(path, true, 0, 0, -1, &t);
+    if (t.late == 0 || strstr(t.p, "note 1 cycle 47") == NULL || strstr(t.p, "\nwarnings \n") ||
+        strstr(t.p, "= 0 stats") == NULL)
+        fail_msg("expected a clean read with late events and every note vs got '%s'",
+                 t.p + (t.len > 600 ? t.len - 600 : 0));
+    free(t.p);
+    same_either_way(path, 0, 0);
+    same_either_way(path, START_TICKS + 5300, START_TICKS + 31700); /* a window */
+    /* A damaged chunk late in the log, one read ahead: the same items before the same
+     * error. */
+    int d = l.n_ch - 20;
+    while (l.ch[d].kind != LF_CHUNK_EVENTS || !(l.b.p[l.ch[d].off + 5] & LF_CHUNK_ZSTD))
+        d--;
+    size_t at = l.ch[d].off + LF_CHUNK_HDR_SIZE + 3;
+    l.b.p[at] ^= 0x40;
+    write_file(path, l.b.p, l.b.len);
+    same_either_way(path, 0, 0);
+    /* A log cut short. */
+    write_file(path, l.b.p, at);
+    same_either_way(path, 0, 0);
+    buf_free(&l.b);
+}
+
+static void real_log_reads_as_without_thread(void **state)
+{
+    char path[PATH_MAX];
+
+    (void)state;
+    need_real_log();
+    tmp_path(path, sizeof(path), "real-copy.hsl");
+    write_file(path, real_log, real_len);
+    same_either_way(path, 0, 0);
+}
+
+/* A reader closed mid-log, its thread blocked on a full hand-over, or never started. */
+static void thread_stops_on_close(void **state)
+{
+    struct log l;
+    struct transcript t;
+    char path[PATH_MAX];
+    int err;
+
+    (void)state;
+    synth_long(&l);
+    tmp_path(path, sizeof(path), "long-close.hsl");
+    write_file(path, l.b.p, l.b.len);
+    for (int n = 0; n < 3; n++) {
+        transcribe(path, true, 0, 0, n == 0 ? 1 : n == 1 ? 1000 : 40000, &t);
+        free(t.p);
+    }
+    struct rd_log *r = rd_open(path, &err);
+    assert_non_null(r);
+    rd_close(r);
+    buf_free(&l.b);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -978,6 +1249,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(synthetic_cut_at_every_byte),
         cmocka_unit_test(real_log_reads_clean),
         cmocka_unit_test(real_log_cut_at_every_byte),
+        cmocka_unit_test(thread_reads_as_without),
+        cmocka_unit_test(real_log_reads_as_without_thread),
+        cmocka_unit_test(thread_stops_on_close),
     };
     const char *env = getenv("HEAPSPAN_SHIM");
 

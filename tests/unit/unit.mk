@@ -33,7 +33,7 @@ $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/
                                  $(BUILD)/obj/preload/logfmt.o $(BUILD)/obj/preload/evcodec.o
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -Ipreload -o $@ $^ -lcmocka -lzstd
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -Ipreload -o $@ $^ -lcmocka -lzstd -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_reader
 TEST_ARGS_test_reader := $(BUILD)/libheapspan.so
 endif
