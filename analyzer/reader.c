@@ -802,12 +802,23 @@ static bool pend_refill(struct rd_log *r, struct pending *p)
 {
     p->n = 0;
     p->i = 0;
-    while (!p->done && p->n < PEND_BATCH) {
+    if (r->hdr.version >= 2 && !p->done) {
+        int status;
+        p->n = (uint32_t)ec_dec_batch(&p->dec, p->ev, PEND_BATCH + 1, &status);
+        if (status <= 0) {
+            if (status < 0)
+                warn(r,
+                     "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
+                     "that chunk is skipped",
+                     r->path, (unsigned long long)p->offset, status == -2 ? "unknown" : "malformed",
+                     p->tid);
+            p->done = true;
+        }
+    }
+    while (r->hdr.version < 2 && !p->done && p->n < PEND_BATCH) {
         struct lf_event *e = &p->ev[p->n];
         int k;
-        if (r->hdr.version >= 2) {
-            k = ec_dec_next(&p->dec, e);
-        } else if (p->p < p->end) {
+        if (p->p < p->end) {
             k = lf_decode_event(&p->p, p->end, &p->time, e);
             k = k == 0 ? -2 : k;
         } else {

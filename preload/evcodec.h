@@ -132,5 +132,10 @@ bool ec_dec_begin(struct ec_dec *d, const uint8_t *unpacked, size_t len, uint64_
 /* Next record: 1, 0 at the end (every column consumed), -1 malformed or truncated,
  * -2 a record type this reader does not know (the rest cannot be parsed). */
 int ec_dec_next(struct ec_dec *d, struct lf_event *ev);
+/* Up to max events into ev, a REALLOC as its two halves (a FREE of the old block at
+ * its time_before, then an ALLOC of the new one): what a reader merging by time wants,
+ * and several times faster than ec_dec_next per record. Returns how many were written;
+ * *status is 1 if more may follow, else as ec_dec_next's result. */
+int ec_dec_batch(struct ec_dec *d, struct lf_event *ev, int max, int *status);
 
 #endif

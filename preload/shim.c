@@ -945,6 +945,9 @@ static void finish(int reason)
          * bounded flush of committed records. */
         wr_emergency(reason);
     } else {
+        /* A library loaded since the writer's last look (it looks every 100 ms, or
+         * when a thread has filled 1 MiB) still belongs in the module map. */
+        mm_scan(false);
         count_live_zeros();
         wr_finish(reason);
     }
@@ -1004,6 +1007,7 @@ static void exec_begin(struct exec_state *s)
     if (!recording || rt_in_shim || getpid() != my_pid)
         return;
     rt_in_shim++;
+    mm_scan(false);
     wr_marker(LF_MARKER_EXEC);
     wr_flush();
     if (rt_cfg.follow_children) {

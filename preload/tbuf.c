@@ -175,8 +175,10 @@ bool tb_make_room(struct tb_thread *t)
     __atomic_store_n(&t->cur, b, __ATOMIC_RELEASE); /* the writer reads it (stop point) */
     t->pos = b->data;
     t->end = b->data + b->cap;
-    if (tb_on_buffer_full != NULL)
+    if (++t->filled_since_wake >= TB_WAKE_BUFFERS && tb_on_buffer_full != NULL) {
+        t->filled_since_wake = 0;
         tb_on_buffer_full();
+    }
     return true;
 }
 

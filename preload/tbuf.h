@@ -21,8 +21,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TB_BUF_BYTES  (64 * 1024)
-#define TB_MAX_RECORD 80 /* an encoded event never exceeds this */
+#define TB_BUF_BYTES (64 * 1024)
+/* A thread wakes the writer once this many of its buffers are full (1 MiB: a chunk's
+ * worth; the writer also comes every 100 ms): woken for every buffer, the writer would
+ * make chunks of one buffer, which compress worse and cost readers more per event. */
+#define TB_WAKE_BUFFERS 16
+#define TB_MAX_RECORD   80 /* an encoded event never exceeds this */
 
 struct tb_buf {
     struct tb_buf *next; /* set by the owner when it moves on (release) */
@@ -49,11 +53,12 @@ struct tb_thread {
     struct st_entry **stack_cache; /* per-thread cache in front of the stack table */
     struct st_thread *unwind;      /* the unwinder's per-thread state (stacks.c) */
     int tid;
-    int64_t zero_left; /* zero-byte sampling: bytes until the next sampled block */
+    int64_t zero_left;          /* zero-byte sampling: bytes until the next sampled block */
+    uint32_t filled_since_wake; /* buffers filled since this thread last woke the writer */
 
-    /* Writer-only. */
-    struct tb_buf *flush_buf; /* oldest buffer not yet written out */
-    uint64_t flush_time;      /* decoder state at flush_buf->flushed */
+    /* Writer-only, on a cache line of its own: the owner's lines stay with the owner. */
+    struct tb_buf *flush_buf __attribute__((aligned(64))); /* oldest buffer not yet written */
+    uint64_t flush_time;                                   /* decoder state at flush_buf->flushed */
 
     /* Global list, under the tbuf lock. */
     struct tb_thread *next_thread;

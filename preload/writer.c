@@ -31,6 +31,9 @@
 #define ZSTD_LEVEL_EVENTS     1
 #define ZSTD_LEVEL_META       3
 #define MAX_THREADS_PER_CYCLE 65536
+/* A thread's backlog goes out over several cycles, each ending in a barrier: a reader
+ * merging threads can hand out events only below the barriers it has read. */
+#define CHUNKS_PER_CYCLE 2
 
 static int fd = -1;
 static char path[4096];
@@ -51,6 +54,7 @@ static uint64_t stage_events; /* event records in the stage, for the lost count 
 static ZSTD_CCtx *zc;
 static struct ec_enc *enc; /* big: rt_map'ed, pages touched as columns fill */
 static uint32_t stacks_written = 1;
+static uint64_t last_barrier; /* barriers only move forward */
 static struct lf_index_entry *idx;
 static size_t idx_n, idx_cap;
 static struct tb_thread **snap_threads;
@@ -383,11 +387,19 @@ static void emit_events(struct tb_thread *t, uint64_t base_time, uint64_t last_t
 }
 
 /* Writes out one thread's committed records: the filled buffers, and the current one
- * too when `tails`, up to RAW_CAP of them per chunk. Only buffers that existed when the
+ * too when `tails`, up to RAW_CAP of them per chunk and CHUNKS_PER_CYCLE chunks.
+ * Returns whether none it saw is left for a later cycle. Only buffers that existed when the
  * call began: a thread allocating as fast as the writer compresses would otherwise
  * keep one cycle going forever, and no barrier would ever be written. */
-static void flush_thread(struct tb_thread *t, bool tails, bool compress)
+enum flushed {
+    FLUSHED_ALL,     /* nothing committed is left */
+    FLUSHED_WAITING, /* the current buffer's records, or buffers filled meanwhile, wait */
+    FLUSHED_CAPPED,  /* CHUNKS_PER_CYCLE written: more is ready now */
+};
+
+static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
 {
+    enum flushed state = FLUSHED_ALL;
     /* A local copy: t's cache line is written by the allocating thread, and reading
      * it once per record cost more than the rest of the coding. */
     uint64_t time = t->flush_time, base_time = time;
@@ -397,6 +409,7 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
     /* No chain is longer than the buffers in use; past that something is corrupt, and
      * an exiting host must not spin in our flush. */
     uint64_t budget = tb_buffers_in_use() + 2;
+    int chunks = 0;
 
     ec_enc_begin(enc, base_time);
     while (b != NULL && budget-- > 0) {
@@ -404,11 +417,18 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
         struct tb_buf *next = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
         uint32_t c = __atomic_load_n(&b->committed, __ATOMIC_ACQUIRE);
         bool last = b == stop || next == NULL;
-        if (last && !tails)
+        if (last && !tails) {
+            state = c == b->flushed ? FLUSHED_ALL : FLUSHED_WAITING;
             break;
+        }
         const uint8_t *p = b->data + b->flushed, *end = b->data + c;
+        bool full = false;
         while (p < end) {
             if (in_chunk >= RAW_CAP || !ec_enc_room(enc)) {
+                if (++chunks == CHUNKS_PER_CYCLE) {
+                    full = true;
+                    break;
+                }
                 emit_events(t, base_time, time, compress);
                 base_time = time;
                 in_chunk = 0;
@@ -416,15 +436,22 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
             }
             const uint8_t *rec = p;
             struct lf_event ev;
-            if (lf_decode_event(&p, end, &time, &ev) <= 0)
-                break; /* cannot happen: only the shim writes these buffers */
+            if (lf_decode_event(&p, end, &time, &ev) <= 0) {
+                p = end; /* cannot happen: only the shim writes these buffers */
+                break;
+            }
             ec_enc_add(enc, &ev);
             in_chunk += (size_t)(p - rec);
         }
-        b->flushed = c;
+        b->flushed = (uint32_t)(p - b->data);
+        if (full) {
+            state = FLUSHED_CAPPED;
+            break;
+        }
         if (next == NULL || last) {
             /* The current buffer stays; a filled one whose next was linked after we
              * read stop is finished on the next cycle. */
+            state = next == NULL ? FLUSHED_ALL : FLUSHED_WAITING;
             break;
         }
         t->flush_buf = next;
@@ -434,6 +461,7 @@ static void flush_thread(struct tb_thread *t, bool tails, bool compress)
     t->flush_time = time;
     if (enc->records > 0)
         emit_events(t, base_time, time, compress);
+    return budget == UINT64_MAX ? FLUSHED_WAITING : state;
 }
 
 static void add_barrier(uint64_t time, bool compress)
@@ -446,11 +474,12 @@ static void add_barrier(uint64_t time, bool compress)
     meta_emit(&m);
 }
 
-/* One cycle, under flush_lock. */
-static void cycle(bool tails, bool compress)
+/* One cycle, under flush_lock. Returns whether records are left that should not wait
+ * for the next 100 ms: past a thread's chunk limit, or any at all after a tails cycle. */
+static bool cycle(bool tails, bool compress)
 {
     if (stopped || fd < 0)
-        return;
+        return false;
     uint64_t snap = rt_ticks();
     struct meta_acc m = { 0, 0, compress };
 
@@ -466,13 +495,37 @@ static void cycle(bool tails, bool compress)
     add_stacks(&m);
     meta_emit(&m);
 
+    /* The barrier: every event before it is written. A thread whose current buffer
+     * stays for a later cycle holds it back to its last record written; without one
+     * per cycle a reader of a busy many-threaded log could hand nothing out until it
+     * had read most of the log. */
+    uint64_t barrier = snap;
     snap_n = 0;
     tb_for_each(snap_one, NULL);
-    for (size_t i = 0; i < snap_n; i++)
-        flush_thread(snap_threads[i], tails, compress);
-    if (tails)
-        add_barrier(snap, compress);
+    bool more = false;
+    for (size_t i = 0; i < snap_n; i++) {
+        struct tb_thread *t = snap_threads[i];
+        enum flushed f = flush_thread(t, tails, compress);
+        if (f != FLUSHED_ALL && t->flush_time < barrier)
+            barrier = t->flush_time;
+        more = more || f == FLUSHED_CAPPED || (tails && f == FLUSHED_WAITING);
+    }
+    if (barrier > last_barrier) {
+        add_barrier(barrier, compress);
+        last_barrier = barrier;
+    }
     stage_flush();
+    return more;
+}
+
+/* Cycles until every committed record is written (at exit, exec, a fatal signal). A
+ * cycle writes at least a buffer of every thread with any left, so the buffers in use
+ * bound the cycles, even over a damaged chain. */
+static void drain(bool compress)
+{
+    uint64_t n = tb_buffers_in_use() + 2;
+    while (cycle(true, compress) && n-- > 0)
+        ;
 }
 
 /* ---- the writer thread ---- */
@@ -484,11 +537,12 @@ static void *writer_main(void *arg)
     uint64_t last_tail = rt_monotonic_ns();
     uint64_t next_snapshot =
         rt_cfg.snapshot_interval_ns ? last_tail + rt_cfg.snapshot_interval_ns : UINT64_MAX;
+    bool backlog = false;
 
     for (;;) {
         uint64_t now = rt_monotonic_ns();
         uint64_t wait = TAIL_NS - (now - last_tail < TAIL_NS ? now - last_tail : TAIL_NS);
-        if (wait > 0) {
+        if (wait > 0 && !backlog) {
             __atomic_store_n(&writer_sleeping, 1, __ATOMIC_SEQ_CST);
             uint32_t seen = __atomic_load_n(&wake_word, __ATOMIC_SEQ_CST);
             struct timespec ts = { (time_t)(wait / 1000000000u), (long)(wait % 1000000000u) };
@@ -510,7 +564,7 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&flush_lock);
             break;
         }
-        cycle(tails, true);
+        backlog = cycle(tails, true);
         pthread_mutex_unlock(&flush_lock);
         if (tails) {
             tb_reap();
@@ -782,7 +836,7 @@ void wr_flush(void)
 {
     pthread_mutex_lock(&flush_lock);
     if (!finished)
-        cycle(true, true);
+        drain(true);
     pthread_mutex_unlock(&flush_lock);
 }
 
@@ -822,7 +876,7 @@ void wr_finish(int reason)
 {
     pthread_mutex_lock(&flush_lock);
     if (!finished && fd >= 0) {
-        cycle(true, true);
+        drain(true);
         write_end(reason, 0);
         write_index();
         stage_flush();
@@ -847,7 +901,7 @@ void wr_emergency(int reason)
         return; /* this thread holds it (crashed mid-flush) or the writer is stuck */
     if (!finished && fd >= 0) {
         /* No zstd here: its context belongs to the writer thread. */
-        cycle(true, false);
+        drain(false);
         write_end(reason, 0);
         stage_flush();
         finished = true;
