@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../preload/logfmt.h"
 #include "commands.h"
 
 #ifndef HEAPSPAN_VERSION
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("heapspan %s (log format %d)\n", HEAPSPAN_VERSION, 1);
+        printf("heapspan %s (log format %d)\n", HEAPSPAN_VERSION, LF_VERSION);
         return 0;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
