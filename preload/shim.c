@@ -117,6 +117,25 @@ static size_t arena_size(const void *p)
     return size;
 }
 
+/* The allocator is glibc's (not jemalloc, tcmalloc or glibc's debugging malloc): a
+ * block's chunk size is then in the word before it. */
+static bool glibc_heap;
+
+/* Usable bytes of a live block of the real allocator. glibc's malloc_usable_size also
+ * checks that the block is in use by reading the next chunk's header - a cache miss
+ * that cost 5% of a realloc-heavy program's time in sampled mode; the block is known
+ * to be in use here, so its own header is enough (low bits: flags, bit 1 = mmapped,
+ * whose header is 16 bytes, not 8). */
+static inline size_t usable_size(void *p)
+{
+    if (glibc_heap) {
+        size_t h;
+        memcpy(&h, (const char *)p - sizeof(h), sizeof(h));
+        return (h & ~(size_t)7) - ((h & 2) ? 16 : 8);
+    }
+    return real.malloc_usable_size != NULL ? real.malloc_usable_size(p) : 0;
+}
+
 static void resolve_real(void)
 {
     int expect = 0;
@@ -148,6 +167,8 @@ static void resolve_real(void)
 #undef R
     *(void **)&real.exit_ = dlsym(RTLD_NEXT, "_exit");
     *(void **)&real.Exit_ = dlsym(RTLD_NEXT, "_Exit");
+    void *libc_malloc = dlsym(RTLD_NEXT, "__libc_malloc");
+    glibc_heap = libc_malloc != NULL && (void *)real.malloc == libc_malloc;
     rt_in_shim--;
     __atomic_store_n(&real_state, 2, __ATOMIC_RELEASE);
 }
@@ -520,7 +541,7 @@ EXPORT void free(void *p)
 /* Sampled mode: what a resize of old to size bytes charges to the sample countdown. */
 static inline uint64_t resize_growth(void *old, size_t size)
 {
-    size_t usable = real.malloc_usable_size != NULL ? real.malloc_usable_size(old) : 0;
+    size_t usable = usable_size(old);
     return size > usable ? size - usable : 0;
 }
 
