@@ -797,6 +797,19 @@ static struct pending *pend_get(struct rd_log *r, size_t len)
     return p;
 }
 
+/* The chunk's records are all decoded (status 0), or the rest cannot be: -1 malformed,
+ * -2 a record type this reader does not know. */
+static void chunk_done(struct rd_log *r, struct pending *p, int status)
+{
+    if (status < 0)
+        warn(r,
+             "%s: byte %llu: %s event record in a chunk of thread %u; the rest of that chunk "
+             "is skipped",
+             r->path, (unsigned long long)p->offset, status == -2 ? "unknown" : "malformed",
+             p->tid);
+    p->done = true;
+}
+
 /* Decodes the next batch; false when the chunk is exhausted. */
 static bool pend_refill(struct rd_log *r, struct pending *p)
 {
@@ -805,15 +818,8 @@ static bool pend_refill(struct rd_log *r, struct pending *p)
     if (r->hdr.version >= 2 && !p->done) {
         int status;
         p->n = (uint32_t)ec_dec_batch(&p->dec, p->ev, PEND_BATCH + 1, &status);
-        if (status <= 0) {
-            if (status < 0)
-                warn(r,
-                     "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
-                     "that chunk is skipped",
-                     r->path, (unsigned long long)p->offset, status == -2 ? "unknown" : "malformed",
-                     p->tid);
-            p->done = true;
-        }
+        if (status <= 0)
+            chunk_done(r, p, status);
     }
     while (r->hdr.version < 2 && !p->done && p->n < PEND_BATCH) {
         struct lf_event *e = &p->ev[p->n];
@@ -825,13 +831,7 @@ static bool pend_refill(struct rd_log *r, struct pending *p)
             k = 0;
         }
         if (k <= 0) {
-            if (k < 0)
-                warn(r,
-                     "%s: byte %llu: %s event record in a chunk of thread %u; the rest of "
-                     "that chunk is skipped",
-                     r->path, (unsigned long long)p->offset, k == -2 ? "unknown" : "malformed",
-                     p->tid);
-            p->done = true;
+            chunk_done(r, p, k);
             break;
         }
         if (e->type == LF_EV_REALLOC) {
