@@ -1,6 +1,8 @@
 /* cmd_run.c - `heapspan run`: start a program with the shim preloaded. */
 #include "commands.h"
 
+#include "../preload/bytesize.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -60,23 +62,6 @@ static int find_shim(char *out, size_t cap)
     return -ENOENT;
 }
 
-static bool valid_bytes(const char *s)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    (void)v;
-    if (errno != 0 || end == s || s[0] == '-')
-        return false;
-    if (*end == 'k' || *end == 'K' || *end == 'm' || *end == 'M' || *end == 'g' || *end == 'G')
-        end++;
-    if (*end == 'i' || *end == 'I')
-        end++;
-    if (*end == 'b' || *end == 'B')
-        end++;
-    return *end == '\0';
-}
-
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -100,8 +85,9 @@ int cmd_run(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 's':
-            if (!valid_bytes(optarg)) {
+        case 's': {
+            uint64_t bytes; /* the shim parses it again from the environment */
+            if (!hs_parse_bytes(optarg, &bytes)) {
                 fprintf(stderr,
                         "heapspan run: --sample %s: expected a byte count like "
                         "524288 or 512K\n",
@@ -110,6 +96,7 @@ int cmd_run(int argc, char **argv)
             }
             sample = optarg;
             break;
+        }
         case 'd': {
             char *end;
             long v = strtol(optarg, &end, 10);

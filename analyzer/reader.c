@@ -835,13 +835,7 @@ static bool pend_refill(struct rd_log *r, struct pending *p)
             break;
         }
         if (e->type == LF_EV_REALLOC) {
-            e[1] = e[0];
-            e[1].type = LF_EV_ALLOC;
-            e->type = LF_EV_FREE;
-            e->addr = e->old_addr;
-            e->time = e->time_before;
-            e->size = 0;
-            e->stack = 0;
+            lf_split_realloc(e);
             p->n++;
         }
         p->n++;
@@ -1243,6 +1237,31 @@ uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
 
 /* ---- merging ---- */
 
+/* An event handed out: the stats count it. */
+static inline void count_event(struct rd_log *r, const struct lf_event *e)
+{
+    if (e->type == LF_EV_LOST)
+        r->st.lost += e->count;
+    else if (e->type != LF_EV_ZEROS)
+        r->st.events++;
+}
+
+/* The top chunk p has handed out events up to p->i: it takes its place in the heap by
+ * its next event, or leaves it when it has none. */
+static void top_moved_on(struct rd_log *r, struct pending *p)
+{
+    if (p->i < p->n || pend_refill(r, p)) {
+        p->key = p->ev[p->i].time;
+        if (r->n_heap > 1)
+            heap_down(r, 0);
+    } else {
+        pend_done(r, p);
+        r->heap[0] = r->heap[--r->n_heap];
+        if (r->n_heap > 0)
+            heap_down(r, 0);
+    }
+}
+
 static int next_item(struct rd_log *r, struct rd_item *out)
 {
     for (;;) {
@@ -1272,20 +1291,9 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             out->tid = p->tid;
             out->ev = *e;
             out->time = e->time;
-            if (e->type == LF_EV_LOST)
-                r->st.lost += e->count;
-            else if (e->type != LF_EV_ZEROS)
-                r->st.events++;
-            if (++p->i < p->n || pend_refill(r, p)) {
-                p->key = p->ev[p->i].time;
-                if (r->n_heap > 1)
-                    heap_down(r, 0);
-            } else {
-                pend_done(r, p);
-                r->heap[0] = r->heap[--r->n_heap];
-                if (r->n_heap > 0)
-                    heap_down(r, 0);
-            }
+            count_event(r, e);
+            p->i++;
+            top_moved_on(r, p);
             if (r->windowed && (out->time < r->from || out->time >= r->to) && out->kind == RD_EVENT)
                 continue;
             return 1;
@@ -1338,10 +1346,7 @@ static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
             r->st.late++;
         else
             r->last_out = e->time;
-        if (e->type == LF_EV_LOST)
-            r->st.lost += e->count;
-        else if (e->type != LF_EV_ZEROS)
-            r->st.events++;
+        count_event(r, e);
         out[k].tid = p->tid;
         out[k].other = 0;
         out[k].ev = *e;
@@ -1350,16 +1355,7 @@ static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
     }
     if (k == 0)
         return 0;
-    if (p->i < p->n || pend_refill(r, p)) {
-        p->key = p->ev[p->i].time;
-        if (r->n_heap > 1)
-            heap_down(r, 0);
-    } else {
-        pend_done(r, p);
-        r->heap[0] = r->heap[--r->n_heap];
-        if (r->n_heap > 0)
-            heap_down(r, 0);
-    }
+    top_moved_on(r, p);
     return k;
 }
 

@@ -483,14 +483,8 @@ int ec_dec_batch(struct ec_dec *d, struct lf_event *ev, int max, int *status)
         k = dec_one(d, &c, &time, e);
         if (k <= 0)
             break;
-        if (e->type == LF_EV_REALLOC) { /* its two halves, each at its own time */
-            e[1] = e[0];
-            e[1].type = LF_EV_ALLOC;
-            e->type = LF_EV_FREE;
-            e->addr = e->old_addr;
-            e->time = e->time_before;
-            e->size = 0;
-            e->stack = 0;
+        if (e->type == LF_EV_REALLOC) {
+            lf_split_realloc(e);
             n++;
         }
         n++;

@@ -276,6 +276,20 @@ struct lf_event {
     uint64_t count; /* LF_EV_LOST: events lost; LF_EV_ZEROS: zero bytes counted */
 };
 
+/* Turns the LF_EV_REALLOC event at e[0] into its two halves, e[0] and e[1]: the FREE
+ * of the old block at its time_before, then the ALLOC of the new one. A reader merging
+ * threads by time needs them apart: another thread may reuse the old address between. */
+static inline void lf_split_realloc(struct lf_event *e)
+{
+    e[1] = e[0];
+    e[1].type = LF_EV_ALLOC;
+    e->type = LF_EV_FREE;
+    e->addr = e->old_addr;
+    e->time = e->time_before;
+    e->size = 0;
+    e->stack = 0;
+}
+
 static inline bool lf_get_addr(const uint8_t **pp, const uint8_t *end, int width, uint64_t *out)
 {
     const uint8_t *p = *pp;

@@ -1,6 +1,8 @@
 /* rt.c - see rt.h. */
 #include "rt.h"
 
+#include "bytesize.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -135,45 +137,6 @@ int rt_gettid(void)
 
 /* ---- configuration ---- */
 
-/* Parses a byte count with an optional K/M/G suffix (powers of 1024). */
-static bool parse_bytes(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s[0] < '0' || s[0] > '9')
-        return false;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return false;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        v <<= 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        v <<= 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        v <<= 30;
-        end++;
-        break;
-    }
-    if (*end == 'i' || *end == 'I')
-        end++;
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (*end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -253,7 +216,7 @@ void rt_config_load(void)
     if ((v = getenv("HEAPSPAN_OUTPUT")) != NULL && v[0] != '\0')
         copy_path(rt_cfg.output, sizeof(rt_cfg.output), v);
     if ((v = getenv("HEAPSPAN_SAMPLE_BYTES")) != NULL && v[0] != '\0' &&
-        !parse_bytes(v, &rt_cfg.sample_bytes)) {
+        !hs_parse_bytes(v, &rt_cfg.sample_bytes)) {
         bad_value("HEAPSPAN_SAMPLE_BYTES", v, "a byte count like 524288 or 512K", "0 (all)");
         rt_cfg.sample_bytes = 0;
     }

@@ -113,7 +113,7 @@ $(TEST_REPORT_RETAIN): bench/workloads/retain.c bench/workloads/common.h | $(TES
 	@$(if $(TEST_REPORT_V),,echo "  CC      $@")
 	$(TEST_REPORT_Q)$(CC) $(TEST_REPORT_CFLAGS) -o $@ $<
 
-$(TEST_REPORT_ASAN): $(TEST_REPORT_ASAN_SRCS) $(wildcard analyzer/*.h viz/*.h preload/logfmt.h preload/evcodec.h)
+$(TEST_REPORT_ASAN): $(TEST_REPORT_ASAN_SRCS) $(wildcard analyzer/*.h viz/*.h preload/logfmt.h preload/evcodec.h preload/bytesize.h)
 	@mkdir -p $(dir $@)
 	@$(if $(TEST_REPORT_V),,echo "  CC      $@ (address,undefined)")
 	$(TEST_REPORT_Q)$(CC) $(TEST_REPORT_ASAN_FLAGS) -o $@ $(TEST_REPORT_ASAN_SRCS) \
