@@ -57,7 +57,7 @@ TEST_Q := $(if $(TEST_V),,@)
 
 test-progs: $(TEST_ALL_PROGS)
 
-$(TEST_C_PROGS): $(TEST_PROGS_DIR)/%: $(TEST_SRC)/%.c | $(TEST_PROGS_DIR)
+$(TEST_C_PROGS): $(TEST_PROGS_DIR)/%: $(TEST_SRC)/%.c $(TEST_SRC)/ready.h | $(TEST_PROGS_DIR)
 	@$(if $(TEST_V),,echo "  CC      $@")
 	$(TEST_Q)$(CC) $(TEST_CFLAGS) -o $@ $< -ldl
 

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ready.h"
+
 static void *volatile sink;
 #define ESCAPE(p) (sink = (void *)(p))
 
@@ -30,19 +32,6 @@ __attribute__((noipa)) static void ending_churn(void)
         ESCAPE(p);
         free(p);
     }
-}
-
-static int say_ready(const char *path)
-{
-    char tmp[4096], line[32];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return -1;
-    int len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, line, (size_t)len) != len || close(fd) != 0)
-        return -1;
-    return rename(tmp, path);
 }
 
 int main(int argc, char **argv)

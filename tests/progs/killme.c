@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ready.h"
+
 static void *volatile sink;
 #define ESCAPE(p) (sink = (void *)(p))
 
@@ -45,21 +47,6 @@ static void *thread_main(void *arg)
     for (;;)
         pause();
     return NULL;
-}
-
-/* Writes "PID\n" to path through a temporary name, so a reader never sees half of it.
- * snprintf of an int does not allocate. */
-static int say_ready(const char *path)
-{
-    char tmp[4096], line[32];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return -1;
-    int len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, line, (size_t)len) != len || close(fd) != 0)
-        return -1;
-    return rename(tmp, path);
 }
 
 int main(int argc, char **argv)

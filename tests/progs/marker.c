@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ready.h"
+
 static void *volatile sink;
 #define ESCAPE(p) (sink = (void *)(p))
 
@@ -37,19 +39,6 @@ __attribute__((noipa)) static void after_signal(void)
 {
     for (int i = 0; i < 5; i++)
         ESCAPE(malloc(5502));
-}
-
-static int say_ready(const char *path)
-{
-    char tmp[4096], line[32];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return -1;
-    int len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, line, (size_t)len) != len || close(fd) != 0)
-        return -1;
-    return rename(tmp, path);
 }
 
 int main(int argc, char **argv)
