@@ -31,7 +31,9 @@ UNWIND_LIB := $(UNWIND_DIR)/src/.libs/libunwind.a
 SHIM_CFLAGS := $(HS_CFLAGS) -fPIC -fvisibility=hidden -fexceptions -fno-omit-frame-pointer \
                -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
                -fno-builtin-free -ftls-model=initial-exec -I$(UNWIND_DIR)/include
-SHIM_LDFLAGS := -shared -Wl,--exclude-libs,ALL -Wl,-z,nodelete -Wl,-z,defs
+# --wrap=sigprocmask: libunwind's calls go to stacks.c's __wrap_sigprocmask (see there).
+SHIM_LDFLAGS := -shared -Wl,--exclude-libs,ALL -Wl,-z,nodelete -Wl,-z,defs \
+	-Wl,--wrap=sigprocmask
 SHIM_LIBS := -lzstd -lm -pthread -ldl
 
 SHIM_SRCS := preload/shim.c preload/tbuf.c preload/stacks.c preload/writer.c \

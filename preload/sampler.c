@@ -7,8 +7,6 @@
 
 #include "rt.h"
 
-#define FILTER_SLOTS SMP_FILTER_SLOTS
-
 struct slot {
     uint64_t addr; /* 0 empty, 1 deleted */
     uint64_t size;
@@ -26,18 +24,18 @@ struct smp_set {
 /* Both under the set's lock. A member is counted before its summary bit is set, and
  * the bit is cleared only when the bucket pair is empty: a reader that sees the bit
  * clear can only be asking about a block that is not in the set. */
-static void filter_add(struct smp_filter *f, uint64_t h)
+static void filter_add(struct smp_filter *f, uint64_t addr)
 {
-    uint64_t bit = h % SMP_SUMMARY_BITS;
-    __atomic_add_fetch(&f->count[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
+    uint32_t b = smp_bucket(addr), bit = b >> 1;
+    __atomic_add_fetch(&f->count[b], 1, __ATOMIC_RELAXED);
     __atomic_or_fetch(&f->summary[bit / 64], 1ull << (bit % 64), __ATOMIC_RELEASE);
 }
 
-static void filter_remove(struct smp_filter *f, uint64_t h)
+static void filter_remove(struct smp_filter *f, uint64_t addr)
 {
-    uint64_t bit = h % SMP_SUMMARY_BITS;
-    __atomic_sub_fetch(&f->count[h % FILTER_SLOTS], 1, __ATOMIC_RELAXED);
-    if (f->count[bit] == 0 && f->count[bit + SMP_SUMMARY_BITS] == 0)
+    uint32_t b = smp_bucket(addr), bit = b >> 1;
+    __atomic_sub_fetch(&f->count[b], 1, __ATOMIC_RELAXED);
+    if (f->count[b & ~1u] == 0 && f->count[b | 1u] == 0)
         __atomic_and_fetch(&f->summary[bit / 64], ~(1ull << (bit % 64)), __ATOMIC_RELAXED);
 }
 
@@ -131,7 +129,7 @@ void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
     if (s->slots[j].addr == 0)
         s->used++;
     s->slots[j] = (struct slot){ addr, size };
-    filter_add(&s->filter, h);
+    filter_add(&s->filter, addr);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -154,7 +152,7 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
             if (s->slots[j].addr == addr) {
                 *size = s->slots[j].size;
                 s->slots[j].addr = 1;
-                filter_remove(&s->filter, h);
+                filter_remove(&s->filter, addr);
                 found = true;
                 break;
             }

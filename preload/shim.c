@@ -52,6 +52,12 @@ static __thread int pending_signal __attribute__((tls_model("initial-exec")));
  * exception object a failed new throws is recorded like any block. */
 static __thread int suppress_next __attribute__((tls_model("initial-exec")));
 static __thread int in_new __attribute__((tls_model("initial-exec")));
+/* Sampled mode's countdown: bytes this thread may still allocate before the next
+ * sample point. The allocation hooks' fast paths test nothing else, so it is positive
+ * only when a call may skip everything: in sampled mode, once the thread's first
+ * recorded event has set it to INT64_MIN (draw a first interval) and an allocation has
+ * drawn it; 0 before that. */
+static __thread int64_t sample_left __attribute__((tls_model("initial-exec")));
 
 static struct {
     void *(*malloc)(size_t);
@@ -87,6 +93,12 @@ static int my_pid;
 static struct smp_set *sampled;                 /* sampled mode: the sampled live blocks */
 static const struct smp_filter *sampled_filter; /* its filter, for the inlined common case */
 static struct smp_set *zero_set;                /* full mode: blocks picked for zero counting */
+/* The free and realloc hooks' fast path asks this summary whether a block may be
+ * sampled: the sampled set's once recording in sampled mode, until then one that says
+ * "maybe" for every address, so that every call takes the slow path. */
+static const uint64_t all_maybe[SMP_SUMMARY_BITS / 64] = { [0 ... SMP_SUMMARY_BITS / 64 - 1] =
+                                                               ~0ull };
+static const uint64_t *fast_summary = all_maybe;
 
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
 
@@ -96,7 +108,7 @@ static size_t arena_used;
 
 static inline bool in_arena(const void *p)
 {
-    return (const char *)p >= arena && (const char *)p < arena + ARENA_BYTES;
+    return (uintptr_t)p - (uintptr_t)arena < ARENA_BYTES; /* one compare */
 }
 
 static void *arena_alloc(size_t size)
@@ -220,6 +232,7 @@ static inline struct tb_thread *enter(void)
         rt_in_shim = 0;
         return NULL;
     }
+    sample_left = INT64_MIN; /* the sampler draws a first interval on first use */
     t->in_record++;
     return t;
 }
@@ -290,10 +303,10 @@ static inline uint32_t capture(struct tb_thread *t)
  * countdown: a sampling error of one allocation, not a wrong record. */
 static inline bool not_sampled(size_t size)
 {
-    struct tb_thread *t = tb_current_thread;
+    int64_t left = sample_left;
 
-    if (LIKELY(t != NULL && t->sample_left > (int64_t)size)) {
-        t->sample_left -= (int64_t)size;
+    if (LIKELY(left > (int64_t)size)) {
+        sample_left = left - (int64_t)size;
         return true;
     }
     return false;
@@ -308,7 +321,7 @@ static inline void note_alloc(int fn, void *p, size_t size)
         suppress_next = 0;
         return;
     }
-    if (UNLIKELY(p == NULL) || (sample_mean != 0 && not_sampled(size)))
+    if (UNLIKELY(p == NULL) || not_sampled(size))
         return;
     note_alloc_slow(fn, p, size);
 }
@@ -322,7 +335,7 @@ static void note_alloc_slow(int fn, void *p, size_t size)
         return;
     uint64_t addr = (uint64_t)(uintptr_t)p;
     if (sample_mean != 0) {
-        if (!smp_take(&t->sample_left, &t->rng, sample_mean, size)) {
+        if (!smp_take(&sample_left, &t->rng, sample_mean, size)) {
             leave(t);
             return;
         }
@@ -455,7 +468,7 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
         if (old_known)
             new_known = smp_keep_resized(&t->rng, sample_mean, old_size, size);
         else
-            new_known = smp_take(&t->sample_left, &t->rng, sample_mean, growth);
+            new_known = smp_take(&sample_left, &t->rng, sample_mean, growth);
         if (new_known)
             smp_add(sampled, naddr, size);
     }
@@ -503,29 +516,35 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
     leave(t);
 }
 
-/* ---- the C allocator ---- */
+/* ---- the C allocator ----
+ *
+ * Each hook is a fast path and a slow one. The fast path is sampled mode's common
+ * case, a call that is not sampled: it decides before the real call and tail-calls the
+ * real function, with no frame of its own (a bare malloc/free pair costs glibc about
+ * 6 ns, and every instruction here shows). Anything else - full-trace mode, start-up,
+ * a sampled call - goes to the slow path, a separate function, so that the fast one
+ * saves no registers. The slow path is reached by a tail call too (or, if the compiler
+ * declined one, from a frame with a frame pointer): either way the stack walk from it
+ * meets the caller's return address. */
 
-/* Sampled mode's common case, decided before the call: the allocation is not sampled,
- * so the hook tail-calls the real function and has nothing to do after it (no second
- * call frame: a third of the hook's cost on a bare malloc/free loop). */
-static inline bool skip_alloc(size_t size)
-{
-    return sample_mean != 0 && !suppress_next && not_sampled(size);
-}
-
-EXPORT void *malloc(size_t size)
+__attribute__((noinline)) static void *malloc_slow(size_t size)
 {
     ensure_ready();
     if (UNLIKELY(real.malloc == NULL))
         return arena_alloc(size);
-    if (skip_alloc(size))
-        return real.malloc(size);
     void *p = real.malloc(size);
     note_alloc(LF_FN_MALLOC, p, size);
     return p;
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+EXPORT void *malloc(size_t size)
+{
+    if (LIKELY(not_sampled(size)))
+        return real.malloc(size);
+    return malloc_slow(size);
+}
+
+__attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
 {
     ensure_ready();
     if (UNLIKELY(real.calloc == NULL)) {
@@ -533,15 +552,28 @@ EXPORT void *calloc(size_t n, size_t size)
             return NULL;
         return arena_alloc(n * size);
     }
-    size_t total;
-    if (!__builtin_mul_overflow(n, size, &total) && skip_alloc(total))
-        return real.calloc(n, size);
     void *p = real.calloc(n, size);
     note_alloc(LF_FN_CALLOC, p, n * size);
     return p;
 }
 
-EXPORT void free(void *p)
+EXPORT void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (LIKELY(!__builtin_mul_overflow(n, size, &total) && not_sampled(total)))
+        return real.calloc(n, size);
+    return calloc_slow(n, size);
+}
+
+/* Whether a block is certainly not sampled: the fast paths' question, false for every
+ * block until recording in sampled mode (fast_summary). Blocks of the bootstrap arena
+ * are never the real allocator's to free. */
+static inline bool surely_unsampled(void *p)
+{
+    return !in_arena(p) && !smp_summary_says_maybe(fast_summary, (uint64_t)(uintptr_t)p);
+}
+
+__attribute__((noinline)) static void free_slow(void *p)
 {
     if (p == NULL || in_arena(p))
         return;
@@ -549,6 +581,15 @@ EXPORT void free(void *p)
     if (recording)
         note_free(LF_FN_FREE, p);
     real.free(p);
+}
+
+EXPORT void free(void *p)
+{
+    if (LIKELY(surely_unsampled(p))) {
+        real.free(p);
+        return;
+    }
+    free_slow(p);
 }
 
 /* Sampled mode: what a resize of old to size bytes charges to the sample countdown. */
@@ -603,7 +644,7 @@ static void *call_reallocarray(void *old, size_t n, size_t size)
     return p;
 }
 
-EXPORT void *realloc(void *old, size_t size)
+__attribute__((noinline)) static void *realloc_slow(void *old, size_t size)
 {
     ensure_ready();
     if (UNLIKELY(in_arena(old) || real.realloc == NULL)) {
@@ -617,6 +658,16 @@ EXPORT void *realloc(void *old, size_t size)
     if (!recording || rt_in_shim)
         return real.realloc(old, size);
     return resize(LF_FN_REALLOC, old, size, call_realloc, size, 0);
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+    /* The fast path: an unsampled block whose growth does not reach the next sample
+     * point (sampler.h says why only growth counts). */
+    if (LIKELY(old != NULL && size != 0 && surely_unsampled(old)) &&
+        not_sampled(resize_growth(old, size)))
+        return real.realloc(old, size);
+    return realloc_slow(old, size);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
@@ -713,33 +764,37 @@ static void *new_fallback(size_t size)
     return real.malloc != NULL ? real.malloc(size ? size : 1) : arena_alloc(size);
 }
 
-static void new_leave(int *unused)
+/* The allocation inside the real operator new may have charged the sample countdown
+ * on its fast path (without seeing suppress_next): the countdown goes back to what it
+ * was, and the hook charges the block once, as new. */
+static void new_leave(int64_t *saved_left)
 {
-    (void)unused;
     in_new = 0;
     suppress_next = 0;
+    sample_left = *saved_left;
 }
 
 /* libstdc++'s nothrow new calls the throwing one: only the outermost hook records. */
-#define NEW_HOOK(sym, fn_id, params, args, size_arg)                                             \
-    static void *next_##sym;                                                                     \
-    EXPORT void *sym params;                                                                     \
-    EXPORT void *sym params                                                                      \
-    {                                                                                            \
-        void *p;                                                                                 \
-        void *(*f)params = NEXT(void *(*)params, sym);                                           \
-        ensure_ready();                                                                          \
-        if (UNLIKELY(f == NULL))                                                                 \
-            return new_fallback(size_arg);                                                       \
-        if (!recording || rt_in_shim || in_new)                                                  \
-            return f args;                                                                       \
-        {                                                                                        \
-            int guard_ __attribute__((cleanup(new_leave))) = (in_new = 1, suppress_next = 1, 0); \
-            (void)guard_;                                                                        \
-            p = f args;                                                                          \
-        }                                                                                        \
-        note_alloc(fn_id, p, size_arg);                                                          \
-        return p;                                                                                \
+#define NEW_HOOK(sym, fn_id, params, args, size_arg)                               \
+    static void *next_##sym;                                                       \
+    EXPORT void *sym params;                                                       \
+    EXPORT void *sym params                                                        \
+    {                                                                              \
+        void *p;                                                                   \
+        void *(*f)params = NEXT(void *(*)params, sym);                             \
+        ensure_ready();                                                            \
+        if (UNLIKELY(f == NULL))                                                   \
+            return new_fallback(size_arg);                                         \
+        if (!recording || rt_in_shim || in_new)                                    \
+            return f args;                                                         \
+        {                                                                          \
+            int64_t saved_left_ __attribute__((cleanup(new_leave))) = sample_left; \
+            in_new = 1;                                                            \
+            suppress_next = 1;                                                     \
+            p = f args;                                                            \
+        }                                                                          \
+        note_alloc(fn_id, p, size_arg);                                            \
+        return p;                                                                  \
     }
 
 #define DELETE_HOOK(sym, fn_id, params, args)        \
@@ -1428,6 +1483,8 @@ static void start(void)
     if (wr_open(getppid()) < 0)
         goto out;
     recording = true;
+    if (sampled_filter != NULL)
+        fast_summary = sampled_filter->summary;
 out:
     rt_in_shim--;
 }

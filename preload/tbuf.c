@@ -115,7 +115,6 @@ static void thread_reset(struct tb_thread *t, struct tb_buf *b)
     t->end = b->data + b->cap;
     t->tid = rt_gettid();
     t->rng = ((uint64_t)t->tid << 32) ^ rt_ticks() ^ 0x9E3779B97F4A7C15ull;
-    t->sample_left = INT64_MIN; /* the sampler draws a first interval on first use */
     t->zero_left = INT64_MIN;
 }
 

@@ -44,8 +44,7 @@ struct tb_thread {
     /* Owner-only, touched on every event. */
     uint8_t *pos, *end;
     struct tb_buf *cur;
-    uint64_t last_time;  /* encoder state: time deltas are from it */
-    int64_t sample_left; /* sampling: bytes until the next sample */
+    uint64_t last_time; /* encoder state: time deltas are from it */
     uint64_t rng;
     uint64_t lost;                 /* events not recorded, reported in the next LF_EV_LOST */
     uint64_t lost_async;           /* the same, counted by signal handlers (atomic) */

@@ -136,6 +136,41 @@ def check_site(rep, src, function, marker, blocks, size, leaked_blocks):
     return at
 
 
+def var_blocks(n, s, R):
+    """Sampling by bytes at mean interval R: n blocks of s bytes, each sampled with
+    probability p = 1 - exp(-s/R) and standing for 1/p, give an estimate of n blocks
+    with this variance."""
+    p = -math.expm1(-s / R)
+    return n * (1 - p) / p
+
+
+def check_sampled_sites(rep, src, R, truth, tot):
+    """truth: (function, marker, blocks, size, leaked) for sites of independent blocks.
+    Each site's estimates must be within 5 standard deviations of the truth (and a
+    little for rounding when sigma is ~0: blocks of 16 x R bytes). Adds the means and
+    variances to tot[key] = [mean, variance]."""
+    for fn, marker, n, s, leaked in truth:
+        at = sites_at(rep, fn, marker_line(src, marker))
+        if not at:
+            raise Fail(f"@{marker}: expected a site {fn} vs got "
+                       f"{[(x['function'], x['line']) for x in rep['sites']]}")
+        v = var_blocks(n, s, R)
+        within(f"@{marker}: allocations", n, site_sum(at, "allocations"),
+               5 * math.sqrt(v) + 1e-6 * n)
+        within(f"@{marker}: allocated_bytes", n * s, site_sum(at, "allocated_bytes"),
+               5 * s * math.sqrt(v) + 1e-6 * n * s)
+        if leaked:
+            within(f"@{marker}: leaked_bytes", n * s, site_sum(at, "leaked_bytes"),
+                   5 * s * math.sqrt(v) + 1e-6 * n * s)
+        else:
+            expect(f"@{marker}: leaked_bytes", 0, site_sum(at, "leaked_bytes"))
+        for key, (mean, var) in (("allocations", (n, v)), ("allocated_bytes", (n * s, s * s * v)),
+                                 ("leaked_bytes", (n * s if leaked else 0,
+                                                   s * s * v if leaked else 0))):
+            tot[key][0] += mean
+            tot[key][1] += var
+
+
 def chunks(path):
     """(offset, header size, stored length, kind) of each chunk, and the trailer's
     offset (None if the log has none), from the framing in preload/logfmt.h."""
@@ -438,34 +473,11 @@ def c():
     expect("log.sample_bytes", R, r["log"]["sample_bytes"])
     expect("log.estimates", True, r["log"]["estimates"])
     src = "known_sampled.c"
-    # (function, marker, blocks, size, leaked)
-    truth = [("churn", "churn", 200000, 512, False), ("leak_mid", "mid", 5000, 4096, True),
-             ("leak_huge", "huge", 40, 1 << 20, True)]
-    def var_blocks(n, s):  # n blocks of s bytes: the estimate of n has this variance
-        p = -math.expm1(-s / R)
-        return n * (1 - p) / p
     tot = {"allocations": [0, 0], "allocated_bytes": [0, 0], "leaked_bytes": [0, 0]}
-    for fn, marker, n, s, leaked in truth:
-        at = sites_at(r, fn, marker_line(src, marker))
-        if not at:
-            raise Fail(f"@{marker}: expected a site {fn} vs got "
-                       f"{[(x['function'], x['line']) for x in r['sites']]}")
-        v = var_blocks(n, s)
-        # 5 sigma, and a little for rounding when sigma is ~0 (blocks of 16 x R bytes).
-        within(f"@{marker}: allocations", n, site_sum(at, "allocations"),
-               5 * math.sqrt(v) + 1e-6 * n)
-        within(f"@{marker}: allocated_bytes", n * s, site_sum(at, "allocated_bytes"),
-               5 * s * math.sqrt(v) + 1e-6 * n * s)
-        if leaked:
-            within(f"@{marker}: leaked_bytes", n * s, site_sum(at, "leaked_bytes"),
-                   5 * s * math.sqrt(v) + 1e-6 * n * s)
-        else:
-            expect(f"@{marker}: leaked_bytes", 0, site_sum(at, "leaked_bytes"))
-        for key, (mean, var) in (("allocations", (n, v)), ("allocated_bytes", (n * s, s * s * v)),
-                                 ("leaked_bytes", (n * s if leaked else 0,
-                                                   s * s * v if leaked else 0))):
-            tot[key][0] += mean
-            tot[key][1] += var
+    # (function, marker, blocks, size, leaked)
+    check_sampled_sites(r, src, R, [("churn", "churn", 200000, 512, False),
+                                    ("leak_mid", "mid", 5000, 4096, True),
+                                    ("leak_huge", "huge", 40, 1 << 20, True)], tot)
     # @grow: a buffer's calls are not independent (once sampled, a growing block stays
     # sampled), but each call is recorded with probability p(new size) and weighted 1/p:
     # every sum is unbiased, and a buffer's variance is at most the square of the sum
@@ -475,17 +487,37 @@ def c():
         raise Fail(f"@grow: expected a site grow vs got "
                    f"{[(x['function'], x['line']) for x in r['sites']]}")
     sizes = [i << 10 for i in range(1, 65)]
-    sd_calls = sum(math.sqrt(v) for v in (var_blocks(1, s) for s in sizes))
-    sd_bytes = sum(s * math.sqrt(var_blocks(1, s)) for s in sizes)
+    sd_calls = sum(math.sqrt(var_blocks(1, s, R)) for s in sizes)
+    sd_bytes = sum(s * math.sqrt(var_blocks(1, s, R)) for s in sizes)
     n = 1000
     for key, mean, sd in (("allocations", n * 64, math.sqrt(n) * sd_calls),
                           ("allocated_bytes", n * sum(sizes), math.sqrt(n) * sd_bytes),
-                          ("leaked_bytes", n * 65536, 65536 * math.sqrt(var_blocks(n, 65536))),
-                          ("leaked_allocations", n, math.sqrt(var_blocks(n, 65536)))):
+                          ("leaked_bytes", n * 65536, 65536 * math.sqrt(var_blocks(n, 65536, R))),
+                          ("leaked_allocations", n, math.sqrt(var_blocks(n, 65536, R)))):
         within(f"@grow: {key}", mean, site_sum(at, key), 5 * sd)
         if key in tot:
             tot[key][0] += mean
             tot[key][1] += sd * sd
+    for key, (mean, var) in tot.items():
+        within(f"totals.{key}", mean, r["totals"][key], 5 * math.sqrt(var) + 1e-6 * mean)
+run(c)
+EOF
+}
+
+# The same law for C++'s operators: each block recorded once, as new, and its bytes
+# charged once to the sample countdown (known_sampled_cxx.cc's header).
+t_sampled_cxx() {
+    record known_sampled_cxx --sample 65536 -- "$PROGS/known_sampled_cxx" || return
+    check <<'EOF'
+def c():
+    r = load("known_sampled_cxx.json")
+    R = 65536
+    expect("log.sample_bytes", R, r["log"]["sample_bytes"])
+    tot = {"allocations": [0, 0], "allocated_bytes": [0, 0], "leaked_bytes": [0, 0]}
+    check_sampled_sites(r, "known_sampled_cxx.cc", R,
+                        [("churn", "churn", 200000, 512, False),
+                         ("leak_mid", "mid", 5000, 4096, True),
+                         ("leak_aligned", "aligned", 5000, 4096, True)], tot)
     for key, (mean, var) in tot.items():
         within(f"totals.{key}", mean, r["totals"][key], 5 * math.sqrt(var) + 1e-6 * mean)
 run(c)
@@ -804,7 +836,7 @@ EOF
 
 # ---- the runner ----
 
-TESTS="c_leaks c_valgrind cxx_valgrind peak temporary window_from window_to sampled cxx_inline
+TESTS="c_leaks c_valgrind cxx_valgrind peak temporary window_from window_to sampled sampled_cxx cxx_inline
        rust_legacy rust_v0 rust_trim pyext retain render_text render_markdown sanitized_report
        bad_empty bad_random bad_random_chunks bad_version bad_checksum bad_truncated"
 

@@ -39,7 +39,7 @@ TEST_REPORT_PYTHON ?= $(eval TEST_REPORT_PYTHON := $$(shell python3 -c 'import s
 
 TEST_REPORT_C_NAMES := known_c known_peak known_temp known_phases known_sampled
 TEST_REPORT_C := $(addprefix $(TEST_REPORT_DIR)/,$(TEST_REPORT_C_NAMES))
-TEST_REPORT_CXX := $(TEST_REPORT_DIR)/known_cxx
+TEST_REPORT_CXX := $(TEST_REPORT_DIR)/known_cxx $(TEST_REPORT_DIR)/known_sampled_cxx
 TEST_REPORT_RUST := $(TEST_REPORT_DIR)/known_rust $(TEST_REPORT_DIR)/known_rust_v0
 TEST_REPORT_PYEXT := $(TEST_REPORT_DIR)/known_pyext.so $(TEST_REPORT_DIR)/known_pyext.py
 TEST_REPORT_RETAIN := $(TEST_REPORT_DIR)/bench_retain
