@@ -13,11 +13,45 @@ struct slot {
 };
 
 struct smp_set {
-    struct smp_filter filter; /* changed under lock, read without */
+    struct smp_filter *filter; /* changed under lock, read without */
+    const struct smp_filter **publish;
     pthread_mutex_t lock;
     struct slot *slots;
     uint64_t cap, used; /* used counts deleted slots too, until the next rebuild */
+    uint64_t members;
 };
+
+#define FILTER_MIN_SHIFT   42 /* 2^22 buckets */
+#define FILTER_START_SHIFT 52 /* 2^12 buckets */
+#define BUCKETS_PER_MEMBER 64
+
+static const uint16_t all_counts[2] = { 1, 1 };
+const struct smp_filter smp_all_maybe = { .shift = 63,
+                                          .count = (uint16_t *)all_counts,
+                                          .summary = { ~0ull } };
+
+static uint64_t filter_buckets(const struct smp_filter *f)
+{
+    return 1ull << (64 - f->shift);
+}
+
+static size_t filter_summary_bytes(uint32_t shift)
+{
+    uint64_t words = ((1ull << (64 - shift)) / 2 + 63) / 64;
+    return words * sizeof(uint64_t);
+}
+
+static struct smp_filter *filter_new(uint32_t shift)
+{
+    size_t head = sizeof(struct smp_filter) + filter_summary_bytes(shift);
+    struct smp_filter *f = rt_map(head + (1ull << (64 - shift)) * sizeof(uint16_t));
+
+    if (f == NULL)
+        return NULL;
+    f->shift = shift;
+    f->count = (uint16_t *)(void *)((char *)f + head);
+    return f;
+}
 
 #define mix smp_mix
 
@@ -26,16 +60,16 @@ struct smp_set {
  * clear can only be asking about a block that is not in the set. */
 static void filter_add(struct smp_filter *f, uint64_t addr)
 {
-    uint32_t b = smp_bucket(addr), bit = b >> 1;
+    uint64_t b = smp_bucket(f, addr), bit = b >> 1;
     __atomic_add_fetch(&f->count[b], 1, __ATOMIC_RELAXED);
     __atomic_or_fetch(&f->summary[bit / 64], 1ull << (bit % 64), __ATOMIC_RELEASE);
 }
 
 static void filter_remove(struct smp_filter *f, uint64_t addr)
 {
-    uint32_t b = smp_bucket(addr), bit = b >> 1;
+    uint64_t b = smp_bucket(f, addr), bit = b >> 1;
     __atomic_sub_fetch(&f->count[b], 1, __ATOMIC_RELAXED);
-    if (f->count[b & ~1u] == 0 && f->count[b | 1u] == 0)
+    if (f->count[b & ~1ull] == 0 && f->count[b | 1ull] == 0)
         __atomic_and_fetch(&f->summary[bit / 64], ~(1ull << (bit % 64)), __ATOMIC_RELAXED);
 }
 
@@ -73,14 +107,38 @@ bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to)
     return uniform01(rng) <= keep;
 }
 
-struct smp_set *smp_set_new(void)
+struct smp_set *smp_set_new(const struct smp_filter **publish)
 {
     struct smp_set *s = rt_map(sizeof(*s));
 
     if (s == NULL)
         return NULL;
+    s->filter = filter_new(FILTER_START_SHIFT);
+    if (s->filter == NULL) {
+        rt_unmap(s, sizeof(*s));
+        return NULL;
+    }
     pthread_mutex_init(&s->lock, NULL);
+    s->publish = publish;
+    if (publish != NULL)
+        __atomic_store_n(publish, s->filter, __ATOMIC_RELEASE);
     return s;
+}
+
+/* Under the lock: an eight times larger filter, built from the members and published.
+ * On failure the old one stays: more false alarms, never a wrong answer. */
+static void filter_grow(struct smp_set *s)
+{
+    struct smp_filter *f = filter_new(s->filter->shift - 3);
+
+    if (f == NULL)
+        return;
+    for (uint64_t i = 0; i < s->cap; i++)
+        if (s->slots[i].addr >= 2)
+            filter_add(f, s->slots[i].addr);
+    __atomic_store_n(&s->filter, f, __ATOMIC_RELEASE);
+    if (s->publish != NULL)
+        __atomic_store_n(s->publish, f, __ATOMIC_RELEASE);
 }
 
 static bool rebuild_locked(struct smp_set *s, uint64_t cap)
@@ -129,13 +187,13 @@ void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
     if (s->slots[j].addr == 0)
         s->used++;
     s->slots[j] = (struct slot){ addr, size };
-    filter_add(&s->filter, addr);
+    s->members++;
+    if (s->members * BUCKETS_PER_MEMBER > filter_buckets(s->filter) &&
+        s->filter->shift > FILTER_MIN_SHIFT)
+        filter_grow(s); /* the new member is in the slots: counted in */
+    else
+        filter_add(s->filter, addr);
     pthread_mutex_unlock(&s->lock);
-}
-
-const struct smp_filter *smp_filter(const struct smp_set *s)
-{
-    return &s->filter;
 }
 
 bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
@@ -143,7 +201,7 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
     uint64_t h = mix(addr);
     bool found = false;
 
-    if (!smp_filter_says_maybe(&s->filter, addr))
+    if (!smp_filter_says_maybe(__atomic_load_n(&s->filter, __ATOMIC_ACQUIRE), addr))
         return false;
     pthread_mutex_lock(&s->lock);
     if (s->cap > 0) {
@@ -152,7 +210,8 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
             if (s->slots[j].addr == addr) {
                 *size = s->slots[j].size;
                 s->slots[j].addr = 1;
-                filter_remove(&s->filter, addr);
+                s->members--;
+                filter_remove(s->filter, addr);
                 found = true;
                 break;
             }
@@ -185,7 +244,10 @@ void smp_fork_parent(struct smp_set *s)
 void smp_fork_child(struct smp_set *s)
 {
     pthread_mutex_init(&s->lock, NULL);
-    memset(&s->filter, 0, sizeof(s->filter));
+    struct smp_filter *f = s->filter;
+    memset(f->summary, 0, filter_summary_bytes(f->shift));
+    memset(f->count, 0, filter_buckets(f) * sizeof(*f->count));
+    s->members = 0;
     if (s->slots != NULL)
         memset(s->slots, 0, s->cap * sizeof(*s->slots));
     s->used = 0;

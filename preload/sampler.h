@@ -44,30 +44,43 @@ bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size);
 /* Whether a sampled block resized from `from` to `to` bytes stays sampled. */
 bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to);
 
-struct smp_set *smp_set_new(void);
-/* Adds a sampled block. */
-void smp_add(struct smp_set *s, uint64_t addr, uint64_t size);
-/* False when addr is certainly not in the set, with no lock. The hash and the filter
- * are here so that the free hook's common case is inlined into it.
+/*
+ * The set answers "certainly not sampled" for most frees with no lock, from a filter:
+ * a count of members per hash bucket, and a summary with a bit per pair of buckets,
+ * set while either is non-zero. The free hook reads one summary word; only when its
+ * bit is set does it read the count, and only when that is non-zero does it take the
+ * set's mutex. The bucket is the top bits of the address times an odd constant
+ * (Fibonacci hashing: every address bit reaches them), one multiply.
  *
- * The filter counts set members per hash bucket (SMP_FILTER_SLOTS of them, 128 KiB),
- * and a 4 KiB summary has a bit per pair of buckets, set while either is non-zero.
- * The summary stays in L1 cache: a free of a block never sampled costs one L1 load,
- * where the counts alone missed L1 on most frees (measured: 2/3 of the free hook's
- * time on churn at 512 KiB sampling). The bucket is the top 16 bits of the address
- * times an odd constant (Fibonacci hashing: every address bit reaches them), one
- * multiply on the free hook's path. */
-#define SMP_FILTER_SLOTS 65536
-#define SMP_SUMMARY_BITS (SMP_FILTER_SLOTS / 2)
-
+ * The filter grows with the set, keeping at least 64 buckets per member, so that at
+ * most 1 free in 32 of blocks never sampled reaches the count and 1 in 64 the mutex. It starts at
+ * 4096 buckets (a 256-byte summary, which stays in L1 cache: with a fixed 4 KiB one the summary's
+ * cache misses were most of the free hook's cost in programs that move a lot of memory) and grows
+ * eightfold at a time, up to 2^22 buckets (a 256 KiB summary, 8 MiB of counts: 65,536 live sampled
+ * blocks, 32 GiB of live heap at 512 KiB sampling, before the rate of false alarms rises). A grown
+ * filter is published through the pointer given to smp_set_new; the old one stays
+ * mapped and correct for every block added before it was replaced, which is every
+ * block a thread that still holds it can be freeing.
+ */
 struct smp_filter {
-    uint64_t summary[SMP_SUMMARY_BITS / 64];
-    uint16_t count[SMP_FILTER_SLOTS];
+    uint32_t shift;     /* bucket = (addr * SMP_HASH) >> shift */
+    uint16_t *count;    /* per bucket */
+    uint64_t summary[]; /* a bit per pair of buckets */
 };
 
-static inline uint32_t smp_bucket(uint64_t addr)
+#define SMP_HASH 0x9E3779B97F4A7C15ull
+
+/* A filter that says "maybe" for every address: what to read before a set exists. */
+extern const struct smp_filter smp_all_maybe;
+
+/* A new, empty set; *publish is kept pointing at its current filter. */
+struct smp_set *smp_set_new(const struct smp_filter **publish);
+/* Adds a sampled block. */
+void smp_add(struct smp_set *s, uint64_t addr, uint64_t size);
+
+static inline uint64_t smp_bucket(const struct smp_filter *f, uint64_t addr)
 {
-    return (uint32_t)((addr * 0x9E3779B97F4A7C15ull) >> 48);
+    return (addr * SMP_HASH) >> f->shift;
 }
 
 static inline uint64_t smp_mix(uint64_t x)
@@ -78,19 +91,18 @@ static inline uint64_t smp_mix(uint64_t x)
     return x;
 }
 
-const struct smp_filter *smp_filter(const struct smp_set *s);
-
 /* The summary alone: false when addr is certainly not in the set. */
-static inline bool smp_summary_says_maybe(const uint64_t *summary, uint64_t addr)
+static inline bool smp_summary_says_maybe(const struct smp_filter *f, uint64_t addr)
 {
-    uint32_t bit = smp_bucket(addr) >> 1;
-    return (__atomic_load_n(&summary[bit / 64], __ATOMIC_RELAXED) >> (bit % 64)) & 1;
+    uint64_t bit = smp_bucket(f, addr) >> 1;
+    return (__atomic_load_n(&f->summary[bit / 64], __ATOMIC_RELAXED) >> (bit % 64)) & 1;
 }
 
+/* Summary and count: false when addr is certainly not in the set. */
 static inline bool smp_filter_says_maybe(const struct smp_filter *f, uint64_t addr)
 {
-    return smp_summary_says_maybe(f->summary, addr) &&
-           __atomic_load_n(&f->count[smp_bucket(addr)], __ATOMIC_RELAXED) != 0;
+    return smp_summary_says_maybe(f, addr) &&
+           __atomic_load_n(&f->count[smp_bucket(f, addr)], __ATOMIC_RELAXED) != 0;
 }
 
 /* Removes addr if it is in the set; returns true and its size if it was. */

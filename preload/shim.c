@@ -90,15 +90,12 @@ static bool recording;       /* the hot flag: events are recorded */
 static uint64_t sample_mean; /* 0: every allocation */
 static int max_depth;
 static int my_pid;
-static struct smp_set *sampled;                 /* sampled mode: the sampled live blocks */
-static const struct smp_filter *sampled_filter; /* its filter, for the inlined common case */
-static struct smp_set *zero_set;                /* full mode: blocks picked for zero counting */
-/* The free and realloc hooks' fast path asks this summary whether a block may be
- * sampled: the sampled set's once recording in sampled mode, until then one that says
- * "maybe" for every address, so that every call takes the slow path. */
-static const uint64_t all_maybe[SMP_SUMMARY_BITS / 64] = { [0 ... SMP_SUMMARY_BITS / 64 - 1] =
-                                                               ~0ull };
-static const uint64_t *fast_summary = all_maybe;
+static struct smp_set *sampled; /* sampled mode: the sampled live blocks */
+/* Its filter, for the hooks' fast paths (kept current by the set as it grows). Until
+ * there is a set, one that says "maybe" for every address, so that every call takes
+ * the slow path. */
+static const struct smp_filter *sampled_filter = &smp_all_maybe;
+static struct smp_set *zero_set; /* full mode: blocks picked for zero counting */
 
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
 
@@ -386,7 +383,9 @@ static void note_free_slow(int fn, void *p);
 static inline void note_free(int fn, void *p)
 {
     /* Sampled mode: most blocks were never sampled, and one load says so. */
-    if (sample_mean != 0 && !smp_filter_says_maybe(sampled_filter, (uint64_t)(uintptr_t)p))
+    if (sample_mean != 0 &&
+        !smp_filter_says_maybe(__atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE),
+                               (uint64_t)(uintptr_t)p))
         return;
     note_free_slow(fn, p);
 }
@@ -566,11 +565,13 @@ EXPORT void *calloc(size_t n, size_t size)
 }
 
 /* Whether a block is certainly not sampled: the fast paths' question, false for every
- * block until recording in sampled mode (fast_summary). Blocks of the bootstrap arena
+ * block until there is a sampled set (sampled_filter). Blocks of the bootstrap arena
  * are never the real allocator's to free. */
 static inline bool surely_unsampled(void *p)
 {
-    return !in_arena(p) && !smp_summary_says_maybe(fast_summary, (uint64_t)(uintptr_t)p);
+    return !in_arena(p) &&
+           !smp_summary_says_maybe(__atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE),
+                                   (uint64_t)(uintptr_t)p);
 }
 
 __attribute__((noinline)) static void free_slow(void *p)
@@ -613,7 +614,9 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
     uint64_t growth = 0;
     if (sample_mean != 0 && size != 0) {
         growth = resize_growth(old, size);
-        if (!smp_filter_says_maybe(sampled_filter, (uint64_t)(uintptr_t)old) && not_sampled(growth))
+        if (!smp_filter_says_maybe(__atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE),
+                                   (uint64_t)(uintptr_t)old) &&
+            not_sampled(growth))
             return call(old, a, b);
     }
     uint64_t old_size = 0, zeros = UINT64_MAX;
@@ -1475,16 +1478,13 @@ static void start(void)
     }
     if (mm_range_of((const void *)(uintptr_t)&start, &lo, &hi))
         st_set_self_range(lo, hi);
-    sampled = sample_mean != 0 ? smp_set_new() : NULL;
-    sampled_filter = sampled != NULL ? smp_filter(sampled) : NULL;
-    zero_set = sample_mean == 0 ? smp_set_new() : NULL;
+    sampled = sample_mean != 0 ? smp_set_new(&sampled_filter) : NULL;
+    zero_set = sample_mean == 0 ? smp_set_new(NULL) : NULL;
     if ((sample_mean != 0 && sampled == NULL) || (sample_mean == 0 && zero_set == NULL))
         goto out;
     if (wr_open(getppid()) < 0)
         goto out;
     recording = true;
-    if (sampled_filter != NULL)
-        fast_summary = sampled_filter->summary;
 out:
     rt_in_shim--;
 }

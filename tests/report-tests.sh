@@ -477,7 +477,8 @@ def c():
     # (function, marker, blocks, size, leaked)
     check_sampled_sites(r, src, R, [("churn", "churn", 200000, 512, False),
                                     ("leak_mid", "mid", 5000, 4096, True),
-                                    ("leak_huge", "huge", 40, 1 << 20, True)], tot)
+                                    ("leak_huge", "huge", 40, 1 << 20, True),
+                                    ("hold", "hold", 20000, 4096, False)], tot)
     # @grow: a buffer's calls are not independent (once sampled, a growing block stays
     # sampled), but each call is recorded with probability p(new size) and weighted 1/p:
     # every sum is unbiased, and a buffer's variance is at most the square of the sum

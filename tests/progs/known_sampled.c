@@ -8,6 +8,10 @@
  *   @huge     40 x 1 MiB, leaked
  *   @grow     1000 buffers, each grown by realloc in 64 steps of 1 KiB to 64 KiB, leaked:
  *             64,000 realloc calls (the first is a malloc), 1000 blocks live at the end
+ *   @hold     first: 20000 x 4096 bytes, all live at once (about 1200 sampled: the
+ *             shim's filter of sampled blocks grows twice meanwhile, at 65 and 513
+ *             members), then all freed: every sampled one must be seen freed, so
+ *             nothing of it is leaked, exactly
  *
  * With a mean sampling interval of R bytes, a block of s bytes is sampled with
  * probability p = 1 - exp(-s/R), independently of the others, and stands for 1/p
@@ -52,8 +56,19 @@ __attribute__((noipa)) static void grow(void)
     }
 }
 
+static void *held[20000];
+
+__attribute__((noipa)) static void hold(void)
+{
+    for (int i = 0; i < 20000; i++)
+        held[i] = malloc(4096); /* @hold */
+    for (int i = 0; i < 20000; i++)
+        free(held[i]);
+}
+
 int main(void)
 {
+    hold();
     churn();
     leak_mid();
     leak_huge();
