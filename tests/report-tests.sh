@@ -171,6 +171,16 @@ def check_sampled_sites(rep, src, R, truth, tot):
             tot[key][1] += var
 
 
+def sampled_totals():
+    """[mean, variance] of the truth per total, for check_sampled_sites to add to."""
+    return {"allocations": [0, 0], "allocated_bytes": [0, 0], "leaked_bytes": [0, 0]}
+
+
+def check_sampled_totals(rep, tot):
+    for key, (mean, var) in tot.items():
+        within(f"totals.{key}", mean, rep["totals"][key], 5 * math.sqrt(var) + 1e-6 * mean)
+
+
 def chunks(path):
     """(offset, header size, stored length, kind) of each chunk, and the trailer's
     offset (None if the log has none), from the framing in preload/logfmt.h."""
@@ -473,7 +483,7 @@ def c():
     expect("log.sample_bytes", R, r["log"]["sample_bytes"])
     expect("log.estimates", True, r["log"]["estimates"])
     src = "known_sampled.c"
-    tot = {"allocations": [0, 0], "allocated_bytes": [0, 0], "leaked_bytes": [0, 0]}
+    tot = sampled_totals()
     # (function, marker, blocks, size, leaked)
     check_sampled_sites(r, src, R, [("churn", "churn", 200000, 512, False),
                                     ("leak_mid", "mid", 5000, 4096, True),
@@ -499,8 +509,7 @@ def c():
         if key in tot:
             tot[key][0] += mean
             tot[key][1] += sd * sd
-    for key, (mean, var) in tot.items():
-        within(f"totals.{key}", mean, r["totals"][key], 5 * math.sqrt(var) + 1e-6 * mean)
+    check_sampled_totals(r, tot)
 run(c)
 EOF
 }
@@ -514,13 +523,12 @@ def c():
     r = load("known_sampled_cxx.json")
     R = 65536
     expect("log.sample_bytes", R, r["log"]["sample_bytes"])
-    tot = {"allocations": [0, 0], "allocated_bytes": [0, 0], "leaked_bytes": [0, 0]}
+    tot = sampled_totals()
     check_sampled_sites(r, "known_sampled_cxx.cc", R,
                         [("churn", "churn", 200000, 512, False),
                          ("leak_mid", "mid", 5000, 4096, True),
                          ("leak_aligned", "aligned", 5000, 4096, True)], tot)
-    for key, (mean, var) in tot.items():
-        within(f"totals.{key}", mean, r["totals"][key], 5 * math.sqrt(var) + 1e-6 * mean)
+    check_sampled_totals(r, tot)
 run(c)
 EOF
 }
