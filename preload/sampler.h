@@ -53,14 +53,15 @@ bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to);
  * (Fibonacci hashing: every address bit reaches them), one multiply.
  *
  * The filter grows with the set, keeping at least 64 buckets per member, so that at
- * most 1 free in 32 of blocks never sampled reaches the count and 1 in 64 the mutex. It starts at
- * 4096 buckets (a 256-byte summary, which stays in L1 cache: with a fixed 4 KiB one the summary's
- * cache misses were most of the free hook's cost in programs that move a lot of memory) and grows
- * eightfold at a time, up to 2^22 buckets (a 256 KiB summary, 8 MiB of counts: 65,536 live sampled
- * blocks, 32 GiB of live heap at 512 KiB sampling, before the rate of false alarms rises). A grown
- * filter is published through the pointer given to smp_set_new; the old one stays
- * mapped and correct for every block added before it was replaced, which is every
- * block a thread that still holds it can be freeing.
+ * most 1 free in 32 of blocks never sampled reaches the count and 1 in 64 the mutex.
+ * It starts at 4096 buckets (a 256-byte summary and 8 KiB of counts, for programs
+ * with few live sampled blocks) and grows eightfold at a time, up to 2^22 buckets (a
+ * 256 KiB summary and 8 MiB of counts: 65,536 live sampled blocks, 32 GiB of live heap
+ * at 512 KiB sampling, before the rate of false alarms rises; a fixed filter of 65,536
+ * buckets sent a quarter of all frees to the mutex at 20,000). A grown filter is
+ * published through the pointer given to smp_set_new; the old one stays mapped and
+ * correct for every block added before it was replaced, which is every block a thread
+ * that still holds it can be freeing.
  */
 struct smp_filter {
     uint32_t shift;     /* bucket = (addr * SMP_HASH) >> shift */

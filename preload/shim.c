@@ -49,7 +49,10 @@ static __thread int pending_signal __attribute__((tls_model("initial-exec")));
 /* Set by an operator new hook around the real operator new: the allocation inside it
  * (libstdc++'s malloc or aligned_alloc) is the same block, recorded once by the hook.
  * Cleared by the first allocation call it meets, even a failed one, so that the
- * exception object a failed new throws is recorded like any block. */
+ * exception object a failed new throws is recorded like any block - except in sampled
+ * mode when that call takes its fast path, which looks at nothing but the countdown:
+ * there the hook clears it when the real operator new returns or throws, and an
+ * exception object allocated in between goes unrecorded and uncharged. */
 static __thread int suppress_next __attribute__((tls_model("initial-exec")));
 static __thread int in_new __attribute__((tls_model("initial-exec")));
 /* Sampled mode's countdown: bytes this thread may still allocate before the next
