@@ -33,7 +33,7 @@ BENCH_PYTHON ?= $(eval BENCH_PYTHON := $$(shell python3 -c 'import sys; print(sy
 
 BENCH_CPROGS := $(addprefix $(BENCH_DIR)/,churn threads retain deep realloc)
 BENCH_SCRIPTS := $(addprefix $(BENCH_DIR)/,pyext_run.py pyjson.py)
-BENCH_TOOLS := $(BENCH_DIR)/runstat
+BENCH_TOOLS := $(BENCH_DIR)/runstat $(BENCH_DIR)/interpose.so
 
 # V=1 shows the commands, as in the top-level Makefile (where V defaults to 0).
 BENCH_V := $(filter 1,$(V))
@@ -48,6 +48,12 @@ $(BENCH_CPROGS): $(BENCH_DIR)/%: $(BENCH_SRC)/%.c $(BENCH_SRC)/common.h | $(BENC
 $(BENCH_DIR)/runstat: bench/runstat.c | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+# -fno-builtin: gcc would otherwise see malloc calling malloc. -fno-plt: one jump
+# through the GOT per call, as in the shim's fast paths.
+$(BENCH_DIR)/interpose.so: bench/interpose.c | $(BENCH_DIR)
+	@$(if $(BENCH_V),,echo "  CC      $@")
+	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -fno-builtin -fno-plt -fPIC -shared -o $@ $<
 
 # pyext_run.py imports benchext from its own directory.
 $(BENCH_SCRIPTS): $(BENCH_DIR)/%: $(BENCH_SRC)/% | $(BENCH_DIR)

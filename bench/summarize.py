@@ -16,7 +16,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-VARIANT_ORDER = ["plain", "heapspan", "heapspan-512k", "heaptrack", "jemalloc"]
+VARIANT_ORDER = ["plain", "interpose", "heapspan", "heapspan-512k", "heaptrack", "jemalloc"]
 WORKLOAD_ORDER = ["churn", "threads", "retain", "deep", "realloc", "pyext", "pyjson",
                   "sqlite"]
 WORKLOAD_WHAT = {
