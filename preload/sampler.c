@@ -30,21 +30,21 @@ const struct smp_filter smp_all_maybe = { .shift = 63,
                                           .count = (uint16_t *)all_counts,
                                           .summary = { ~0ull } };
 
-static uint64_t filter_buckets(const struct smp_filter *f)
+static uint64_t buckets_at(uint32_t shift)
 {
-    return 1ull << (64 - f->shift);
+    return 1ull << (64 - shift);
 }
 
 static size_t filter_summary_bytes(uint32_t shift)
 {
-    uint64_t words = ((1ull << (64 - shift)) / 2 + 63) / 64;
+    uint64_t words = (buckets_at(shift) / 2 + 63) / 64;
     return words * sizeof(uint64_t);
 }
 
 static struct smp_filter *filter_new(uint32_t shift)
 {
     size_t head = sizeof(struct smp_filter) + filter_summary_bytes(shift);
-    struct smp_filter *f = rt_map(head + (1ull << (64 - shift)) * sizeof(uint16_t));
+    struct smp_filter *f = rt_map(head + buckets_at(shift) * sizeof(uint16_t));
 
     if (f == NULL)
         return NULL;
@@ -188,7 +188,7 @@ void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
         s->used++;
     s->slots[j] = (struct slot){ addr, size };
     s->members++;
-    if (s->members * BUCKETS_PER_MEMBER > filter_buckets(s->filter) &&
+    if (s->members * BUCKETS_PER_MEMBER > buckets_at(s->filter->shift) &&
         s->filter->shift > FILTER_MIN_SHIFT)
         filter_grow(s); /* the new member is in the slots: counted in */
     else
@@ -246,7 +246,7 @@ void smp_fork_child(struct smp_set *s)
     pthread_mutex_init(&s->lock, NULL);
     struct smp_filter *f = s->filter;
     memset(f->summary, 0, filter_summary_bytes(f->shift));
-    memset(f->count, 0, filter_buckets(f) * sizeof(*f->count));
+    memset(f->count, 0, buckets_at(f->shift) * sizeof(*f->count));
     s->members = 0;
     if (s->slots != NULL)
         memset(s->slots, 0, s->cap * sizeof(*s->slots));

@@ -98,6 +98,11 @@ static struct smp_set *sampled; /* sampled mode: the sampled live blocks */
  * there is a set, one that says "maybe" for every address, so that every call takes
  * the slow path. */
 static const struct smp_filter *sampled_filter = &smp_all_maybe;
+
+static inline const struct smp_filter *current_filter(void)
+{
+    return __atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE);
+}
 static struct smp_set *zero_set; /* full mode: blocks picked for zero counting */
 
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
@@ -386,9 +391,7 @@ static void note_free_slow(int fn, void *p);
 static inline void note_free(int fn, void *p)
 {
     /* Sampled mode: most blocks were never sampled, and one load says so. */
-    if (sample_mean != 0 &&
-        !smp_filter_says_maybe(__atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE),
-                               (uint64_t)(uintptr_t)p))
+    if (sample_mean != 0 && !smp_filter_says_maybe(current_filter(), (uint64_t)(uintptr_t)p))
         return;
     note_free_slow(fn, p);
 }
@@ -572,9 +575,7 @@ EXPORT void *calloc(size_t n, size_t size)
  * are never the real allocator's to free. */
 static inline bool surely_unsampled(void *p)
 {
-    return !in_arena(p) &&
-           !smp_summary_says_maybe(__atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE),
-                                   (uint64_t)(uintptr_t)p);
+    return !in_arena(p) && !smp_summary_says_maybe(current_filter(), (uint64_t)(uintptr_t)p);
 }
 
 __attribute__((noinline)) static void free_slow(void *p)
@@ -617,8 +618,7 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
     uint64_t growth = 0;
     if (sample_mean != 0 && size != 0) {
         growth = resize_growth(old, size);
-        if (!smp_filter_says_maybe(__atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE),
-                                   (uint64_t)(uintptr_t)old) &&
+        if (!smp_filter_says_maybe(current_filter(), (uint64_t)(uintptr_t)old) &&
             not_sampled(growth))
             return call(old, a, b);
     }

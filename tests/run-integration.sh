@@ -723,13 +723,19 @@ t_sample() {
     expect "live_blocks" 0 "$(sget out.hsl live_blocks)"
 }
 
-# SIGUSR2: a marker, in time order between the allocations before and after it.
-t_marker() {
-    hs_run_bg -o out.hsl -- "$PROGS/marker" plain "$PWD/ready" "$PWD/go"
+# marker_run MODE: tests/progs/marker in MODE under `heapspan run`, sent SIGUSR2 once it
+# is ready; its exit status in RC.
+marker_run() {
+    hs_run_bg -o out.hsl -- "$PROGS/marker" "$1" "$PWD/ready" "$PWD/go"
     wait_file ready && kill -USR2 "$(cat ready)"
     touch go # the program goes on (or gives up waiting) when it sees this
     wait "$HSPID"
     RC=$?
+}
+
+# SIGUSR2: a marker, in time order between the allocations before and after it.
+t_marker() {
+    marker_run plain
     expect "exit status" 0 "$RC"
     check_wrote
     expect "markers" 1 "$(sget out.hsl markers)"
@@ -745,11 +751,7 @@ t_marker() {
 
 # The program's own SIGUSR2 handler wins, and the log says so.
 t_marker_own() {
-    hs_run_bg -o out.hsl -- "$PROGS/marker" own "$PWD/ready" "$PWD/go"
-    wait_file ready && kill -USR2 "$(cat ready)"
-    touch go # the program goes on (or gives up waiting) when it sees this
-    wait "$HSPID"
-    RC=$?
+    marker_run own
     expect "exit status (7: the program's handler did not run)" 0 "$RC"
     expect "stdout" "handled SIGUSR2" "$(cat run.out)"
     check_wrote
