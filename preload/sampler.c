@@ -19,6 +19,8 @@ struct smp_set {
     struct slot *slots;
     uint64_t cap, used; /* used counts deleted slots too, until the next rebuild */
     uint64_t members;
+    uint64_t pins[SMP_MAX_PINS]; /* counted in every filter, never removed */
+    unsigned n_pins;
 };
 
 #define FILTER_MIN_SHIFT   42 /* 2^22 buckets */
@@ -83,6 +85,13 @@ static double uniform01(uint64_t *rng) /* in (0, 1] */
     return ((double)(x >> 11) + 1.0) * (1.0 / 9007199254740992.0);
 }
 
+int64_t smp_draw(uint64_t *rng, uint64_t mean)
+{
+    /* -mean * ln(u), u uniform in (0, 1] */
+    double d = -(double)mean * log(uniform01(rng));
+    return d < 1.0 ? 1 : d > 9.0e18 ? INT64_MAX : (int64_t)d;
+}
+
 bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size)
 {
     if (*left != INT64_MIN) {
@@ -90,10 +99,8 @@ bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size)
         if (*left > 0)
             return false;
     }
-    /* Draw the next interval: -mean * ln(u), u uniform in (0, 1]. */
-    double d = -(double)mean * log(uniform01(rng));
     bool first = *left == INT64_MIN;
-    *left = d < 1.0 ? 1 : d > 9.0e18 ? INT64_MAX : (int64_t)d;
+    *left = smp_draw(rng, mean);
     if (first) /* the first call only draws; this allocation counts against it */
         return smp_take(left, rng, mean, size);
     return true;
@@ -107,7 +114,14 @@ bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to)
     return uniform01(rng) <= keep;
 }
 
-struct smp_set *smp_set_new(const struct smp_filter **publish)
+static void add_pins(struct smp_set *s, struct smp_filter *f)
+{
+    for (unsigned i = 0; i < s->n_pins; i++)
+        filter_add(f, s->pins[i]);
+}
+
+struct smp_set *smp_set_new(const struct smp_filter **publish, const uint64_t *pins,
+                            unsigned n_pins)
 {
     struct smp_set *s = rt_map(sizeof(*s));
 
@@ -119,10 +133,24 @@ struct smp_set *smp_set_new(const struct smp_filter **publish)
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
+    if (n_pins > SMP_MAX_PINS)
+        publish = NULL; /* the caller's "maybe" filter stays: slow, never wrong */
+    else {
+        memcpy(s->pins, pins, n_pins * sizeof(*pins));
+        s->n_pins = n_pins;
+        add_pins(s, s->filter);
+    }
     s->publish = publish;
     if (publish != NULL)
         __atomic_store_n(publish, s->filter, __ATOMIC_RELEASE);
     return s;
+}
+
+void smp_unpublish(struct smp_set *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->publish = NULL;
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* Under the lock: an eight times larger filter, built from the members and published.
@@ -136,6 +164,7 @@ static void filter_grow(struct smp_set *s)
     for (uint64_t i = 0; i < s->cap; i++)
         if (s->slots[i].addr >= 2)
             filter_add(f, s->slots[i].addr);
+    add_pins(s, f);
     __atomic_store_n(&s->filter, f, __ATOMIC_RELEASE);
     if (s->publish != NULL)
         __atomic_store_n(s->publish, f, __ATOMIC_RELEASE);
@@ -247,6 +276,7 @@ void smp_fork_child(struct smp_set *s)
     struct smp_filter *f = s->filter;
     memset(f->summary, 0, filter_summary_bytes(f->shift));
     memset(f->count, 0, buckets_at(f->shift) * sizeof(*f->count));
+    add_pins(s, f); /* the child has the parent's memory, pinned blocks included */
     s->members = 0;
     if (s->slots != NULL)
         memset(s->slots, 0, s->cap * sizeof(*s->slots));

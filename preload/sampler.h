@@ -24,6 +24,8 @@ struct smp_set;
 /* Whether the allocation of `size` bytes is sampled; *left is the thread's countdown
  * (INT64_MIN: draw a first interval), *rng its random state. */
 bool smp_take(int64_t *left, uint64_t *rng, uint64_t mean, size_t size);
+/* An interval to the next sample point: exponential with the given mean, at least 1. */
+int64_t smp_draw(uint64_t *rng, uint64_t mean);
 
 /*
  * A resize (realloc, rallocx, xallocx) keeps a block's chance of being sampled what an
@@ -74,8 +76,16 @@ struct smp_filter {
 /* A filter that says "maybe" for every address: what to read before a set exists. */
 extern const struct smp_filter smp_all_maybe;
 
-/* A new, empty set; *publish is kept pointing at its current filter. */
-struct smp_set *smp_set_new(const struct smp_filter **publish);
+/* A new, empty set; *publish is kept pointing at its current filter. Pinned addresses
+ * (at most SMP_MAX_PINS) are never members, but the filter says "maybe" for them for
+ * good, so that a free hook which trusts the filter alone still sends them to its slow
+ * path: the shim's bootstrap-arena blocks. With more pins than that, nothing is
+ * published, and *publish keeps saying "maybe" for every address. */
+#define SMP_MAX_PINS 64
+struct smp_set *smp_set_new(const struct smp_filter **publish, const uint64_t *pins,
+                            unsigned n_pins);
+/* Stops publishing the set's filter: the caller's pointer is its own again. */
+void smp_unpublish(struct smp_set *s);
 /* Adds a sampled block. */
 void smp_add(struct smp_set *s, uint64_t addr, uint64_t size);
 

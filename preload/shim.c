@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,9 +58,8 @@ static __thread int suppress_next __attribute__((tls_model("initial-exec")));
 static __thread int in_new __attribute__((tls_model("initial-exec")));
 /* Sampled mode's countdown: bytes this thread may still allocate before the next
  * sample point. The allocation hooks' fast paths test nothing else, so it is positive
- * only when a call may skip everything: in sampled mode, once the thread's first
- * recorded event has set it to INT64_MIN (draw a first interval) and an allocation has
- * drawn it; 0 before that. */
+ * only when a call may skip everything: in sampled mode, once the thread's first event
+ * has drawn its first interval; 0 before that, and always in full-trace mode. */
 static __thread int64_t sample_left __attribute__((tls_model("initial-exec")));
 
 static struct {
@@ -105,6 +105,13 @@ static inline const struct smp_filter *current_filter(void)
 }
 static struct smp_set *zero_set; /* full mode: blocks picked for zero counting */
 
+/* For good: every free takes the slow path (see arena_alloc). */
+static void unpin_filter(void)
+{
+    smp_unpublish(sampled);
+    __atomic_store_n(&sampled_filter, &smp_all_maybe, __ATOMIC_RELEASE);
+}
+
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
 
 #define ARENA_BYTES (128 * 1024)
@@ -116,15 +123,56 @@ static inline bool in_arena(const void *p)
     return (uintptr_t)p - (uintptr_t)arena < ARENA_BYTES; /* one compare */
 }
 
+/* Sampled mode's free hook trusts the filter alone, so arena blocks are pinned into
+ * it (sampler.h) when the set is made. The lock orders that against a late arena
+ * allocation: a thread that saw the real allocator unresolved while another resolved
+ * it and started. That block cannot be pinned any more, and sampled mode falls back
+ * to the slow path for every free. */
+static bool arena_lock, arena_pinned;
+
+static void arena_acquire(void)
+{
+    while (__atomic_test_and_set(&arena_lock, __ATOMIC_ACQUIRE))
+        sched_yield();
+}
+
+static void arena_release(void)
+{
+    __atomic_clear(&arena_lock, __ATOMIC_RELEASE);
+}
+
 static void *arena_alloc(size_t size)
 {
     size_t need = ((size + 15) & ~(size_t)15) + 16;
-    size_t at = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
+    void *p = NULL;
 
-    if (at + need > ARENA_BYTES)
-        return NULL;
-    memcpy(arena + at, &size, sizeof(size));
-    return arena + at + 16; /* arena memory is static, hence zeroed: calloc-ready */
+    arena_acquire();
+    if (size <= ARENA_BYTES && arena_used + need <= ARENA_BYTES) {
+        memcpy(arena + arena_used, &size, sizeof(size));
+        p = arena + arena_used + 16; /* arena memory is static, hence zeroed: calloc-ready */
+        arena_used += need;
+    }
+    bool late = p != NULL && arena_pinned;
+    arena_release();
+    if (UNLIKELY(late))
+        unpin_filter();
+    return p;
+}
+
+/* The arena's blocks, for pinning (under the arena lock): how many there are (any
+ * number), at most cap of them in pins[]. */
+static unsigned arena_blocks(uint64_t *pins, unsigned cap)
+{
+    unsigned n = 0;
+
+    for (size_t at = 0; at < arena_used; n++) {
+        size_t size;
+        memcpy(&size, arena + at, sizeof(size));
+        if (n < cap)
+            pins[n] = (uint64_t)(uintptr_t)(arena + at + 16);
+        at += ((size + 15) & ~(size_t)15) + 16;
+    }
+    return n;
 }
 
 static size_t arena_size(const void *p)
@@ -143,6 +191,11 @@ static bool glibc_heap;
  * that cost 5% of a realloc-heavy program's time in sampled mode; the block is known
  * to be in use here, so its own header is enough (low bits: flags, bit 1 = mmapped,
  * whose header is 16 bytes, not 8). */
+__attribute__((noinline, cold)) static size_t usable_size_other(void *p)
+{
+    return real.malloc_usable_size != NULL ? real.malloc_usable_size(p) : 0;
+}
+
 static inline size_t usable_size(void *p)
 {
     if (glibc_heap) {
@@ -150,7 +203,7 @@ static inline size_t usable_size(void *p)
         memcpy(&h, (const char *)p - sizeof(h), sizeof(h));
         return (h & ~(size_t)7) - ((h & 2) ? 16 : 8);
     }
-    return real.malloc_usable_size != NULL ? real.malloc_usable_size(p) : 0;
+    return usable_size_other(p);
 }
 
 static void resolve_real(void)
@@ -237,7 +290,8 @@ static inline struct tb_thread *enter(void)
         rt_in_shim = 0;
         return NULL;
     }
-    sample_left = INT64_MIN; /* the sampler draws a first interval on first use */
+    if (sample_mean != 0) /* the thread's first interval */
+        sample_left = smp_draw(&t->rng, sample_mean);
     t->in_record++;
     return t;
 }
@@ -303,15 +357,18 @@ static inline uint32_t capture(struct tb_thread *t)
 }
 
 /* Sampled mode's common case: this allocation is not sampled. One TLS load and a
- * subtraction; the rest (and the clock) only for the allocation that crosses zero. A
- * signal handler's malloc between the load and the store can lose its bytes from the
- * countdown: a sampling error of one allocation, not a wrong record. */
+ * subtraction; the rest (and the clock) only for the allocation that crosses zero. The
+ * comparison is unsigned, so that a size of 2^63 or more (a call that fails) is never
+ * taken for a negative charge. The countdown is never changed by a call that crosses
+ * zero (not here): a signal handler's malloc that interrupts this, after the load, can
+ * lose its bytes from the countdown - a sampling error of one allocation, never a
+ * wrong record - but cannot see a value that lets full-trace mode skip a call. */
 static inline bool not_sampled(size_t size)
 {
-    int64_t left = sample_left;
+    uint64_t left = (uint64_t)sample_left;
 
-    if (LIKELY(left > (int64_t)size)) {
-        sample_left = left - (int64_t)size;
+    if (LIKELY(left > size)) {
+        sample_left = (int64_t)(left - size);
         return true;
     }
     return false;
@@ -571,11 +628,12 @@ EXPORT void *calloc(size_t n, size_t size)
 }
 
 /* Whether a block is certainly not sampled: the fast paths' question, false for every
- * block until there is a sampled set (sampled_filter). Blocks of the bootstrap arena
- * are never the real allocator's to free. */
+ * block until there is a sampled set (sampled_filter). Blocks of the bootstrap arena,
+ * never the real allocator's to free, are pinned into the filter: it says "maybe" for
+ * them, and the slow paths know them. */
 static inline bool surely_unsampled(void *p)
 {
-    return !in_arena(p) && !smp_summary_says_maybe(current_filter(), (uint64_t)(uintptr_t)p);
+    return !smp_summary_says_maybe(current_filter(), (uint64_t)(uintptr_t)p);
 }
 
 __attribute__((noinline)) static void free_slow(void *p)
@@ -1481,8 +1539,15 @@ static void start(void)
     }
     if (mm_range_of((const void *)(uintptr_t)&start, &lo, &hi))
         st_set_self_range(lo, hi);
-    sampled = sample_mean != 0 ? smp_set_new(&sampled_filter) : NULL;
-    zero_set = sample_mean == 0 ? smp_set_new(NULL) : NULL;
+    if (sample_mean != 0) {
+        uint64_t pins[SMP_MAX_PINS];
+        arena_acquire(); /* a new arena block from now on unpins (arena_alloc) */
+        sampled = smp_set_new(&sampled_filter, pins, arena_blocks(pins, SMP_MAX_PINS));
+        arena_pinned = sampled != NULL;
+        arena_release();
+    } else {
+        zero_set = smp_set_new(NULL, NULL, 0);
+    }
     if ((sample_mean != 0 && sampled == NULL) || (sample_mean == 0 && zero_set == NULL))
         goto out;
     if (wr_open(getppid()) < 0)
