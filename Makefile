@@ -18,6 +18,7 @@ V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
+                liblzma-dev libbz2-dev zlib1g-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
                 zstd binutils
 
@@ -46,7 +47,10 @@ ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
                  analyzer/cmd_run.c analyzer/cmd_dump.c analyzer/cmd_report.c
 ANALYZER_OBJS := $(ANALYZER_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/preload/logfmt.o \
                  $(BUILD)/obj/preload/evcodec.o
-CLI_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread
+# elfutils and the compressors are linked statically: `heapspan run` starts before the
+# program it measures, and loading seven shared libraries cost it 0.4 ms of 2.5 ms.
+CLI_LIBS := -Wl,-Bstatic -ldw -lelf -liberty -lzstd -llzma -lbz2 -lz -Wl,-Bdynamic \
+            -lm -ldl -pthread
 
 all: $(BUILD)/heapspan $(BUILD)/libheapspan.so
 

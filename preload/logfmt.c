@@ -1,6 +1,8 @@
 /* logfmt.c - the format's one piece of code: CRC-32C for chunk payloads. */
 #include "logfmt.h"
 
+#include <cpuid.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CRC32C_POLY 0x82f63b78u /* reflected Castagnoli polynomial */
@@ -42,11 +44,28 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uin
     return c32;
 }
 
+/* One cpuid, the first time a checksum is needed. __builtin_cpu_supports would link
+ * libgcc's CPU-model constructor into the shim, which runs dozens of cpuid
+ * instructions in every process at load (each a trap to the hypervisor on a VM: 5% of
+ * the shim's start-up). */
+static bool have_sse42(void)
+{
+    static int known; /* 0 not yet asked, 1 no, 2 yes */
+    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+
+    if (k == 0) {
+        unsigned a, b, c, d;
+        k = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) ? 2 : 1;
+        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+    }
+    return k == 2;
+}
+
 uint32_t lf_crc32c(uint32_t crc, const void *buf, uint64_t len)
 {
     const uint8_t *p = buf;
 
-    if (__builtin_cpu_supports("sse4.2"))
+    if (have_sse42())
         return ~crc_hw(~crc, p, len);
     if (!__atomic_load_n(&crc_table_ready, __ATOMIC_ACQUIRE))
         crc_init();

@@ -114,22 +114,18 @@ static void queue_unload(uint32_t id)
 }
 
 /* The main program reports an empty name; the log wants its path. */
-static const char *module_name(const struct dl_phdr_info *info, char *exe, size_t cap)
+static const char *module_name(const struct dl_phdr_info *info)
 {
     if (info->dlpi_name != NULL && info->dlpi_name[0] != '\0')
         return info->dlpi_name;
-    if (exe[0] == '\0') {
-        ssize_t n = readlink("/proc/self/exe", exe, cap - 1);
-        exe[n > 0 ? n : 0] = '\0';
-    }
-    return exe;
+    return rt_cfg.exe;
 }
 
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    char *exe = arg;
     (void)size;
-    const char *name = module_name(info, exe, 4096);
+    (void)arg;
+    const char *name = module_name(info);
     uint64_t h = hash_str(name);
 
     for (int i = 0; i < n_known; i++)
@@ -156,7 +152,6 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
 
 void mm_scan(bool force)
 {
-    char exe[4096];
     unsigned long long c[2] = { 0, 0 };
 
     pthread_mutex_lock(&scan_lock);
@@ -173,8 +168,7 @@ void mm_scan(bool force)
     last_subs = c[1];
     for (int i = 0; i < n_known; i++)
         known[i].seen = false;
-    exe[0] = '\0';
-    dl_iterate_phdr(scan_one, exe);
+    dl_iterate_phdr(scan_one, NULL);
     for (int i = 0; i < n_known;) {
         if (!known[i].seen) {
             queue_unload(known[i].id);

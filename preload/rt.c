@@ -208,6 +208,8 @@ void rt_config_load(void)
     long l;
 
     memset(&rt_cfg, 0, sizeof(rt_cfg));
+    ssize_t n = readlink("/proc/self/exe", rt_cfg.exe, sizeof(rt_cfg.exe) - 1);
+    rt_cfg.exe[n > 0 ? n : 0] = '\0';
     copy_path(rt_cfg.output, sizeof(rt_cfg.output), "heapspan.%p.hsl");
     rt_cfg.max_depth = RT_DEFAULT_DEPTH;
     rt_cfg.follow_children = true;

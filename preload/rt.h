@@ -23,6 +23,7 @@ struct rt_config {
     int root_pid;                  /* HEAPSPAN_ROOT_PID: the pid `heapspan run` started */
     char manifest[4096];           /* HEAPSPAN_MANIFEST: file to append each log path to */
     bool quiet;                    /* HEAPSPAN_QUIET: no stderr line at start */
+    char exe[4096];                /* /proc/self/exe, read once ("" if unreadable) */
 };
 
 #define RT_DEFAULT_DEPTH         128

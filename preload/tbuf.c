@@ -99,13 +99,16 @@ uint64_t tb_buffers_in_use(void)
     return __atomic_load_n(&bufs_in_use, __ATOMIC_RELAXED);
 }
 
-static void thread_reset(struct tb_thread *t, struct tb_buf *b)
+/* fresh: the state was just mapped, hence zeroed - clearing the stack cache would only
+ * fault in its eight pages before the thread needs them. */
+static void thread_reset(struct tb_thread *t, struct tb_buf *b, bool fresh)
 {
     struct st_entry **cache = t->stack_cache;
     struct st_thread *unwind = t->unwind;
 
     memset(t, 0, sizeof(*t));
-    memset(cache, 0, CACHE_BYTES);
+    if (!fresh)
+        memset(cache, 0, CACHE_BYTES);
     st_thread_init(unwind);
     t->stack_cache = cache;
     t->unwind = unwind;
@@ -132,7 +135,8 @@ struct tb_thread *tb_self(void)
     struct tb_buf *b = buf_get_locked();
     pthread_mutex_unlock(&lock);
 
-    if (t == NULL) {
+    bool fresh = t == NULL;
+    if (fresh) {
         t = rt_map(THREAD_STATE_BYTES);
         if (t != NULL) {
             t->stack_cache = (struct st_entry **)(t + 1);
@@ -150,7 +154,7 @@ struct tb_thread *tb_self(void)
         }
         return NULL;
     }
-    thread_reset(t, b);
+    thread_reset(t, b, fresh);
 
     pthread_mutex_lock(&lock);
     t->next_thread = threads;
@@ -249,7 +253,7 @@ void tb_fork_child(void)
             tb_current_thread = NULL;
             return;
         }
-        thread_reset(me, b);
+        thread_reset(me, b, false);
         threads = me;
     }
 }

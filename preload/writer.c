@@ -609,14 +609,10 @@ int wr_start(void)
 
 /* ---- opening ---- */
 
-static char *exe_basename(char *buf, size_t cap)
+static const char *exe_basename(void)
 {
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
-    if (n <= 0)
-        n = 0;
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    return slash != NULL ? slash + 1 : buf;
+    const char *slash = strrchr(rt_cfg.exe, '/');
+    return slash != NULL ? slash + 1 : rt_cfg.exe;
 }
 
 /* Expands %p (pid), %e (executable name) and %%. A process other than the root of the
@@ -624,7 +620,7 @@ static char *exe_basename(char *buf, size_t cap)
  * collides with its parent. */
 static bool expand_template(char *out, size_t cap, const char *tmpl, int pid, bool root)
 {
-    char exe[4096], *name = NULL;
+    const char *name = NULL;
     char *p = out, *end = out + cap - 32;
     bool has_pid = false;
 
@@ -637,7 +633,7 @@ static bool expand_template(char *out, size_t cap, const char *tmpl, int pid, bo
             s++;
         } else if (s[0] == '%' && s[1] == 'e') {
             if (name == NULL)
-                name = exe_basename(exe, sizeof(exe));
+                name = exe_basename();
             p = rt_fmt_str(p, end, name);
             s++;
         } else if (s[0] == '%' && s[1] == '%') {
@@ -704,10 +700,10 @@ static void write_manifest(void)
 static void queue_process_record(void)
 {
     static uint8_t body[16384], rec[16400];
-    char exe[4096];
+    const char *exe = rt_cfg.exe;
     char args[8192];
     uint8_t *p = body;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    ssize_t n = (ssize_t)strlen(exe);
     ssize_t an = 0;
     int afd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 
