@@ -16,7 +16,8 @@ import statistics
 import sys
 from collections import defaultdict
 
-VARIANT_ORDER = ["plain", "interpose", "heapspan", "heapspan-512k", "heaptrack", "jemalloc"]
+VARIANT_ORDER = ["plain", "interpose", "heapspan-hooks", "heapspan-512k-preload", "heapspan",
+                 "heapspan-512k", "heaptrack", "jemalloc"]
 WORKLOAD_ORDER = ["churn", "threads", "retain", "deep", "realloc", "pyext", "pyjson",
                   "sqlite"]
 WORKLOAD_WHAT = {
@@ -332,7 +333,7 @@ def details(cells, variants, out):
                 bpe_s = with_range(bpe, fmt_bpe)
                 if v == "jemalloc":
                     bpe_s = "n/a‡"
-                elif v == "heapspan-512k" and bpe:
+                elif v.startswith("heapspan-512k") and bpe:
                     bpe_s += "§"
                 log = c.field(v, "log_bytes")
                 tool = c.analysis_tool(v)
