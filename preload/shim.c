@@ -127,33 +127,39 @@ static inline bool in_arena(const void *p)
  * it (sampler.h) when the set is made. The lock orders that against a late arena
  * allocation: a thread that saw the real allocator unresolved while another resolved
  * it and started. That block cannot be pinned any more, and sampled mode falls back
- * to the slow path for every free. */
+ * to the slow path for every free. Signals are blocked while it is held, so that a
+ * handler's allocation cannot spin on its own thread's lock. */
 static bool arena_lock, arena_pinned;
 
-static void arena_acquire(void)
+static void arena_acquire(sigset_t *old)
 {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
     while (__atomic_test_and_set(&arena_lock, __ATOMIC_ACQUIRE))
         sched_yield();
 }
 
-static void arena_release(void)
+static void arena_release(const sigset_t *old)
 {
     __atomic_clear(&arena_lock, __ATOMIC_RELEASE);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 static void *arena_alloc(size_t size)
 {
     size_t need = ((size + 15) & ~(size_t)15) + 16;
     void *p = NULL;
+    sigset_t mask;
 
-    arena_acquire();
+    arena_acquire(&mask);
     if (size <= ARENA_BYTES && arena_used + need <= ARENA_BYTES) {
         memcpy(arena + arena_used, &size, sizeof(size));
         p = arena + arena_used + 16; /* arena memory is static, hence zeroed: calloc-ready */
         arena_used += need;
     }
     bool late = p != NULL && arena_pinned;
-    arena_release();
+    arena_release(&mask);
     if (UNLIKELY(late))
         unpin_filter();
     return p;
@@ -186,16 +192,18 @@ static size_t arena_size(const void *p)
  * block's chunk size is then in the word before it. */
 static bool glibc_heap;
 
-/* Usable bytes of a live block of the real allocator. glibc's malloc_usable_size also
- * checks that the block is in use by reading the next chunk's header - a cache miss
- * that cost 5% of a realloc-heavy program's time in sampled mode; the block is known
- * to be in use here, so its own header is enough (low bits: flags, bit 1 = mmapped,
- * whose header is 16 bytes, not 8). */
+/* Another allocator's usable size, out of line: the realloc fast path then needs no
+ * frame for the glibc case. */
 __attribute__((noinline, cold)) static size_t usable_size_other(void *p)
 {
     return real.malloc_usable_size != NULL ? real.malloc_usable_size(p) : 0;
 }
 
+/* Usable bytes of a live block of the real allocator. glibc's malloc_usable_size also
+ * checks that the block is in use by reading the next chunk's header - a cache miss
+ * that cost 5% of a realloc-heavy program's time in sampled mode; the block is known
+ * to be in use here, so its own header is enough (low bits: flags, bit 1 = mmapped,
+ * whose header is 16 bytes, not 8). */
 static inline size_t usable_size(void *p)
 {
     if (glibc_heap) {
@@ -359,10 +367,10 @@ static inline uint32_t capture(struct tb_thread *t)
 /* Sampled mode's common case: this allocation is not sampled. One TLS load and a
  * subtraction; the rest (and the clock) only for the allocation that crosses zero. The
  * comparison is unsigned, so that a size of 2^63 or more (a call that fails) is never
- * taken for a negative charge. The countdown is never changed by a call that crosses
- * zero (not here): a signal handler's malloc that interrupts this, after the load, can
- * lose its bytes from the countdown - a sampling error of one allocation, never a
- * wrong record - but cannot see a value that lets full-trace mode skip a call. */
+ * taken for a negative charge, and a call that crosses zero leaves the countdown as it
+ * was: full-trace mode's 0 never moves. A signal handler's malloc that interrupts this
+ * after the load can lose its bytes from the countdown: a sampling error of one
+ * allocation, never a wrong record. */
 static inline bool not_sampled(size_t size)
 {
     uint64_t left = (uint64_t)sample_left;
@@ -1541,10 +1549,11 @@ static void start(void)
         st_set_self_range(lo, hi);
     if (sample_mean != 0) {
         uint64_t pins[SMP_MAX_PINS];
-        arena_acquire(); /* a new arena block from now on unpins (arena_alloc) */
+        sigset_t mask;
+        arena_acquire(&mask); /* a new arena block from now on unpins (arena_alloc) */
         sampled = smp_set_new(&sampled_filter, pins, arena_blocks(pins, SMP_MAX_PINS));
         arena_pinned = sampled != NULL;
-        arena_release();
+        arena_release(&mask);
     } else {
         zero_set = smp_set_new(NULL, NULL, 0);
     }

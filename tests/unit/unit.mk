@@ -46,3 +46,11 @@ $(BUILD)/tests/unit/test_evcodec: tests/unit/test_evcodec.c preload/evcodec.c pr
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -Ipreload -o $@ $(filter %.c,$^) -lcmocka -lzstd
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_evcodec
+
+# The sampled set's filter and the countdown's draws (preload/sampler.c), on its own.
+$(BUILD)/tests/unit/test_sampler: tests/unit/test_sampler.c preload/sampler.c preload/rt.c \
+                                  preload/sampler.h preload/rt.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ipreload -o $@ $(filter %.c,$^) -lcmocka -lm -pthread
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
