@@ -41,7 +41,8 @@ BENCH_Q := $(if $(BENCH_V),,@)
 
 bench-build: $(BENCH_CPROGS) $(BENCH_TOOLS) $(BENCH_SCRIPTS) $(BENCH_DIR)/benchext.so
 
-$(BENCH_CPROGS): $(BENCH_DIR)/%: $(BENCH_SRC)/%.c $(BENCH_SRC)/common.h | $(BENCH_DIR)
+$(BENCH_CPROGS): $(BENCH_DIR)/%: $(BENCH_SRC)/%.c $(BENCH_SRC)/common.h $(BENCH_SRC)/churn_loop.h \
+                 | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -pthread
 
@@ -62,7 +63,8 @@ $(BENCH_SCRIPTS): $(BENCH_DIR)/%: $(BENCH_SRC)/% | $(BENCH_DIR)
 # CPython also imports a plain "benchext.so", so the file name does not depend on the
 # interpreter. Without Python.h the extension is skipped with a note, not an error:
 # bench/run then reports the pyext workload as skipped.
-$(BENCH_DIR)/benchext.so: $(BENCH_SRC)/pyext.c $(BENCH_SRC)/common.h | $(BENCH_DIR)
+$(BENCH_DIR)/benchext.so: $(BENCH_SRC)/pyext.c $(BENCH_SRC)/common.h $(BENCH_SRC)/churn_loop.h \
+                          | $(BENCH_DIR)
 	$(BENCH_Q)inc=$$('$(BENCH_PYTHON)' -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null); \
 	if [ -n "$$inc" ] && [ -f "$$inc/Python.h" ]; then \
 		$(if $(BENCH_V),,echo "  CC      $@";) \

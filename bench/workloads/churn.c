@@ -4,36 +4,9 @@
  * usage: churn [N=10000000]                                           */
 #include <stdio.h>
 
-#include "common.h"
+#include "churn_loop.h"
 
-#define WINDOW 64
-#define DEPTH  9
-
-__attribute__((noinline)) static unsigned long churn_loop(long n, uint64_t seed)
-{
-    void *live[WINDOW] = { 0 };
-    unsigned long bytes = 0;
-    for (long i = 0; i < n; i++) {
-        uint64_t r = xs64(&seed);
-        size_t sz = 16 + r % 497; /* 16..512 */
-        unsigned slot = (r >> 32) % WINDOW;
-        free(live[slot]); /* free(NULL) for the first ones */
-        char *p = malloc(sz);
-        p[0] = (char)i; /* touch it */
-        live[slot] = p;
-        bytes += sz;
-    }
-    for (int i = 0; i < WINDOW; i++)
-        free(live[i]);
-    return bytes;
-}
-
-__attribute__((noinline)) static unsigned long descend(int depth, long n, uint64_t seed)
-{
-    unsigned long r = depth > 0 ? descend(depth - 1, n, seed) : churn_loop(n, seed);
-    NO_TAILCALL();
-    return r;
-}
+#define DEPTH 9
 
 int main(int argc, char **argv)
 {

@@ -7,35 +7,7 @@
 #include <Python.h>
 #include <string.h>
 
-#include "common.h"
-
-#define WINDOW 64
-
-__attribute__((noinline)) static unsigned long churn_loop(long n, uint64_t seed)
-{
-    void *live[WINDOW] = { 0 };
-    unsigned long bytes = 0;
-    for (long i = 0; i < n; i++) {
-        uint64_t r = xs64(&seed);
-        size_t sz = 16 + r % 497;
-        unsigned slot = (r >> 32) % WINDOW;
-        free(live[slot]);
-        char *p = malloc(sz);
-        p[0] = (char)i;
-        live[slot] = p;
-        bytes += sz;
-    }
-    for (int i = 0; i < WINDOW; i++)
-        free(live[i]);
-    return bytes;
-}
-
-__attribute__((noinline)) static unsigned long descend(int depth, long n, uint64_t seed)
-{
-    unsigned long r = depth > 0 ? descend(depth - 1, n, seed) : churn_loop(n, seed);
-    NO_TAILCALL();
-    return r;
-}
+#include "churn_loop.h"
 
 static PyObject *py_churn(PyObject *self, PyObject *args)
 {

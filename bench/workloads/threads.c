@@ -5,9 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "churn_loop.h"
 
-#define WINDOW      64
 #define DEPTH       9
 #define MAX_THREADS 256
 
@@ -16,32 +15,6 @@ struct job {
     uint64_t seed;
     unsigned long bytes;
 };
-
-__attribute__((noinline)) static unsigned long churn_loop(long n, uint64_t seed)
-{
-    void *live[WINDOW] = { 0 };
-    unsigned long bytes = 0;
-    for (long i = 0; i < n; i++) {
-        uint64_t r = xs64(&seed);
-        size_t sz = 16 + r % 497;
-        unsigned slot = (r >> 32) % WINDOW;
-        free(live[slot]);
-        char *p = malloc(sz);
-        p[0] = (char)i;
-        live[slot] = p;
-        bytes += sz;
-    }
-    for (int i = 0; i < WINDOW; i++)
-        free(live[i]);
-    return bytes;
-}
-
-__attribute__((noinline)) static unsigned long descend(int depth, long n, uint64_t seed)
-{
-    unsigned long r = depth > 0 ? descend(depth - 1, n, seed) : churn_loop(n, seed);
-    NO_TAILCALL();
-    return r;
-}
 
 static void *worker(void *arg)
 {
