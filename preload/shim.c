@@ -1522,6 +1522,18 @@ static void on_writer_tick(void)
     mm_scan(false);
 }
 
+/* The program's last thread has exited (writer.h): glibc ends a process whose last
+ * thread leaves by pthread_exit with exit(0), atexit handlers and all, and so does this,
+ * from the writer thread. From here on it is the program's last thread: what the exit
+ * handlers allocate and free is recorded, and the final flush is the normal one (it
+ * cycles no more, so nothing waits for it). Its signals stay blocked: the program is
+ * gone, and a signal sent now is one it would never have seen. */
+static void on_program_gone(void)
+{
+    rt_in_shim = 0;
+    exit(0);
+}
+
 static void start(void)
 {
     int expect = 0;
@@ -1540,6 +1552,7 @@ static void start(void)
     max_depth = rt_cfg.max_depth;
     wr_on_stop = on_writer_stop;
     wr_on_tick = on_writer_tick;
+    wr_on_program_gone = on_program_gone;
     tb_on_buffer_full = wr_wake;
     if (tb_init() < 0 || st_init() < 0) {
         rt_say("cannot set up (out of memory); not recording", NULL);

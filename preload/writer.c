@@ -69,6 +69,7 @@ static uint64_t marker_time;
 
 void (*wr_on_stop)(void);
 void (*wr_on_tick)(void);
+void (*wr_on_program_gone)(void);
 
 static const char *errno_text(int err)
 {
@@ -530,6 +531,39 @@ static void drain(bool compress)
 
 /* ---- the writer thread ---- */
 
+/* Whether every thread of the program has exited and only the writer is left: the
+ * main thread called pthread_exit and the last other thread has gone too. glibc would
+ * have ended the process then with exit(0), but it counts the writer as a thread of the
+ * program, so without this the process would live on, with every signal blocked, for
+ * ever. The kernel keeps an exited main thread as a zombie until the whole group ends:
+ * the process's state reads Z, and it counts as one of the num_threads. Unreadable
+ * /proc: false (the process then outlives its program, as before). */
+static bool program_threads_gone(void)
+{
+    char buf[512];
+    int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return false;
+    ssize_t n = read(f, buf, sizeof(buf) - 1);
+    close(f);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* "pid (comm) state ppid ... num_threads ...": comm may hold anything, so fields
+     * are counted from its last ')'. state is field 3, num_threads field 20. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL || p[1] != ' ' || p[2] != 'Z')
+        return false;
+    p += 2;
+    for (int field = 3; field < 20; field++) {
+        p = strchr(p, ' ');
+        if (p == NULL)
+            return false;
+        p++;
+    }
+    return *p >= '1' && *p <= '2' && p[1] == ' ';
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -569,6 +603,8 @@ static void *writer_main(void *arg)
         if (tails) {
             tb_reap();
             last_tail = now;
+            if (wr_on_program_gone != NULL && program_threads_gone())
+                wr_on_program_gone(); /* does not return */
         }
     }
     return NULL;

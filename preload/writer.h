@@ -74,4 +74,9 @@ extern void (*wr_on_stop)(void);
  * (the module map check). */
 extern void (*wr_on_tick)(void);
 
+/* Set by shim.c: run by the writer thread, outside the flush lock, when it finds itself
+ * the last thread of the process (every program thread has exited, the main one by
+ * pthread_exit). Ends the process as glibc would have; does not return. */
+extern void (*wr_on_program_gone)(void);
+
 #endif

@@ -38,7 +38,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm sighandler sample marker marker_own disk_full bad_env bad_log_empty
+    end_sigterm end_pthread_exit sighandler sample marker marker_own disk_full bad_env bad_log_empty
     bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
 
 # ---- checking ----
@@ -666,6 +666,28 @@ t_end_sigterm() {
     expect "exit status (SIGTERM)" 143 "$RC"
     check_wrote
     check_ending out.hsl signal
+}
+
+# main leaves by pthread_exit, the last thread later: the process ends with exit(0) as
+# without the shim (whose writer thread is then the only one left), atexit handlers run,
+# and the log is complete.
+t_end_pthread_exit() {
+    hs_run -o out.hsl -- "$PROGS/endings" pthread_exit "$PWD/atexit"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    expect "atexit handler" "atexit ran" "$(cat atexit 2>/dev/null)"
+    local log=out.hsl
+    expect "ended" exit "$(sget "$log" ended)"
+    expect "malloc size=8101" 10 "$(n_alloc "$log" malloc 8101)"
+    expect "malloc size=8102" 5 "$(n_alloc "$log" malloc 8102)"
+    expect "malloc size=8104 (after main left)" 3 "$(n_alloc "$log" malloc 8104)"
+    expect "frees of 8102-byte blocks" 5 "$(frees_of "$log" 8102)"
+    expect "lost_events" 0 "$(sget "$log" lost_events)"
+    "$HEAPSPAN" dump "$log" >/dev/null 2>dump.err || fail "dump failed: $(head -c 300 dump.err)"
+    [[ ! -s dump.err ]] || fail "dump complained: $(head -c 300 dump.err)"
+    live_funcs "$log" "$PROGS/endings" >/dev/null
+    expect "live from ending_leak" "10 blocks 81010 bytes" "$(live_of "$log" ending_leak)"
+    expect "live from ending_late" "3 blocks 24312 bytes" "$(live_of "$log" ending_late)"
 }
 
 # Handlers that allocate: synchronously (all recorded) and from a timer that interrupts
