@@ -39,7 +39,7 @@ SHIM_LIBS := -lzstd -lm -pthread -ldl
 
 SHIM_SRCS := preload/shim.c preload/tbuf.c preload/stacks.c preload/writer.c \
              preload/modmap.c preload/sampler.c preload/rt.c preload/logfmt.c \
-             preload/evcodec.c
+             preload/evcodec.c preload/fdguard.c
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \

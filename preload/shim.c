@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fdguard.h"
 #include "logfmt.h"
 #include "modmap.h"
 #include "rt.h"
@@ -243,6 +244,7 @@ static void resolve_real(void)
     R(execvpe);
     R(fexecve);
 #undef R
+    fdg_init();
     *(void **)&real.exit_ = dlsym(RTLD_NEXT, "_exit");
     *(void **)&real.Exit_ = dlsym(RTLD_NEXT, "_Exit");
     void *libc_malloc = dlsym(RTLD_NEXT, "__libc_malloc");

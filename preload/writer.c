@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +36,8 @@
  * merging threads can hand out events only below the barriers it has read. */
 #define CHUNKS_PER_CYCLE 2
 
-static int fd = -1;
+static int fd = -1; /* the log: high-numbered, guarded from the program (fdguard.h) */
+static int log_pid; /* the process fd belongs to (a vfork child shares this memory) */
 static char path[4096];
 static uint64_t file_off;
 static bool finished, stopped;
@@ -789,6 +791,60 @@ static int alloc_buffers(void)
     return 0;
 }
 
+/* The lowest number the log may take: well above what programs use, well below the
+ * descriptor limit (a higher one would make the kernel grow the descriptor table). */
+static int high_floor(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur < 64)
+        return 3;
+    return r.rlim_cur > 2000 ? 1000 : (int)(r.rlim_cur / 2);
+}
+
+/* The log's descriptor is closed with the system call: close() is the guard's hook. */
+static void close_log(void)
+{
+    if (fd >= 0)
+        syscall(SYS_close, fd);
+    __atomic_store_n(&fd, -1, __ATOMIC_RELAXED);
+}
+
+int wr_log_fd(void)
+{
+    return __atomic_load_n(&fd, __ATOMIC_RELAXED);
+}
+
+bool wr_is_log_fd(int f)
+{
+    return f >= 0 && f == __atomic_load_n(&fd, __ATOMIC_RELAXED) && getpid() == log_pid;
+}
+
+int wr_move_fd(void)
+{
+    pthread_mutex_lock(&flush_lock);
+    int old = fd;
+    if (old >= 0) {
+        int moved = fcntl(old, F_DUPFD_CLOEXEC, high_floor());
+        if (moved < 0)
+            moved = fcntl(old, F_DUPFD_CLOEXEC, 0);
+        if (moved >= 0) {
+            __atomic_store_n(&fd, moved, __ATOMIC_RELAXED);
+        } else {
+            rt_say("no descriptor left to keep ", path,
+                   " from the program's dup2; recording stopped, the log is readable up to "
+                   "here",
+                   NULL);
+            stopped = true;
+            __atomic_store_n(&fd, -1, __ATOMIC_RELAXED);
+            if (wr_on_stop != NULL)
+                wr_on_stop();
+            old = -1; /* the program's dup2 replaces it: nothing to close */
+        }
+    }
+    pthread_mutex_unlock(&flush_lock);
+    return old;
+}
+
 int wr_open(int ppid)
 {
     char base[4096];
@@ -817,6 +873,12 @@ int wr_open(int ppid)
                "); not recording, the program runs as usual", NULL);
         return err;
     }
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, high_floor());
+    if (high >= 0) {
+        syscall(SYS_close, fd);
+        fd = high;
+    }
+    log_pid = pid;
 
     uint8_t h[LF_FILE_HDR_SIZE] = { 0 };
     memcpy(h, LF_MAGIC, 8);
@@ -832,8 +894,7 @@ int wr_open(int ppid)
     err = rt_write_all(fd, h, sizeof(h));
     if (err < 0) {
         rt_say("cannot write ", path, " (", errno_text(-err), "); not recording", NULL);
-        close(fd);
-        fd = -1;
+        close_log();
         return err;
     }
     file_off = sizeof(h);
@@ -959,9 +1020,7 @@ int wr_fork_child(int ppid)
 {
     pthread_mutex_init(&flush_lock, NULL);
     pthread_mutex_init(&meta_lock, NULL);
-    if (fd >= 0)
-        close(fd); /* the parent's log: never written by two processes */
-    fd = -1;
+    close_log(); /* the parent's log: never written by two processes */
     meta_q_len = 0;
     stage_len = 0;
     stacks_written = 1;

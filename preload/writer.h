@@ -55,6 +55,15 @@ void wr_finish(int reason);
  * flush and the end record. Never blocks for more than ~200 ms. */
 void wr_emergency(int reason);
 
+/* The log's descriptor, -1 if none (fdguard.h). */
+int wr_log_fd(void);
+/* Whether f is this process's log descriptor. Async-signal-safe. */
+bool wr_is_log_fd(int f);
+/* Moves the log to another descriptor, for a dup2 onto its number; returns the old
+ * number (still open, now the program's to replace), or -1 (no log, or it could not move
+ * and recording stopped). */
+int wr_move_fd(void);
+
 /* The path of this process's log. */
 const char *wr_path(void);
 

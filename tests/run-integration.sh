@@ -38,7 +38,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit sighandler sample marker marker_own disk_full bad_env bad_log_empty
+    end_sigterm end_pthread_exit fdclose sighandler sample marker marker_own disk_full bad_env bad_log_empty
     bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
 
 # ---- checking ----
@@ -688,6 +688,41 @@ t_end_pthread_exit() {
     live_funcs "$log" "$PROGS/endings" >/dev/null
     expect "live from ending_leak" "10 blocks 81010 bytes" "$(live_of "$log" ending_leak)"
     expect "live from ending_late" "3 blocks 24312 bytes" "$(live_of "$log" ending_late)"
+}
+
+# A program that closes every descriptor it did not open (close, close_range, closefrom,
+# dup2 over whatever is left), in a forked child and then in the parent, and opens 20
+# files of its own each time (tests/progs/fdclose.c): the logs are complete, and the
+# program's files hold what it wrote and nothing of the log.
+t_fdclose() {
+    mkdir files || return
+    hs_run -o out.hsl -- "$PROGS/fdclose" "$PWD/files"
+    expect "exit status" 0 "$RC"
+    expect "stderr lines other than 'wrote'" "" "$(grep -v '^heapspan: wrote ' run.err)"
+    local role i bad=0
+    for role in child parent; do
+        for ((i = 0; i < 20; i++)); do
+            [[ $(cat "files/$role.$i" 2>/dev/null) == "$role $i" ]] || bad=$((bad + 1))
+        done
+    done
+    expect "program files not holding exactly what the program wrote" 0 "$bad"
+    local logs=(out.*.hsl)
+    expect "child logs" 1 "$([[ -e ${logs[0]} ]] && echo ${#logs[@]} || echo 0)"
+    [[ -e ${logs[0]} ]] || return
+    local child=${logs[0]}
+    expect "parent: ended" exit "$(sget out.hsl ended)"
+    expect "parent: lost_events" 0 "$(sget out.hsl lost_events)"
+    expect "parent: malloc size=7001 (before the fork)" 7 "$(n_alloc out.hsl malloc 7001)"
+    expect "parent: malloc size=7003 (after closing everything)" 13 "$(n_alloc out.hsl malloc 7003)"
+    expect "parent: malloc size=7002 (the child's)" 0 "$(n_alloc out.hsl malloc 7002)"
+    expect "child: ended" exit "$(sget "$child" ended)"
+    expect "child: lost_events" 0 "$(sget "$child" lost_events)"
+    expect "child: malloc size=7002 (after closing everything)" 11 "$(n_alloc "$child" malloc 7002)"
+    expect "child: malloc size=7003 (the parent's)" 0 "$(n_alloc "$child" malloc 7003)"
+    live_funcs out.hsl "$PROGS/fdclose" >/dev/null
+    expect "parent: live from fd_parent_late" "13 blocks 91039 bytes" "$(live_of out.hsl fd_parent_late)"
+    live_funcs "$child" "$PROGS/fdclose" >/dev/null
+    expect "child: live from fd_child_leak" "11 blocks 77022 bytes" "$(live_of "$child" fd_child_leak)"
 }
 
 # Handlers that allocate: synchronously (all recorded) and from a timer that interrupts
