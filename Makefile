@@ -33,8 +33,10 @@ SHIM_CFLAGS := $(HS_CFLAGS) -fPIC -fvisibility=hidden -fexceptions -fno-omit-fra
                -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
                -fno-builtin-free -ftls-model=initial-exec -I$(UNWIND_DIR)/include
 # --wrap=sigprocmask: libunwind's calls go to stacks.c's __wrap_sigprocmask (see there).
+# --wrap=pipe2,close,read: the shim's own descriptors (libunwind's validation pipe) are
+# kept from the program's close-everything and dup2 (preload/fdguard.h).
 SHIM_LDFLAGS := -shared -Wl,--exclude-libs,ALL -Wl,-z,nodelete -Wl,-z,defs \
-	-Wl,--wrap=sigprocmask
+	-Wl,--wrap=sigprocmask -Wl,--wrap=pipe2 -Wl,--wrap=close -Wl,--wrap=read
 SHIM_LIBS := -lzstd -lm -pthread -ldl
 
 SHIM_SRCS := preload/shim.c preload/tbuf.c preload/stacks.c preload/writer.c \

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +84,20 @@ char *rt_fmt_str(char *p, const char *end, const char *s)
     while (*s != '\0' && p < end)
         *p++ = *s++;
     return p;
+}
+
+int rt_fd_move_high(int fd)
+{
+    struct rlimit r;
+    /* A much higher number would make the kernel grow the descriptor table. */
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur < 64)
+        return fd;
+    int floor = r.rlim_cur > 2000 ? 1000 : (int)(r.rlim_cur / 2);
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    if (high < 0)
+        return fd;
+    syscall(SYS_close, fd);
+    return high;
 }
 
 void rt_say(const char *first, ...)

@@ -42,6 +42,11 @@ void rt_unmap(void *p, size_t size);
 /* Writes all of buf, retrying on EINTR and short writes. 0 or a negative errno. */
 int rt_write_all(int fd, const void *buf, size_t len);
 
+/* Moves a descriptor of the shim's to a high number (half the descriptor limit, at
+ * most 1000), close-on-exec, so that the program's own open() calls get the numbers they
+ * would get without the shim. Returns the new number, or fd itself if it cannot move. */
+int rt_fd_move_high(int fd);
+
 /* Decimal / hex formatting into a caller's buffer; returns the end (no NUL). */
 char *rt_fmt_u64(char *p, uint64_t v);
 char *rt_fmt_hex(char *p, uint64_t v);

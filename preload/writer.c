@@ -8,10 +8,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: a custom allocator */
 #include <zstd.h>
 
 #include "evcodec.h"
@@ -569,7 +569,7 @@ static bool program_threads_gone(void)
 static void *writer_main(void *arg)
 {
     (void)arg;
-    rt_in_shim = 1; /* the writer's own allocations (zstd's) are not the program's */
+    rt_in_shim = 1; /* anything it might still allocate is not the program's */
     uint64_t last_tail = rt_monotonic_ns();
     uint64_t next_snapshot =
         rt_cfg.snapshot_interval_ns ? last_tail + rt_cfg.snapshot_interval_ns : UINT64_MAX;
@@ -772,6 +772,33 @@ static void queue_process_record(void)
     wr_meta(rec, make_rec(rec, LF_META_PROCESS, body, (size_t)(p - body)));
 }
 
+/* zstd's memory, straight from mmap: its context (megabytes) stays out of the program's
+ * heap, and compressing on the writer thread calls no allocator at all (glibc's arenas
+ * or a preloaded jemalloc never see that thread). zstd allocates a few large blocks per
+ * context, once. */
+#define ZSTD_HDR 64 /* the block's size, kept in front; keeps zstd's 64-byte alignment */
+
+static void *zstd_alloc(void *opaque, size_t size)
+{
+    (void)opaque;
+    uint8_t *p = rt_map(size + ZSTD_HDR);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, &size, sizeof(size));
+    return p + ZSTD_HDR;
+}
+
+static void zstd_free(void *opaque, void *address)
+{
+    size_t size;
+    (void)opaque;
+    if (address == NULL)
+        return;
+    uint8_t *p = (uint8_t *)address - ZSTD_HDR;
+    memcpy(&size, p, sizeof(size));
+    rt_unmap(p, size + ZSTD_HDR);
+}
+
 static int alloc_buffers(void)
 {
     if (stage == NULL)
@@ -787,18 +814,9 @@ static int alloc_buffers(void)
     if (stage == NULL || raw == NULL || enc == NULL || meta_scratch == NULL || snap_threads == NULL)
         return -ENOMEM;
     if (zc == NULL)
-        zc = ZSTD_createCCtx(); /* NULL is survivable: chunks are then stored raw */
+        zc = ZSTD_createCCtx_advanced((ZSTD_customMem){ zstd_alloc, zstd_free, NULL });
+    /* NULL is survivable: chunks are then stored raw. */
     return 0;
-}
-
-/* The lowest number the log may take: well above what programs use, well below the
- * descriptor limit (a higher one would make the kernel grow the descriptor table). */
-static int high_floor(void)
-{
-    struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur < 64)
-        return 3;
-    return r.rlim_cur > 2000 ? 1000 : (int)(r.rlim_cur / 2);
 }
 
 /* The log's descriptor is closed with the system call: close() is the guard's hook. */
@@ -824,7 +842,7 @@ int wr_move_fd(void)
     pthread_mutex_lock(&flush_lock);
     int old = fd;
     if (old >= 0) {
-        int moved = fcntl(old, F_DUPFD_CLOEXEC, high_floor());
+        int moved = fcntl(old, F_DUPFD_CLOEXEC, old + 1);
         if (moved < 0)
             moved = fcntl(old, F_DUPFD_CLOEXEC, 0);
         if (moved >= 0) {
@@ -873,11 +891,7 @@ int wr_open(int ppid)
                "); not recording, the program runs as usual", NULL);
         return err;
     }
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, high_floor());
-    if (high >= 0) {
-        syscall(SYS_close, fd);
-        fd = high;
-    }
+    fd = rt_fd_move_high(fd);
     log_pid = pid;
 
     uint8_t h[LF_FILE_HDR_SIZE] = { 0 };

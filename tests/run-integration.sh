@@ -693,7 +693,7 @@ t_end_pthread_exit() {
 # A program that closes every descriptor it did not open (close, close_range, closefrom,
 # dup2 over whatever is left), in a forked child and then in the parent, and opens 20
 # files of its own each time (tests/progs/fdclose.c): the logs are complete, and the
-# program's files hold what it wrote and nothing of the log.
+# program's files hold what it wrote, nothing of the log and no byte of libunwind's.
 t_fdclose() {
     mkdir files || return
     hs_run -o out.hsl -- "$PROGS/fdclose" "$PWD/files"

@@ -12,7 +12,9 @@
  *     and writes "ROLE N\n" to each;
  *   - allocates: the child fd_child_leak, 11 x malloc(7002), the parent fd_parent_late,
  *     13 x malloc(7003), all kept.
- * Exit status 0 when every step worked. No stdio.
+ * Exit status 0 when every step worked. No stdio. Built without frame pointers or unwind
+ * tables (tests.mk), so that stack walks out of these functions make libunwind test
+ * addresses through its pipe, one of the shim's descriptors, after everything is closed.
  */
 #include <dirent.h>
 #include <fcntl.h>
