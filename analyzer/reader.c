@@ -236,6 +236,8 @@ static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
 
 struct rd_log *rd_open(const char *path, int *err)
 {
+    static const char header_cut[] = "log ends inside its header; the process died before its "
+                                     "first write - record it again";
     struct rd_log *r = calloc(1, sizeof(*r));
     uint8_t h[LF_FILE_HDR_SIZE];
     struct stat sb;
@@ -287,9 +289,7 @@ struct rd_log *rd_open(const char *path, int *err)
         return r;
     }
     if ((size_t)n < 12) {
-        *err = fail(r, -EINVAL, (uint64_t)n,
-                    "log ends inside its header; the process died before its first "
-                    "write - record it again");
+        *err = fail(r, -EINVAL, (uint64_t)n, "%s", header_cut);
         return r;
     }
     r->hdr.version = lf_get_u16(h + 8);
@@ -306,9 +306,7 @@ struct rd_log *rd_open(const char *path, int *err)
         return r;
     }
     if ((size_t)n < LF_FILE_HDR_SIZE) {
-        *err = fail(r, -EINVAL, (uint64_t)n,
-                    "log ends inside its header; the process died before its first "
-                    "write - record it again");
+        *err = fail(r, -EINVAL, (uint64_t)n, "%s", header_cut);
         return r;
     }
     r->hdr.flags = lf_get_u32(h + 12);
@@ -773,6 +771,21 @@ static void pend_done(struct rd_log *r, struct pending *p)
     r->n_spares++;
 }
 
+/* Makes *buf hold at least need bytes (at least 1, so that it is never NULL after);
+ * false when out of memory, *buf then unchanged. Contents are kept. */
+static bool reserve_bytes(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (*buf != NULL && *cap >= need)
+        return true;
+    size_t n = need ? need : 1;
+    uint8_t *b = realloc(*buf, n);
+    if (b == NULL)
+        return false;
+    *buf = b;
+    *cap = n;
+    return true;
+}
+
 /* A pending chunk with room for len raw bytes, or NULL. */
 static struct pending *pend_get(struct rd_log *r, size_t len)
 {
@@ -785,14 +798,9 @@ static struct pending *pend_get(struct rd_log *r, size_t len)
         if (p == NULL)
             return NULL;
     }
-    if (p->cap < len || p->raw == NULL) {
-        uint8_t *b = realloc(p->raw, len ? len : 1);
-        if (b == NULL) {
-            pend_free(p);
-            return NULL;
-        }
-        p->raw = b;
-        p->cap = len ? len : 1;
+    if (!reserve_bytes(&p->raw, &p->cap, len)) {
+        pend_free(p);
+        return NULL;
     }
     return p;
 }
@@ -875,6 +883,29 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
     return 0;
 }
 
+/* A chunk header's fields (logfmt.h gives the layout). */
+struct chunk_head {
+    int kind, flags;
+    unsigned hsize;
+    uint32_t stored, rawlen, tid, crc, span;
+    uint64_t base_time;
+};
+
+static struct chunk_head chunk_head_of(const uint8_t h[LF_CHUNK_HDR_SIZE])
+{
+    return (struct chunk_head){
+        .kind = h[4],
+        .flags = h[5],
+        .hsize = lf_get_u16(h + 6),
+        .stored = lf_get_u32(h + 8),
+        .rawlen = lf_get_u32(h + 12),
+        .tid = lf_get_u32(h + 16),
+        .crc = lf_get_u32(h + 20),
+        .base_time = lf_get_u64(h + 24),
+        .span = lf_get_u32(h + 40),
+    };
+}
+
 /* ---- reading ahead ---- */
 
 /* Whether an events chunk with these flags is one the threads read ahead: one that
@@ -910,15 +941,16 @@ static void *read_ahead(void *arg)
             r->ah_end = true;
             break;
         }
-        unsigned hsize = lf_get_u16(h + 6);
-        uint32_t stored = lf_get_u32(h + 8), rawlen = lf_get_u32(h + 12), crc = lf_get_u32(h + 20);
+        struct chunk_head c = chunk_head_of(h);
+        unsigned hsize = c.hsize;
+        uint32_t stored = c.stored, rawlen = c.rawlen, crc = c.crc;
         if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096 || stored > LF_MAX_CHUNK_RAW ||
             rawlen > LF_MAX_CHUNK_RAW || at + hsize + stored > r->st.file_bytes) {
             r->ah_end = true;
             break;
         }
         r->ah_off = at + hsize + stored;
-        if (h[4] != LF_CHUNK_EVENTS || !ahead_kind(r, h[5]))
+        if (c.kind != LF_CHUNK_EVENTS || !ahead_kind(r, (uint8_t)c.flags))
             continue;
         struct ahead *a = &r->ahead[r->ah_tail++ % AHEAD_CHUNKS];
         a->off = at;
@@ -926,28 +958,12 @@ static void *read_ahead(void *arg)
         a->done = false;
         r->ah_bytes += rawlen;
         pthread_mutex_unlock(&r->ah_mu);
-        bool ok = true;
-        if (buf_cap < stored) {
-            uint8_t *b = realloc(buf, stored);
-            ok = b != NULL;
-            if (ok) {
-                buf = b;
-                buf_cap = stored;
-            }
-        }
+        bool ok = reserve_bytes(&buf, &buf_cap, stored);
         ok = ok && pread_full(r->fd, buf, stored, at + hsize) == (ssize_t)stored &&
              lf_crc32c(0, buf, stored) == crc;
         /* Version 1: a zstd frame of the records; 2: columns, each its own frame. */
         size_t len = !ok ? 0 : r->hdr.version < 2 ? rawlen : ec_unpacked_size(buf, stored);
-        ok = ok && len != SIZE_MAX;
-        if (ok && a->cap < len) {
-            uint8_t *b = realloc(a->raw, len);
-            ok = b != NULL;
-            if (ok) {
-                a->raw = b;
-                a->cap = len;
-            }
-        }
+        ok = ok && len != SIZE_MAX && reserve_bytes(&a->raw, &a->cap, len);
         if (ok && r->hdr.version < 2)
             ok = ZSTD_decompressDCtx(zd, a->raw, rawlen, buf, stored) == rawlen;
         else if (ok)
@@ -1101,12 +1117,11 @@ static int read_chunk(struct rd_log *r)
              r->path, (unsigned long long)off);
         return 0;
     }
-    int kind = h[4], flags = h[5];
-    unsigned hsize = lf_get_u16(h + 6);
-    uint32_t stored = lf_get_u32(h + 8), rawlen = lf_get_u32(h + 12), tid = lf_get_u32(h + 16);
-    uint32_t crc = lf_get_u32(h + 20);
-    uint64_t base_time = lf_get_u64(h + 24);
-    uint32_t span = lf_get_u32(h + 40);
+    struct chunk_head c = chunk_head_of(h);
+    int kind = c.kind, flags = c.flags;
+    unsigned hsize = c.hsize;
+    uint32_t stored = c.stored, rawlen = c.rawlen, tid = c.tid, crc = c.crc, span = c.span;
+    uint64_t base_time = c.base_time;
 
     if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096)
         return fail(r, -EINVAL, off + 6, "bad chunk header size %u", hsize);
@@ -1144,13 +1159,8 @@ static int read_chunk(struct rd_log *r)
         }
         pend_done(r, pend); /* not read ahead, or damaged: read here, as without */
     }
-    if (r->buf_cap < stored) {
-        uint8_t *b = realloc(r->buf, stored);
-        if (b == NULL)
-            return -ENOMEM;
-        r->buf = b;
-        r->buf_cap = stored;
-    }
+    if (!reserve_bytes(&r->buf, &r->buf_cap, stored))
+        return -ENOMEM;
     n = read_at(r, r->buf, stored, off + hsize);
     if (n < 0)
         return fail(r, (int)n, off + hsize, "read error: %s", strerror((int)-n));
@@ -1177,13 +1187,8 @@ static int read_chunk(struct rd_log *r)
             return -ENOMEM;
         raw = pend->raw;
     } else if (flags & LF_CHUNK_ZSTD) {
-        if (r->raw_cap < rawlen) {
-            uint8_t *b = realloc(r->raw, rawlen);
-            if (b == NULL)
-                return -ENOMEM;
-            r->raw = b;
-            r->raw_cap = rawlen;
-        }
+        if (!reserve_bytes(&r->raw, &r->raw_cap, rawlen))
+            return -ENOMEM;
         raw = r->raw;
     }
     if (flags & LF_CHUNK_ZSTD) {
@@ -1237,6 +1242,16 @@ uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
 
 /* ---- merging ---- */
 
+/* An item handed out at time t: one earlier than an item already handed out is late
+ * (the stats count it). */
+static inline void note_order(struct rd_log *r, uint64_t t)
+{
+    if (t < r->last_out)
+        r->st.late++;
+    else
+        r->last_out = t;
+}
+
 /* An event handed out: the stats count it. */
 static inline void count_event(struct rd_log *r, const struct lf_event *e)
 {
@@ -1272,10 +1287,7 @@ static int next_item(struct rd_log *r, struct rd_item *out)
         bool have = have_ev || have_meta;
 
         if (have && (r->eof || t < r->safe)) {
-            if (t < r->last_out)
-                r->st.late++;
-            else
-                r->last_out = t;
+            note_order(r, t);
             if (have_meta && tmeta <= tev) {
                 free(r->cur_text);
                 r->cur_text = r->mq[0].text;
@@ -1342,10 +1354,7 @@ static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
         const struct lf_event *e = &p->ev[p->i];
         if (e->time > le || e->time >= lt)
             break;
-        if (e->time < r->last_out)
-            r->st.late++;
-        else
-            r->last_out = e->time;
+        note_order(r, e->time);
         count_event(r, e);
         out[k].tid = p->tid;
         out[k].other = 0;
