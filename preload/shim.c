@@ -665,11 +665,16 @@ EXPORT void free(void *p)
     free_slow(p);
 }
 
-/* Sampled mode: what a resize of old to size bytes charges to the sample countdown. */
+/* Sampled mode: what a resize to size bytes of a block with usable bytes charges to the
+ * sample countdown (sampler.h says why only growth counts). */
+static inline uint64_t growth_beyond(size_t usable, size_t size)
+{
+    return size > usable ? size - usable : 0;
+}
+
 static inline uint64_t resize_growth(void *old, size_t size)
 {
-    size_t usable = usable_size(old);
-    return size > usable ? size - usable : 0;
+    return growth_beyond(usable_size(old), size);
 }
 
 static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t, size_t), size_t a,
@@ -1010,7 +1015,7 @@ EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
     /* Resized in place; the block now holds what was asked for, up to size + extra. */
     size_t now_size = got < size + extra ? got : size + extra;
     resize_end(LF_FN_XALLOCX, ptr, known, old_size, zeros, ptr, now_size,
-               now_size > usable ? now_size - usable : 0, t_before, false);
+               growth_beyond(usable, now_size), t_before, false);
     return got;
 }
 
