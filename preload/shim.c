@@ -438,17 +438,16 @@ static void note_alloc_slow(int fn, void *p, size_t size)
 
 /* Whether the block at addr is one the log knows about (sampled mode), and - for a
  * block picked for zero counting - how many of its bytes are zero. */
-static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros, bool count)
+static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros)
 {
     *zeros = UINT64_MAX;
     if (sample_mean != 0) {
         if (!smp_remove(sampled, addr, size))
             return false;
-        if (count)
-            *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
+        *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
         return true;
     }
-    if (count && smp_remove(zero_set, addr, size))
+    if (smp_remove(zero_set, addr, size))
         *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
     return true;
 }
@@ -471,7 +470,7 @@ static void note_free_slow(int fn, void *p)
     if (t == NULL)
         return;
     uint64_t addr = (uint64_t)(uintptr_t)p;
-    if (!free_side(addr, &size, &zeros, true) || !tb_reserve(t)) {
+    if (!free_side(addr, &size, &zeros) || !tb_reserve(t)) {
         if (sample_mean == 0)
             t->lost++;
         leave(t);
@@ -492,37 +491,48 @@ static void note_free_slow(int fn, void *p)
     leave(t);
 }
 
-/* Before a resize: in sampled mode the old block leaves the sampled set now, before
- * the real call can hand its address to another thread. Returns whether the old block
- * is one the log knows. */
-static bool resize_begin(void *old, uint64_t *old_size, uint64_t *zeros)
-{
-    bool known;
+/* What a resize knows of the old block before the real call. */
+struct resize_old {
+    bool known;    /* the log knows the block (always, in full-trace mode) */
+    bool picked;   /* full-trace mode: picked for zero counting */
+    uint64_t size; /* sampled, or picked: its size */
+};
 
-    if (!recording || rt_in_shim)
-        return false;
-    rt_in_shim = 1;
-    /* No zero count: a resized block's contents live on in the new one; they are
-     * counted when it is finally freed. */
-    known = free_side((uint64_t)(uintptr_t)old, old_size, zeros, false);
-    rt_in_shim = 0;
-    return known;
-}
-
-/* A resize that did not happen: the old block is still live, and still picked. */
-static void resize_undo(void *old, bool old_known, uint64_t old_size, uint64_t zeros)
+/* Before a resize: the old block leaves the sampled set (or the set picked for zero
+ * counting) now, before the real call can hand its address to another thread. It is
+ * not counted: its contents live on in the new block, which takes its place in the
+ * set and is counted when it is finally freed. */
+static void resize_begin(void *old, struct resize_old *o)
 {
     uint64_t addr = (uint64_t)(uintptr_t)old;
 
-    if (old_known && sample_mean != 0)
-        smp_add(sampled, addr, old_size);
-    else if (zeros != UINT64_MAX && zero_set != NULL)
-        smp_add(zero_set, addr, old_size);
+    *o = (struct resize_old){ 0 };
+    if (!recording || rt_in_shim)
+        return;
+    rt_in_shim = 1;
+    if (sample_mean != 0) {
+        o->known = smp_remove(sampled, addr, &o->size);
+    } else {
+        o->known = true;
+        o->picked = zero_set != NULL && smp_remove(zero_set, addr, &o->size);
+    }
+    rt_in_shim = 0;
+}
+
+/* A resize that did not happen: the old block is still live, and still in its set. */
+static void resize_undo(void *old, const struct resize_old *o)
+{
+    uint64_t addr = (uint64_t)(uintptr_t)old;
+
+    if (o->known && sample_mean != 0)
+        smp_add(sampled, addr, o->size);
+    else if (o->picked)
+        smp_add(zero_set, addr, o->size);
 }
 
 /* After a resize that returned p (NULL: failed, or freed for size 0). */
-static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uint64_t zeros,
-                       void *p, size_t size, uint64_t growth, uint64_t t_before, bool freed_on_null)
+static void resize_end(int fn, void *old, const struct resize_old *o, void *p, size_t size,
+                       uint64_t growth, uint64_t t_before, bool freed_on_null)
 {
     uint64_t now = rt_ticks();
     struct tb_thread *t = enter();
@@ -531,18 +541,20 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
         return;
     uint64_t oaddr = (uint64_t)(uintptr_t)old, naddr = (uint64_t)(uintptr_t)p;
     if (p == NULL && !freed_on_null) {
-        resize_undo(old, old_known, old_size, zeros); /* failed: the old block lives on */
+        resize_undo(old, o); /* failed: the old block lives on */
         leave(t);
         return;
     }
-    bool new_known = p != NULL;
+    bool old_known = o->known, new_known = p != NULL;
     if (p != NULL && sample_mean != 0) {
         if (old_known)
-            new_known = smp_keep_resized(&t->rng, sample_mean, old_size, size);
+            new_known = smp_keep_resized(&t->rng, sample_mean, o->size, size);
         else
             new_known = smp_take(&sample_left, &t->rng, sample_mean, growth);
         if (new_known)
             smp_add(sampled, naddr, size);
+    } else if (p != NULL && o->picked) {
+        smp_add(zero_set, naddr, size);
     }
     if (!old_known && !new_known) {
         leave(t);
@@ -559,8 +571,6 @@ static void resize_end(int fn, void *old, bool old_known, uint64_t old_size, uin
     uint8_t *w = t->pos;
     if (UNLIKELY(has_lost(t)))
         w = put_lost(t, w, t_before);
-    if (old_known && zeros != UINT64_MAX)
-        w = put_zeros(t, w, t_before, oaddr, old_size, zeros);
     int width;
     if (old_known && new_known) {
         w = put_tag(w, LF_EV_REALLOC, fn, oaddr, naddr, &width);
@@ -695,12 +705,12 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
             not_sampled(growth))
             return call(old, a, b);
     }
-    uint64_t old_size = 0, zeros = UINT64_MAX;
+    struct resize_old o;
     uint64_t t_before = rt_ticks_before();
-    bool known = resize_begin(old, &old_size, &zeros);
+    resize_begin(old, &o);
     void *p = call(old, a, b);
     /* realloc(p, 0) returning NULL freed p (glibc); jemalloc returns a block instead. */
-    resize_end(fn, old, known, old_size, zeros, p, size, growth, t_before, size == 0);
+    resize_end(fn, old, &o, p, size, growth, t_before, size == 0);
     return p;
 }
 
@@ -980,14 +990,15 @@ EXPORT void *rallocx(void *ptr, size_t size, int flags)
     if (!recording || rt_in_shim)
         return f != NULL ? f(ptr, size, flags) : real.realloc(ptr, size ? size : 1);
     uint64_t growth = sample_mean != 0 ? resize_growth(ptr, size) : 0;
-    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks_before();
-    bool known = resize_begin(ptr, &old_size, &zeros);
+    struct resize_old o;
+    uint64_t t_before = rt_ticks_before();
+    resize_begin(ptr, &o);
     void *p;
     if (f == NULL)
         p = real.realloc(ptr, size ? size : 1);
     else
         CALL_GUARDED(p = f(ptr, size, flags));
-    resize_end(LF_FN_RALLOCX, ptr, known, old_size, zeros, p, size, growth, t_before, false);
+    resize_end(LF_FN_RALLOCX, ptr, &o, p, size, growth, t_before, false);
     return p;
 }
 
@@ -1001,21 +1012,22 @@ EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
     if (!recording || rt_in_shim)
         return f(ptr, size, extra, flags);
     size_t usable = sample_mean != 0 ? real.malloc_usable_size(ptr) : 0;
-    uint64_t old_size = 0, zeros = UINT64_MAX, t_before = rt_ticks_before();
-    bool known = resize_begin(ptr, &old_size, &zeros);
+    struct resize_old o;
+    uint64_t t_before = rt_ticks_before();
+    resize_begin(ptr, &o);
     size_t got;
     CALL_GUARDED(got = f(ptr, size, extra, flags));
     if (got < size) {
         /* Not resized: the block is as it was. */
         rt_in_shim++;
-        resize_undo(ptr, known, old_size, zeros);
+        resize_undo(ptr, &o);
         rt_in_shim--;
         return got;
     }
     /* Resized in place; the block now holds what was asked for, up to size + extra. */
     size_t now_size = got < size + extra ? got : size + extra;
-    resize_end(LF_FN_XALLOCX, ptr, known, old_size, zeros, ptr, now_size,
-               growth_beyond(usable, now_size), t_before, false);
+    resize_end(LF_FN_XALLOCX, ptr, &o, ptr, now_size, growth_beyond(usable, now_size), t_before,
+               false);
     return got;
 }
 

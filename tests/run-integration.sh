@@ -38,7 +38,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit fdclose sighandler sample marker marker_own disk_full bad_env bad_log_empty
+    end_sigterm end_pthread_exit fdclose sighandler sample regrow marker marker_own disk_full bad_env bad_log_empty
     bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
 
 # ---- checking ----
@@ -778,6 +778,33 @@ t_sample() {
     expect "frees (of sampled blocks only)" $((k_small + k_big)) "$(sget out.hsl frees)"
     expect "unknown_frees" 0 "$(sget out.hsl unknown_frees)"
     expect "live_blocks" 0 "$(sget out.hsl live_blocks)"
+}
+
+# Resizes of blocks the log knows (tests/progs/regrow.c): a 1000-byte buffer grown by 100
+# reallocs to 101,000 bytes and left live, and a 4 MiB calloc block grown to 5 MiB and
+# freed. Each realloc takes its own stack, so the buffer left live belongs to
+# grow_buffer, in full-trace mode and sampled (--sample 16: a block of 1000 bytes or more
+# is sampled with probability 1 - e^-62, and a sampled block stays sampled while it
+# grows). The big block, picked for zero counting (sampled, or in full-trace mode with
+# probability 1 - e^-16), stays picked when resized and is counted at its free, at its
+# new size.
+t_regrow() {
+    local log
+    hs_run -o full.hsl -- "$PROGS/regrow"
+    expect "exit status" 0 "$RC"
+    hs_run --sample 16 -o sampled.hsl -- "$PROGS/regrow"
+    expect "exit status (--sample 16)" 0 "$RC"
+    for log in full.hsl sampled.hsl; do
+        expect "$log: 1000-byte mallocs" 1 "$(n_alloc $log malloc 1000)"
+        expect "$log: reallocs (100 of the buffer, 1 of the big block)" 101 "$(n_alloc $log realloc '*')"
+        expect "$log: the buffer's last size" 1 "$(n_alloc $log realloc 101000)"
+        expect "$log: zero counts of the grown 5 MiB block (all of its first 4 KiB zero)" 1 \
+            "$(grep -c ' zeros addr=0x[0-9a-f]* size=5242880 zero_bytes=5242880$' "$log.txt")"
+        expect "$log: zero counts at the old size" 0 "$(grep -c ' zeros .* size=4194304 ' "$log.txt")"
+        live_funcs $log "$PROGS/regrow" >/dev/null
+        expect "$log: functions with live blocks" "grow_buffer" "$(live_func_names $log)"
+        expect "$log: live from grow_buffer" "1 blocks 101000 bytes" "$(live_of $log grow_buffer)"
+    done
 }
 
 # marker_run MODE: tests/progs/marker in MODE under `heapspan run`, sent SIGUSR2 once it
