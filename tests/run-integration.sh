@@ -38,8 +38,8 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit fdclose sighandler sample regrow marker marker_own disk_full bad_env bad_log_empty
-    bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
+    end_sigterm end_pthread_exit fdclose sighandler sample regrow marker marker_own disk_full
+    bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
 
 # ---- checking ----
 
@@ -795,15 +795,15 @@ t_regrow() {
     hs_run --sample 16 -o sampled.hsl -- "$PROGS/regrow"
     expect "exit status (--sample 16)" 0 "$RC"
     for log in full.hsl sampled.hsl; do
-        expect "$log: 1000-byte mallocs" 1 "$(n_alloc $log malloc 1000)"
-        expect "$log: reallocs (100 of the buffer, 1 of the big block)" 101 "$(n_alloc $log realloc '*')"
-        expect "$log: the buffer's last size" 1 "$(n_alloc $log realloc 101000)"
+        expect "$log: 1000-byte mallocs" 1 "$(n_alloc "$log" malloc 1000)"
+        expect "$log: reallocs (100 of the buffer, 1 of the big block)" 101 "$(n_alloc "$log" realloc '*')"
+        expect "$log: the buffer's last size" 1 "$(n_alloc "$log" realloc 101000)"
         expect "$log: zero counts of the grown 5 MiB block (all of its first 4 KiB zero)" 1 \
             "$(grep -c ' zeros addr=0x[0-9a-f]* size=5242880 zero_bytes=5242880$' "$log.txt")"
         expect "$log: zero counts at the old size" 0 "$(grep -c ' zeros .* size=4194304 ' "$log.txt")"
-        live_funcs $log "$PROGS/regrow" >/dev/null
-        expect "$log: functions with live blocks" "grow_buffer" "$(live_func_names $log)"
-        expect "$log: live from grow_buffer" "1 blocks 101000 bytes" "$(live_of $log grow_buffer)"
+        live_funcs "$log" "$PROGS/regrow" >/dev/null
+        expect "$log: functions with live blocks" "grow_buffer" "$(live_func_names "$log")"
+        expect "$log: live from grow_buffer" "1 blocks 101000 bytes" "$(live_of "$log" grow_buffer)"
     done
 }
 
