@@ -553,8 +553,9 @@ static void resize_end(int fn, void *old, const struct resize_old *o, void *p, s
             new_known = smp_take(&sample_left, &t->rng, sample_mean, growth);
         if (new_known)
             smp_add(sampled, naddr, size);
-    } else if (p != NULL && o->picked) {
-        smp_add(zero_set, naddr, size);
+    } else if (p != NULL &&
+               (o->picked || smp_take(&t->zero_left, &t->rng, ZERO_SAMPLE_BYTES, growth))) {
+        smp_add(zero_set, naddr, size); /* picked as the allocation of its size would be */
     }
     if (!old_known && !new_known) {
         leave(t);
@@ -695,16 +696,14 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
         note_alloc(fn, p, size);
         return p;
     }
-    /* Sampled mode: only the bytes a block grows by count toward the next sample point
-     * (sampler.h says why). The common case: the old block is not sampled and its
-     * growth does not reach the next sample point. */
-    uint64_t growth = 0;
-    if (sample_mean != 0 && size != 0) {
-        growth = resize_growth(old, size);
-        if (!smp_filter_says_maybe(current_filter(), (uint64_t)(uintptr_t)old) &&
-            not_sampled(growth))
-            return call(old, a, b);
-    }
+    /* Only the bytes a block grows by count toward the next sample point, or in
+     * full-trace mode toward the next block picked for zero counting (sampler.h says
+     * why). Sampled mode's common case: the old block is not sampled and its growth
+     * does not reach the next sample point. */
+    uint64_t growth = size != 0 ? resize_growth(old, size) : 0;
+    if (sample_mean != 0 && size != 0 &&
+        !smp_filter_says_maybe(current_filter(), (uint64_t)(uintptr_t)old) && not_sampled(growth))
+        return call(old, a, b);
     struct resize_old o;
     uint64_t t_before = rt_ticks_before();
     resize_begin(old, &o);
@@ -989,7 +988,7 @@ EXPORT void *rallocx(void *ptr, size_t size, int flags)
     ensure_ready();
     if (!recording || rt_in_shim)
         return f != NULL ? f(ptr, size, flags) : real.realloc(ptr, size ? size : 1);
-    uint64_t growth = sample_mean != 0 ? resize_growth(ptr, size) : 0;
+    uint64_t growth = resize_growth(ptr, size);
     struct resize_old o;
     uint64_t t_before = rt_ticks_before();
     resize_begin(ptr, &o);
@@ -1011,7 +1010,7 @@ EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
         return real.malloc_usable_size(ptr); /* libc cannot resize in place */
     if (!recording || rt_in_shim)
         return f(ptr, size, extra, flags);
-    size_t usable = sample_mean != 0 ? real.malloc_usable_size(ptr) : 0;
+    size_t usable = real.malloc_usable_size(ptr);
     struct resize_old o;
     uint64_t t_before = rt_ticks_before();
     resize_begin(ptr, &o);

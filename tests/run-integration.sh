@@ -781,13 +781,16 @@ t_sample() {
 }
 
 # Resizes of blocks the log knows (tests/progs/regrow.c): a 1000-byte buffer grown by 100
-# reallocs to 101,000 bytes and left live, and a 4 MiB calloc block grown to 5 MiB and
-# freed. Each realloc takes its own stack, so the buffer left live belongs to
-# grow_buffer, in full-trace mode and sampled (--sample 16: a block of 1000 bytes or more
-# is sampled with probability 1 - e^-62, and a sampled block stays sampled while it
-# grows). The big block, picked for zero counting (sampled, or in full-trace mode with
-# probability 1 - e^-16), stays picked when resized and is counted at its free, at its
-# new size.
+# reallocs to 101,000 bytes and left live, a 4 MiB calloc block grown to 5 MiB and
+# freed, and a 16-byte block grown to 8 MiB and freed. Each realloc takes its own stack,
+# so the buffer left live belongs to grow_buffer, in full-trace mode and sampled
+# (--sample 16: a block of 1000 bytes or more is sampled with probability 1 - e^-62, and
+# a sampled block stays sampled while it grows). Blocks picked for zero counting (every
+# sampled block, or in full-trace mode by bytes allocated, one per 256 KiB on average)
+# stay picked when resized and are counted at their free, at their new size; growth
+# counts as bytes allocated, so the 16-byte block is picked by its growth to 8 MiB
+# (probability 1 - e^-32). Its first 4 KiB hold 16 non-zero bytes: the count, scaled
+# from that prefix, is 4080 / 4096 of 8 MiB.
 t_regrow() {
     local log
     hs_run -o full.hsl -- "$PROGS/regrow"
@@ -796,11 +799,13 @@ t_regrow() {
     expect "exit status (--sample 16)" 0 "$RC"
     for log in full.hsl sampled.hsl; do
         expect "$log: 1000-byte mallocs" 1 "$(n_alloc "$log" malloc 1000)"
-        expect "$log: reallocs (100 of the buffer, 1 of the big block)" 101 "$(n_alloc "$log" realloc '*')"
+        expect "$log: reallocs (100 of the buffer, 1 of each big block)" 102 "$(n_alloc "$log" realloc '*')"
         expect "$log: the buffer's last size" 1 "$(n_alloc "$log" realloc 101000)"
         expect "$log: zero counts of the grown 5 MiB block (all of its first 4 KiB zero)" 1 \
             "$(grep -c ' zeros addr=0x[0-9a-f]* size=5242880 zero_bytes=5242880$' "$log.txt")"
         expect "$log: zero counts at the old size" 0 "$(grep -c ' zeros .* size=4194304 ' "$log.txt")"
+        expect "$log: zero counts of the 16-byte block grown to 8 MiB" 1 \
+            "$(grep -c ' zeros addr=0x[0-9a-f]* size=8388608 zero_bytes=8355840$' "$log.txt")"
         live_funcs "$log" "$PROGS/regrow" >/dev/null
         expect "$log: functions with live blocks" "grow_buffer" "$(live_func_names "$log")"
         expect "$log: live from grow_buffer" "1 blocks 101000 bytes" "$(live_of "$log" grow_buffer)"

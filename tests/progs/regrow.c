@@ -5,6 +5,9 @@
  *     reallocs, to 101,000 bytes, and it is left live at exit.
  *   zeroed_block: calloc of 4 MiB (picked for zero counting with probability 1 - e^-16);
  *     grow_zeroed reallocs it to 5 MiB and fills the new MiB with 0xab; then freed.
+ *   small_block: malloc(16), 16 bytes of 0xcd (picked with probability 6e-5); grow_small
+ *     reallocs it to 8 MiB (its growth is picked with probability 1 - e^-32) and zeroes
+ *     the rest of its first 4 KiB; then freed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,24 @@ __attribute__((noipa)) static char *grow_zeroed(char *b)
     return b;
 }
 
+__attribute__((noipa)) static char *small_block(void)
+{
+    char *b = malloc(16);
+    ESCAPE(b);
+    if (b != NULL)
+        memset(b, 0xcd, 16);
+    return b;
+}
+
+__attribute__((noipa)) static char *grow_small(char *b)
+{
+    b = realloc(b, 8 * MIB);
+    ESCAPE(b);
+    if (b != NULL)
+        memset(b + 16, 0, 4096 - 16);
+    return b;
+}
+
 int main(void)
 {
     char *buffer = start_buffer();
@@ -55,5 +76,10 @@ int main(void)
     if (z != NULL)
         z = grow_zeroed(z);
     free(z);
+
+    char *s = small_block();
+    if (s != NULL)
+        s = grow_small(s);
+    free(s);
     return 0;
 }
