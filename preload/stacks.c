@@ -42,7 +42,15 @@ static uint64_t self_lo, self_hi;
  * the top: libunwind's walk of those frames depends only on those values (the unwind
  * tables are fixed while no object is unloaded), so equal inputs give an equal stack.
  * Any miss - an unclassified pc, a stack switch, a changed suffix - takes the exact
- * unw_backtrace path; nothing is guessed. */
+ * unw_backtrace path; nothing is guessed.
+ *
+ * Learning is dear: a slow walk costs 5-10 us over warm code and 30-300 us over code
+ * libunwind has not met yet (a CPython start-up stack is 80-128 frames deep), where a
+ * warm unw_backtrace costs ~0.3 us. Full-trace mode captures millions of stacks and
+ * repays it many times over. Sampled mode captures one per ~512 KiB allocated, a few
+ * thousand a second at most; there the fast path would save microseconds a second
+ * and its learning cost a millisecond at start, so sampled mode does without it
+ * (st_init). */
 
 #define CLASS_SLOTS (1u << 18) /* pcs classified, process-wide */
 #define MEMO_SPAN   1024       /* stack bytes a memo may cover */
@@ -92,7 +100,7 @@ struct st_thread {
     } walk[LF_MAX_STACK_DEPTH + 32];
 };
 
-int st_init(void)
+int st_init(bool fast_walk)
 {
     void *warm[8];
 
@@ -102,10 +110,13 @@ int st_init(void)
         by_id = NULL;
         return -1;
     }
-    classes = mmap(NULL, CLASS_SLOTS * sizeof(*classes), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* Without the table of classified pcs there is no fast path: every stack goes
+     * through unw_backtrace. */
+    classes = fast_walk ? mmap(NULL, CLASS_SLOTS * sizeof(*classes), PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                        : MAP_FAILED;
     if (classes == MAP_FAILED)
-        classes = NULL; /* no fast path: every stack goes through unw_backtrace */
+        classes = NULL;
     table_cap = 1u << 12;
     table = rt_map(table_cap * sizeof(*table));
     if (table == NULL)
@@ -209,8 +220,13 @@ static int slow_walk(struct st_thread *th, uint64_t *pcs, int max)
         w[n].ip = ip;
         w[n].sp = sp;
         w[n].rbp = bp;
-        w[n].fp_ok = false;
-        if (unw_get_proc_info(&c, &pi) == 0 && pi.start_ip != 0 && ip > pi.start_ip) {
+        /* A pc already classified keeps its class, so only a new one costs the proc
+         * info lookup (half the walk's time over warm code). A pc once found without
+         * a usable frame pointer stays so; (c) below is checked again either way. */
+        int known = class_of(ip);
+        w[n].fp_ok = known == PC_FP;
+        if (known == PC_UNKNOWN && unw_get_proc_info(&c, &pi) == 0 && pi.start_ip != 0 &&
+            ip > pi.start_ip) {
             int len = fp_prologue_len(pi.start_ip);
             w[n].fp_ok = len > 0 && ip - 1 >= pi.start_ip + (uint64_t)len;
         }
@@ -394,17 +410,23 @@ static struct st_thread *st_thread_state(struct tb_thread *t)
     return t->unwind;
 }
 
+static inline bool is_power_of_4(uint32_t x)
+{
+    return (x & (x - 1)) == 0 && (x & 0x55555555u) != 0;
+}
+
 static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why, struct memo *memo)
 {
     int n = -1;
 
     unwind_enter(th);
-    /* Learn: once per new pc, and a few times per memo slot (a suffix that keeps
-     * changing, as under an interpreter, is left to unw_backtrace). The slow walk
-     * costs ~100x a fast one. */
+    /* Learn: once per new pc, and at a memo slot's 1st, 4th, 16th, 64th... miss - a
+     * suffix that keeps changing, as under an interpreter, is left to unw_backtrace
+     * after a few tries, and one that changed for good is learnt again later on. The
+     * slow walk costs ~100x a fast one. */
     bool learn =
         classes != NULL && (why == WALK_UNKNOWN || (why == WALK_CANNOT && th->stack_hi == 0) ||
-                            (why == WALK_MEMO_MISS && memo->misses++ < 16));
+                            (why == WALK_MEMO_MISS && is_power_of_4(++memo->misses)));
     if (learn && __atomic_load_n(&classify_budget, __ATOMIC_RELAXED) > 0) {
         __atomic_sub_fetch(&classify_budget, 1, __ATOMIC_RELAXED);
         n = slow_walk(th, pcs, max);
