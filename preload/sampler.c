@@ -24,7 +24,7 @@ struct smp_set {
 };
 
 #define FILTER_MIN_SHIFT   42 /* 2^22 buckets */
-#define FILTER_START_SHIFT 52 /* 2^12 buckets */
+#define FILTER_START_SHIFT 48 /* 2^16 buckets */
 #define BUCKETS_PER_MEMBER 64
 
 static const uint16_t all_counts[2] = { 1, 1 };
