@@ -1074,21 +1074,31 @@ struct zero_scan {
     struct tb_thread *t;
 };
 
+/* A live block is cut into spans, and as at a free the first SMP_ZERO_PREFIX bytes of
+ * each span stand for the span - so that a buffer filled only at its start is not taken
+ * for all data. Spans are 64 KiB, or for a block over 4 MiB a 64th of it: a huge block
+ * costs 64 reads of 4 KiB at exit, where reading all of it would copy gigabytes (and
+ * fault in pages the program never touched) in a service with a large heap. */
+#define LIVE_SPAN_MIN  (64 * 1024)
+#define LIVE_SPANS_MAX 64
+
 /* Reads through process_vm_readv, which fails with EFAULT instead of crashing if
  * another thread frees (and unmaps) the block meanwhile. */
 static void count_live_block(uint64_t addr, uint64_t size, void *arg)
 {
     struct zero_scan *z = arg;
-    static uint8_t buf[64 * 1024];
-    uint64_t zeros = 0, done = 0;
+    static uint8_t buf[SMP_ZERO_PREFIX];
+    uint64_t span = (size + LIVE_SPANS_MAX - 1) / LIVE_SPANS_MAX, zeros = 0;
 
-    while (done < size) {
-        uint64_t n = size - done < sizeof(buf) ? size - done : sizeof(buf);
-        struct iovec local = { buf, n }, remote = { (void *)(uintptr_t)(addr + done), n };
-        if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+    if (span < LIVE_SPAN_MIN)
+        span = LIVE_SPAN_MIN;
+    for (uint64_t at = 0; at < size; at += span) {
+        uint64_t n = size - at < span ? size - at : span;
+        uint64_t read = n < sizeof(buf) ? n : sizeof(buf);
+        struct iovec local = { buf, read }, remote = { (void *)(uintptr_t)(addr + at), read };
+        if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)read)
             return;
-        zeros += smp_count_zeros(buf, n);
-        done += n;
+        zeros += smp_count_zeros(buf, n); /* reads the first `read` bytes only */
     }
     if (!tb_reserve(z->t))
         return;

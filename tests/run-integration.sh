@@ -38,7 +38,8 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit fdclose sighandler sample regrow marker marker_own disk_full
+    end_sigterm end_pthread_exit fdclose sighandler sample regrow livezero marker marker_own
+    disk_full
     bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
 
 # ---- checking ----
@@ -809,6 +810,29 @@ t_regrow() {
         live_funcs "$log" "$PROGS/regrow" >/dev/null
         expect "$log: functions with live blocks" "grow_buffer" "$(live_func_names "$log")"
         expect "$log: live from grow_buffer" "1 blocks 101000 bytes" "$(live_of "$log" grow_buffer)"
+    done
+}
+
+# Zero counts of blocks still live at exit (tests/progs/livezero.c), in full-trace mode and
+# sampled. As at a free, the first 4 KiB of a span stand for the span; a live block is cut
+# into spans of 64 KiB, and past 64 of those into 64 equal spans, so that a huge block
+# costs 64 reads of 4 KiB at exit rather than a copy of all of it:
+#   4 MiB, 16 non-zero bytes at the start of every 64 KiB and the second half non-zero:
+#     32 spans of 64 KiB with 4080 / 4096 zero = 2,088,960 zero bytes;
+#   64 MiB, 16 non-zero bytes at the start of every MiB: 64 spans of 1 MiB with
+#     4080 / 4096 zero = 66,846,720 (reading every 64 KiB would say 67,092,480).
+t_livezero() {
+    local log
+    hs_run -o full.hsl -- "$PROGS/livezero"
+    expect "exit status" 0 "$RC"
+    hs_run --sample 16 -o sampled.hsl -- "$PROGS/livezero"
+    expect "exit status (--sample 16)" 0 "$RC"
+    for log in full.hsl sampled.hsl; do
+        records "$log"
+        expect "$log: zero counts of the live 4 MiB block" 1 \
+            "$(grep -c ' zeros addr=0x[0-9a-f]* size=4194304 zero_bytes=2088960$' "$log.txt")"
+        expect "$log: zero counts of the live 64 MiB block" 1 \
+            "$(grep -c ' zeros addr=0x[0-9a-f]* size=67108864 zero_bytes=66846720$' "$log.txt")"
     done
 }
 
