@@ -1582,7 +1582,7 @@ static void start(void)
     wr_on_tick = on_writer_tick;
     wr_on_program_gone = on_program_gone;
     tb_on_buffer_full = wr_wake;
-    if (tb_init() < 0 || st_init(sample_mean == 0) < 0) {
+    if (tb_init() < 0 || st_init() < 0) {
         rt_say("cannot set up (out of memory); not recording", NULL);
         goto out;
     }

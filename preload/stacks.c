@@ -46,11 +46,10 @@ static uint64_t self_lo, self_hi;
  *
  * Learning is dear: a slow walk costs 5-10 us over warm code and 30-300 us over code
  * libunwind has not met yet (a CPython start-up stack is 80-128 frames deep), where a
- * warm unw_backtrace costs ~0.3 us. Full-trace mode captures millions of stacks and
- * repays it many times over. Sampled mode captures one per ~512 KiB allocated, a few
- * thousand a second at most; there the fast path would save microseconds a second
- * and its learning cost a millisecond at start, so sampled mode does without it
- * (st_init). */
+ * warm unw_backtrace costs ~0.3 us. So it is rationed (capture_slow). Sampled mode
+ * learns too: it captures few stacks at allocations, but a sampled block stays
+ * sampled while it grows, and a buffer grown by many small reallocs records a stack
+ * at each one (bench's realloc: doing without the fast walk cost 2% more time). */
 
 #define CLASS_SLOTS (1u << 18) /* pcs classified, process-wide */
 #define MEMO_SPAN   1024       /* stack bytes a memo may cover */
@@ -100,7 +99,7 @@ struct st_thread {
     } walk[LF_MAX_STACK_DEPTH + 32];
 };
 
-int st_init(bool fast_walk)
+int st_init(void)
 {
     void *warm[8];
 
@@ -110,13 +109,10 @@ int st_init(bool fast_walk)
         by_id = NULL;
         return -1;
     }
-    /* Without the table of classified pcs there is no fast path: every stack goes
-     * through unw_backtrace. */
-    classes = fast_walk ? mmap(NULL, CLASS_SLOTS * sizeof(*classes), PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-                        : MAP_FAILED;
+    classes = mmap(NULL, CLASS_SLOTS * sizeof(*classes), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (classes == MAP_FAILED)
-        classes = NULL;
+        classes = NULL; /* no fast path: every stack goes through unw_backtrace */
     table_cap = 1u << 12;
     table = rt_map(table_cap * sizeof(*table));
     if (table == NULL)

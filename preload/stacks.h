@@ -15,7 +15,6 @@
 #ifndef HEAPSPAN_STACKS_H
 #define HEAPSPAN_STACKS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,10 +28,8 @@ struct st_entry {
 };
 
 /* Reserves the table; warms up libunwind so that its one-time setup (which may
- * allocate and take locks) happens now and not inside a host's malloc. With
- * fast_walk false, every capture is unw_backtrace's: for sampled mode, whose few
- * captures cannot repay what the fast walk costs to learn (see stacks.c). */
-int st_init(bool fast_walk);
+ * allocate and take locks) happens now and not inside a host's malloc. */
+int st_init(void);
 
 /* Records [lo, hi) as the shim's own code, trimmed from the top of every stack. */
 void st_set_self_range(uint64_t lo, uint64_t hi);
