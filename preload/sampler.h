@@ -58,18 +58,18 @@ bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to);
  * most 1 address in 32 of blocks never sampled reaches the count and 1 in 64 the
  * mutex. Those odds are per address, not per free: an allocator hands the same few
  * addresses out again and again, and one hot address that falls in a member's bucket
- * sends every free of it to the mutex (in a CPython extension freeing 5M blocks over
- * 64 addresses, up to 20,000 wasted slow paths a run, each ~100 ns). So the filter
- * starts large enough that a program with a few dozen live sampled blocks seldom
- * meets one: 65,536 buckets (a 4 KiB summary, and 128 KiB of counts of which only the
- * pages holding members' buckets are touched). It grows eightfold at a time, up to
- * 2^22 buckets (a
- * 256 KiB summary and 8 MiB of counts: 65,536 live sampled blocks, 32 GiB of live heap
- * at 512 KiB sampling, before the rate of false alarms rises; a fixed filter of 65,536
- * buckets sent a quarter of all frees to the mutex at 20,000). A grown filter is
- * published through the pointer given to smp_set_new; the old one stays mapped and
- * correct for every block added before it was replaced, which is every block a thread
- * that still holds it can be freeing.
+ * sends every free of it to the mutex (bench's pyext, 5M frees over a window of 64
+ * blocks: 6,000 to 21,000 wasted slow paths a run, each ~100 ns, when the filter
+ * started at 4,096 buckets). So it starts large enough that a program with a few
+ * dozen live sampled blocks seldom meets one: 65,536 buckets (a 4 KiB summary, and
+ * 128 KiB of counts of which only the pages holding members' buckets are touched). It
+ * grows eightfold at a time, up to 2^22 buckets (a 256 KiB summary and 8 MiB of
+ * counts: 65,536 live sampled blocks, 32 GiB of live heap at 512 KiB sampling, before
+ * the rate of false alarms rises; a fixed filter of 65,536 buckets sent a quarter of
+ * all frees to the mutex at 20,000). A grown filter is published through the pointer
+ * given to smp_set_new; the old one stays mapped and correct for every block added
+ * before it was replaced, which is every block a thread that still holds it can be
+ * freeing.
  */
 struct smp_filter {
     uint32_t shift;     /* bucket = (addr * SMP_HASH) >> shift */

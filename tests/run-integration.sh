@@ -39,8 +39,8 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
     end_sigterm end_pthread_exit fdclose sighandler sample regrow livezero marker marker_own
-    disk_full
-    bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated bad_log_flipped demo)
+    disk_full bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
+    bad_log_flipped demo)
 
 # ---- checking ----
 
