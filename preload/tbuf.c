@@ -72,11 +72,14 @@ static struct tb_buf *buf_get(void)
      * is dropped and counted. */
     for (int tries = 0; tries < 1000; tries++) {
         pthread_mutex_lock(&lock);
-        if (bufs_in_use < POOL_LIMIT)
+        /* Decided under the lock: read again after it, the count could have fallen
+         * meanwhile and made a full pool look like a failed mapping. */
+        bool full = bufs_in_use >= POOL_LIMIT;
+        if (!full)
             b = buf_get_locked();
         pthread_mutex_unlock(&lock);
-        if (b != NULL || bufs_in_use < POOL_LIMIT)
-            return b;
+        if (!full)
+            return b; /* NULL only if no memory could be mapped */
         if (tb_on_buffer_full != NULL)
             tb_on_buffer_full();
         struct timespec ms = { 0, 1000000 };
