@@ -91,6 +91,10 @@ struct st_thread {
     struct memo *last_memo;
     uint64_t last_fp[LF_MAX_STACK_DEPTH + 32];
     uint64_t last_ra[LF_MAX_STACK_DEPTH + 32];
+    /* Where the last fast walk met a frame without a frame pointer: that frame's pc,
+     * %rsp and %rbp, and the frames found up to it (its own pc the last). */
+    uint64_t stop_ip, stop_sp, stop_bp;
+    int stop_n;
     /* Set while this thread is inside libunwind; fork waits for it (see st_fork_*). */
     int in_unwind;
     struct walked {
@@ -270,6 +274,13 @@ static int slow_walk(struct st_thread *th, uint64_t *pcs, int max)
     return out;
 }
 
+/* The shim's own frames above a capture, at most (a hook, its slow path, the recorder,
+ * st_capture_id and capture_slow); the pcs buffer has room for them past max. */
+#define SELF_FRAMES_MAX 16
+_Static_assert(sizeof(((struct tb_thread *)0)->pcs) >=
+                   (LF_MAX_STACK_DEPTH + SELF_FRAMES_MAX) * sizeof(uint64_t),
+               "the capture buffer holds the deepest stack and the shim's frames");
+
 #define WALK_CANNOT    -1 /* another stack, or a frame pointer out of bounds */
 #define WALK_UNKNOWN   -2 /* a pc never classified */
 #define WALK_MEMO_MISS -3
@@ -309,6 +320,10 @@ __attribute__((noinline)) static int fast_walk(struct st_thread *th, uint64_t *p
             uint64_t rsp = (uint64_t)(uintptr_t)(fp + 2);
             struct memo *m = &th->memo[(ra >> 4) % N_MEMOS];
             *memo = m;
+            th->stop_ip = ra;
+            th->stop_sp = rsp;
+            th->stop_bp = next;
+            th->stop_n = n;
             if (m->pc != ra || m->rsp != rsp || m->rbp != next ||
                 m->gen != __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE) || rsp + m->span > hi ||
                 memcmp(m->bytes, (const void *)(uintptr_t)rsp, m->span))
@@ -406,6 +421,37 @@ static struct st_thread *st_thread_state(struct tb_thread *t)
     return t->unwind;
 }
 
+/* libunwind's fast tracer (x86_64/Gtrace.c): what unw_backtrace runs once it has its
+ * caller's context. Internal to libunwind, but to the copy this shim builds from a
+ * pinned source and links in (build-libunwind.sh). */
+extern int _ULx86_64_tdep_trace(unw_cursor_t *cursor, void **addresses, int *n);
+
+/* After a memo miss: libunwind's trace from the frame where the fast walk stopped,
+ * appended to the frames the walk found. unw_backtrace would walk the same frames
+ * again from here, with the same result - the walk followed frame pointers only out of
+ * functions libunwind itself found keeping them (so the caller's %rsp and %rbp are
+ * what its step would compute) - at ~15 ns a frame and a context taken first; under an
+ * interpreter that is a third of a stack. The tracer reads nothing of the context but
+ * %rip, %rsp and %rbp (%rbx is cleared; it names no frame), and the lookup backs up
+ * from the return address into its call, as for any caller's frame. Returns the total
+ * depth, or -1 if the tracer gave up. */
+static int trace_from_stop(const struct st_thread *th, uint64_t *pcs, int max)
+{
+    unw_context_t uc;
+    unw_cursor_t c;
+    int n = th->stop_n, more = max - n;
+
+    if (more <= 0)
+        return n;
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)th->stop_ip;
+    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)th->stop_sp;
+    uc.uc_mcontext.gregs[REG_RBP] = (greg_t)th->stop_bp;
+    uc.uc_mcontext.gregs[REG_RBX] = 0;
+    if (unw_init_local(&c, &uc) < 0 || _ULx86_64_tdep_trace(&c, (void **)(pcs + n), &more) < 0)
+        return -1;
+    return n + more;
+}
+
 static inline bool is_power_of_4(uint32_t x)
 {
     return (x & (x - 1)) == 0 && (x & 0x55555555u) != 0;
@@ -426,11 +472,15 @@ static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why, s
     if (learn && __atomic_load_n(&classify_budget, __ATOMIC_RELAXED) > 0) {
         __atomic_sub_fetch(&classify_budget, 1, __ATOMIC_RELAXED);
         n = slow_walk(th, pcs, max);
+    } else if (why == WALK_MEMO_MISS) {
+        n = trace_from_stop(th, pcs, max);
     }
     if (n < 0) {
         /* unw_backtrace fills void*; uint64_t has the same size and representation
-         * on the 64-bit targets the shim supports. */
-        n = unw_backtrace((void **)pcs, max);
+         * on the 64-bit targets the shim supports. It counts the shim's own frames,
+         * dropped below, so it is asked for that many more: a stack cut at the depth
+         * limit has max frames whichever path took it. */
+        n = unw_backtrace((void **)pcs, max + SELF_FRAMES_MAX);
         int skip = 0;
         while (skip < n && pcs[skip] >= self_lo && pcs[skip] < self_hi)
             skip++;
@@ -438,6 +488,8 @@ static int capture_slow(struct st_thread *th, uint64_t *pcs, int max, int why, s
             n -= skip;
             memmove(pcs, pcs + skip, (size_t)n * sizeof(*pcs));
         }
+        if (n > max)
+            n = max;
     }
     unwind_leave(th);
     return n;

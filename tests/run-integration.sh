@@ -304,6 +304,20 @@ t_pyext() {
     expect "live from hsext_leak" "10 blocks 234570 bytes" "$(live_of out.hsl hsext_leak)"
     expect "live from hsext_churn" none "$(live_of out.hsl hsext_churn)"
     expect "ended" exit "$(sget out.hsl ended)"
+
+    # The depth limit: every stack of the 40 allocations, taken under the interpreter's
+    # frames (which keep no frame pointer), has exactly --depth frames, whichever way the
+    # shim took it (a frame-pointer walk, libunwind's trace from where it stopped, or
+    # unw_backtrace, which counts the shim's own frames before they are dropped).
+    hs_run --depth 8 -o depth.hsl -- "$PYTHON" -c "$code; hsext.work(40, 10, 23457)"
+    expect "exit status (--depth 8)" 0 "$RC"
+    records depth.hsl
+    timeout 120 "$HEAPSPAN" dump --stacks depth.hsl >depth.hsl.stacks 2>depth.hsl.stacks.err ||
+        fail "dump --stacks depth.hsl failed: $(head -c 300 depth.hsl.stacks.err)"
+    expect "--depth 8: frames of the stacks of the 23457-byte allocations" "40 of 8" \
+        "$(LC_ALL=C awk 'FNR == NR { depth["stack=" $2] = split($3, f, ","); next }
+            $3 == "alloc" && $6 == "size=23457" { n[depth[$7]]++ }
+            END { for (d in n) print n[d] " of " d }' depth.hsl.stacks depth.hsl.txt)"
 }
 
 # 4. 8 threads x 1,000,000 malloc/free pairs of 4321 bytes (tests/progs/threads.c).
