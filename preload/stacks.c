@@ -41,8 +41,9 @@ static uint64_t self_lo, self_hi;
  * its pc, %rsp and %rbp and checked against a copy of the stack bytes from there to
  * the top: libunwind's walk of those frames depends only on those values (the unwind
  * tables are fixed while no object is unloaded), so equal inputs give an equal stack.
- * Any miss - an unclassified pc, a stack switch, a changed suffix - takes the exact
- * unw_backtrace path; nothing is guessed.
+ * Any miss - an unclassified pc, a stack switch, a changed suffix - goes to libunwind
+ * for the frames it cannot vouch for (its tracer from where the walk stopped, or
+ * unw_backtrace from the top); nothing is guessed.
  *
  * Learning is dear: a slow walk costs 5-10 us over warm code and 30-300 us over code
  * libunwind has not met yet (a CPython start-up stack is 80-128 frames deep), where a
