@@ -96,6 +96,10 @@ struct st_thread {
      * %rsp and %rbp, and the frames found up to it (its own pc the last). */
     uint64_t stop_ip, stop_sp, stop_bp;
     int stop_n;
+    /* The entry this thread's last capture interned: a loop allocating at one call
+     * site meets the same stack again, and an equal compare costs less than the hash
+     * that finds its cache slot. */
+    const struct st_entry *last_entry;
     /* Set while this thread is inside libunwind; fork waits for it (see st_fork_*). */
     int in_unwind;
     struct walked {
@@ -369,6 +373,7 @@ void st_thread_init(struct st_thread *th)
     th->stack_hi = 0;
     th->last_n = 0;
     th->last_memo = NULL;
+    th->last_entry = NULL;
     th->in_unwind = 0;
     for (int i = 0; i < N_MEMOS; i++) {
         th->memo[i].pc = 0;
@@ -638,16 +643,23 @@ out:
 
 static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth)
 {
+    struct st_thread *th = st_thread_state(t);
+    const struct st_entry *last = th->last_entry;
+
+    if (last != NULL && last->depth == (uint32_t)depth &&
+        memcmp(last->pcs, pcs, (size_t)depth * sizeof(*pcs)) == 0)
+        return last->id;
     uint64_t h = hash_stack(pcs, depth);
     struct st_entry **slot = &t->stack_cache[(h >> 7) & (CACHE_SLOTS - 1)];
     struct st_entry *e = *slot;
 
-    if (__builtin_expect(e != NULL && same_stack(e, h, pcs, depth), 1))
-        return e->id;
-    e = lookup_or_insert(h, pcs, depth);
-    if (e == NULL)
-        return 0;
-    *slot = e;
+    if (__builtin_expect(e == NULL || !same_stack(e, h, pcs, depth), 0)) {
+        e = lookup_or_insert(h, pcs, depth);
+        if (e == NULL)
+            return 0;
+        *slot = e;
+    }
+    th->last_entry = e;
     return e->id;
 }
 
