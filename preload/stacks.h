@@ -9,9 +9,10 @@
  * from the frame where that walk stopped or by unw_backtrace from the top, or once per
  * new pc the exact unw_step walk that teaches the fast path (the unw_step loop costs
  * ~85x unw_backtrace; it runs only to learn). The shim's own frames are dropped, and a
- * stack cut at the depth limit has that many frames whichever way it was taken. Stacks are compared in full, never by hash alone, so an id
- * always means one exact stack. Entries are never freed or moved while the process
- * runs, so the writer reads them without the lock once their id is below st_count().
+ * stack cut at the depth limit has that many frames whichever way it was taken. Stacks
+ * are compared in full, never by hash alone, so an id always means one exact stack.
+ * Entries are never freed or moved while the process runs, so the writer reads them
+ * without the lock once their id is below st_count().
  */
 #ifndef HEAPSPAN_STACKS_H
 #define HEAPSPAN_STACKS_H
