@@ -4,6 +4,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "rt.h"
 
@@ -270,16 +272,32 @@ void smp_fork_parent(struct smp_set *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Zeroes [p, p + n) of an anonymous private mapping. Whole pages are given back rather
+ * than written: a forked child would otherwise copy or fault in every page of a filter's
+ * counts (128 KiB at the least), where its parent touched only those of members. */
+static void zero_mapped(void *p, size_t n)
+{
+    uintptr_t page = (uintptr_t)getpagesize(), lo = (uintptr_t)p, hi = lo + n;
+    uintptr_t a = (lo + page - 1) & ~(page - 1), b = hi & ~(page - 1);
+
+    if (a >= b || madvise((void *)a, b - a, MADV_DONTNEED) != 0) {
+        memset(p, 0, n);
+        return;
+    }
+    memset(p, 0, a - lo);
+    memset((void *)b, 0, hi - b);
+}
+
 void smp_fork_child(struct smp_set *s)
 {
     pthread_mutex_init(&s->lock, NULL);
     struct smp_filter *f = s->filter;
     memset(f->summary, 0, filter_summary_bytes(f->shift));
-    memset(f->count, 0, buckets_at(f->shift) * sizeof(*f->count));
+    zero_mapped(f->count, buckets_at(f->shift) * sizeof(*f->count));
     add_pins(s, f); /* the child has the parent's memory, pinned blocks included */
     s->members = 0;
     if (s->slots != NULL)
-        memset(s->slots, 0, s->cap * sizeof(*s->slots));
+        zero_mapped(s->slots, s->cap * sizeof(*s->slots));
     s->used = 0;
 }
 
