@@ -85,10 +85,11 @@ struct st_thread {
     uint64_t stack_hi;
     struct memo memo[N_MEMOS];
     /* The last stack the fast walk produced: the frame chain it followed (frame
-     * pointers and return addresses, the shim's own frames included), the memo it
-     * ended in (or NULL), and its id. A capture whose chain and memo bytes are the same
-     * is the same stack - the common case of a loop allocating at one call site. */
-    uint32_t last_n, last_id, last_gen;
+     * pointers and return addresses, the shim's own frames included) and the memo it
+     * ended in (or NULL); its entry is last_entry. A capture whose chain and memo bytes
+     * are the same is the same stack - the common case of a loop allocating at one call
+     * site. */
+    uint32_t last_n, last_gen;
     struct memo *last_memo;
     uint64_t last_fp[LF_MAX_STACK_DEPTH + 32];
     uint64_t last_ra[LF_MAX_STACK_DEPTH + 32];
@@ -96,9 +97,9 @@ struct st_thread {
      * %rsp and %rbp, and the frames found up to it (its own pc the last). */
     uint64_t stop_ip, stop_sp, stop_bp;
     int stop_n;
-    /* The entry this thread's last capture interned: a loop allocating at one call
-     * site meets the same stack again, and an equal compare costs less than the hash
-     * that finds its cache slot. */
+    /* The entry this thread's last capture interned (the fast walk's, while last_n is
+     * set): a loop allocating at one call site meets the same stack again, and an
+     * equal compare costs less than the hash that finds its cache slot. */
     const struct st_entry *last_entry;
     /* Set while this thread is inside libunwind; fork waits for it (see st_fork_*). */
     int in_unwind;
@@ -537,11 +538,10 @@ uint32_t st_capture_id(struct tb_thread *t, int max)
 
     if (classes != NULL) {
         if (same_as_last(th))
-            return th->last_id;
+            return th->last_entry->id;
         n = fast_walk(th, t->pcs, max, &memo);
         if (n >= 0) {
             uint32_t id = intern(t, t->pcs, n);
-            th->last_id = id;
             th->last_gen = __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE);
             if (id == 0)
                 th->last_n = 0;
@@ -564,10 +564,14 @@ static inline uint64_t hash_stack(const uint64_t *pcs, int depth)
     return h | 1; /* 0 never names a stack */
 }
 
+static inline bool same_pcs(const struct st_entry *e, const uint64_t *pcs, int depth)
+{
+    return e->depth == (uint32_t)depth && memcmp(e->pcs, pcs, (size_t)depth * sizeof(*pcs)) == 0;
+}
+
 static inline bool same_stack(const struct st_entry *e, uint64_t h, const uint64_t *pcs, int depth)
 {
-    return e->hash == h && e->depth == (uint32_t)depth &&
-           memcmp(e->pcs, pcs, (size_t)depth * sizeof(*pcs)) == 0;
+    return e->hash == h && same_pcs(e, pcs, depth);
 }
 
 static bool grow_table_locked(void)
@@ -646,8 +650,7 @@ static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth)
     struct st_thread *th = st_thread_state(t);
     const struct st_entry *last = th->last_entry;
 
-    if (last != NULL && last->depth == (uint32_t)depth &&
-        memcmp(last->pcs, pcs, (size_t)depth * sizeof(*pcs)) == 0)
+    if (last != NULL && same_pcs(last, pcs, depth))
         return last->id;
     uint64_t h = hash_stack(pcs, depth);
     struct st_entry **slot = &t->stack_cache[(h >> 7) & (CACHE_SLOTS - 1)];
