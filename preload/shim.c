@@ -1010,7 +1010,7 @@ EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
         return real.malloc_usable_size(ptr); /* libc cannot resize in place */
     if (!recording || rt_in_shim)
         return f(ptr, size, extra, flags);
-    size_t usable = real.malloc_usable_size(ptr);
+    size_t usable = usable_size(ptr);
     struct resize_old o;
     uint64_t t_before = rt_ticks_before();
     resize_begin(ptr, &o);
