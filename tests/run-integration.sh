@@ -795,6 +795,23 @@ t_sample() {
     expect "live_blocks" 0 "$(sget out.hsl live_blocks)"
 }
 
+# run_full_and_sampled PROG: PROG under the shim twice, into full.hsl (full trace) and
+# sampled.hsl (--sample 16: nearly every block of 1000 bytes or more sampled); each run
+# must exit 0.
+run_full_and_sampled() {
+    hs_run -o full.hsl -- "$1"
+    expect "exit status" 0 "$RC"
+    hs_run --sample 16 -o sampled.hsl -- "$1"
+    expect "exit status (--sample 16)" 0 "$RC"
+}
+
+# n_zeros LOG SIZE ZERO_BYTES: zero-count records of blocks of SIZE bytes that counted
+# exactly ZERO_BYTES zero bytes.
+n_zeros() {
+    records "$1"
+    grep -c " zeros addr=0x[0-9a-f]* size=$2 zero_bytes=$3\$" "$1.txt"
+}
+
 # Resizes of blocks the log knows (tests/progs/regrow.c): a 1000-byte buffer grown by 100
 # reallocs to 101,000 bytes and left live, a 4 MiB calloc block grown to 5 MiB and
 # freed, and a 16-byte block grown to 8 MiB and freed. Each realloc takes its own stack,
@@ -808,19 +825,16 @@ t_sample() {
 # from that prefix, is 4080 / 4096 of 8 MiB.
 t_regrow() {
     local log
-    hs_run -o full.hsl -- "$PROGS/regrow"
-    expect "exit status" 0 "$RC"
-    hs_run --sample 16 -o sampled.hsl -- "$PROGS/regrow"
-    expect "exit status (--sample 16)" 0 "$RC"
+    run_full_and_sampled "$PROGS/regrow"
     for log in full.hsl sampled.hsl; do
         expect "$log: 1000-byte mallocs" 1 "$(n_alloc "$log" malloc 1000)"
         expect "$log: reallocs (100 of the buffer, 1 of each big block)" 102 "$(n_alloc "$log" realloc '*')"
         expect "$log: the buffer's last size" 1 "$(n_alloc "$log" realloc 101000)"
         expect "$log: zero counts of the grown 5 MiB block (all of its first 4 KiB zero)" 1 \
-            "$(grep -c ' zeros addr=0x[0-9a-f]* size=5242880 zero_bytes=5242880$' "$log.txt")"
+            "$(n_zeros "$log" 5242880 5242880)"
         expect "$log: zero counts at the old size" 0 "$(grep -c ' zeros .* size=4194304 ' "$log.txt")"
         expect "$log: zero counts of the 16-byte block grown to 8 MiB" 1 \
-            "$(grep -c ' zeros addr=0x[0-9a-f]* size=8388608 zero_bytes=8355840$' "$log.txt")"
+            "$(n_zeros "$log" 8388608 8355840)"
         live_funcs "$log" "$PROGS/regrow" >/dev/null
         expect "$log: functions with live blocks" "grow_buffer" "$(live_func_names "$log")"
         expect "$log: live from grow_buffer" "1 blocks 101000 bytes" "$(live_of "$log" grow_buffer)"
@@ -837,16 +851,11 @@ t_regrow() {
 #     4080 / 4096 zero = 66,846,720 (reading every 64 KiB would say 67,092,480).
 t_livezero() {
     local log
-    hs_run -o full.hsl -- "$PROGS/livezero"
-    expect "exit status" 0 "$RC"
-    hs_run --sample 16 -o sampled.hsl -- "$PROGS/livezero"
-    expect "exit status (--sample 16)" 0 "$RC"
+    run_full_and_sampled "$PROGS/livezero"
     for log in full.hsl sampled.hsl; do
-        records "$log"
-        expect "$log: zero counts of the live 4 MiB block" 1 \
-            "$(grep -c ' zeros addr=0x[0-9a-f]* size=4194304 zero_bytes=2088960$' "$log.txt")"
+        expect "$log: zero counts of the live 4 MiB block" 1 "$(n_zeros "$log" 4194304 2088960)"
         expect "$log: zero counts of the live 64 MiB block" 1 \
-            "$(grep -c ' zeros addr=0x[0-9a-f]* size=67108864 zero_bytes=66846720$' "$log.txt")"
+            "$(n_zeros "$log" 67108864 66846720)"
     done
 }
 
