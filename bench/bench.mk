@@ -33,7 +33,7 @@ BENCH_PYTHON ?= $(eval BENCH_PYTHON := $$(shell python3 -c 'import sys; print(sy
 
 BENCH_CPROGS := $(addprefix $(BENCH_DIR)/,churn threads retain deep realloc)
 BENCH_SCRIPTS := $(addprefix $(BENCH_DIR)/,pyext_run.py pyjson.py)
-BENCH_TOOLS := $(BENCH_DIR)/runstat $(BENCH_DIR)/interpose.so
+BENCH_TOOLS := $(BENCH_DIR)/runstat $(BENCH_DIR)/interpose.so $(BENCH_DIR)/sampler_floor.so
 
 # V=1 shows the commands, as in the top-level Makefile (where V defaults to 0).
 BENCH_V := $(filter 1,$(V))
@@ -52,7 +52,7 @@ $(BENCH_DIR)/runstat: bench/runstat.c | $(BENCH_DIR)
 
 # -fno-builtin: gcc would otherwise see malloc calling malloc. -fno-plt: one jump
 # through the GOT per call, as in the shim's fast paths.
-$(BENCH_DIR)/interpose.so: bench/interpose.c | $(BENCH_DIR)
+$(BENCH_DIR)/interpose.so $(BENCH_DIR)/sampler_floor.so: $(BENCH_DIR)/%.so: bench/%.c | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -fno-builtin -fno-plt -fPIC -shared -o $@ $<
 
