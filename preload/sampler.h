@@ -50,8 +50,7 @@ bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to);
  * The set answers "certainly not sampled" for most frees with no lock, from a filter
  * with a count of members per 16-byte granule of a 64 MiB window of the address space:
  * the bucket is address bits 4..25, and the counts are a 4 MiB byte array whose pages
- * are touched only where members are (a page per 64 KiB of address space that holds
- * one: bench's retain, 2M nodes sampled at 512 KiB, peaks 1.1 MB higher for it). The free hook reads one byte; only when it is
+ * are touched only where members are. The free hook reads one byte; only when it is
  * non-zero does it take the set's mutex. Every instruction of that test is paid on
  * every free, hence no hash: bench's sampler-floor (a countdown and a range test, nothing
  * recorded) added 1.5 ms to 5M malloc/free pairs of a C extension under CPython, and
