@@ -15,46 +15,66 @@ struct slot {
 };
 
 struct smp_set {
-    struct smp_filter filter; /* the counts' mask and address, never changed */
-    uint8_t *count;           /* the same counts, writable: under lock */
+    struct smp_filter *filter; /* changed under lock, read without */
+    const struct smp_filter **publish;
     pthread_mutex_t lock;
     struct slot *slots;
-    uint64_t cap, used;          /* used counts deleted slots too, until the next rebuild */
-    uint64_t pins[SMP_MAX_PINS]; /* counted in the filter, never removed */
+    uint64_t cap, used; /* used counts deleted slots too, until the next rebuild */
+    uint64_t members;
+    uint64_t pins[SMP_MAX_PINS]; /* counted in every filter, never removed */
     unsigned n_pins;
 };
 
-const uint8_t smp_stuck_bucket[1] = { SMP_STUCK };
+#define FILTER_MIN_SHIFT   42 /* 2^22 buckets */
+#define FILTER_START_SHIFT 48 /* 2^16 buckets */
+#define BUCKETS_PER_MEMBER 64
 
-static inline uint64_t bucket_of(uint64_t addr)
+static const uint16_t all_counts[2] = { 1, 1 };
+const struct smp_filter smp_all_maybe = { .shift = 63,
+                                          .count = (uint16_t *)all_counts,
+                                          .summary = { ~0ull } };
+
+static uint64_t buckets_at(uint32_t shift)
 {
-    return (addr >> SMP_GRANULE_SHIFT) & (SMP_FILTER_BUCKETS - 1);
+    return 1ull << (64 - shift);
+}
+
+static size_t filter_summary_bytes(uint32_t shift)
+{
+    uint64_t words = (buckets_at(shift) / 2 + 63) / 64;
+    return words * sizeof(uint64_t);
+}
+
+static struct smp_filter *filter_new(uint32_t shift)
+{
+    size_t head = sizeof(struct smp_filter) + filter_summary_bytes(shift);
+    struct smp_filter *f = rt_map(head + buckets_at(shift) * sizeof(uint16_t));
+
+    if (f == NULL)
+        return NULL;
+    f->shift = shift;
+    f->count = (uint16_t *)(void *)((char *)f + head);
+    return f;
 }
 
 #define mix smp_mix
 
-/* Both under the set's lock; readers see each count change whole. A stuck count
- * neither grows nor shrinks. */
-static void filter_add(struct smp_set *s, uint64_t addr)
+/* Both under the set's lock. A member is counted before its summary bit is set, and
+ * the bit is cleared only when the bucket pair is empty: a reader that sees the bit
+ * clear can only be asking about a block that is not in the set. */
+static void filter_add(struct smp_filter *f, uint64_t addr)
 {
-    uint8_t *c = &s->count[bucket_of(addr)];
-    if (*c != SMP_STUCK)
-        __atomic_store_n(c, (uint8_t)(*c + 1), __ATOMIC_RELEASE);
+    uint64_t b = smp_bucket(f, addr), bit = b >> 1;
+    __atomic_add_fetch(&f->count[b], 1, __ATOMIC_RELAXED);
+    __atomic_or_fetch(&f->summary[bit / 64], 1ull << (bit % 64), __ATOMIC_RELEASE);
 }
 
-static void filter_remove(struct smp_set *s, uint64_t addr)
+static void filter_remove(struct smp_filter *f, uint64_t addr)
 {
-    uint8_t *c = &s->count[bucket_of(addr)];
-    if (*c != SMP_STUCK)
-        __atomic_store_n(c, (uint8_t)(*c - 1), __ATOMIC_RELAXED);
-}
-
-/* Counts as a new set has them: bucket 0 stuck, the pins counted in. */
-static void filter_start(struct smp_set *s)
-{
-    s->count[0] = SMP_STUCK;
-    for (unsigned i = 0; i < s->n_pins; i++)
-        filter_add(s, s->pins[i]);
+    uint64_t b = smp_bucket(f, addr), bit = b >> 1;
+    __atomic_sub_fetch(&f->count[b], 1, __ATOMIC_RELAXED);
+    if (f->count[b & ~1ull] == 0 && f->count[b | 1ull] == 0)
+        __atomic_and_fetch(&f->summary[bit / 64], ~(1ull << (bit % 64)), __ATOMIC_RELAXED);
 }
 
 static double uniform01(uint64_t *rng) /* in (0, 1] */
@@ -96,14 +116,21 @@ bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to)
     return uniform01(rng) <= keep;
 }
 
-struct smp_set *smp_set_new(struct smp_filter *publish, const uint64_t *pins, unsigned n_pins)
+static void add_pins(struct smp_set *s, struct smp_filter *f)
+{
+    for (unsigned i = 0; i < s->n_pins; i++)
+        filter_add(f, s->pins[i]);
+}
+
+struct smp_set *smp_set_new(const struct smp_filter **publish, const uint64_t *pins,
+                            unsigned n_pins)
 {
     struct smp_set *s = rt_map(sizeof(*s));
 
     if (s == NULL)
         return NULL;
-    s->count = rt_map(SMP_FILTER_BUCKETS);
-    if (s->count == NULL) {
+    s->filter = filter_new(FILTER_START_SHIFT);
+    if (s->filter == NULL) {
         rt_unmap(s, sizeof(*s));
         return NULL;
     }
@@ -113,19 +140,36 @@ struct smp_set *smp_set_new(struct smp_filter *publish, const uint64_t *pins, un
     else {
         memcpy(s->pins, pins, n_pins * sizeof(*pins));
         s->n_pins = n_pins;
+        add_pins(s, s->filter);
     }
-    filter_start(s);
-    s->filter = (struct smp_filter){ SMP_FILTER_BUCKETS - 1, s->count };
-    if (publish != NULL) {
-        __atomic_store_n(&publish->count, s->count, __ATOMIC_RELEASE);
-        __atomic_store_n(&publish->mask, s->filter.mask, __ATOMIC_RELEASE);
-    }
+    s->publish = publish;
+    if (publish != NULL)
+        __atomic_store_n(publish, s->filter, __ATOMIC_RELEASE);
     return s;
 }
 
-void smp_filter_all_maybe(struct smp_filter *f)
+void smp_unpublish(struct smp_set *s)
 {
-    __atomic_store_n(&f->mask, 0, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&s->lock);
+    s->publish = NULL;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Under the lock: an eight times larger filter, built from the members and published.
+ * On failure the old one stays: more false alarms, never a wrong answer. */
+static void filter_grow(struct smp_set *s)
+{
+    struct smp_filter *f = filter_new(s->filter->shift - 3);
+
+    if (f == NULL)
+        return;
+    for (uint64_t i = 0; i < s->cap; i++)
+        if (s->slots[i].addr >= 2)
+            filter_add(f, s->slots[i].addr);
+    add_pins(s, f);
+    __atomic_store_n(&s->filter, f, __ATOMIC_RELEASE);
+    if (s->publish != NULL)
+        __atomic_store_n(s->publish, f, __ATOMIC_RELEASE);
 }
 
 static bool rebuild_locked(struct smp_set *s, uint64_t cap)
@@ -174,7 +218,12 @@ void smp_add(struct smp_set *s, uint64_t addr, uint64_t size)
     if (s->slots[j].addr == 0)
         s->used++;
     s->slots[j] = (struct slot){ addr, size };
-    filter_add(s, addr);
+    s->members++;
+    if (s->members * BUCKETS_PER_MEMBER > buckets_at(s->filter->shift) &&
+        s->filter->shift > FILTER_MIN_SHIFT)
+        filter_grow(s); /* the new member is in the slots: counted in */
+    else
+        filter_add(s->filter, addr);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -183,7 +232,7 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
     uint64_t h = mix(addr);
     bool found = false;
 
-    if (!smp_filter_says_maybe(&s->filter, addr))
+    if (!smp_filter_says_maybe(__atomic_load_n(&s->filter, __ATOMIC_ACQUIRE), addr))
         return false;
     pthread_mutex_lock(&s->lock);
     if (s->cap > 0) {
@@ -192,7 +241,8 @@ bool smp_remove(struct smp_set *s, uint64_t addr, uint64_t *size)
             if (s->slots[j].addr == addr) {
                 *size = s->slots[j].size;
                 s->slots[j].addr = 1;
-                filter_remove(s, addr);
+                s->members--;
+                filter_remove(s->filter, addr);
                 found = true;
                 break;
             }
@@ -223,8 +273,8 @@ void smp_fork_parent(struct smp_set *s)
 }
 
 /* Zeroes [p, p + n) of an anonymous private mapping. Whole pages are given back rather
- * than written: a forked child would otherwise copy or fault in every page of the
- * filter's counts (4 MiB), where its parent touched only those of members. */
+ * than written: a forked child would otherwise copy or fault in every page of a filter's
+ * counts (128 KiB at the least), where its parent touched only those of members. */
 static void zero_mapped(void *p, size_t n)
 {
     uintptr_t page = (uintptr_t)getpagesize(), lo = (uintptr_t)p, hi = lo + n;
@@ -241,8 +291,11 @@ static void zero_mapped(void *p, size_t n)
 void smp_fork_child(struct smp_set *s)
 {
     pthread_mutex_init(&s->lock, NULL);
-    zero_mapped(s->count, SMP_FILTER_BUCKETS);
-    filter_start(s); /* the child has the parent's memory, pinned blocks included */
+    struct smp_filter *f = s->filter;
+    memset(f->summary, 0, filter_summary_bytes(f->shift));
+    zero_mapped(f->count, buckets_at(f->shift) * sizeof(*f->count));
+    add_pins(s, f); /* the child has the parent's memory, pinned blocks included */
+    s->members = 0;
     if (s->slots != NULL)
         zero_mapped(s->slots, s->cap * sizeof(*s->slots));
     s->used = 0;

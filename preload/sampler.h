@@ -47,56 +47,58 @@ int64_t smp_draw(uint64_t *rng, uint64_t mean);
 bool smp_keep_resized(uint64_t *rng, uint64_t mean, uint64_t from, uint64_t to);
 
 /*
- * The set answers "certainly not sampled" for most frees with no lock, from a filter
- * with a count of members per 16-byte granule of a 64 MiB window of the address space:
- * the bucket is address bits 4..25, and the counts are a 4 MiB byte array whose pages
- * are touched only where members are. The free hook reads one byte; only when it is
- * non-zero does it take the set's mutex. Every instruction of that test is paid on
- * every free, hence no hash: bench's sampler-floor (a countdown and a range test, nothing
- * recorded) added 1.5 ms to 5M malloc/free pairs of a C extension under CPython, and
- * 4.4 ms with the hashed two-level bit filter this one replaced in its place.
+ * The set answers "certainly not sampled" for most frees with no lock, from a filter:
+ * a count of members per hash bucket, and a summary with a bit per pair of buckets,
+ * set while either is non-zero. The free hook reads one summary word; only when its
+ * bit is set does it read the count, and only when that is non-zero does it take the
+ * set's mutex. The bucket is the top bits of the address times an odd constant
+ * (Fibonacci hashing: every address bit reaches them), one multiply.
  *
- * Address bits are a better key than a hash for this question. Within any 64 MiB
- * window two live blocks never share a bucket, so the hot addresses an allocator hands
- * out again and again beside a sampled block never read "maybe"; a false alarm needs an
- * address a multiple of 64 MiB away from a member's, and each one costs a free ~100 ns
- * at the mutex. 65,536 live sampled blocks (32 GiB of live heap at 512 KiB sampling)
- * fill 1.6% of the buckets at most. The filter never grows or moves, so the hooks read
- * it without a pointer to chase or swap.
- *
- * A count that reaches SMP_STUCK stays there (a bucket with 255 members a multiple of
- * 64 MiB apart says "maybe" for good: slower, never wrong). Bucket 0 is stuck from the
- * start, which makes a filter whose mask is 0 say "maybe" for every address: what the
- * hooks read before a set exists and after smp_filter_all_maybe.
+ * The filter grows with the set, keeping at least 64 buckets per member, so that at
+ * most 1 address in 32 of blocks never sampled reaches the count and 1 in 64 the
+ * mutex. Those odds are per address, not per free: an allocator hands the same few
+ * addresses out again and again, and one hot address that falls in a member's bucket
+ * sends every free of it to the mutex (bench's pyext, 5M frees over a window of 64
+ * blocks: 6,000 to 21,000 wasted slow paths a run, each ~100 ns, when the filter
+ * started at 4,096 buckets). So it starts large enough that a program with a few
+ * dozen live sampled blocks seldom meets one: 65,536 buckets (a 4 KiB summary, and
+ * 128 KiB of counts of which only the pages holding members' buckets are touched). It
+ * grows eightfold at a time, up to 2^22 buckets (a 256 KiB summary and 8 MiB of
+ * counts: 65,536 live sampled blocks, 32 GiB of live heap at 512 KiB sampling, before
+ * the rate of false alarms rises; a fixed filter of 65,536 buckets sent a quarter of
+ * all frees to the mutex at 20,000). A grown filter is published through the pointer
+ * given to smp_set_new; the old one stays mapped and correct for every block added
+ * before it was replaced, which is every block a thread that still holds it can be
+ * freeing.
  */
-#define SMP_FILTER_BUCKETS (1u << 22)
-#define SMP_GRANULE_SHIFT  4
-#define SMP_STUCK          255
-
 struct smp_filter {
-    uint64_t mask;        /* SMP_FILTER_BUCKETS - 1; 0 while nothing is published */
-    const uint8_t *count; /* members per bucket */
+    uint32_t shift;     /* bucket = (addr * SMP_HASH) >> shift */
+    uint16_t *count;    /* per bucket */
+    uint64_t summary[]; /* a bit per pair of buckets */
 };
 
-/* A filter that says "maybe" for every address: what to read before a set exists. */
-extern const uint8_t smp_stuck_bucket[1];
-#define SMP_FILTER_ALL_MAYBE \
-    {                        \
-        0, smp_stuck_bucket  \
-    }
+#define SMP_HASH 0x9E3779B97F4A7C15ull
 
-/* A new, empty set, whose counts are published into *publish (if not NULL: the mask
- * last, so that a reader that sees it sees the counts). Pinned addresses (at most
- * SMP_MAX_PINS) are never members, but the filter says "maybe" for them for good, so
- * that a free hook which trusts the filter alone still sends them to its slow path:
- * the shim's bootstrap-arena blocks. With more pins than that, nothing is published,
- * and *publish keeps saying "maybe" for every address. */
+/* A filter that says "maybe" for every address: what to read before a set exists. */
+extern const struct smp_filter smp_all_maybe;
+
+/* A new, empty set; *publish is kept pointing at its current filter. Pinned addresses
+ * (at most SMP_MAX_PINS) are never members, but the filter says "maybe" for them for
+ * good, so that a free hook which trusts the filter alone still sends them to its slow
+ * path: the shim's bootstrap-arena blocks. With more pins than that, nothing is
+ * published, and *publish keeps saying "maybe" for every address. */
 #define SMP_MAX_PINS 64
-struct smp_set *smp_set_new(struct smp_filter *publish, const uint64_t *pins, unsigned n_pins);
-/* For good: f says "maybe" for every address (whatever counts a reader holds). */
-void smp_filter_all_maybe(struct smp_filter *f);
+struct smp_set *smp_set_new(const struct smp_filter **publish, const uint64_t *pins,
+                            unsigned n_pins);
+/* Stops publishing the set's filter: the caller's pointer is its own again. */
+void smp_unpublish(struct smp_set *s);
 /* Adds a sampled block. */
 void smp_add(struct smp_set *s, uint64_t addr, uint64_t size);
+
+static inline uint64_t smp_bucket(const struct smp_filter *f, uint64_t addr)
+{
+    return (addr * SMP_HASH) >> f->shift;
+}
 
 static inline uint64_t smp_mix(uint64_t x)
 {
@@ -106,13 +108,18 @@ static inline uint64_t smp_mix(uint64_t x)
     return x;
 }
 
-/* False when addr is certainly not in the set. The mask is read first: with it 0, any
- * counts read say "maybe" (bucket 0 is stuck in all of them). */
+/* The summary alone: false when addr is certainly not in the set. */
+static inline bool smp_summary_says_maybe(const struct smp_filter *f, uint64_t addr)
+{
+    uint64_t bit = smp_bucket(f, addr) >> 1;
+    return (__atomic_load_n(&f->summary[bit / 64], __ATOMIC_RELAXED) >> (bit % 64)) & 1;
+}
+
+/* Summary and count: false when addr is certainly not in the set. */
 static inline bool smp_filter_says_maybe(const struct smp_filter *f, uint64_t addr)
 {
-    uint64_t mask = __atomic_load_n(&f->mask, __ATOMIC_ACQUIRE);
-    const uint8_t *count = __atomic_load_n(&f->count, __ATOMIC_RELAXED);
-    return __atomic_load_n(&count[(addr >> SMP_GRANULE_SHIFT) & mask], __ATOMIC_RELAXED) != 0;
+    return smp_summary_says_maybe(f, addr) &&
+           __atomic_load_n(&f->count[smp_bucket(f, addr)], __ATOMIC_RELAXED) != 0;
 }
 
 /* Removes addr if it is in the set; returns true and its size if it was. */

@@ -95,16 +95,22 @@ static uint64_t sample_mean; /* 0: every allocation */
 static int max_depth;
 static int my_pid;
 static struct smp_set *sampled; /* sampled mode: the sampled live blocks */
-/* Its filter, for the hooks' fast paths: here rather than behind a pointer, so that a
- * free's test is one byte's load after two from this line (sampler.h). Until there is
- * a set, it says "maybe" for every address, so that every call takes the slow path. */
-static _Alignas(64) struct smp_filter sampled_filter = SMP_FILTER_ALL_MAYBE;
+/* Its filter, for the hooks' fast paths (kept current by the set as it grows). Until
+ * there is a set, one that says "maybe" for every address, so that every call takes
+ * the slow path. */
+static const struct smp_filter *sampled_filter = &smp_all_maybe;
+
+static inline const struct smp_filter *current_filter(void)
+{
+    return __atomic_load_n(&sampled_filter, __ATOMIC_ACQUIRE);
+}
 static struct smp_set *zero_set; /* full mode: blocks picked for zero counting */
 
 /* For good: every free takes the slow path (see arena_alloc). */
 static void unpin_filter(void)
 {
-    smp_filter_all_maybe(&sampled_filter);
+    smp_unpublish(sampled);
+    __atomic_store_n(&sampled_filter, &smp_all_maybe, __ATOMIC_RELEASE);
 }
 
 /* ---- bootstrap arena: dlsym() may calloc before the real allocator is known ---- */
@@ -451,7 +457,7 @@ static void note_free_slow(int fn, void *p);
 static inline void note_free(int fn, void *p)
 {
     /* Sampled mode: most blocks were never sampled, and one load says so. */
-    if (sample_mean != 0 && !smp_filter_says_maybe(&sampled_filter, (uint64_t)(uintptr_t)p))
+    if (sample_mean != 0 && !smp_filter_says_maybe(current_filter(), (uint64_t)(uintptr_t)p))
         return;
     note_free_slow(fn, p);
 }
@@ -648,7 +654,7 @@ EXPORT void *calloc(size_t n, size_t size)
  * them, and the slow paths know them. */
 static inline bool surely_unsampled(void *p)
 {
-    return !smp_filter_says_maybe(&sampled_filter, (uint64_t)(uintptr_t)p);
+    return !smp_summary_says_maybe(current_filter(), (uint64_t)(uintptr_t)p);
 }
 
 __attribute__((noinline)) static void free_slow(void *p)
@@ -696,7 +702,7 @@ static void *resize(int fn, void *old, size_t size, void *(*call)(void *, size_t
      * does not reach the next sample point. */
     uint64_t growth = size != 0 ? resize_growth(old, size) : 0;
     if (sample_mean != 0 && size != 0 &&
-        !smp_filter_says_maybe(&sampled_filter, (uint64_t)(uintptr_t)old) && not_sampled(growth))
+        !smp_filter_says_maybe(current_filter(), (uint64_t)(uintptr_t)old) && not_sampled(growth))
         return call(old, a, b);
     struct resize_old o;
     uint64_t t_before = rt_ticks_before();
