@@ -16,8 +16,8 @@ import statistics
 import sys
 from collections import defaultdict
 
-VARIANT_ORDER = ["plain", "interpose", "sampler-floor", "heapspan-hooks", "heapspan-512k-preload", "heapspan",
-                 "heapspan-512k", "heaptrack", "jemalloc"]
+VARIANT_ORDER = ["plain", "interpose", "sampler-floor", "heapspan-hooks", "heapspan-512k-preload",
+                 "heapspan", "heapspan-512k", "heaptrack", "jemalloc"]
 WORKLOAD_ORDER = ["churn", "threads", "retain", "deep", "realloc", "pyext", "pyjson",
                   "sqlite"]
 WORKLOAD_WHAT = {
