@@ -52,7 +52,8 @@ $(BENCH_DIR)/runstat: bench/runstat.c | $(BENCH_DIR)
 
 # -fno-builtin: gcc would otherwise see malloc calling malloc. -fno-plt: one jump
 # through the GOT per call, as in the shim's fast paths.
-$(BENCH_DIR)/interpose.so $(BENCH_DIR)/sampler_floor.so: $(BENCH_DIR)/%.so: bench/%.c | $(BENCH_DIR)
+$(BENCH_DIR)/interpose.so $(BENCH_DIR)/sampler_floor.so: $(BENCH_DIR)/%.so: bench/%.c bench/glibc_alloc.h \
+                                                     | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -fno-builtin -fno-plt -fPIC -shared -o $@ $<
 

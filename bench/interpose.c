@@ -8,17 +8,7 @@
  * glibc's __libc_* entry points are its allocator proper, so no dlsym (which itself
  * allocates) is needed.
  */
-#include <stddef.h>
-
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void __libc_free(void *p);
-
-void *malloc(size_t size);
-void *calloc(size_t n, size_t size);
-void *realloc(void *p, size_t size);
-void free(void *p);
+#include "glibc_alloc.h"
 
 void *malloc(size_t size)
 {

@@ -14,20 +14,11 @@
  * workload loses under this variant is what sampled mode cannot get below however
  * cheap its own work; heapspan-512k's cost above it is heapspan's.
  */
-#include <stddef.h>
 #include <stdint.h>
 
+#include "glibc_alloc.h"
+
 #define SAMPLE_MEAN_BYTES 524288
-
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void __libc_free(void *p);
-
-void *malloc(size_t size);
-void *calloc(size_t n, size_t size);
-void *realloc(void *p, size_t size);
-void free(void *p);
 
 static __thread int64_t countdown __attribute__((tls_model("initial-exec"))) = SAMPLE_MEAN_BYTES;
 
