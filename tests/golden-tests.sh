@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# golden-tests.sh - every analyzer command on the committed logs in tests/golden/logs,
+# compared byte for byte with tests/golden/expected. The logs were recorded from
+# tests/progs programs; frames are shown without symbols (--no-symbols, dump's
+# module+offset), so the output depends on the log alone, not on this machine's binaries.
+#
+#   tests/golden-tests.sh [--update] [CASE...]
+#
+# HEAPSPAN=build/heapspan (relative to the current directory, which must be the
+# repository's top: reports name the log by the path they were given). Each case is
+# LOG.COMMAND; its stdout is expected/CASE.out, its stderr and exit status
+# expected/CASE.err. --update rewrites the expected files from this build (for a change
+# of output made on purpose: review the diff before committing it).
+# Prints "PASS case" or "FAIL case" with a diff, then "N passed, N failed".
+set -u -o pipefail
+
+HEAPSPAN=${HEAPSPAN:-build/heapspan}
+DIR=tests/golden
+update=0
+if [[ ${1:-} == --update ]]; then
+    update=1
+    shift
+fi
+
+# command name -> arguments before the log
+declare -A CMDS=(
+    [report]="report --no-symbols"
+    [report_md]="report --no-symbols --format markdown"
+    [report_json]="report --no-symbols --format json"
+    [report_top2]="report --no-symbols --top 2"
+    [dump]="dump"
+    [dump_summary]="dump --summary"
+    [dump_live]="dump --live"
+    [dump_stacks]="dump --stacks"
+)
+CMD_ORDER=(report report_md report_json report_top2 dump dump_summary dump_live dump_stacks)
+# Windows need a log long enough to have one: the demo runs about 0.07 s.
+declare -A EXTRA=(
+    [demo.report_window]="report --no-symbols --from 0.02 --to 0.05"
+    [demo.report_json_window]="report --no-symbols --format json --from 0.02 --to 0.05"
+)
+
+cases=()
+for log in "$DIR"/logs/*.hsl; do
+    name=$(basename "$log" .hsl)
+    for c in "${CMD_ORDER[@]}"; do
+        # The record-by-record dumps of the demo and the sampled run are 200,000 and
+        # 50,000 lines: their summary, live and stacks dumps cover their reading.
+        [[ ($name == demo || $name == sampled) && $c == dump ]] && continue
+        cases+=("$name.$c")
+    done
+done
+for k in "${!EXTRA[@]}"; do
+    cases+=("$k")
+done
+if [[ $# -gt 0 ]]; then
+    cases=("$@")
+fi
+
+pass=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$DIR/expected"
+for c in "${cases[@]}"; do
+    name=${c%%.*}
+    cmd=${c#*.}
+    args=${EXTRA[$c]:-${CMDS[$cmd]:-}}
+    if [[ -z $args ]]; then
+        echo "FAIL $c: no such case"
+        failed=$((failed + 1))
+        continue
+    fi
+    # shellcheck disable=SC2086 # args is a list of words
+    "$HEAPSPAN" $args "$DIR/logs/$name.hsl" >"$tmp/out" 2>"$tmp/err"
+    echo "exit $?" >>"$tmp/err"
+    if ((update)); then
+        cp "$tmp/out" "$DIR/expected/$c.out"
+        cp "$tmp/err" "$DIR/expected/$c.err"
+        echo "UPDATED $c"
+        pass=$((pass + 1))
+        continue
+    fi
+    if diff -u "$DIR/expected/$c.out" "$tmp/out" >"$tmp/diff" &&
+        diff -u "$DIR/expected/$c.err" "$tmp/err" >>"$tmp/diff"; then
+        echo "PASS golden $c"
+        pass=$((pass + 1))
+    else
+        echo "FAIL golden $c: output differs from $DIR/expected/$c.*"
+        head -n 40 "$tmp/diff"
+        failed=$((failed + 1))
+    fi
+done
+echo "$pass passed, $failed failed"
+[[ $failed -eq 0 ]]
