@@ -1,5 +1,5 @@
 /* aggregate.c - see aggregate.h. */
-#include "aggregate.h"
+#include "analyzer/aggregate.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "liveset.h"
+#include "analyzer/liveset.h"
 
 #define SIZE_SLOTS       4 /* distinct sizes tracked per stack, for common_size */
 #define BLOAT_MIN_BLOCKS 1000.0

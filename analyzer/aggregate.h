@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "reader.h"
-#include "symbolize.h"
+#include "analyzer/reader.h"
+#include "analyzer/symbolize.h"
 
 #define AGG_HIST_BUCKETS 40 /* log2 size classes: [2^k, 2^(k+1)) */
 

@@ -1,5 +1,5 @@
 /* liveset.c - see liveset.h. */
-#include "liveset.h"
+#include "analyzer/liveset.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /* reader.c - see reader.h. */
-#include "reader.h"
+#include "analyzer/reader.h"
 
-#include "../preload/evcodec.h"
+#include "format/evcodec.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../preload/logfmt.h"
+#include "format/logfmt.h"
 
 struct rd_log;
 

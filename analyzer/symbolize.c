@@ -1,5 +1,5 @@
 /* symbolize.c - pc -> function, file:line, inline chain; struct layouts (libdw). */
-#include "symbolize.h"
+#include "analyzer/symbolize.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

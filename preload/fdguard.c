@@ -1,5 +1,5 @@
 /* fdguard.c - see fdguard.h. */
-#include "fdguard.h"
+#include "preload/fdguard.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "writer.h"
+#include "preload/rt.h"
+#include "preload/writer.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

@@ -1,5 +1,5 @@
 /* modmap.c - see modmap.h. */
-#include "modmap.h"
+#include "preload/modmap.h"
 
 #include <elf.h>
 #include <link.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "logfmt.h"
-#include "rt.h"
-#include "writer.h"
+#include "format/logfmt.h"
+#include "preload/rt.h"
+#include "preload/writer.h"
 
 #define MAX_MODULES 8192
 #define MAX_SEGS    16

@@ -1,7 +1,8 @@
 /* rt.c - see rt.h. */
-#include "rt.h"
+#include "preload/rt.h"
 
-#include "bytesize.h"
+#include "format/bytesize.h"
+#include "format/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -225,47 +226,52 @@ void rt_config_load(void)
     memset(&rt_cfg, 0, sizeof(rt_cfg));
     ssize_t n = readlink("/proc/self/exe", rt_cfg.exe, sizeof(rt_cfg.exe) - 1);
     rt_cfg.exe[n > 0 ? n : 0] = '\0';
-    copy_path(rt_cfg.output, sizeof(rt_cfg.output), "heapspan.%p.hsl");
-    rt_cfg.max_depth = RT_DEFAULT_DEPTH;
+    copy_path(rt_cfg.output, sizeof(rt_cfg.output), HS_DEFAULT_OUTPUT);
+    rt_cfg.max_depth = HS_DEFAULT_DEPTH;
     rt_cfg.follow_children = true;
-    rt_cfg.marker_signal = RT_DEFAULT_MARKER_SIGNAL;
+    rt_cfg.marker_signal = HS_DEFAULT_MARKER_SIGNAL;
 
-    if ((v = getenv("HEAPSPAN_OUTPUT")) != NULL && v[0] != '\0')
+    if ((v = getenv(HS_ENV_OUTPUT)) != NULL && v[0] != '\0')
         copy_path(rt_cfg.output, sizeof(rt_cfg.output), v);
-    if ((v = getenv("HEAPSPAN_SAMPLE_BYTES")) != NULL && v[0] != '\0' &&
+    if ((v = getenv(HS_ENV_SAMPLE_BYTES)) != NULL && v[0] != '\0' &&
         !hs_parse_bytes(v, &rt_cfg.sample_bytes)) {
-        bad_value("HEAPSPAN_SAMPLE_BYTES", v, "a byte count like 524288 or 512K", "0 (all)");
+        bad_value(HS_ENV_SAMPLE_BYTES, v, "a byte count like 524288 or 512K", "0 (all)");
         rt_cfg.sample_bytes = 0;
     }
-    if ((v = getenv("HEAPSPAN_DEPTH")) != NULL && v[0] != '\0') {
-        if (parse_long(v, 1, 1024, &l))
+    if ((v = getenv(HS_ENV_DEPTH)) != NULL && v[0] != '\0') {
+        if (parse_long(v, 1, HS_MAX_DEPTH, &l))
             rt_cfg.max_depth = (int)l;
         else
-            bad_value("HEAPSPAN_DEPTH", v, "a frame count from 1 to 1024", "128");
+            bad_value(HS_ENV_DEPTH, v, "a frame count from 1 to " HS_XSTR(HS_MAX_DEPTH),
+                      HS_XSTR(HS_DEFAULT_DEPTH));
     }
-    if ((v = getenv("HEAPSPAN_FOLLOW_CHILDREN")) != NULL && v[0] != '\0' &&
+    if ((v = getenv(HS_ENV_FOLLOW_CHILDREN)) != NULL && v[0] != '\0' &&
         !parse_bool(v, &rt_cfg.follow_children)) {
-        bad_value("HEAPSPAN_FOLLOW_CHILDREN", v, "1 or 0", "1");
+        bad_value(HS_ENV_FOLLOW_CHILDREN, v, "1 or 0", "1");
         rt_cfg.follow_children = true;
     }
-    if ((v = getenv("HEAPSPAN_MARKER_SIGNAL")) != NULL && v[0] != '\0' &&
+    if ((v = getenv(HS_ENV_MARKER_SIGNAL)) != NULL && v[0] != '\0' &&
         !parse_signal(v, &rt_cfg.marker_signal)) {
-        bad_value("HEAPSPAN_MARKER_SIGNAL", v, "USR1, USR2, RTMIN+N, a number or off", "USR2");
-        rt_cfg.marker_signal = RT_DEFAULT_MARKER_SIGNAL;
+        bad_value(HS_ENV_MARKER_SIGNAL, v, "USR1, USR2, RTMIN+N, a number or off", "USR2");
+        rt_cfg.marker_signal = HS_DEFAULT_MARKER_SIGNAL;
     }
-    if ((v = getenv("HEAPSPAN_SNAPSHOT_INTERVAL")) != NULL && v[0] != '\0') {
+    if ((v = getenv(HS_ENV_SNAPSHOT_INTERVAL)) != NULL && v[0] != '\0') {
         char *end;
         errno = 0;
         double secs = strtod(v, &end);
-        if (errno != 0 || end == v || *end != '\0' || !(secs >= 0.001 && secs <= 86400.0))
-            bad_value("HEAPSPAN_SNAPSHOT_INTERVAL", v, "seconds from 0.001 to 86400", "off");
+        if (errno != 0 || end == v || *end != '\0' ||
+            !(secs >= HS_SNAPSHOT_INTERVAL_MIN && secs <= HS_SNAPSHOT_INTERVAL_MAX))
+            bad_value(HS_ENV_SNAPSHOT_INTERVAL, v,
+                      "seconds from " HS_XSTR(HS_SNAPSHOT_INTERVAL_MIN) " to " HS_XSTR(
+                          HS_SNAPSHOT_INTERVAL_MAX),
+                      "off");
         else
             rt_cfg.snapshot_interval_ns = (uint64_t)(secs * 1e9);
     }
-    if ((v = getenv("HEAPSPAN_ROOT_PID")) != NULL && parse_long(v, 1, 1L << 30, &l))
+    if ((v = getenv(HS_ENV_ROOT_PID)) != NULL && parse_long(v, 1, 1L << 30, &l))
         rt_cfg.root_pid = (int)l;
-    if ((v = getenv("HEAPSPAN_MANIFEST")) != NULL && v[0] != '\0')
+    if ((v = getenv(HS_ENV_MANIFEST)) != NULL && v[0] != '\0')
         copy_path(rt_cfg.manifest, sizeof(rt_cfg.manifest), v);
-    if ((v = getenv("HEAPSPAN_QUIET")) != NULL)
+    if ((v = getenv(HS_ENV_QUIET)) != NULL)
         (void)parse_bool(v, &rt_cfg.quiet);
 }

@@ -26,9 +26,6 @@ struct rt_config {
     char exe[4096];                /* /proc/self/exe, read once ("" if unreadable) */
 };
 
-#define RT_DEFAULT_DEPTH         128
-#define RT_DEFAULT_MARKER_SIGNAL 12 /* SIGUSR2 */
-
 extern struct rt_config rt_cfg;
 
 /* Parses the environment into rt_cfg. A bad value gets one stderr line naming the

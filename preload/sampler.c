@@ -1,5 +1,5 @@
 /* sampler.c - see sampler.h. */
-#include "sampler.h"
+#include "preload/sampler.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "rt.h"
+#include "preload/rt.h"
 
 struct slot {
     uint64_t addr; /* 0 empty, 1 deleted */

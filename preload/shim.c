@@ -26,14 +26,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "fdguard.h"
-#include "logfmt.h"
-#include "modmap.h"
-#include "rt.h"
-#include "sampler.h"
-#include "stacks.h"
-#include "tbuf.h"
-#include "writer.h"
+#include "format/logfmt.h"
+#include "preload/fdguard.h"
+#include "preload/modmap.h"
+#include "preload/rt.h"
+#include "preload/sampler.h"
+#include "preload/stacks.h"
+#include "preload/tbuf.h"
+#include "preload/writer.h"
 
 #define EXPORT      __attribute__((visibility("default")))
 #define LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -1655,7 +1655,7 @@ __attribute__((constructor)) static void shim_init(void)
     if (rt_cfg.root_pid == 0) {
         char pid[24];
         *rt_fmt_u64(pid, (uint64_t)my_pid) = '\0';
-        setenv("HEAPSPAN_ROOT_PID", pid, 0);
+        setenv(HS_ENV_ROOT_PID, pid, 0);
     }
     if (!rt_cfg.follow_children)
         drop_self_from_preload();

@@ -1,6 +1,6 @@
 /* stacks.c - see stacks.h. */
 #define UNW_LOCAL_ONLY
-#include "stacks.h"
+#include "preload/stacks.h"
 
 #include <libunwind.h>
 #include <pthread.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "logfmt.h"
-#include "rt.h"
+#include "format/logfmt.h"
+#include "preload/rt.h"
 
 #define CACHE_SLOTS 4096 /* per thread; must match tbuf.c */
 #define MAX_IDS     (16u << 20)

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tbuf.h"
+#include "preload/tbuf.h"
 
 struct st_entry {
     uint64_t hash;

@@ -1,5 +1,5 @@
 /* tbuf.c - see tbuf.h. */
-#include "tbuf.h"
+#include "preload/tbuf.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rt.h"
-#include "stacks.h"
+#include "preload/rt.h"
+#include "preload/stacks.h"
 
 #define STACK_CACHE_SLOTS  4096 /* must match stacks.c */
 #define CACHE_BYTES        (STACK_CACHE_SLOTS * sizeof(void *))

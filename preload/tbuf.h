@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "format/settings.h"
+
 #define TB_BUF_BYTES (64 * 1024)
 /* A thread wakes the writer once this many of its buffers are full (1 MiB: a chunk's
  * worth; the writer also comes every 100 ms): woken for every buffer, the writer would
@@ -65,7 +67,7 @@ struct tb_thread {
 
     /* Scratch for one captured stack: kept here, not on the host's stack, which may
      * be small. Only the owner uses it, with rt_in_shim set. */
-    uint64_t pcs[1024 + 16];
+    uint64_t pcs[HS_MAX_DEPTH + 16];
 };
 
 /* Sets up the pool and the thread key. Called once at start, before any event. */

@@ -1,5 +1,5 @@
 /* writer.c - see writer.h. */
-#include "writer.h"
+#include "preload/writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +14,11 @@
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced: a custom allocator */
 #include <zstd.h>
 
-#include "evcodec.h"
-#include "logfmt.h"
-#include "rt.h"
-#include "stacks.h"
-#include "tbuf.h"
+#include "format/evcodec.h"
+#include "format/logfmt.h"
+#include "preload/rt.h"
+#include "preload/stacks.h"
+#include "preload/tbuf.h"
 
 #define STAGE_CAP    (4u << 20) /* one cycle's bytes leave in writes of up to this */
 #define RAW_CAP      (1u << 20) /* buffered records per chunk: zstd does well at this size */
@@ -875,7 +875,7 @@ int wr_open(int ppid)
         return err;
     }
     if (!expand_template(base, sizeof(base), rt_cfg.output, pid, root)) {
-        rt_say("HEAPSPAN_OUTPUT is too long; not recording", NULL);
+        rt_say(HS_ENV_OUTPUT " is too long; not recording", NULL);
         return -ENAMETOOLONG;
     }
     memcpy(path, base, sizeof(path));

@@ -183,7 +183,7 @@ def check_sampled_totals(rep, tot):
 
 def chunks(path):
     """(offset, header size, stored length, kind) of each chunk, and the trailer's
-    offset (None if the log has none), from the framing in preload/logfmt.h."""
+    offset (None if the log has none), from the framing in format/logfmt.h."""
     data = open(path, "rb").read()
     off = struct.unpack_from("<H", data, 10)[0]
     out, trailer = [], None

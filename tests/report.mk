@@ -50,9 +50,8 @@ TEST_REPORT_PROGS := $(TEST_REPORT_C) $(TEST_REPORT_CXX) $(TEST_REPORT_RUST) \
 # separate binary, so that the normal build stays as it is. Never preloaded with the
 # shim: only `heapspan report` runs from it.
 TEST_REPORT_ASAN := $(BUILD)/tests/report-asan/heapspan
-TEST_REPORT_ASAN_SRCS = $(or $(ANALYZER_SRCS),$(filter-out analyzer/main.c,$(wildcard \
-                        analyzer/*.c viz/*.c))) analyzer/main.c preload/logfmt.c preload/evcodec.c
-TEST_REPORT_ASAN_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE \
+TEST_REPORT_ASAN_SRCS = $(HEAPSPAN_SRCS)
+TEST_REPORT_ASAN_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -I. \
                           -fsanitize=address,undefined
 TEST_REPORT_ASAN_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread
 
@@ -113,7 +112,7 @@ $(TEST_REPORT_RETAIN): bench/workloads/retain.c bench/workloads/common.h | $(TES
 	@$(if $(TEST_REPORT_V),,echo "  CC      $@")
 	$(TEST_REPORT_Q)$(CC) $(TEST_REPORT_CFLAGS) -o $@ $<
 
-$(TEST_REPORT_ASAN): $(TEST_REPORT_ASAN_SRCS) $(wildcard analyzer/*.h viz/*.h preload/logfmt.h preload/evcodec.h preload/bytesize.h)
+$(TEST_REPORT_ASAN): $(TEST_REPORT_ASAN_SRCS) $(wildcard format/*.h analyzer/*.h util/*.h viz/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(TEST_REPORT_V),,echo "  CC      $@ (address,undefined)")
 	$(TEST_REPORT_Q)$(CC) $(TEST_REPORT_ASAN_FLAGS) -o $@ $(TEST_REPORT_ASAN_SRCS) \

@@ -9,8 +9,8 @@
 
 #include <stdio.h>
 
-#include "../analyzer/aggregate.h"
-#include "../analyzer/reader.h"
+#include "analyzer/aggregate.h"
+#include "analyzer/reader.h"
 
 enum report_format {
     REPORT_TEXT,

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "evcodec.h"
+#include "format/evcodec.h"
 
 static uint64_t xorshift(uint64_t *s)
 {

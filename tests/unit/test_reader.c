@@ -29,9 +29,9 @@
 
 #include <cmocka.h>
 
-#include "evcodec.h"
-#include "logfmt.h"
-#include "reader.h"
+#include "analyzer/reader.h"
+#include "format/evcodec.h"
+#include "format/logfmt.h"
 
 /* ---- byte buffers ---- */
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "sampler.h"
+#include "preload/sampler.h"
 
 #define N_PINS 5
 

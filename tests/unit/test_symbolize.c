@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "symbolize.h"
+#include "analyzer/symbolize.h"
 
 #define MAX_SITES 8
 

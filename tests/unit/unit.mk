@@ -22,7 +22,7 @@ $(BUILD)/tests/unit/test_symbolize: tests/unit/test_symbolize.c $(BUILD)/obj/ana
                                     | $(SYM_TEST_PROGS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -o $@ $< $(BUILD)/obj/analyzer/symbolize.o \
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/obj/analyzer/symbolize.o \
 	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -lcmocka -ldw -lelf -liberty
 TEST_ARGS_test_symbolize := $(BUILD)/tests/progs
 
@@ -30,21 +30,21 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_symbolize
 
 ifneq ($(wildcard tests/unit/test_reader.c),)
 $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
-                                 $(BUILD)/obj/preload/logfmt.o $(BUILD)/obj/preload/evcodec.o
+                                 $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ianalyzer -Ipreload -o $@ $^ -lcmocka -lzstd -pthread
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_reader
 TEST_ARGS_test_reader := $(BUILD)/libheapspan.so
 endif
 
 # Built with the sanitizers: the damaged-payload test must show no out-of-bounds read.
-$(BUILD)/tests/unit/test_evcodec: tests/unit/test_evcodec.c preload/evcodec.c preload/logfmt.c \
-                                  preload/evcodec.h preload/logfmt.h $(BUILD)/.deps-ok
+$(BUILD)/tests/unit/test_evcodec: tests/unit/test_evcodec.c format/evcodec.c format/logfmt.c \
+                                  format/evcodec.h format/logfmt.h $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
-	    -Ipreload -o $@ $(filter %.c,$^) -lcmocka -lzstd
+	    -o $@ $(filter %.c,$^) -lcmocka -lzstd
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_evcodec
 
 # The sampled set's filter and the countdown's draws (preload/sampler.c), on its own.
@@ -52,5 +52,5 @@ $(BUILD)/tests/unit/test_sampler: tests/unit/test_sampler.c preload/sampler.c pr
                                   preload/sampler.h preload/rt.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -Ipreload -o $@ $(filter %.c,$^) -lcmocka -lm -pthread
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lcmocka -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler

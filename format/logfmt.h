@@ -49,6 +49,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "format/settings.h"
+
 #define LF_MAGIC          "HEAPSPAN"
 #define LF_VERSION        2 /* 2: events chunks coded by evcodec.h; 1 stored the buffer form */
 #define LF_VERSION_OLDEST 1
@@ -71,8 +73,8 @@
 
 /* Upper bounds a reader enforces before it allocates. */
 #define LF_MAX_CHUNK_RAW   (16u << 20)
-#define LF_MAX_STACK_DEPTH 1024
-#define LF_MAX_PATH        4096
+#define LF_MAX_STACK_DEPTH HS_MAX_DEPTH
+#define LF_MAX_PATH        HS_MAX_PATH
 
 /*
  * Event records, "buffer form": how the shim's threads append them to their buffers

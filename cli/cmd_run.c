@@ -1,7 +1,8 @@
 /* cmd_run.c - `heapspan run`: start a program with the shim preloaded. */
-#include "commands.h"
+#include "cli/commands.h"
 
-#include "../preload/bytesize.h"
+#include "format/bytesize.h"
+#include "format/settings.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -34,7 +35,7 @@ static int find_shim(char *out, size_t cap)
 {
     char self[PATH_MAX - 64];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    const char *env = getenv("HEAPSPAN_SHIM");
+    const char *env = getenv(HS_ENV_SHIM);
 
     if (env != NULL && env[0] != '\0') {
         snprintf(out, cap, "%s", env);
@@ -74,7 +75,7 @@ int cmd_run(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *output = "heapspan.%p.hsl", *sample = NULL, *depth = NULL, *marker = NULL,
+    const char *output = HS_DEFAULT_OUTPUT, *sample = NULL, *depth = NULL, *marker = NULL,
                *interval = NULL;
     bool follow = true;
     int c;
@@ -100,8 +101,9 @@ int cmd_run(int argc, char **argv)
         case 'd': {
             char *end;
             long v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 1 || v > 1024) {
-                fprintf(stderr, "heapspan run: --depth %s: expected 1 to 1024 frames\n", optarg);
+            if (*end != '\0' || v < 1 || v > HS_MAX_DEPTH) {
+                fprintf(stderr, "heapspan run: --depth %s: expected 1 to %d frames\n", optarg,
+                        HS_MAX_DEPTH);
                 return 2;
             }
             depth = optarg;
@@ -133,7 +135,7 @@ int cmd_run(int argc, char **argv)
     char shim[PATH_MAX];
     if (find_shim(shim, sizeof(shim)) < 0) {
         fprintf(stderr, "heapspan run: cannot find libheapspan.so next to this executable or "
-                        "in ../lib/heapspan; build it with `make`, or set HEAPSPAN_SHIM\n");
+                        "in ../lib/heapspan; build it with `make`, or set " HS_ENV_SHIM "\n");
         return 2;
     }
 
@@ -157,18 +159,18 @@ int cmd_run(int argc, char **argv)
         return 2;
     setenv("LD_PRELOAD", preload, 1);
     free(preload);
-    setenv("HEAPSPAN_OUTPUT", output, 1);
-    setenv("HEAPSPAN_MANIFEST", manifest, 1);
-    setenv("HEAPSPAN_QUIET", "1", 1);
-    setenv("HEAPSPAN_FOLLOW_CHILDREN", follow ? "1" : "0", 1);
+    setenv(HS_ENV_OUTPUT, output, 1);
+    setenv(HS_ENV_MANIFEST, manifest, 1);
+    setenv(HS_ENV_QUIET, "1", 1);
+    setenv(HS_ENV_FOLLOW_CHILDREN, follow ? "1" : "0", 1);
     if (sample != NULL)
-        setenv("HEAPSPAN_SAMPLE_BYTES", sample, 1);
+        setenv(HS_ENV_SAMPLE_BYTES, sample, 1);
     if (depth != NULL)
-        setenv("HEAPSPAN_DEPTH", depth, 1);
+        setenv(HS_ENV_DEPTH, depth, 1);
     if (marker != NULL)
-        setenv("HEAPSPAN_MARKER_SIGNAL", marker, 1);
+        setenv(HS_ENV_MARKER_SIGNAL, marker, 1);
     if (interval != NULL)
-        setenv("HEAPSPAN_SNAPSHOT_INTERVAL", interval, 1);
+        setenv(HS_ENV_SNAPSHOT_INTERVAL, interval, 1);
 
     /* The terminal sends ^C and ^\ to the program too; this process waits for it to
      * finish (and flush) rather than leaving first. Other stop requests are passed on. */
@@ -186,7 +188,7 @@ int cmd_run(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         signal(SIGQUIT, SIG_DFL);
         snprintf(pid, sizeof(pid), "%d", (int)getpid());
-        setenv("HEAPSPAN_ROOT_PID", pid, 1);
+        setenv(HS_ENV_ROOT_PID, pid, 1);
         execvp(argv[optind], argv + optind);
         fprintf(stderr, "heapspan run: cannot run %s: %s\n", argv[optind], strerror(errno));
         _exit(127);

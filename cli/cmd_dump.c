@@ -1,6 +1,6 @@
 /* cmd_dump.c - `heapspan dump`: the records of a log as text, or a summary of them.
  * For debugging the recording side and for tests that check exact counts. */
-#include "commands.h"
+#include "cli/commands.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "liveset.h"
-#include "reader.h"
+#include "analyzer/liveset.h"
+#include "analyzer/reader.h"
 
 static const char dump_usage[] =
     "usage: heapspan dump [--summary] [--live] [--stacks] LOG\n"

@@ -1,5 +1,5 @@
 /* logfmt.c - the format's one piece of code: CRC-32C for chunk payloads. */
-#include "logfmt.h"
+#include "format/logfmt.h"
 
 #include <cpuid.h>
 #include <stdbool.h>

@@ -37,7 +37,7 @@
 
 #include <zstd.h>
 
-#include "logfmt.h"
+#include "format/logfmt.h"
 
 enum ec_col {
     EC_TAG,     /* 1 byte per record: type | fn << 4 (as in the buffer form, never WIDE) */

@@ -1,6 +1,6 @@
 /* cmd_report.c - `heapspan report`: log -> reader -> aggregator (+ symbolizer) ->
  * report. */
-#include "commands.h"
+#include "cli/commands.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../viz/report.h"
-#include "aggregate.h"
-#include "reader.h"
-#include "symbolize.h"
+#include "analyzer/aggregate.h"
+#include "analyzer/reader.h"
+#include "analyzer/symbolize.h"
+#include "viz/report.h"
 
 static const char report_usage[] =
     "usage: heapspan report [--top N] [--format text|json|markdown] [--from SECONDS]\n"

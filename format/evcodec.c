@@ -1,7 +1,7 @@
 /* evcodec.c - events chunk columns: the writer's encoder and the readers' decoder. The
  * model updates (size classes, the allocation window) are shared so that the two sides
  * cannot drift apart. */
-#include "evcodec.h"
+#include "format/evcodec.h"
 
 #include <stdint.h>
 #include <string.h>

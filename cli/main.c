@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../preload/logfmt.h"
-#include "commands.h"
+#include "cli/commands.h"
+#include "format/logfmt.h"
 
 #ifndef HEAPSPAN_VERSION
 #define HEAPSPAN_VERSION "0.1.0"
