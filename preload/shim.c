@@ -63,28 +63,36 @@ static __thread int in_new __attribute__((tls_model("initial-exec")));
  * has drawn its first interval; 0 before that, and always in full-trace mode. */
 static __thread int64_t sample_left __attribute__((tls_model("initial-exec")));
 
+/* Each function the shim passes calls on to, once: its member of real, the symbol it is
+ * looked up by, its type. real's members and resolve_real's dlsym calls are both made
+ * from this list, in its order. calloc comes first: once it is known, the callocs dlsym
+ * makes while the rest are resolved are served by the real calloc, not the arena. */
+#define REAL_FUNCTIONS(X)                                                               \
+    X(calloc, "calloc", void *, (size_t, size_t))                                       \
+    X(malloc, "malloc", void *, (size_t))                                               \
+    X(realloc, "realloc", void *, (void *, size_t))                                     \
+    X(reallocarray, "reallocarray", void *, (void *, size_t, size_t))                   \
+    X(free, "free", void, (void *))                                                     \
+    X(posix_memalign, "posix_memalign", int, (void **, size_t, size_t))                 \
+    X(aligned_alloc, "aligned_alloc", void *, (size_t, size_t))                         \
+    X(memalign, "memalign", void *, (size_t, size_t))                                   \
+    X(valloc, "valloc", void *, (size_t))                                               \
+    X(pvalloc, "pvalloc", void *, (size_t))                                             \
+    X(malloc_usable_size, "malloc_usable_size", size_t, (void *))                       \
+    X(dlclose, "dlclose", int, (void *))                                                \
+    X(sigaction, "sigaction", int, (int, const struct sigaction *, struct sigaction *)) \
+    X(signal, "signal", sighandler_t, (int, sighandler_t))                              \
+    X(execve, "execve", int, (const char *, char *const[], char *const[]))              \
+    X(execv, "execv", int, (const char *, char *const[]))                               \
+    X(execvp, "execvp", int, (const char *, char *const[]))                             \
+    X(execvpe, "execvpe", int, (const char *, char *const[], char *const[]))            \
+    X(fexecve, "fexecve", int, (int, char *const[], char *const[]))                     \
+    X(exit_, "_exit", void, (int), __attribute__((noreturn)))                           \
+    X(Exit_, "_Exit", void, (int), __attribute__((noreturn)))
+
+#define REAL_MEMBER(name, symbol, ret, params, ...) ret(*name) params __VA_ARGS__;
 static struct {
-    void *(*malloc)(size_t);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    void *(*reallocarray)(void *, size_t, size_t);
-    void (*free)(void *);
-    int (*posix_memalign)(void **, size_t, size_t);
-    void *(*aligned_alloc)(size_t, size_t);
-    void *(*memalign)(size_t, size_t);
-    void *(*valloc)(size_t);
-    void *(*pvalloc)(size_t);
-    size_t (*malloc_usable_size)(void *);
-    int (*dlclose)(void *);
-    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
-    sighandler_t (*signal)(int, sighandler_t);
-    void (*exit_)(int) __attribute__((noreturn));
-    void (*Exit_)(int) __attribute__((noreturn));
-    int (*execve)(const char *, char *const[], char *const[]);
-    int (*execv)(const char *, char *const[]);
-    int (*execvp)(const char *, char *const[]);
-    int (*execvpe)(const char *, char *const[], char *const[]);
-    int (*fexecve)(int, char *const[], char *const[]);
+    REAL_FUNCTIONS(REAL_MEMBER)
 } real;
 
 static int real_state;       /* 0 unresolved, 1 resolving, 2 resolved */
@@ -223,30 +231,10 @@ static void resolve_real(void)
                                      __ATOMIC_ACQUIRE))
         return; /* resolved, or being resolved by this very call chain */
     rt_in_shim++;
-#define R(name) *(void **)&real.name = dlsym(RTLD_NEXT, #name)
-    R(calloc);
-    R(malloc);
-    R(realloc);
-    R(reallocarray);
-    R(free);
-    R(posix_memalign);
-    R(aligned_alloc);
-    R(memalign);
-    R(valloc);
-    R(pvalloc);
-    R(malloc_usable_size);
-    R(dlclose);
-    R(sigaction);
-    R(signal);
-    R(execve);
-    R(execv);
-    R(execvp);
-    R(execvpe);
-    R(fexecve);
-#undef R
+#define RESOLVE(name, symbol, ...) *(void **)&real.name = dlsym(RTLD_NEXT, symbol);
+    REAL_FUNCTIONS(RESOLVE)
+#undef RESOLVE
     fdg_init();
-    *(void **)&real.exit_ = dlsym(RTLD_NEXT, "_exit");
-    *(void **)&real.Exit_ = dlsym(RTLD_NEXT, "_Exit");
     void *libc_malloc = dlsym(RTLD_NEXT, "__libc_malloc");
     glibc_heap = libc_malloc != NULL && (void *)real.malloc == libc_malloc;
     rt_in_shim--;
@@ -1235,55 +1223,24 @@ static void exec_failed(struct exec_state *s)
     errno = saved;
 }
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
-{
-    struct exec_state s;
-    ensure_ready();
-    exec_begin(&s);
-    int r = real.execve(path, argv, envp);
-    exec_failed(&s);
-    return r;
-}
+/* The array forms: the real call between exec_begin and exec_failed (it returns only
+ * if the exec failed). */
+#define EXEC_HOOK(name, params, args) \
+    EXPORT int name params            \
+    {                                 \
+        struct exec_state s;          \
+        ensure_ready();               \
+        exec_begin(&s);               \
+        int r = real.name args;       \
+        exec_failed(&s);              \
+        return r;                     \
+    }
 
-EXPORT int execv(const char *path, char *const argv[])
-{
-    struct exec_state s;
-    ensure_ready();
-    exec_begin(&s);
-    int r = real.execv(path, argv);
-    exec_failed(&s);
-    return r;
-}
-
-EXPORT int execvp(const char *file, char *const argv[])
-{
-    struct exec_state s;
-    ensure_ready();
-    exec_begin(&s);
-    int r = real.execvp(file, argv);
-    exec_failed(&s);
-    return r;
-}
-
-EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
-{
-    struct exec_state s;
-    ensure_ready();
-    exec_begin(&s);
-    int r = real.execvpe(file, argv, envp);
-    exec_failed(&s);
-    return r;
-}
-
-EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
-{
-    struct exec_state s;
-    ensure_ready();
-    exec_begin(&s);
-    int r = real.fexecve(fd, argv, envp);
-    exec_failed(&s);
-    return r;
-}
+EXEC_HOOK(execve, (const char *path, char *const argv[], char *const envp[]), (path, argv, envp))
+EXEC_HOOK(execv, (const char *path, char *const argv[]), (path, argv))
+EXEC_HOOK(execvp, (const char *file, char *const argv[]), (file, argv))
+EXEC_HOOK(execvpe, (const char *file, char *const argv[], char *const envp[]), (file, argv, envp))
+EXEC_HOOK(fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))
 
 /* The execl family collects its arguments into an array and calls the array form. */
 #define MAX_EXECL_ARGS 4096
