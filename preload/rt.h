@@ -82,7 +82,7 @@ static inline uint64_t rt_ticks_before(void)
 
 /* Set while this thread runs shim code, so whatever that code calls allocates from the
  * real allocator unrecorded. initial-exec: the first touch of a dynamic TLS slot can
- * itself allocate. Defined in shim.c. */
+ * itself allocate. Defined in shim_start.c. */
 extern __thread int rt_in_shim __attribute__((tls_model("initial-exec")));
 
 /* Thread id, without libc's caching quirks. */

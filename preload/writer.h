@@ -76,14 +76,14 @@ void wr_fork_parent(void);
  * writer thread. Returns 0, or a negative errno when the child cannot log. */
 int wr_fork_child(int ppid);
 
-/* Set by shim.c: turns recording off for good (write error). */
+/* Set by shim_start.c: turns recording off for good (write error). */
 extern void (*wr_on_stop)(void);
 
-/* Set by shim.c: run by the writer thread before each cycle, outside the flush lock
+/* Set by shim_start.c: run by the writer thread before each cycle, outside the flush lock
  * (the module map check). */
 extern void (*wr_on_tick)(void);
 
-/* Set by shim.c: run by the writer thread, outside the flush lock, when it finds itself
+/* Set by shim_start.c: run by the writer thread, outside the flush lock, when it finds itself
  * the last thread of the process (every program thread has exited, the main one by
  * pthread_exit). Ends the process as glibc would have; does not return. */
 extern void (*wr_on_program_gone)(void);

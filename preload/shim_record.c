@@ -1,0 +1,356 @@
+/*
+ * shim_record.c - the recording core: what the hooks call once they have decided an
+ * event may be recorded. The note and resize_end functions encode one event into the
+ * calling thread's buffer (tbuf.h) with rt_in_shim set; resize_begin and resize_undo
+ * move a block out of or back into its set (sampler.h). None holds a lock across a call
+ * out, allocates through the hooks, or fails the caller: an event that cannot be
+ * recorded is counted as lost. Called from any thread, signal handlers included (enter
+ * says how a handler's event is counted).
+ */
+#include <stdint.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "format/logfmt.h"
+#include "preload/rt.h"
+#include "preload/sampler.h"
+#include "preload/shim.h"
+#include "preload/stacks.h"
+#include "preload/tbuf.h"
+
+/* Mean bytes between blocks whose zero bytes are counted, in full-trace mode: a few
+ * thousand blocks per GiB allocated, enough for a per-site share, cheap enough to
+ * leave on. */
+#define ZERO_SAMPLE_BYTES (256 * 1024)
+
+/* An event arriving while this thread is recording another one: a signal handler
+ * that interrupted the shim. It cannot be recorded (the buffer is mid-record), so it
+ * is counted, with an atomic add the interrupted code cannot tear. */
+static void count_reentry(void)
+{
+    struct tb_thread *t = tb_current_thread;
+    if (t != NULL && t->in_record)
+        __atomic_add_fetch(&t->lost_async, 1, __ATOMIC_RELAXED);
+}
+
+/* in_record brackets rt_in_shim on both sides, so at every instant a signal handler's
+ * event is either recorded normally (the flag is not yet, or no longer, set) or
+ * counted. It is a depth: a handler that records between the two stores leaves it as
+ * it found it. */
+static inline struct tb_thread *enter(void)
+{
+    if (!shim_recording)
+        return NULL;
+    if (SHIM_UNLIKELY(rt_in_shim)) {
+        count_reentry();
+        return NULL;
+    }
+    struct tb_thread *t = tb_current_thread;
+    if (SHIM_LIKELY(t != NULL)) {
+        t->in_record++;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        rt_in_shim = 1;
+        return t;
+    }
+    rt_in_shim = 1;
+    t = tb_self(); /* first event on this thread */
+    if (SHIM_UNLIKELY(t == NULL)) {
+        rt_in_shim = 0;
+        return NULL;
+    }
+    if (shim_sample_mean != 0) /* the thread's first interval */
+        shim_sample_left = smp_draw(&t->rng, shim_sample_mean);
+    t->in_record++;
+    return t;
+}
+
+static inline void leave(struct tb_thread *t)
+{
+    rt_in_shim = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->in_record--;
+    if (SHIM_UNLIKELY(shim_pending_signal))
+        shim_deliver_pending_signal();
+}
+
+/* The event's time, never before the thread's previous one (a migration between
+ * cores whose counters differ by a few cycles must not make a negative delta). */
+static inline uint64_t event_time(struct tb_thread *t, uint64_t now)
+{
+    return now < t->last_time ? t->last_time : now;
+}
+
+static inline bool has_lost(const struct tb_thread *t)
+{
+    return (t->lost | __atomic_load_n(&t->lost_async, __ATOMIC_RELAXED)) != 0;
+}
+
+static inline uint8_t *put_lost(struct tb_thread *t, uint8_t *w, uint64_t now)
+{
+    *w++ = LF_EV_LOST;
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_varint(w, t->lost + __atomic_exchange_n(&t->lost_async, 0, __ATOMIC_RELAXED));
+    t->last_time = now;
+    t->lost = 0;
+    return w;
+}
+
+/* The tag for a record of type whose addresses are a (and b): wide if either needs it. */
+static inline uint8_t *put_tag(uint8_t *w, int type, int fn, uint64_t a, uint64_t b, int *width)
+{
+    bool wide = SHIM_UNLIKELY((a | b) >= LF_ADDR_LIMIT);
+    *width = wide ? 8 : LF_ADDR_BYTES;
+    *w++ = (uint8_t)(type | (wide ? LF_EV_WIDE : 0) | fn << 4);
+    return w;
+}
+
+static inline uint8_t *put_zeros(struct tb_thread *t, uint8_t *w, uint64_t now, uint64_t addr,
+                                 uint64_t size, uint64_t zeros)
+{
+    int width;
+    w = put_tag(w, LF_EV_ZEROS, 0, addr, 0, &width);
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_addr(w, addr, width);
+    w = lf_put_varint(w, size);
+    w = lf_put_varint(w, zeros);
+    t->last_time = now;
+    return w;
+}
+
+static inline uint32_t capture(struct tb_thread *t)
+{
+    return st_capture_id(t, shim_max_depth);
+}
+
+void shim_note_alloc_slow(int fn, void *p, size_t size)
+{
+    uint64_t now = rt_ticks();
+    struct tb_thread *t = enter();
+
+    if (t == NULL)
+        return;
+    uint64_t addr = (uint64_t)(uintptr_t)p;
+    if (shim_sample_mean != 0) {
+        if (!smp_take(&shim_sample_left, &t->rng, shim_sample_mean, size)) {
+            leave(t);
+            return;
+        }
+        smp_add(shim_sampled, addr, size);
+    } else if (smp_take(&t->zero_left, &t->rng, ZERO_SAMPLE_BYTES, size)) {
+        smp_add(shim_zero_set, addr, size);
+    }
+    uint32_t sid = capture(t);
+    if (!tb_reserve(t)) {
+        t->lost++;
+        leave(t);
+        return;
+    }
+    now = event_time(t, now);
+    uint8_t *w = t->pos;
+    if (SHIM_UNLIKELY(has_lost(t)))
+        w = put_lost(t, w, now);
+    int width;
+    w = put_tag(w, LF_EV_ALLOC, fn, addr, 0, &width);
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_addr(w, addr, width);
+    w = lf_put_varint(w, size);
+    w = lf_put_varint(w, sid);
+    t->last_time = now;
+    tb_commit(t, w);
+    leave(t);
+}
+
+/* Whether the block at addr is one the log knows about (sampled mode), and - for a
+ * block picked for zero counting - how many of its bytes are zero. */
+static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros)
+{
+    *zeros = UINT64_MAX;
+    if (shim_sample_mean != 0) {
+        if (!smp_remove(shim_sampled, addr, size))
+            return false;
+        *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
+        return true;
+    }
+    if (smp_remove(shim_zero_set, addr, size))
+        *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
+    return true;
+}
+
+void shim_note_free_slow(int fn, void *p)
+{
+    struct tb_thread *t = enter();
+    uint64_t size = 0, zeros;
+
+    if (t == NULL)
+        return;
+    uint64_t addr = (uint64_t)(uintptr_t)p;
+    if (!free_side(addr, &size, &zeros) || !tb_reserve(t)) {
+        if (shim_sample_mean == 0)
+            t->lost++;
+        leave(t);
+        return;
+    }
+    uint64_t now = event_time(t, rt_ticks_before());
+    uint8_t *w = t->pos;
+    if (SHIM_UNLIKELY(has_lost(t)))
+        w = put_lost(t, w, now);
+    if (zeros != UINT64_MAX)
+        w = put_zeros(t, w, now, addr, size, zeros);
+    int width;
+    w = put_tag(w, LF_EV_FREE, fn, addr, 0, &width);
+    w = lf_put_varint(w, now - t->last_time);
+    w = lf_put_addr(w, addr, width);
+    t->last_time = now;
+    tb_commit(t, w);
+    leave(t);
+}
+
+/* Before a resize: the old block leaves the sampled set (or the set picked for zero
+ * counting) now, before the real call can hand its address to another thread. It is
+ * not counted: its contents live on in the new block, which takes its place in the
+ * set and is counted when it is finally freed. */
+void shim_resize_begin(void *old, struct shim_resize_old *o)
+{
+    uint64_t addr = (uint64_t)(uintptr_t)old;
+
+    *o = (struct shim_resize_old){ 0 };
+    if (!shim_recording || rt_in_shim)
+        return;
+    rt_in_shim = 1;
+    if (shim_sample_mean != 0) {
+        o->known = smp_remove(shim_sampled, addr, &o->size);
+    } else {
+        o->known = true;
+        o->picked = shim_zero_set != NULL && smp_remove(shim_zero_set, addr, &o->size);
+    }
+    rt_in_shim = 0;
+}
+
+/* A resize that did not happen: the old block is still live, and still in its set. */
+void shim_resize_undo(void *old, const struct shim_resize_old *o)
+{
+    uint64_t addr = (uint64_t)(uintptr_t)old;
+
+    if (o->known && shim_sample_mean != 0)
+        smp_add(shim_sampled, addr, o->size);
+    else if (o->picked)
+        smp_add(shim_zero_set, addr, o->size);
+}
+
+/* After a resize that returned p (NULL: failed, or freed for size 0). */
+void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p, size_t size,
+                     uint64_t growth, uint64_t t_before, bool freed_on_null)
+{
+    uint64_t now = rt_ticks();
+    struct tb_thread *t = enter();
+
+    if (t == NULL)
+        return;
+    uint64_t oaddr = (uint64_t)(uintptr_t)old, naddr = (uint64_t)(uintptr_t)p;
+    if (p == NULL && !freed_on_null) {
+        shim_resize_undo(old, o); /* failed: the old block lives on */
+        leave(t);
+        return;
+    }
+    bool old_known = o->known, new_known = p != NULL;
+    if (p != NULL && shim_sample_mean != 0) {
+        if (old_known)
+            new_known = smp_keep_resized(&t->rng, shim_sample_mean, o->size, size);
+        else
+            new_known = smp_take(&shim_sample_left, &t->rng, shim_sample_mean, growth);
+        if (new_known)
+            smp_add(shim_sampled, naddr, size);
+    } else if (p != NULL &&
+               (o->picked || smp_take(&t->zero_left, &t->rng, ZERO_SAMPLE_BYTES, growth))) {
+        smp_add(shim_zero_set, naddr, size); /* picked as the allocation of its size would be */
+    }
+    if (!old_known && !new_known) {
+        leave(t);
+        return;
+    }
+    uint32_t sid = new_known ? capture(t) : 0;
+    if (!tb_reserve(t)) {
+        t->lost++;
+        leave(t);
+        return;
+    }
+    now = event_time(t, now);
+    t_before = t_before < t->last_time ? t->last_time : t_before;
+    uint8_t *w = t->pos;
+    if (SHIM_UNLIKELY(has_lost(t)))
+        w = put_lost(t, w, t_before);
+    int width;
+    if (old_known && new_known) {
+        w = put_tag(w, LF_EV_REALLOC, fn, oaddr, naddr, &width);
+        w = lf_put_varint(w, now - t->last_time);
+        w = lf_put_varint(w, now - t_before);
+        w = lf_put_addr(w, oaddr, width);
+        w = lf_put_addr(w, naddr, width);
+        w = lf_put_varint(w, size);
+        w = lf_put_varint(w, sid);
+        t->last_time = now;
+    } else if (old_known) {
+        w = put_tag(w, LF_EV_FREE, fn, oaddr, 0, &width);
+        w = lf_put_varint(w, t_before - t->last_time);
+        w = lf_put_addr(w, oaddr, width);
+        t->last_time = t_before;
+    } else {
+        w = put_tag(w, LF_EV_ALLOC, fn, naddr, 0, &width);
+        w = lf_put_varint(w, now - t->last_time);
+        w = lf_put_addr(w, naddr, width);
+        w = lf_put_varint(w, size);
+        w = lf_put_varint(w, sid);
+        t->last_time = now;
+    }
+    tb_commit(t, w);
+    leave(t);
+}
+
+/* ---- zero-byte counts of blocks still live ---- */
+
+struct zero_scan {
+    struct tb_thread *t;
+};
+
+/* A live block is cut into spans, and as at a free the first SMP_ZERO_PREFIX bytes of
+ * each span stand for the span - so that a buffer filled only at its start is not taken
+ * for all data. Spans are 64 KiB, or for a block over 4 MiB a 64th of it: a huge block
+ * costs 64 reads of 4 KiB at exit, where reading all of it would copy gigabytes (and
+ * fault in pages the program never touched) in a service with a large heap. */
+#define LIVE_SPAN_MIN  (64 * 1024)
+#define LIVE_SPANS_MAX 64
+
+/* Reads through process_vm_readv, which fails with EFAULT instead of crashing if
+ * another thread frees (and unmaps) the block meanwhile. */
+static void count_live_block(uint64_t addr, uint64_t size, void *arg)
+{
+    struct zero_scan *z = arg;
+    static uint8_t buf[SMP_ZERO_PREFIX];
+    uint64_t span = (size + LIVE_SPANS_MAX - 1) / LIVE_SPANS_MAX, zeros = 0;
+
+    if (span < LIVE_SPAN_MIN)
+        span = LIVE_SPAN_MIN;
+    for (uint64_t at = 0; at < size; at += span) {
+        uint64_t n = size - at < span ? size - at : span;
+        uint64_t read = n < sizeof(buf) ? n : sizeof(buf);
+        struct iovec local = { buf, read }, remote = { (void *)(uintptr_t)(addr + at), read };
+        if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)read)
+            return;
+        zeros += smp_count_zeros(buf, n); /* reads the first `read` bytes only */
+    }
+    if (!tb_reserve(z->t))
+        return;
+    uint64_t now = event_time(z->t, rt_ticks());
+    tb_commit(z->t, put_zeros(z->t, z->t->pos, now, addr, size, zeros));
+}
+
+void shim_count_live_zeros(void)
+{
+    struct tb_thread *t;
+    struct smp_set *set = shim_sample_mean != 0 ? shim_sampled : shim_zero_set;
+
+    if (set == NULL || (t = tb_self()) == NULL)
+        return;
+    struct zero_scan z = { t };
+    smp_each(set, count_live_block, &z);
+}
