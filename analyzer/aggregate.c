@@ -5,12 +5,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analyzer/liveset.h"
+#include "util/hashmap.h"
+#include "util/strbuf.h"
 
 #define SIZE_SLOTS       4 /* distinct sizes tracked per stack, for common_size */
 #define BLOAT_MIN_BLOCKS 1000.0
@@ -27,6 +28,7 @@ struct stk {
     bool used;
 };
 
+/* Per thread, in a map by tid. */
 struct tstate {
     uint32_t tid;
     bool valid;
@@ -42,8 +44,8 @@ struct agg {
     double live_total;
     uint64_t peak_ver;
 
-    struct tstate *threads, *last_thread;
-    uint32_t cap_threads, n_threads;
+    struct hmap threads;        /* of struct tstate */
+    struct tstate *last_thread; /* in threads; NULL after it may have moved */
 
     struct agg_site *sites;
     int n_sites;
@@ -64,9 +66,8 @@ struct agg *agg_new(const struct rd_header *h)
         return NULL;
     a->hdr = *h;
     a->live = ls_new();
-    a->cap_threads = 64;
-    a->threads = calloc(a->cap_threads, sizeof(*a->threads));
-    if (a->live == NULL || a->threads == NULL) {
+    hmap_init(&a->threads, sizeof(struct tstate));
+    if (a->live == NULL) {
         agg_free(a);
         return NULL;
     }
@@ -92,35 +93,20 @@ static struct stk *stk_of(struct agg *a, uint32_t id)
     return &a->stk[id];
 }
 
+static bool thread_eq(const void *entry, const void *key)
+{
+    return ((const struct tstate *)entry)->tid == *(const uint32_t *)key;
+}
+
 static struct tstate *thread_find(struct agg *a, uint32_t tid)
 {
-    a->last_thread = NULL; /* the table may move */
-    if ((a->n_threads + 1) * 2 > a->cap_threads) {
-        uint32_t cap = a->cap_threads * 2;
-        struct tstate *t = calloc(cap, sizeof(*t));
-        if (t == NULL)
-            return NULL;
-        for (uint32_t i = 0; i < a->cap_threads; i++) {
-            if (a->threads[i].tid == 0)
-                continue;
-            uint32_t j = (a->threads[i].tid * 2654435761u) & (cap - 1);
-            while (t[j].tid != 0)
-                j = (j + 1) & (cap - 1);
-            t[j] = a->threads[i];
-        }
-        free(a->threads);
-        a->threads = t;
-        a->cap_threads = cap;
-    }
-    uint32_t j = (tid * 2654435761u) & (a->cap_threads - 1);
-    while (a->threads[j].tid != 0 && a->threads[j].tid != tid)
-        j = (j + 1) & (a->cap_threads - 1);
-    if (a->threads[j].tid == 0) {
-        a->threads[j].tid = tid;
-        a->n_threads++;
-    }
-    a->last_thread = &a->threads[j];
-    return a->last_thread;
+    bool added;
+    /* The table may move: the cached pointer is the new entry's or none. */
+    struct tstate *t = hmap_put(&a->threads, hmap_hash_u64(tid), &tid, thread_eq, &added);
+    if (t != NULL && added)
+        t->tid = tid;
+    a->last_thread = t;
+    return t;
 }
 
 /* Inline only the usual case: most events come in runs of one thread's. */
@@ -377,105 +363,50 @@ static bool allocator_frame(const char *fn)
     return false;
 }
 
-struct strbuf {
-    char *p;
-    size_t len, cap;
+/* A string-keyed table: key -> index, in a struct hmap of these. */
+struct km_entry {
+    char *key; /* NULL only after strdup failed: matches nothing */
+    int val;
 };
 
-static int sb_add(struct strbuf *b, const char *s, size_t n)
+static void km_init(struct hmap *m)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap + n + 1) * 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL)
-            return -ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
+    hmap_init(m, sizeof(struct km_entry));
 }
 
-static int sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int sb_printf(struct strbuf *b, const char *fmt, ...)
+static bool km_eq(const void *entry, const void *key)
 {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -EINVAL;
-    return sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+    const struct km_entry *e = entry;
+    return e->key != NULL && !strcmp(e->key, key);
 }
 
-/* A string-keyed table: key -> index, open addressing. */
-struct keymap {
-    char **keys;
-    int *vals;
-    size_t cap, n;
-};
-
-static uint64_t hash_str(const char *s)
+/* The index of key: 0 if known (*out its index), 1 if added with new_val, or -ENOMEM. */
+static int km_get(struct hmap *m, const char *key, int new_val, int *out)
 {
-    uint64_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-    return h;
-}
+    bool added;
+    struct km_entry *e = hmap_put(m, hmap_hash_str(key), key, km_eq, &added);
 
-static int km_get(struct keymap *m, const char *key, int new_val, int *out)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        char **k = calloc(cap, sizeof(*k));
-        int *v = calloc(cap, sizeof(*v));
-        if (k == NULL || v == NULL) {
-            free(k);
-            free(v);
-            return -ENOMEM;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->keys[i] == NULL)
-                continue;
-            size_t j = hash_str(m->keys[i]) & (cap - 1);
-            while (k[j] != NULL)
-                j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i];
-            v[j] = m->vals[i];
-        }
-        free(m->keys);
-        free(m->vals);
-        m->keys = k;
-        m->vals = v;
-        m->cap = cap;
-    }
-    size_t j = hash_str(key) & (m->cap - 1);
-    while (m->keys[j] != NULL) {
-        if (!strcmp(m->keys[j], key)) {
-            *out = m->vals[j];
-            return 0;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->keys[j] = strdup(key);
-    if (m->keys[j] == NULL)
+    if (e == NULL)
         return -ENOMEM;
-    m->vals[j] = new_val;
-    m->n++;
+    if (!added) {
+        *out = e->val;
+        return 0;
+    }
+    e->key = strdup(key);
+    if (e->key == NULL)
+        return -ENOMEM;
+    e->val = new_val;
     *out = new_val;
     return 1;
 }
 
-static void km_free(struct keymap *m)
+static void km_free(struct hmap *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->keys[i]);
-    free(m->keys);
-    free(m->vals);
+    struct km_entry *e;
+    size_t i = 0;
+    while ((e = hmap_next(m, &i)) != NULL)
+        free(e->key);
+    hmap_fini(m);
 }
 
 static void stats_add(struct agg_stats *d, const struct agg_stats *s)
@@ -509,30 +440,39 @@ static const char *base_name(const char *path)
 static int frame_key(struct strbuf *b, const struct agg_frame *f)
 {
     if (f->function != NULL)
-        return sb_printf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function, f->file ? f->file : "",
-                         f->line, f->module, f->inlined);
-    return sb_printf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
+        return sb_addf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function, f->file ? f->file : "",
+                       f->line, f->module, f->inlined);
+    return sb_addf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
 }
 
+/* A resolved pc's frame ids, in a struct hmap of these keyed by (pc, module). */
+struct pc_entry {
+    uint64_t pc;
+    const struct rd_module *m;
+    int n, *ids;
+};
+
 struct interner {
-    struct keymap by_text;     /* frame text -> id */
+    struct hmap by_text;       /* frame text -> id (struct km_entry) */
     struct agg_frame **frames; /* by id */
     bool *alloc_frame;         /* by id: an allocator wrapper's frame */
     int n, cap;
-    struct pcmap { /* resolved pc -> frame ids */
-        uint64_t pc;
-        const struct rd_module *m;
-        int n, *ids;
-    } * pcs;
-    size_t n_pcs, cap_pcs;
+    struct hmap pcs; /* resolved pc -> frame ids (struct pc_entry) */
 };
+
+static void interner_init(struct interner *in)
+{
+    memset(in, 0, sizeof(*in));
+    km_init(&in->by_text);
+    hmap_init(&in->pcs, sizeof(struct pc_entry));
+}
 
 static int intern_frame(struct interner *in, const struct agg_frame *f, struct strbuf *key)
 {
     int id, r;
 
-    key->len = 0;
-    if ((r = frame_key(key, f)) < 0 || (r = km_get(&in->by_text, key->p, in->n, &id)) < 0)
+    sb_reset(key);
+    if ((r = frame_key(key, f)) < 0 || (r = km_get(&in->by_text, sb_str(key), in->n, &id)) < 0)
         return r;
     if (r == 0)
         return id;
@@ -557,34 +497,22 @@ static int intern_frame(struct interner *in, const struct agg_frame *f, struct s
     return id;
 }
 
-static struct pcmap *pc_slot(struct interner *in, uint64_t pc, const struct rd_module *m)
+static bool pc_eq(const void *entry, const void *key)
 {
-    size_t cap = in->cap_pcs, j = (size_t)((pc ^ (uintptr_t)m) * 0x9E3779B97F4A7C15ull >> 20);
-    for (j &= cap - 1; in->pcs[j].ids != NULL; j = (j + 1) & (cap - 1))
-        if (in->pcs[j].pc == pc && in->pcs[j].m == m)
-            break;
-    return &in->pcs[j];
+    const struct pc_entry *e = entry, *k = key;
+    return e->pc == k->pc && e->m == k->m;
 }
 
 /* The frame ids of one pc (resolved and interned once). */
 static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
                      const struct rd_module *m, struct strbuf *key, const int **ids)
 {
-    if ((in->n_pcs + 1) * 2 > in->cap_pcs) {
-        struct interner old = *in;
-        in->cap_pcs = in->cap_pcs ? in->cap_pcs * 2 : 4096;
-        in->pcs = calloc(in->cap_pcs, sizeof(*in->pcs));
-        if (in->pcs == NULL)
-            return -ENOMEM;
-        for (size_t i = 0; i < old.cap_pcs; i++)
-            if (old.pcs[i].ids != NULL)
-                *pc_slot(in, old.pcs[i].pc, old.pcs[i].m) = old.pcs[i];
-        free(old.pcs);
-    }
-    struct pcmap *e = pc_slot(in, pc, m);
-    if (e->ids != NULL) {
-        *ids = e->ids;
-        return e->n;
+    struct pc_entry want = { pc, m, 0, NULL };
+    uint64_t hash = hmap_hash_u64(pc ^ (uintptr_t)m);
+    const struct pc_entry *known = hmap_get(&in->pcs, hash, &want, pc_eq);
+    if (known != NULL) {
+        *ids = known->ids;
+        return known->n;
     }
     const struct sym_frame *sf = NULL;
     int k = 0;
@@ -616,11 +544,13 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
         }
         out[j] = id;
     }
-    e->pc = pc;
-    e->m = m;
-    e->n = n;
-    e->ids = out;
-    in->n_pcs++;
+    bool added;
+    struct pc_entry *e = hmap_put(&in->pcs, hash, &want, pc_eq, &added);
+    if (e == NULL) {
+        free(out);
+        return -ENOMEM;
+    }
+    *e = (struct pc_entry){ pc, m, n, out };
     *ids = out;
     return n;
 }
@@ -633,9 +563,11 @@ static void interner_free(struct interner *in, bool keep_frames)
     if (!keep_frames)
         free(in->frames);
     free(in->alloc_frame);
-    for (size_t i = 0; i < in->cap_pcs; i++)
-        free(in->pcs[i].ids);
-    free(in->pcs);
+    struct pc_entry *e;
+    size_t i = 0;
+    while ((e = hmap_next(&in->pcs, &i)) != NULL)
+        free(e->ids);
+    hmap_fini(&in->pcs);
 }
 
 /* One stack as frame ids, allocator frames trimmed from its top. */
@@ -694,7 +626,7 @@ static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struc
     return 0;
 }
 
-static int group_into(struct agg_group **arr, int *n, struct keymap *km, const char *key,
+static int group_into(struct agg_group **arr, int *n, struct hmap *km, const char *key,
                       const struct agg_site *s, bool with_line)
 {
     int idx;
@@ -785,10 +717,15 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
 
 int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
 {
-    struct keymap sites = { 0 }, funcs = { 0 }, lines = { 0 };
-    struct strbuf key = { 0 };
-    struct interner in = { 0 };
+    struct hmap sites, funcs, lines;
+    struct strbuf key = STRBUF_INIT, fkey = STRBUF_INIT;
+    struct interner in;
     int err = 0;
+
+    km_init(&sites);
+    km_init(&funcs);
+    km_init(&lines);
+    interner_init(&in);
 
     /* Close the books: stacks unchanged since the last peak hold their peak bytes now;
      * what is live now is what leaked. */
@@ -822,12 +759,12 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
         if (err < 0)
             goto out;
         /* The site key: the frame ids as bytes (a keymap key is a string). */
-        key.len = 0;
+        sb_reset(&key);
         for (int i = 0; i < n && err >= 0; i++)
-            err = sb_printf(&key, "%x,", (unsigned)ids[i]);
+            err = sb_addf(&key, "%x,", (unsigned)ids[i]);
         int idx;
         if (err >= 0)
-            err = km_get(&sites, key.p, a->n_sites, &idx);
+            err = km_get(&sites, sb_str(&key), a->n_sites, &idx);
         if (err < 0) {
             free(ids);
             goto out;
@@ -862,23 +799,19 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
     }
     for (int i = 0; i < a->n_sites; i++) {
         const struct agg_site *s = &a->sites[i];
-        key.len = 0;
-        if ((err = frame_key(&key, s->frames[0])) < 0)
+        const struct agg_frame *f = s->frames[0];
+        sb_reset(&key);
+        sb_reset(&fkey);
+        if ((err = frame_key(&key, f)) < 0)
             goto out;
-        /* by function: the frame without its line */
-        char *fk = strdup(key.p);
-        if (fk == NULL) {
-            err = -ENOMEM;
-            goto out;
-        }
-        char fkey[1024];
-        snprintf(fkey, sizeof(fkey), "%s\x1f%s",
-                 s->frames[0]->function ? s->frames[0]->function : "", s->frames[0]->module);
-        if (s->frames[0]->function == NULL)
-            snprintf(fkey, sizeof(fkey), "%s", fk);
-        free(fk);
-        if ((err = group_into(&a->funcs, &a->n_funcs, &funcs, fkey, s, false)) < 0 ||
-            (err = group_into(&a->lines, &a->n_lines, &lines, key.p, s, true)) < 0)
+        /* by function: the frame without its line (an unknown one is its module+offset) */
+        if (f->function != NULL)
+            err = sb_addf(&fkey, "%s\x1f%s", f->function, f->module);
+        else
+            err = sb_adds(&fkey, sb_str(&key));
+        if (err < 0 ||
+            (err = group_into(&a->funcs, &a->n_funcs, &funcs, sb_str(&fkey), s, false)) < 0 ||
+            (err = group_into(&a->lines, &a->n_lines, &lines, sb_str(&key), s, true)) < 0)
             goto out;
     }
     err = find_bloats(a, sym);
@@ -886,7 +819,8 @@ out:
     a->frames = in.frames;
     a->n_frames_owned = in.n;
     interner_free(&in, true);
-    free(key.p);
+    sb_fini(&key);
+    sb_fini(&fkey);
     km_free(&sites);
     km_free(&funcs);
     km_free(&lines);
@@ -945,7 +879,7 @@ void agg_free(struct agg *a)
         return;
     ls_free(a->live);
     free(a->stk);
-    free(a->threads);
+    hmap_fini(&a->threads);
     for (int i = 0; i < a->n_sites; i++)
         free((void *)a->sites[i].frames);
     free(a->sites);
