@@ -18,7 +18,7 @@
 
 /* Per stack id, while events are read. */
 struct stk {
-    struct agg_stats st;
+    struct model_stats st;
     double live_bytes, live_blocks;
     uint64_t ver; /* peak version live_bytes was last saved under */
     uint64_t first_time;
@@ -35,6 +35,12 @@ struct tstate {
     uint64_t last_alloc;
 };
 
+/* Where a site allocates: the call into the allocator, for the struct lookup. */
+struct site_origin {
+    uint64_t first_pc;
+    const struct rd_module *module; /* of first_pc; NULL if none held it */
+};
+
 struct agg {
     struct rd_header hdr;
     struct agg_totals tot;
@@ -47,15 +53,15 @@ struct agg {
     struct hmap threads;        /* of struct tstate */
     struct tstate *last_thread; /* in threads; NULL after it may have moved */
 
-    struct agg_site *sites;
+    struct model_site *sites;
+    struct site_origin *origins; /* by site, as sites */
     int n_sites;
-    struct agg_frame **site_frames;
-    struct agg_group *funcs, *lines;
+    struct model_group *funcs, *lines;
     int n_funcs, n_lines;
-    struct agg_bloat *bloats;
+    struct model_bloat *bloats;
     int n_bloats;
     bool jemalloc;
-    struct agg_frame **frames; /* interned, shared by the sites */
+    struct model_frame **frames; /* interned, shared by the sites */
     int n_frames_owned;
 };
 
@@ -129,7 +135,7 @@ static inline void save_peak(struct agg *a, struct stk *s)
 static int hist_bucket(uint64_t size)
 {
     int b = size == 0 ? 0 : 63 - __builtin_clzll(size);
-    return b < AGG_HIST_BUCKETS ? b : AGG_HIST_BUCKETS - 1;
+    return b < MODEL_HIST_BUCKETS ? b : MODEL_HIST_BUCKETS - 1;
 }
 
 /* Blocks one sampled block stands for. */
@@ -409,7 +415,7 @@ static void km_free(struct hmap *m)
     hmap_fini(m);
 }
 
-static void stats_add(struct agg_stats *d, const struct agg_stats *s)
+static void stats_add(struct model_stats *d, const struct model_stats *s)
 {
     d->allocations += s->allocations;
     d->allocated_bytes += s->allocated_bytes;
@@ -422,7 +428,7 @@ static void stats_add(struct agg_stats *d, const struct agg_stats *s)
     d->slack_bytes += s->slack_bytes;
     d->zero_sampled_bytes += s->zero_sampled_bytes;
     d->zero_bytes += s->zero_bytes;
-    for (int i = 0; i < AGG_HIST_BUCKETS; i++)
+    for (int i = 0; i < MODEL_HIST_BUCKETS; i++)
         d->hist[i] += s->hist[i];
 }
 
@@ -433,11 +439,11 @@ static const char *base_name(const char *path)
 }
 
 /* Frames are interned: each distinct (function, file, line, module, inlined) - or
- * module+offset when unknown - is one struct agg_frame with an id, and each resolved pc
+ * module+offset when unknown - is one struct model_frame with an id, and each resolved pc
  * maps to the ids of its frames once. A site is then keyed by its sequence of frame
  * ids: stacks whose return addresses differ but whose symbolized frames agree merge,
  * and no stack is ever turned into text. */
-static int frame_key(struct strbuf *b, const struct agg_frame *f)
+static int frame_key(struct strbuf *b, const struct model_frame *f)
 {
     if (f->function != NULL)
         return sb_addf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function, f->file ? f->file : "",
@@ -453,9 +459,9 @@ struct pc_entry {
 };
 
 struct interner {
-    struct hmap by_text;       /* frame text -> id (struct km_entry) */
-    struct agg_frame **frames; /* by id */
-    bool *alloc_frame;         /* by id: an allocator wrapper's frame */
+    struct hmap by_text;         /* frame text -> id (struct km_entry) */
+    struct model_frame **frames; /* by id */
+    bool *alloc_frame;           /* by id: an allocator wrapper's frame */
     int n, cap;
     struct hmap pcs; /* resolved pc -> frame ids (struct pc_entry) */
 };
@@ -467,7 +473,7 @@ static void interner_init(struct interner *in)
     hmap_init(&in->pcs, sizeof(struct pc_entry));
 }
 
-static int intern_frame(struct interner *in, const struct agg_frame *f, struct strbuf *key)
+static int intern_frame(struct interner *in, const struct model_frame *f, struct strbuf *key)
 {
     int id, r;
 
@@ -478,7 +484,7 @@ static int intern_frame(struct interner *in, const struct agg_frame *f, struct s
         return id;
     if (in->n == in->cap) {
         int cap = in->cap ? in->cap * 2 : 1024;
-        struct agg_frame **fr = realloc(in->frames, (size_t)cap * sizeof(*fr));
+        struct model_frame **fr = realloc(in->frames, (size_t)cap * sizeof(*fr));
         bool *af = fr ? realloc(in->alloc_frame, (size_t)cap * sizeof(*af)) : NULL;
         if (fr != NULL)
             in->frames = fr;
@@ -487,7 +493,7 @@ static int intern_frame(struct interner *in, const struct agg_frame *f, struct s
         in->alloc_frame = af;
         in->cap = cap;
     }
-    struct agg_frame *copy = malloc(sizeof(*copy));
+    struct model_frame *copy = malloc(sizeof(*copy));
     if (copy == NULL)
         return -ENOMEM;
     *copy = *f;
@@ -528,12 +534,12 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
     if (out == NULL)
         return -ENOMEM;
     for (int j = 0; j < n; j++) {
-        struct agg_frame f;
+        struct model_frame f;
         if (k > 0)
-            f = (struct agg_frame){ sf[j].function, sf[j].file,          sf[j].line,
-                                    sf[j].module,   sf[j].module_offset, sf[j].inlined };
+            f = (struct model_frame){ sf[j].function, sf[j].file,          sf[j].line,
+                                      sf[j].module,   sf[j].module_offset, sf[j].inlined };
         else
-            f = (struct agg_frame){
+            f = (struct model_frame){
                 NULL, NULL, 0, m != NULL ? base_name(m->path) : "?", m != NULL ? pc - m->bias : pc,
                 false
             };
@@ -611,7 +617,7 @@ static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struc
         }
     }
     if (n == 0) { /* an undefined stack, or nothing but allocator frames */
-        struct agg_frame unknown = { NULL, NULL, 0, "?", 0, false };
+        struct model_frame unknown = { NULL, NULL, 0, "?", 0, false };
         int uid = intern_frame(in, &unknown, key);
         free(v);
         v = malloc(sizeof(*v));
@@ -626,15 +632,15 @@ static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struc
     return 0;
 }
 
-static int group_into(struct agg_group **arr, int *n, struct hmap *km, const char *key,
-                      const struct agg_site *s, bool with_line)
+static int group_into(struct model_group **arr, int *n, struct hmap *km, const char *key,
+                      const struct model_site *s, bool with_line)
 {
     int idx;
     int r = km_get(km, key, *n, &idx);
     if (r < 0)
         return r;
     if (r == 1) {
-        struct agg_group *g = realloc(*arr, (size_t)(*n + 1) * sizeof(**arr));
+        struct model_group *g = realloc(*arr, (size_t)(*n + 1) * sizeof(**arr));
         if (g == NULL)
             return -ENOMEM;
         *arr = g;
@@ -650,16 +656,48 @@ static int group_into(struct agg_group **arr, int *n, struct hmap *km, const cha
     return 0;
 }
 
+static void free_structs(struct model_struct *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        free((void *)t[i].members);
+    free(t);
+}
+
+/* The symbolizer's layouts as the model's; the strings stay the symbolizer's. NULL
+ * when out of memory. */
+static struct model_struct *model_structs_of(const struct sym_struct *t, int n)
+{
+    struct model_struct *out = calloc((size_t)n, sizeof(*out));
+
+    for (int i = 0; out != NULL && i < n; i++) {
+        struct model_member *mm =
+            calloc(t[i].n_members > 0 ? (size_t)t[i].n_members : 1, sizeof(*mm));
+        if (mm == NULL) {
+            free_structs(out, i);
+            return NULL;
+        }
+        for (int k = 0; k < t[i].n_members; k++) {
+            const struct sym_member *sm = &t[i].members[k];
+            mm[k] = (struct model_member){ sm->name,       sm->type_name, sm->offset,    sm->size,
+                                           sm->bit_offset, sm->bit_size,  sm->hole_after };
+        }
+        out[i] =
+            (struct model_struct){ t[i].kind, t[i].name,       t[i].size,         t[i].n_members,
+                                   mm,        t[i].hole_bytes, t[i].padding_bytes };
+    }
+    return out;
+}
+
 static int cmp_bloat(const void *x, const void *y)
 {
-    const struct agg_bloat *a = x, *b = y;
+    const struct model_bloat *a = x, *b = y;
     return (a->bytes_at_peak < b->bytes_at_peak) - (a->bytes_at_peak > b->bytes_at_peak);
 }
 
 static int find_bloats(struct agg *a, struct sym_cache *sym)
 {
     for (int i = 0; i < a->n_sites; i++) {
-        const struct agg_site *s = &a->sites[i];
+        const struct model_site *s = &a->sites[i];
         uint64_t size = s->st.common_size;
         if (size == 0)
             continue;
@@ -670,7 +708,7 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
         for (j = 0; j < a->n_bloats && a->bloats[j].size != size; j++)
             ;
         if (j == a->n_bloats) {
-            struct agg_bloat *b = realloc(a->bloats, (size_t)(j + 1) * sizeof(*b));
+            struct model_bloat *b = realloc(a->bloats, (size_t)(j + 1) * sizeof(*b));
             if (b == NULL)
                 return -ENOMEM;
             a->bloats = b;
@@ -679,34 +717,36 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
             b[j].slack_bytes_per_block = (double)(agg_usable_size(size, a->jemalloc) - size);
             a->n_bloats++;
         }
-        struct agg_bloat *b = &a->bloats[j];
+        struct model_bloat *b = &a->bloats[j];
         b->blocks_at_peak += blocks;
         b->bytes_at_peak += s->st.peak_live_bytes;
-        if (b->n_sites < 8)
+        if (b->n_sites < MODEL_BLOAT_SITES)
             b->sites[b->n_sites] = i;
         b->n_sites++;
     }
     for (int j = 0; j < a->n_bloats; j++) {
-        struct agg_bloat *b = &a->bloats[j];
+        struct model_bloat *b = &a->bloats[j];
         double zs = 0, z = 0;
-        int n = b->n_sites < 8 ? b->n_sites : 8;
+        int n = b->n_sites < MODEL_BLOAT_SITES ? b->n_sites : MODEL_BLOAT_SITES;
         for (int k = 0; k < n; k++) {
             zs += a->sites[b->sites[k]].st.zero_sampled_bytes;
             z += a->sites[b->sites[k]].st.zero_bytes;
         }
         b->zero_share = zs > 0 ? z / zs : -1;
         for (int k = 0; k < n && sym != NULL && b->n_types == 0; k++) {
-            const struct agg_site *s = &a->sites[b->sites[k]];
-            if (s->module == NULL)
+            const struct site_origin *o = &a->origins[b->sites[k]];
+            if (o->module == NULL)
                 continue;
-            const struct rd_module *m = s->module;
+            const struct rd_module *m = o->module;
             struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
                                      m->bias, m->lo,       m->hi };
             const struct sym_struct *types = NULL;
-            int nt = sym_structs_of_size(sym, &sm, s->first_pc, false, b->size, &types);
+            int nt = sym_structs_of_size(sym, &sm, o->first_pc, false, b->size, &types);
             if (nt > 0) {
+                b->types = model_structs_of(types, nt);
+                if (b->types == NULL)
+                    return -ENOMEM;
                 b->n_types = nt;
-                b->types = types;
             }
         }
     }
@@ -770,11 +810,14 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
             goto out;
         }
         if (err == 1) {
-            struct agg_site *ns = realloc(a->sites, (size_t)(a->n_sites + 1) * sizeof(*ns));
-            const struct agg_frame **fr = malloc((size_t)n * sizeof(*fr));
+            struct model_site *ns = realloc(a->sites, (size_t)(a->n_sites + 1) * sizeof(*ns));
             if (ns != NULL)
                 a->sites = ns;
-            if (ns == NULL || fr == NULL) {
+            struct site_origin *no = realloc(a->origins, (size_t)(a->n_sites + 1) * sizeof(*no));
+            if (no != NULL)
+                a->origins = no;
+            const struct model_frame **fr = malloc((size_t)n * sizeof(*fr));
+            if (ns == NULL || no == NULL || fr == NULL) {
                 free(fr);
                 free(ids);
                 err = -ENOMEM;
@@ -785,8 +828,7 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
             memset(&ns[idx], 0, sizeof(ns[idx]));
             ns[idx].frames = fr;
             ns[idx].n_frames = n;
-            ns[idx].first_pc = first_pc;
-            ns[idx].module = first_mod;
+            no[idx] = (struct site_origin){ first_pc, first_mod };
             ns[idx].st.common_size = s->st.common_size;
             a->n_sites++;
         } else if (a->sites[idx].st.common_size != s->st.common_size) {
@@ -798,8 +840,8 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
         a->sites[idx].st.common_size = cs;
     }
     for (int i = 0; i < a->n_sites; i++) {
-        const struct agg_site *s = &a->sites[i];
-        const struct agg_frame *f = s->frames[0];
+        const struct model_site *s = &a->sites[i];
+        const struct model_frame *f = s->frames[0];
         sb_reset(&key);
         sb_reset(&fkey);
         if ((err = frame_key(&key, f)) < 0)
@@ -837,7 +879,7 @@ int agg_n_sites(const struct agg *a)
     return a->n_sites;
 }
 
-const struct agg_site *agg_site(const struct agg *a, int i)
+const struct model_site *agg_site(const struct agg *a, int i)
 {
     assert(i >= 0 && i < a->n_sites);
     return &a->sites[i];
@@ -848,7 +890,7 @@ int agg_n_functions(const struct agg *a)
     return a->n_funcs;
 }
 
-const struct agg_group *agg_function(const struct agg *a, int i)
+const struct model_group *agg_function(const struct agg *a, int i)
 {
     return &a->funcs[i];
 }
@@ -858,7 +900,7 @@ int agg_n_lines(const struct agg *a)
     return a->n_lines;
 }
 
-const struct agg_group *agg_line(const struct agg *a, int i)
+const struct model_group *agg_line(const struct agg *a, int i)
 {
     return &a->lines[i];
 }
@@ -868,9 +910,21 @@ int agg_n_bloats(const struct agg *a)
     return a->n_bloats;
 }
 
-const struct agg_bloat *agg_bloat(const struct agg *a, int i)
+const struct model_bloat *agg_bloat(const struct agg *a, int i)
 {
     return &a->bloats[i];
+}
+
+void agg_fill_model(const struct agg *a, struct model *m)
+{
+    m->n_sites = a->n_sites;
+    m->sites = a->sites;
+    m->n_functions = a->n_funcs;
+    m->functions = a->funcs;
+    m->n_lines = a->n_lines;
+    m->lines = a->lines;
+    m->n_bloats = a->n_bloats;
+    m->bloats = a->bloats;
 }
 
 void agg_free(struct agg *a)
@@ -883,11 +937,14 @@ void agg_free(struct agg *a)
     for (int i = 0; i < a->n_sites; i++)
         free((void *)a->sites[i].frames);
     free(a->sites);
+    free(a->origins);
     for (int i = 0; i < a->n_frames_owned; i++)
         free(a->frames[i]);
     free(a->frames);
     free(a->funcs);
     free(a->lines);
+    for (int i = 0; i < a->n_bloats; i++)
+        free_structs((struct model_struct *)a->bloats[i].types, a->bloats[i].n_types);
     free(a->bloats);
     free(a);
 }

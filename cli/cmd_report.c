@@ -1,5 +1,5 @@
-/* cmd_report.c - `heapspan report`: log -> reader -> aggregator (+ symbolizer) ->
- * report. */
+/* cmd_report.c - `heapspan report`: log -> session (reader, aggregator, symbolizer)
+ * -> model -> renderer. */
 #include "cli/commands.h"
 
 #include <errno.h>
@@ -8,10 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer/aggregate.h"
-#include "analyzer/reader.h"
-#include "analyzer/symbolize.h"
-#include "viz/report.h"
+#include "analyzer/session.h"
+#include "viz/render.h"
 
 static const char report_usage[] =
     "usage: heapspan report [--top N] [--format text|json|markdown] [--from SECONDS]\n"
@@ -33,60 +31,6 @@ static bool parse_seconds(const char *s, double *out)
     return true;
 }
 
-/* Loads a log into an aggregate: shared by the commands that report. Returns 0, or 2
- * after printing the error. */
-int report_load(const char *path, double from, double to, bool symbols, const char *dbg_path,
-                bool debuginfod, struct rd_log **rp, struct agg **ap, struct sym_cache **sp)
-{
-    int err;
-    struct rd_log *r = rd_open(path, &err);
-
-    *rp = r;
-    *ap = NULL;
-    *sp = NULL;
-    if (r == NULL) {
-        fprintf(stderr, "heapspan: out of memory\n");
-        return 2;
-    }
-    if (err < 0) {
-        fprintf(stderr, "heapspan: %s\n", rd_error(r));
-        return 2;
-    }
-    if (from > 0 || to >= 0)
-        rd_set_window(r, from > 0 ? rd_seconds_to_ticks(r, from) : 0,
-                      to >= 0 ? rd_seconds_to_ticks(r, to) : UINT64_MAX);
-    struct agg *a = agg_new(rd_header(r));
-    *ap = a;
-    if (a == NULL) {
-        fprintf(stderr, "heapspan: out of memory\n");
-        return 2;
-    }
-    struct rd_item it;
-    int k;
-    while ((k = rd_next(r, &it)) > 0)
-        if ((err = agg_feed(a, &it)) < 0) {
-            fprintf(stderr, "heapspan: %s: out of memory while aggregating\n", path);
-            return 2;
-        }
-    if (k < 0) {
-        fprintf(stderr, "heapspan: %s\n", rd_error(r)[0] ? rd_error(r) : strerror(-k));
-        return 2;
-    }
-    if (symbols) {
-        struct sym_options opt = { dbg_path, debuginfod, NULL };
-        *sp = sym_open(&opt);
-        if (*sp == NULL) {
-            fprintf(stderr, "heapspan: out of memory\n");
-            return 2;
-        }
-    }
-    if ((err = agg_finish(a, r, *sp)) < 0) {
-        fprintf(stderr, "heapspan: %s: %s while symbolizing\n", path, strerror(-err));
-        return 2;
-    }
-    return 0;
-}
-
 int cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -101,7 +45,7 @@ int cmd_report(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    enum report_format fmt = REPORT_TEXT;
+    const struct renderer *fmt = render_find("text");
     int top = -1, c;
     double from = 0, to = -1;
     const char *dbg = NULL;
@@ -124,13 +68,8 @@ int cmd_report(int argc, char **argv)
             break;
         }
         case 'f':
-            if (!strcmp(optarg, "text"))
-                fmt = REPORT_TEXT;
-            else if (!strcmp(optarg, "json"))
-                fmt = REPORT_JSON;
-            else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md"))
-                fmt = REPORT_MARKDOWN;
-            else {
+            fmt = render_find(optarg);
+            if (fmt == NULL) {
                 fprintf(stderr, "heapspan report: --format %s: expected text, json or markdown\n",
                         optarg);
                 return 2;
@@ -172,25 +111,22 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "heapspan report: --to must be after --from\n");
         return 2;
     }
-    struct rd_log *r;
-    struct agg *a;
-    struct sym_cache *sym;
-    int rc = report_load(argv[optind], from, to, symbols, dbg, debuginfod, &r, &a, &sym);
-    if (rc == 0) {
-        struct report_input in = { argv[optind], r, a,
-                                   top > 0              ? top
-                                   : fmt == REPORT_JSON ? 0
-                                                        : 10,
-                                   rd_warnings(r) };
-        if (report_write(stdout, fmt, &in) < 0) {
+    struct session_options so = { argv[optind], from, to, symbols, dbg, debuginfod, true, false };
+    struct session *ses;
+    int rc = 0;
+    if (session_open(&so, &ses) < 0) {
+        fprintf(stderr, "heapspan: %s\n", session_error(ses));
+        rc = 2;
+    } else {
+        const struct model *m = session_model(ses);
+        struct render_options ro = { top > 0 ? top : fmt->default_top };
+        if (render_write(fmt, stdout, m, &ro) < 0) {
             fprintf(stderr, "heapspan report: cannot write the report\n");
             rc = 2;
         }
-        if (fmt != REPORT_TEXT && rd_warnings(r)[0] != '\0')
-            fprintf(stderr, "%s", rd_warnings(r));
+        for (int i = 0; fmt->echo_warnings && i < m->n_warnings; i++)
+            fprintf(stderr, "%s\n", m->warnings[i]);
     }
-    agg_free(a);
-    sym_close(sym);
-    rd_close(r);
+    session_close(ses);
     return rc;
 }

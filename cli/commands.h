@@ -12,13 +12,4 @@ int cmd_run(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
-struct rd_log;
-struct agg;
-struct sym_cache;
-/* Reads a log into an aggregate, symbolized unless !symbols: what every reporting
- * command starts with. 0, or 2 after printing the error. The caller frees all three
- * (agg_free, sym_close, rd_close), also on failure. */
-int report_load(const char *path, double from, double to, bool symbols, const char *dbg_path,
-                bool debuginfod, struct rd_log **rp, struct agg **ap, struct sym_cache **sp);
-
 #endif
