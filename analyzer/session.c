@@ -39,6 +39,14 @@ static int fail(struct session *s, int err, const char *fmt, ...)
     return err;
 }
 
+/* rd_next failed: the reader's message, or (out of memory, say) the cause. */
+static int read_failed(struct session *s, int err)
+{
+    if (rd_error(s->r)[0] != '\0')
+        return fail(s, err, "%s", rd_error(s->r));
+    return fail(s, err, "%s: %s", s->path, strerror(-err));
+}
+
 static enum model_end end_of(int reason)
 {
     switch (reason) {
@@ -147,7 +155,7 @@ static int aggregate(struct session *s, const struct session_options *opt)
         if ((err = agg_feed(s->agg, &it)) < 0)
             return fail(s, err, "%s: out of memory while aggregating", s->path);
     if (k < 0)
-        return fail(s, k, "%s", rd_error(s->r)[0] ? rd_error(s->r) : strerror(-k));
+        return read_failed(s, k);
     if (opt->symbols) {
         struct sym_options so = { opt->debuginfo_path, opt->debuginfod, NULL };
         s->sym = sym_open(&so);
@@ -199,9 +207,7 @@ const struct model *session_model(const struct session *s)
 int session_next(struct session *s, struct rd_item *it)
 {
     int k = rd_next(s->r, it);
-    if (k < 0)
-        return fail(s, k, "%s", rd_error(s->r)[0] ? rd_error(s->r) : strerror(-k));
-    return k;
+    return k < 0 ? read_failed(s, k) : k;
 }
 
 struct rd_log *session_reader(struct session *s)

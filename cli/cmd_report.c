@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analyzer/session.h"
 #include "cli/opts.h"
@@ -130,8 +131,9 @@ int cmd_report(int argc, char **argv)
     }
     const struct model *m = session_model(s);
     struct render_options ro = { a.top > 0 ? a.top : a.format->default_top };
-    if (render_write(a.format, stdout, m, &ro) < 0) {
-        opt_error("cannot write the report");
+    int err = render_write(a.format, stdout, m, &ro);
+    if (err < 0) {
+        opt_error("cannot write the report: %s", strerror(-err));
         rc = 2;
     }
     for (int i = 0; a.format->echo_warnings && i < m->n_warnings; i++)

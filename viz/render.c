@@ -31,7 +31,10 @@ int render_write(const struct renderer *r, FILE *out, const struct model *m,
                  const struct render_options *opt)
 {
     int err = r->write(out, m, opt);
-    if (err == 0 && (fflush(out) != 0 || ferror(out)))
-        err = -EIO;
-    return err;
+    if (err < 0)
+        return err;
+    errno = 0;
+    if (fflush(out) != 0)
+        return errno != 0 ? -errno : -EIO;
+    return ferror(out) ? -EIO : 0;
 }

@@ -4,8 +4,8 @@
  * A new output format is a new file and a line in render.c's table.
  *
  * Renderers are reentrant (any state is on the stack) and write to the caller's FILE.
- * They allocate only scratch memory and fail with -ENOMEM, or with -EIO when writing
- * fails (render_write checks the FILE at the end).
+ * They allocate only scratch memory and fail with -ENOMEM; render_write checks the
+ * FILE at the end and fails with the write's error.
  */
 #ifndef HEAPSPAN_VIZ_RENDER_H
 #define HEAPSPAN_VIZ_RENDER_H
@@ -37,7 +37,8 @@ const struct renderer *render_find(const char *name);
 /* The renderers in the order they are listed to users; *n gets their number. */
 const struct renderer *render_list(int *n);
 
-/* Writes m with r, then flushes out: 0, -ENOMEM, or -EIO if out has failed. */
+/* Writes m with r, then flushes out: 0, -ENOMEM, or the write's error (-ENOSPC,
+ * -EPIPE, ...; -EIO when the FILE does not say) if out has failed. */
 int render_write(const struct renderer *r, FILE *out, const struct model *m,
                  const struct render_options *opt) __attribute__((warn_unused_result));
 
