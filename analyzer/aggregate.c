@@ -108,7 +108,7 @@ static struct tstate *thread_find(struct agg *a, uint32_t tid)
 {
     bool added;
     /* The table may move: the cached pointer is the new entry's or none. */
-    struct tstate *t = hmap_put(&a->threads, hmap_hash_u64(tid), &tid, thread_eq, &added);
+    struct tstate *t = hmap_put(&a->threads, tid, &tid, thread_eq, &added);
     if (t != NULL && added)
         t->tid = tid;
     a->last_thread = t;
@@ -514,7 +514,7 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
                      const struct rd_module *m, struct strbuf *key, const int **ids)
 {
     struct pc_entry want = { pc, m, 0, NULL };
-    uint64_t hash = hmap_hash_u64(pc ^ (uintptr_t)m);
+    uint64_t hash = pc ^ (uintptr_t)m;
     const struct pc_entry *known = hmap_get(&in->pcs, hash, &want, pc_eq);
     if (known != NULL) {
         *ids = known->ids;

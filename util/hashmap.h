@@ -57,17 +57,6 @@ static inline uint64_t hmap_hash_str(const char *s)
     return h;
 }
 
-/* A 64-bit mix (splitmix64's finalizer): for integer and pointer keys, whose low bits
- * alone (aligned pointers, small ids) would crowd a few slots. */
-static inline uint64_t hmap_hash_u64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* 0 marks an empty slot: a hash of 0 is stored as 1. */
 static inline uint64_t hmap_stored_hash(uint64_t hash)
 {
@@ -75,7 +64,8 @@ static inline uint64_t hmap_stored_hash(uint64_t hash)
 }
 
 /* Fibonacci hashing: the slot comes from the product's high bits, which depend on
- * every bit of the hash. */
+ * every bit of the hash. So an integer key (a tid, an address) may be its own hash:
+ * its low bits alone, aligned pointers or small ids, would crowd a few slots. */
 static inline size_t hmap_home(const struct hmap *m, uint64_t hash)
 {
     return (size_t)((hash * 0x9E3779B97F4A7C15ull) >> m->shift);
