@@ -5,19 +5,20 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analyzer/liveset.h"
+#include "util/hashmap.h"
+#include "util/strbuf.h"
 
 #define SIZE_SLOTS       4 /* distinct sizes tracked per stack, for common_size */
 #define BLOAT_MIN_BLOCKS 1000.0
 
 /* Per stack id, while events are read. */
 struct stk {
-    struct agg_stats st;
+    struct model_stats st;
     double live_bytes, live_blocks;
     uint64_t ver; /* peak version live_bytes was last saved under */
     uint64_t first_time;
@@ -27,10 +28,17 @@ struct stk {
     bool used;
 };
 
+/* Per thread, in a map by tid. */
 struct tstate {
     uint32_t tid;
     bool valid;
     uint64_t last_alloc;
+};
+
+/* Where a site allocates: the call into the allocator, for the struct lookup. */
+struct site_origin {
+    uint64_t first_pc;
+    const struct rd_module *module; /* of first_pc; NULL if none held it */
 };
 
 struct agg {
@@ -42,18 +50,18 @@ struct agg {
     double live_total;
     uint64_t peak_ver;
 
-    struct tstate *threads, *last_thread;
-    uint32_t cap_threads, n_threads;
+    struct hmap threads;        /* of struct tstate */
+    struct tstate *last_thread; /* in threads; NULL after it may have moved */
 
-    struct agg_site *sites;
+    struct model_site *sites;
+    struct site_origin *origins; /* by site, as sites */
     int n_sites;
-    struct agg_frame **site_frames;
-    struct agg_group *funcs, *lines;
+    struct model_group *funcs, *lines;
     int n_funcs, n_lines;
-    struct agg_bloat *bloats;
+    struct model_bloat *bloats;
     int n_bloats;
     bool jemalloc;
-    struct agg_frame **frames; /* interned, shared by the sites */
+    struct model_frame **frames; /* interned, shared by the sites */
     int n_frames_owned;
 };
 
@@ -64,9 +72,8 @@ struct agg *agg_new(const struct rd_header *h)
         return NULL;
     a->hdr = *h;
     a->live = ls_new();
-    a->cap_threads = 64;
-    a->threads = calloc(a->cap_threads, sizeof(*a->threads));
-    if (a->live == NULL || a->threads == NULL) {
+    hmap_init(&a->threads, sizeof(struct tstate));
+    if (a->live == NULL) {
         agg_free(a);
         return NULL;
     }
@@ -92,35 +99,20 @@ static struct stk *stk_of(struct agg *a, uint32_t id)
     return &a->stk[id];
 }
 
+static bool thread_eq(const void *entry, const void *key)
+{
+    return ((const struct tstate *)entry)->tid == *(const uint32_t *)key;
+}
+
 static struct tstate *thread_find(struct agg *a, uint32_t tid)
 {
-    a->last_thread = NULL; /* the table may move */
-    if ((a->n_threads + 1) * 2 > a->cap_threads) {
-        uint32_t cap = a->cap_threads * 2;
-        struct tstate *t = calloc(cap, sizeof(*t));
-        if (t == NULL)
-            return NULL;
-        for (uint32_t i = 0; i < a->cap_threads; i++) {
-            if (a->threads[i].tid == 0)
-                continue;
-            uint32_t j = (a->threads[i].tid * 2654435761u) & (cap - 1);
-            while (t[j].tid != 0)
-                j = (j + 1) & (cap - 1);
-            t[j] = a->threads[i];
-        }
-        free(a->threads);
-        a->threads = t;
-        a->cap_threads = cap;
-    }
-    uint32_t j = (tid * 2654435761u) & (a->cap_threads - 1);
-    while (a->threads[j].tid != 0 && a->threads[j].tid != tid)
-        j = (j + 1) & (a->cap_threads - 1);
-    if (a->threads[j].tid == 0) {
-        a->threads[j].tid = tid;
-        a->n_threads++;
-    }
-    a->last_thread = &a->threads[j];
-    return a->last_thread;
+    bool added;
+    /* The table may move: the cached pointer is the new entry's or none. */
+    struct tstate *t = hmap_put(&a->threads, tid, &tid, thread_eq, &added);
+    if (t != NULL && added)
+        t->tid = tid;
+    a->last_thread = t;
+    return t;
 }
 
 /* Inline only the usual case: most events come in runs of one thread's. */
@@ -143,7 +135,7 @@ static inline void save_peak(struct agg *a, struct stk *s)
 static int hist_bucket(uint64_t size)
 {
     int b = size == 0 ? 0 : 63 - __builtin_clzll(size);
-    return b < AGG_HIST_BUCKETS ? b : AGG_HIST_BUCKETS - 1;
+    return b < MODEL_HIST_BUCKETS ? b : MODEL_HIST_BUCKETS - 1;
 }
 
 /* Blocks one sampled block stands for. */
@@ -377,108 +369,53 @@ static bool allocator_frame(const char *fn)
     return false;
 }
 
-struct strbuf {
-    char *p;
-    size_t len, cap;
+/* A string-keyed table: key -> index, in a struct hmap of these. */
+struct km_entry {
+    char *key; /* NULL only after strdup failed: matches nothing */
+    int val;
 };
 
-static int sb_add(struct strbuf *b, const char *s, size_t n)
+static void km_init(struct hmap *m)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap + n + 1) * 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL)
-            return -ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
+    hmap_init(m, sizeof(struct km_entry));
 }
 
-static int sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int sb_printf(struct strbuf *b, const char *fmt, ...)
+static bool km_eq(const void *entry, const void *key)
 {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -EINVAL;
-    return sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+    const struct km_entry *e = entry;
+    return e->key != NULL && !strcmp(e->key, key);
 }
 
-/* A string-keyed table: key -> index, open addressing. */
-struct keymap {
-    char **keys;
-    int *vals;
-    size_t cap, n;
-};
-
-static uint64_t hash_str(const char *s)
+/* The index of key: 0 if known (*out its index), 1 if added with new_val, or -ENOMEM. */
+static int km_get(struct hmap *m, const char *key, int new_val, int *out)
 {
-    uint64_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-    return h;
-}
+    bool added;
+    struct km_entry *e = hmap_put(m, hmap_hash_str(key), key, km_eq, &added);
 
-static int km_get(struct keymap *m, const char *key, int new_val, int *out)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        char **k = calloc(cap, sizeof(*k));
-        int *v = calloc(cap, sizeof(*v));
-        if (k == NULL || v == NULL) {
-            free(k);
-            free(v);
-            return -ENOMEM;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->keys[i] == NULL)
-                continue;
-            size_t j = hash_str(m->keys[i]) & (cap - 1);
-            while (k[j] != NULL)
-                j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i];
-            v[j] = m->vals[i];
-        }
-        free(m->keys);
-        free(m->vals);
-        m->keys = k;
-        m->vals = v;
-        m->cap = cap;
-    }
-    size_t j = hash_str(key) & (m->cap - 1);
-    while (m->keys[j] != NULL) {
-        if (!strcmp(m->keys[j], key)) {
-            *out = m->vals[j];
-            return 0;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->keys[j] = strdup(key);
-    if (m->keys[j] == NULL)
+    if (e == NULL)
         return -ENOMEM;
-    m->vals[j] = new_val;
-    m->n++;
+    if (!added) {
+        *out = e->val;
+        return 0;
+    }
+    e->key = strdup(key);
+    if (e->key == NULL)
+        return -ENOMEM;
+    e->val = new_val;
     *out = new_val;
     return 1;
 }
 
-static void km_free(struct keymap *m)
+static void km_free(struct hmap *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->keys[i]);
-    free(m->keys);
-    free(m->vals);
+    struct km_entry *e;
+    size_t i = 0;
+    while ((e = hmap_next(m, &i)) != NULL)
+        free(e->key);
+    hmap_fini(m);
 }
 
-static void stats_add(struct agg_stats *d, const struct agg_stats *s)
+static void stats_add(struct model_stats *d, const struct model_stats *s)
 {
     d->allocations += s->allocations;
     d->allocated_bytes += s->allocated_bytes;
@@ -491,7 +428,7 @@ static void stats_add(struct agg_stats *d, const struct agg_stats *s)
     d->slack_bytes += s->slack_bytes;
     d->zero_sampled_bytes += s->zero_sampled_bytes;
     d->zero_bytes += s->zero_bytes;
-    for (int i = 0; i < AGG_HIST_BUCKETS; i++)
+    for (int i = 0; i < MODEL_HIST_BUCKETS; i++)
         d->hist[i] += s->hist[i];
 }
 
@@ -502,43 +439,52 @@ static const char *base_name(const char *path)
 }
 
 /* Frames are interned: each distinct (function, file, line, module, inlined) - or
- * module+offset when unknown - is one struct agg_frame with an id, and each resolved pc
+ * module+offset when unknown - is one struct model_frame with an id, and each resolved pc
  * maps to the ids of its frames once. A site is then keyed by its sequence of frame
  * ids: stacks whose return addresses differ but whose symbolized frames agree merge,
  * and no stack is ever turned into text. */
-static int frame_key(struct strbuf *b, const struct agg_frame *f)
+static int frame_key(struct strbuf *b, const struct model_frame *f)
 {
     if (f->function != NULL)
-        return sb_printf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function, f->file ? f->file : "",
-                         f->line, f->module, f->inlined);
-    return sb_printf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
+        return sb_addf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function, f->file ? f->file : "",
+                       f->line, f->module, f->inlined);
+    return sb_addf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
 }
 
-struct interner {
-    struct keymap by_text;     /* frame text -> id */
-    struct agg_frame **frames; /* by id */
-    bool *alloc_frame;         /* by id: an allocator wrapper's frame */
-    int n, cap;
-    struct pcmap { /* resolved pc -> frame ids */
-        uint64_t pc;
-        const struct rd_module *m;
-        int n, *ids;
-    } * pcs;
-    size_t n_pcs, cap_pcs;
+/* A resolved pc's frame ids, in a struct hmap of these keyed by (pc, module). */
+struct pc_entry {
+    uint64_t pc;
+    const struct rd_module *m;
+    int n, *ids;
 };
 
-static int intern_frame(struct interner *in, const struct agg_frame *f, struct strbuf *key)
+struct interner {
+    struct hmap by_text;         /* frame text -> id (struct km_entry) */
+    struct model_frame **frames; /* by id */
+    bool *alloc_frame;           /* by id: an allocator wrapper's frame */
+    int n, cap;
+    struct hmap pcs; /* resolved pc -> frame ids (struct pc_entry) */
+};
+
+static void interner_init(struct interner *in)
+{
+    memset(in, 0, sizeof(*in));
+    km_init(&in->by_text);
+    hmap_init(&in->pcs, sizeof(struct pc_entry));
+}
+
+static int intern_frame(struct interner *in, const struct model_frame *f, struct strbuf *key)
 {
     int id, r;
 
-    key->len = 0;
-    if ((r = frame_key(key, f)) < 0 || (r = km_get(&in->by_text, key->p, in->n, &id)) < 0)
+    sb_reset(key);
+    if ((r = frame_key(key, f)) < 0 || (r = km_get(&in->by_text, sb_str(key), in->n, &id)) < 0)
         return r;
     if (r == 0)
         return id;
     if (in->n == in->cap) {
         int cap = in->cap ? in->cap * 2 : 1024;
-        struct agg_frame **fr = realloc(in->frames, (size_t)cap * sizeof(*fr));
+        struct model_frame **fr = realloc(in->frames, (size_t)cap * sizeof(*fr));
         bool *af = fr ? realloc(in->alloc_frame, (size_t)cap * sizeof(*af)) : NULL;
         if (fr != NULL)
             in->frames = fr;
@@ -547,7 +493,7 @@ static int intern_frame(struct interner *in, const struct agg_frame *f, struct s
         in->alloc_frame = af;
         in->cap = cap;
     }
-    struct agg_frame *copy = malloc(sizeof(*copy));
+    struct model_frame *copy = malloc(sizeof(*copy));
     if (copy == NULL)
         return -ENOMEM;
     *copy = *f;
@@ -557,34 +503,22 @@ static int intern_frame(struct interner *in, const struct agg_frame *f, struct s
     return id;
 }
 
-static struct pcmap *pc_slot(struct interner *in, uint64_t pc, const struct rd_module *m)
+static bool pc_eq(const void *entry, const void *key)
 {
-    size_t cap = in->cap_pcs, j = (size_t)((pc ^ (uintptr_t)m) * 0x9E3779B97F4A7C15ull >> 20);
-    for (j &= cap - 1; in->pcs[j].ids != NULL; j = (j + 1) & (cap - 1))
-        if (in->pcs[j].pc == pc && in->pcs[j].m == m)
-            break;
-    return &in->pcs[j];
+    const struct pc_entry *e = entry, *k = key;
+    return e->pc == k->pc && e->m == k->m;
 }
 
 /* The frame ids of one pc (resolved and interned once). */
 static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
                      const struct rd_module *m, struct strbuf *key, const int **ids)
 {
-    if ((in->n_pcs + 1) * 2 > in->cap_pcs) {
-        struct interner old = *in;
-        in->cap_pcs = in->cap_pcs ? in->cap_pcs * 2 : 4096;
-        in->pcs = calloc(in->cap_pcs, sizeof(*in->pcs));
-        if (in->pcs == NULL)
-            return -ENOMEM;
-        for (size_t i = 0; i < old.cap_pcs; i++)
-            if (old.pcs[i].ids != NULL)
-                *pc_slot(in, old.pcs[i].pc, old.pcs[i].m) = old.pcs[i];
-        free(old.pcs);
-    }
-    struct pcmap *e = pc_slot(in, pc, m);
-    if (e->ids != NULL) {
-        *ids = e->ids;
-        return e->n;
+    struct pc_entry want = { pc, m, 0, NULL };
+    uint64_t hash = pc ^ (uintptr_t)m;
+    const struct pc_entry *known = hmap_get(&in->pcs, hash, &want, pc_eq);
+    if (known != NULL) {
+        *ids = known->ids;
+        return known->n;
     }
     const struct sym_frame *sf = NULL;
     int k = 0;
@@ -600,12 +534,12 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
     if (out == NULL)
         return -ENOMEM;
     for (int j = 0; j < n; j++) {
-        struct agg_frame f;
+        struct model_frame f;
         if (k > 0)
-            f = (struct agg_frame){ sf[j].function, sf[j].file,          sf[j].line,
-                                    sf[j].module,   sf[j].module_offset, sf[j].inlined };
+            f = (struct model_frame){ sf[j].function, sf[j].file,          sf[j].line,
+                                      sf[j].module,   sf[j].module_offset, sf[j].inlined };
         else
-            f = (struct agg_frame){
+            f = (struct model_frame){
                 NULL, NULL, 0, m != NULL ? base_name(m->path) : "?", m != NULL ? pc - m->bias : pc,
                 false
             };
@@ -616,11 +550,13 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
         }
         out[j] = id;
     }
-    e->pc = pc;
-    e->m = m;
-    e->n = n;
-    e->ids = out;
-    in->n_pcs++;
+    bool added;
+    struct pc_entry *e = hmap_put(&in->pcs, hash, &want, pc_eq, &added);
+    if (e == NULL) {
+        free(out);
+        return -ENOMEM;
+    }
+    *e = (struct pc_entry){ pc, m, n, out };
     *ids = out;
     return n;
 }
@@ -633,9 +569,11 @@ static void interner_free(struct interner *in, bool keep_frames)
     if (!keep_frames)
         free(in->frames);
     free(in->alloc_frame);
-    for (size_t i = 0; i < in->cap_pcs; i++)
-        free(in->pcs[i].ids);
-    free(in->pcs);
+    struct pc_entry *e;
+    size_t i = 0;
+    while ((e = hmap_next(&in->pcs, &i)) != NULL)
+        free(e->ids);
+    hmap_fini(&in->pcs);
 }
 
 /* One stack as frame ids, allocator frames trimmed from its top. */
@@ -679,7 +617,7 @@ static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struc
         }
     }
     if (n == 0) { /* an undefined stack, or nothing but allocator frames */
-        struct agg_frame unknown = { NULL, NULL, 0, "?", 0, false };
+        struct model_frame unknown = { NULL, NULL, 0, "?", 0, false };
         int uid = intern_frame(in, &unknown, key);
         free(v);
         v = malloc(sizeof(*v));
@@ -694,15 +632,15 @@ static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struc
     return 0;
 }
 
-static int group_into(struct agg_group **arr, int *n, struct keymap *km, const char *key,
-                      const struct agg_site *s, bool with_line)
+static int group_into(struct model_group **arr, int *n, struct hmap *km, const char *key,
+                      const struct model_site *s, bool with_line)
 {
     int idx;
     int r = km_get(km, key, *n, &idx);
     if (r < 0)
         return r;
     if (r == 1) {
-        struct agg_group *g = realloc(*arr, (size_t)(*n + 1) * sizeof(**arr));
+        struct model_group *g = realloc(*arr, (size_t)(*n + 1) * sizeof(**arr));
         if (g == NULL)
             return -ENOMEM;
         *arr = g;
@@ -718,16 +656,48 @@ static int group_into(struct agg_group **arr, int *n, struct keymap *km, const c
     return 0;
 }
 
+static void free_structs(struct model_struct *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        free((void *)t[i].members);
+    free(t);
+}
+
+/* The symbolizer's layouts as the model's; the strings stay the symbolizer's. NULL
+ * when out of memory. */
+static struct model_struct *model_structs_of(const struct sym_struct *t, int n)
+{
+    struct model_struct *out = calloc((size_t)n, sizeof(*out));
+
+    for (int i = 0; out != NULL && i < n; i++) {
+        struct model_member *mm =
+            calloc(t[i].n_members > 0 ? (size_t)t[i].n_members : 1, sizeof(*mm));
+        if (mm == NULL) {
+            free_structs(out, i);
+            return NULL;
+        }
+        for (int k = 0; k < t[i].n_members; k++) {
+            const struct sym_member *sm = &t[i].members[k];
+            mm[k] = (struct model_member){ sm->name,       sm->type_name, sm->offset,    sm->size,
+                                           sm->bit_offset, sm->bit_size,  sm->hole_after };
+        }
+        out[i] =
+            (struct model_struct){ t[i].kind, t[i].name,       t[i].size,         t[i].n_members,
+                                   mm,        t[i].hole_bytes, t[i].padding_bytes };
+    }
+    return out;
+}
+
 static int cmp_bloat(const void *x, const void *y)
 {
-    const struct agg_bloat *a = x, *b = y;
+    const struct model_bloat *a = x, *b = y;
     return (a->bytes_at_peak < b->bytes_at_peak) - (a->bytes_at_peak > b->bytes_at_peak);
 }
 
 static int find_bloats(struct agg *a, struct sym_cache *sym)
 {
     for (int i = 0; i < a->n_sites; i++) {
-        const struct agg_site *s = &a->sites[i];
+        const struct model_site *s = &a->sites[i];
         uint64_t size = s->st.common_size;
         if (size == 0)
             continue;
@@ -738,7 +708,7 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
         for (j = 0; j < a->n_bloats && a->bloats[j].size != size; j++)
             ;
         if (j == a->n_bloats) {
-            struct agg_bloat *b = realloc(a->bloats, (size_t)(j + 1) * sizeof(*b));
+            struct model_bloat *b = realloc(a->bloats, (size_t)(j + 1) * sizeof(*b));
             if (b == NULL)
                 return -ENOMEM;
             a->bloats = b;
@@ -747,34 +717,36 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
             b[j].slack_bytes_per_block = (double)(agg_usable_size(size, a->jemalloc) - size);
             a->n_bloats++;
         }
-        struct agg_bloat *b = &a->bloats[j];
+        struct model_bloat *b = &a->bloats[j];
         b->blocks_at_peak += blocks;
         b->bytes_at_peak += s->st.peak_live_bytes;
-        if (b->n_sites < 8)
+        if (b->n_sites < MODEL_BLOAT_SITES)
             b->sites[b->n_sites] = i;
         b->n_sites++;
     }
     for (int j = 0; j < a->n_bloats; j++) {
-        struct agg_bloat *b = &a->bloats[j];
+        struct model_bloat *b = &a->bloats[j];
         double zs = 0, z = 0;
-        int n = b->n_sites < 8 ? b->n_sites : 8;
+        int n = b->n_sites < MODEL_BLOAT_SITES ? b->n_sites : MODEL_BLOAT_SITES;
         for (int k = 0; k < n; k++) {
             zs += a->sites[b->sites[k]].st.zero_sampled_bytes;
             z += a->sites[b->sites[k]].st.zero_bytes;
         }
         b->zero_share = zs > 0 ? z / zs : -1;
         for (int k = 0; k < n && sym != NULL && b->n_types == 0; k++) {
-            const struct agg_site *s = &a->sites[b->sites[k]];
-            if (s->module == NULL)
+            const struct site_origin *o = &a->origins[b->sites[k]];
+            if (o->module == NULL)
                 continue;
-            const struct rd_module *m = s->module;
+            const struct rd_module *m = o->module;
             struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
                                      m->bias, m->lo,       m->hi };
             const struct sym_struct *types = NULL;
-            int nt = sym_structs_of_size(sym, &sm, s->first_pc, false, b->size, &types);
+            int nt = sym_structs_of_size(sym, &sm, o->first_pc, false, b->size, &types);
             if (nt > 0) {
+                b->types = model_structs_of(types, nt);
+                if (b->types == NULL)
+                    return -ENOMEM;
                 b->n_types = nt;
-                b->types = types;
             }
         }
     }
@@ -785,10 +757,15 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
 
 int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
 {
-    struct keymap sites = { 0 }, funcs = { 0 }, lines = { 0 };
-    struct strbuf key = { 0 };
-    struct interner in = { 0 };
+    struct hmap sites, funcs, lines;
+    struct strbuf key = STRBUF_INIT, fkey = STRBUF_INIT;
+    struct interner in;
     int err = 0;
+
+    km_init(&sites);
+    km_init(&funcs);
+    km_init(&lines);
+    interner_init(&in);
 
     /* Close the books: stacks unchanged since the last peak hold their peak bytes now;
      * what is live now is what leaked. */
@@ -822,22 +799,25 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
         if (err < 0)
             goto out;
         /* The site key: the frame ids as bytes (a keymap key is a string). */
-        key.len = 0;
+        sb_reset(&key);
         for (int i = 0; i < n && err >= 0; i++)
-            err = sb_printf(&key, "%x,", (unsigned)ids[i]);
+            err = sb_addf(&key, "%x,", (unsigned)ids[i]);
         int idx;
         if (err >= 0)
-            err = km_get(&sites, key.p, a->n_sites, &idx);
+            err = km_get(&sites, sb_str(&key), a->n_sites, &idx);
         if (err < 0) {
             free(ids);
             goto out;
         }
         if (err == 1) {
-            struct agg_site *ns = realloc(a->sites, (size_t)(a->n_sites + 1) * sizeof(*ns));
-            const struct agg_frame **fr = malloc((size_t)n * sizeof(*fr));
+            struct model_site *ns = realloc(a->sites, (size_t)(a->n_sites + 1) * sizeof(*ns));
             if (ns != NULL)
                 a->sites = ns;
-            if (ns == NULL || fr == NULL) {
+            struct site_origin *no = realloc(a->origins, (size_t)(a->n_sites + 1) * sizeof(*no));
+            if (no != NULL)
+                a->origins = no;
+            const struct model_frame **fr = malloc((size_t)n * sizeof(*fr));
+            if (ns == NULL || no == NULL || fr == NULL) {
                 free(fr);
                 free(ids);
                 err = -ENOMEM;
@@ -848,8 +828,7 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
             memset(&ns[idx], 0, sizeof(ns[idx]));
             ns[idx].frames = fr;
             ns[idx].n_frames = n;
-            ns[idx].first_pc = first_pc;
-            ns[idx].module = first_mod;
+            no[idx] = (struct site_origin){ first_pc, first_mod };
             ns[idx].st.common_size = s->st.common_size;
             a->n_sites++;
         } else if (a->sites[idx].st.common_size != s->st.common_size) {
@@ -861,24 +840,20 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
         a->sites[idx].st.common_size = cs;
     }
     for (int i = 0; i < a->n_sites; i++) {
-        const struct agg_site *s = &a->sites[i];
-        key.len = 0;
-        if ((err = frame_key(&key, s->frames[0])) < 0)
+        const struct model_site *s = &a->sites[i];
+        const struct model_frame *f = s->frames[0];
+        sb_reset(&key);
+        sb_reset(&fkey);
+        if ((err = frame_key(&key, f)) < 0)
             goto out;
-        /* by function: the frame without its line */
-        char *fk = strdup(key.p);
-        if (fk == NULL) {
-            err = -ENOMEM;
-            goto out;
-        }
-        char fkey[1024];
-        snprintf(fkey, sizeof(fkey), "%s\x1f%s",
-                 s->frames[0]->function ? s->frames[0]->function : "", s->frames[0]->module);
-        if (s->frames[0]->function == NULL)
-            snprintf(fkey, sizeof(fkey), "%s", fk);
-        free(fk);
-        if ((err = group_into(&a->funcs, &a->n_funcs, &funcs, fkey, s, false)) < 0 ||
-            (err = group_into(&a->lines, &a->n_lines, &lines, key.p, s, true)) < 0)
+        /* by function: the frame without its line (an unknown one is its module+offset) */
+        if (f->function != NULL)
+            err = sb_addf(&fkey, "%s\x1f%s", f->function, f->module);
+        else
+            err = sb_adds(&fkey, sb_str(&key));
+        if (err < 0 ||
+            (err = group_into(&a->funcs, &a->n_funcs, &funcs, sb_str(&fkey), s, false)) < 0 ||
+            (err = group_into(&a->lines, &a->n_lines, &lines, sb_str(&key), s, true)) < 0)
             goto out;
     }
     err = find_bloats(a, sym);
@@ -886,7 +861,8 @@ out:
     a->frames = in.frames;
     a->n_frames_owned = in.n;
     interner_free(&in, true);
-    free(key.p);
+    sb_fini(&key);
+    sb_fini(&fkey);
     km_free(&sites);
     km_free(&funcs);
     km_free(&lines);
@@ -903,7 +879,7 @@ int agg_n_sites(const struct agg *a)
     return a->n_sites;
 }
 
-const struct agg_site *agg_site(const struct agg *a, int i)
+const struct model_site *agg_site(const struct agg *a, int i)
 {
     assert(i >= 0 && i < a->n_sites);
     return &a->sites[i];
@@ -914,7 +890,7 @@ int agg_n_functions(const struct agg *a)
     return a->n_funcs;
 }
 
-const struct agg_group *agg_function(const struct agg *a, int i)
+const struct model_group *agg_function(const struct agg *a, int i)
 {
     return &a->funcs[i];
 }
@@ -924,7 +900,7 @@ int agg_n_lines(const struct agg *a)
     return a->n_lines;
 }
 
-const struct agg_group *agg_line(const struct agg *a, int i)
+const struct model_group *agg_line(const struct agg *a, int i)
 {
     return &a->lines[i];
 }
@@ -934,9 +910,21 @@ int agg_n_bloats(const struct agg *a)
     return a->n_bloats;
 }
 
-const struct agg_bloat *agg_bloat(const struct agg *a, int i)
+const struct model_bloat *agg_bloat(const struct agg *a, int i)
 {
     return &a->bloats[i];
+}
+
+void agg_fill_model(const struct agg *a, struct model *m)
+{
+    m->n_sites = a->n_sites;
+    m->sites = a->sites;
+    m->n_functions = a->n_funcs;
+    m->functions = a->funcs;
+    m->n_lines = a->n_lines;
+    m->lines = a->lines;
+    m->n_bloats = a->n_bloats;
+    m->bloats = a->bloats;
 }
 
 void agg_free(struct agg *a)
@@ -945,15 +933,18 @@ void agg_free(struct agg *a)
         return;
     ls_free(a->live);
     free(a->stk);
-    free(a->threads);
+    hmap_fini(&a->threads);
     for (int i = 0; i < a->n_sites; i++)
         free((void *)a->sites[i].frames);
     free(a->sites);
+    free(a->origins);
     for (int i = 0; i < a->n_frames_owned; i++)
         free(a->frames[i]);
     free(a->frames);
     free(a->funcs);
     free(a->lines);
+    for (int i = 0; i < a->n_bloats; i++)
+        free_structs((struct model_struct *)a->bloats[i].types, a->bloats[i].n_types);
     free(a->bloats);
     free(a);
 }

@@ -6,6 +6,12 @@
  * Linear probing with backward-shift deletion (no tombstones), so long runs of
  * malloc/free never degrade lookups. ls_put, ls_take and ls_get are here, inline: they
  * run once per event, in the analyzer's hottest loop.
+ *
+ * Not util/hashmap.h, on purpose: this map is the analyzer's hottest structure and its
+ * largest. The block is its own key (address 0 marks an empty slot), so a slot is 24
+ * bytes where the generic map adds an 8-byte hash to each; an address hashes with one
+ * multiply and compares as one integer, with no callback; and half of all events are
+ * frees, which need the deletion the generic map, add-only, does not have.
  */
 #ifndef HEAPSPAN_LIVESET_H
 #define HEAPSPAN_LIVESET_H

@@ -2,6 +2,8 @@
 #include "analyzer/reader.h"
 
 #include "format/evcodec.h"
+#include "util/heap.h"
+#include "util/strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,8 +82,7 @@ struct rd_log {
     char *path;
     int fd;
     char err[1024];
-    char *warn;
-    size_t warn_len, warn_cap;
+    struct strbuf warn;
     struct rd_header hdr;
     struct rd_stats st;
     uint64_t off; /* next chunk's offset */
@@ -98,12 +99,10 @@ struct rd_log {
     uint64_t last_barrier, safe;
     uint64_t last_out;
 
-    struct pending **heap;
-    size_t n_heap, cap_heap;
+    struct heap pend;       /* of struct pending, by key */
     struct pending *spares; /* consumed chunks, reused: no fresh pages per chunk */
     int n_spares;
-    struct meta_item *mq;
-    size_t n_mq, cap_mq;
+    struct heap meta; /* of struct meta_item, by (time, seq) */
     uint64_t mseq;
     char *cur_text;
 
@@ -163,29 +162,18 @@ static int fail(struct rd_log *r, int err, uint64_t off, const char *fmt, ...)
 
 static void warn(struct rd_log *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Out of memory, the warning is lost whole: never half a line. */
 static void warn(struct rd_log *r, const char *fmt, ...)
 {
-    char line[1024];
+    size_t len = r->warn.len;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    int err = sb_vaddf(&r->warn, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    if (r->warn_len + (size_t)n + 1 > r->warn_cap) {
-        size_t cap = (r->warn_cap + (size_t)n + 1) * 2;
-        char *w = realloc(r->warn, cap);
-        if (w == NULL)
-            return;
-        r->warn = w;
-        r->warn_cap = cap;
-    }
-    memcpy(r->warn + r->warn_len, line, (size_t)n);
-    r->warn_len += (size_t)n;
-    r->warn[r->warn_len] = '\0';
+    if (err == 0)
+        err = sb_addc(&r->warn, '\n');
+    if (err < 0)
+        sb_truncate(&r->warn, len);
 }
 
 const char *rd_error(const struct rd_log *r)
@@ -195,7 +183,7 @@ const char *rd_error(const struct rd_log *r)
 
 const char *rd_warnings(const struct rd_log *r)
 {
-    return r->warn != NULL ? r->warn : "";
+    return sb_str(&r->warn);
 }
 
 const struct rd_header *rd_header(const struct rd_log *r)
@@ -406,99 +394,49 @@ double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks)
 
 /* ---- heaps ---- */
 
-static bool pend_less(const struct pending *a, const struct pending *b)
+static bool pend_less(const void *a, const void *b)
 {
-    return a->key < b->key;
+    return ((const struct pending *)a)->key < ((const struct pending *)b)->key;
 }
 
-static void heap_up(struct rd_log *r, size_t i)
+static inline struct pending *pend_top(const struct rd_log *r)
 {
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!pend_less(r->heap[i], r->heap[p]))
-            break;
-        struct pending *t = r->heap[i];
-        r->heap[i] = r->heap[p];
-        r->heap[p] = t;
-        i = p;
-    }
+    return r->pend.items[0];
 }
 
-static void heap_down(struct rd_log *r, size_t i)
+static bool mq_less(const void *x, const void *y)
 {
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < r->n_heap && pend_less(r->heap[l], r->heap[m]))
-            m = l;
-        if (l + 1 < r->n_heap && pend_less(r->heap[l + 1], r->heap[m]))
-            m = l + 1;
-        if (m == i)
-            break;
-        struct pending *t = r->heap[i];
-        r->heap[i] = r->heap[m];
-        r->heap[m] = t;
-        i = m;
-    }
-}
-
-static bool mq_less(const struct meta_item *a, const struct meta_item *b)
-{
+    const struct meta_item *a = x, *b = y;
     return a->item.time < b->item.time || (a->item.time == b->item.time && a->seq < b->seq);
 }
 
-static void mq_up(struct rd_log *r, size_t i)
+static void mq_free(struct meta_item *m)
 {
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!mq_less(&r->mq[i], &r->mq[p]))
-            break;
-        struct meta_item t = r->mq[i];
-        r->mq[i] = r->mq[p];
-        r->mq[p] = t;
-        i = p;
-    }
-}
-
-static void mq_down(struct rd_log *r, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < r->n_mq && mq_less(&r->mq[l], &r->mq[m]))
-            m = l;
-        if (l + 1 < r->n_mq && mq_less(&r->mq[l + 1], &r->mq[m]))
-            m = l + 1;
-        if (m == i)
-            break;
-        struct meta_item t = r->mq[i];
-        r->mq[i] = r->mq[m];
-        r->mq[m] = t;
-        i = m;
-    }
+    free(m->text);
+    free(m);
 }
 
 static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text, size_t tlen)
 {
-    if (r->n_mq == r->cap_mq) {
-        size_t cap = r->cap_mq ? r->cap_mq * 2 : 64;
-        struct meta_item *q = realloc(r->mq, cap * sizeof(*q));
-        if (q == NULL)
-            return -ENOMEM;
-        r->mq = q;
-        r->cap_mq = cap;
-    }
-    struct meta_item *m = &r->mq[r->n_mq];
+    struct meta_item *m = malloc(sizeof(*m));
+    if (m == NULL)
+        return -ENOMEM;
     m->item = *it;
     m->text = NULL;
     m->seq = r->mseq++;
     if (text != NULL) {
         m->text = malloc(tlen + 1);
-        if (m->text == NULL)
+        if (m->text == NULL) {
+            free(m);
             return -ENOMEM;
+        }
         memcpy(m->text, text, tlen);
         m->text[tlen] = '\0';
     }
-    r->n_mq++;
-    mq_up(r, r->n_mq - 1);
+    if (heap_push(&r->meta, m, mq_less) < 0) {
+        mq_free(m);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -868,18 +806,10 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
         pend_done(r, p);
         return 0;
     }
-    if (r->n_heap == r->cap_heap) {
-        size_t hcap = r->cap_heap ? r->cap_heap * 2 : 64;
-        struct pending **h = realloc(r->heap, hcap * sizeof(*h));
-        if (h == NULL) {
-            pend_free(p);
-            return -ENOMEM;
-        }
-        r->heap = h;
-        r->cap_heap = hcap;
+    if (heap_push(&r->pend, p, pend_less) < 0) {
+        pend_free(p);
+        return -ENOMEM;
     }
-    r->heap[r->n_heap++] = p;
-    heap_up(r, r->n_heap - 1);
     return 0;
 }
 
@@ -1267,37 +1197,36 @@ static void top_moved_on(struct rd_log *r, struct pending *p)
 {
     if (p->i < p->n || pend_refill(r, p)) {
         p->key = p->ev[p->i].time;
-        if (r->n_heap > 1)
-            heap_down(r, 0);
+        if (r->pend.n > 1)
+            heap_down(&r->pend, 0, pend_less);
     } else {
+        heap_pop(&r->pend, pend_less);
         pend_done(r, p);
-        r->heap[0] = r->heap[--r->n_heap];
-        if (r->n_heap > 0)
-            heap_down(r, 0);
     }
 }
 
 static int next_item(struct rd_log *r, struct rd_item *out)
 {
     for (;;) {
-        bool have_ev = r->n_heap > 0, have_meta = r->n_mq > 0;
-        uint64_t tev = have_ev ? r->heap[0]->key : UINT64_MAX;
-        uint64_t tmeta = have_meta ? r->mq[0].item.time : UINT64_MAX;
+        const struct meta_item *mq = heap_top(&r->meta);
+        bool have_ev = r->pend.n > 0, have_meta = mq != NULL;
+        uint64_t tev = have_ev ? pend_top(r)->key : UINT64_MAX;
+        uint64_t tmeta = have_meta ? mq->item.time : UINT64_MAX;
         uint64_t t = tev < tmeta ? tev : tmeta;
         bool have = have_ev || have_meta;
 
         if (have && (r->eof || t < r->safe)) {
             note_order(r, t);
             if (have_meta && tmeta <= tev) {
+                struct meta_item *m = heap_pop(&r->meta, mq_less);
                 free(r->cur_text);
-                r->cur_text = r->mq[0].text;
-                *out = r->mq[0].item;
+                r->cur_text = m->text;
+                *out = m->item;
                 out->text = r->cur_text;
-                r->mq[0] = r->mq[--r->n_mq];
-                mq_down(r, 0);
+                free(m);
                 return 1;
             }
-            struct pending *p = r->heap[0];
+            struct pending *p = pend_top(r);
             const struct lf_event *e = &p->ev[p->i];
             out->kind = RD_EVENT;
             out->tid = p->tid;
@@ -1319,7 +1248,7 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             r->warned_no_end = true;
             return 0;
         }
-        if (r->windowed && r->barriers_past_to >= 2 && r->n_heap == 0) {
+        if (r->windowed && r->barriers_past_to >= 2 && r->pend.n == 0) {
             /* Past the window: nothing later can fall inside it. The end record is
              * not read, and not missed. */
             r->eof = true;
@@ -1338,17 +1267,20 @@ static int next_item(struct rd_log *r, struct rd_item *out)
  * same items. */
 static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
 {
-    if (r->n_heap == 0 || r->windowed)
+    if (r->pend.n == 0 || r->windowed)
         return 0;
-    struct pending *p = r->heap[0];
-    uint64_t le = UINT64_MAX, lt = r->n_mq > 0 ? r->mq[0].item.time : UINT64_MAX;
+    struct pending *p = pend_top(r);
+    const struct meta_item *mq = heap_top(&r->meta);
+    uint64_t le = UINT64_MAX, lt = mq != NULL ? mq->item.time : UINT64_MAX;
     if (!r->eof && r->safe < lt)
         lt = r->safe;
     /* heap_down moves the top only below a smaller key, and a meta item goes first on a
      * tie with an event: <= le, < lt. */
-    for (size_t c = 1; c <= 2 && c < r->n_heap; c++)
-        if (r->heap[c]->key < le)
-            le = r->heap[c]->key;
+    for (size_t c = 1; c <= 2 && c < r->pend.n; c++) {
+        const struct pending *q = r->pend.items[c];
+        if (q->key < le)
+            le = q->key;
+    }
     uint32_t k = 0;
     while (k < max && p->i < p->n) {
         const struct lf_event *e = &p->ev[p->i];
@@ -1538,17 +1470,17 @@ void rd_close(struct rd_log *r)
     pthread_cond_destroy(&r->ah_cv);
     if (r->fd >= 0)
         close(r->fd);
-    for (size_t i = 0; i < r->n_heap; i++)
-        pend_free(r->heap[i]);
-    free(r->heap);
+    for (size_t i = 0; i < r->pend.n; i++)
+        pend_free(r->pend.items[i]);
+    heap_fini(&r->pend);
     while (r->spares != NULL) {
         struct pending *p = r->spares;
         r->spares = p->next_spare;
         pend_free(p);
     }
-    for (size_t i = 0; i < r->n_mq; i++)
-        free(r->mq[i].text);
-    free(r->mq);
+    for (size_t i = 0; i < r->meta.n; i++)
+        mq_free(r->meta.items[i]);
+    heap_fini(&r->meta);
     free(r->cur_text);
     for (uint32_t i = 0; i < r->cap_stacks; i++)
         free((void *)r->stacks[i].pcs);
@@ -1564,7 +1496,7 @@ void rd_close(struct rd_log *r)
     free(r->exe);
     free(r->buf);
     free(r->raw);
-    free(r->warn);
+    sb_fini(&r->warn);
     free(r->path);
     ZSTD_freeDCtx(r->zd);
     free(r);

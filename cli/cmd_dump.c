@@ -2,7 +2,7 @@
  * For debugging the recording side and for tests that check exact counts. */
 #include "cli/commands.h"
 
-#include <getopt.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +10,29 @@
 
 #include "analyzer/liveset.h"
 #include "analyzer/reader.h"
+#include "analyzer/session.h"
+#include "cli/opts.h"
 
 static const char dump_usage[] =
     "usage: heapspan dump [--summary] [--live] [--stacks] LOG\n"
     "Prints every record of LOG in time order (default), or totals as key=value lines\n"
     "(--summary), or the blocks still live at the end grouped by stack (--live), or the\n"
     "stacks (--stacks). Frames are shown as module+offset; `heapspan report` names them.\n";
+
+#define DUMP_MAX_TIDS 4096
+
+/* What --summary and --live report, counted over the items. */
+struct tally {
+    struct ls_map *live;
+    uint64_t allocs, frees, unknown_frees, bytes, live_bytes, peak;
+    uint64_t markers, zeros_records, zero_bytes, zero_of, end_lost;
+    uint32_t tids[DUMP_MAX_TIDS];
+    int n_tids;
+};
+
+struct per_stack {
+    uint64_t blocks, bytes;
+};
 
 static const char *fn_name(int type, int fn)
 {
@@ -84,9 +101,163 @@ static const char *end_reason(int r)
     }
 }
 
-struct per_stack {
-    uint64_t blocks, bytes;
-};
+static const char *marker_kind(int kind)
+{
+    return kind == LF_MARKER_SIGNAL     ? "signal"
+           : kind == LF_MARKER_INTERVAL ? "interval"
+           : kind == LF_MARKER_EXEC     ? "exec"
+                                        : "?";
+}
+
+static void print_header(const struct rd_header *h)
+{
+    printf("# heapspan log version %u pid %u ppid %u sample_bytes %" PRIu64
+           " max_depth %u clock %s\n",
+           h->version, h->pid, h->ppid, h->sample_bytes, h->max_depth,
+           (h->flags & LF_FILE_CLOCK_TSC) ? "tsc" : "ns");
+}
+
+static void print_event(const struct rd_item *it, double ms)
+{
+    const struct lf_event *e = &it->ev;
+
+    switch (e->type) {
+    case LF_EV_ALLOC:
+        printf("%.6f tid=%u alloc fn=%s addr=0x%" PRIx64 " size=%" PRIu64 " stack=%u", ms, it->tid,
+               fn_name(e->type, e->fn), e->addr, e->size, e->stack);
+        if (e->old_addr != e->addr)
+            printf(" from=0x%" PRIx64, e->old_addr);
+        putchar('\n');
+        break;
+    case LF_EV_FREE:
+        printf("%.6f tid=%u free fn=%s addr=0x%" PRIx64 "\n", ms, it->tid, fn_name(e->type, e->fn),
+               e->addr);
+        break;
+    case LF_EV_LOST:
+        printf("%.6f tid=%u lost count=%" PRIu64 "\n", ms, it->tid, e->count);
+        break;
+    case LF_EV_ZEROS:
+        printf("%.6f tid=%u zeros addr=0x%" PRIx64 " size=%" PRIu64 " zero_bytes=%" PRIu64 "\n", ms,
+               it->tid, e->addr, e->size, e->count);
+        break;
+    }
+}
+
+/* One record as a line. A record's time is converted with the clock records read up
+ * to it: the session reads in order (no read-ahead) for this. */
+static void print_record(const struct rd_log *r, const struct rd_item *it)
+{
+    double ms = rd_ticks_to_ns(r, it->time) / 1e6;
+
+    switch (it->kind) {
+    case RD_EVENT:
+        print_event(it, ms);
+        break;
+    case RD_MARKER:
+        printf("%.6f marker kind=%s serial=%u\n", ms, marker_kind(it->marker_kind), it->serial);
+        break;
+    case RD_MODULE:
+    case RD_UNLOAD: {
+        const struct rd_module *m = it->module;
+        printf(
+            "%.6f %s id=%u path=%s bias=0x%" PRIx64 " range=0x%" PRIx64 "-0x%" PRIx64 " build_id=",
+            ms, it->kind == RD_MODULE ? "module" : "unload", m->id, m->path, m->bias, m->lo, m->hi);
+        for (int i = 0; i < m->build_id_len; i++)
+            printf("%02x", m->build_id[i]);
+        putchar('\n');
+        break;
+    }
+    case RD_NOTE:
+        printf("%.6f note %s %s\n", ms, it->severity ? "warning" : "info", it->text);
+        break;
+    case RD_END:
+        printf("%.6f end reason=%s lost=%" PRIu64 "\n", ms, end_reason(it->end_reason), it->count);
+        break;
+    }
+}
+
+static void note_thread(struct tally *t, uint32_t tid)
+{
+    for (int i = 0; i < t->n_tids; i++)
+        if (t->tids[i] == tid)
+            return;
+    if (t->n_tids < DUMP_MAX_TIDS)
+        t->tids[t->n_tids++] = tid;
+}
+
+/* Counts one event; 0 or -ENOMEM. */
+static int tally_event(struct tally *t, const struct rd_item *it)
+{
+    const struct lf_event *e = &it->ev;
+    struct ls_block old;
+
+    note_thread(t, it->tid);
+    switch (e->type) {
+    case LF_EV_ALLOC: {
+        struct ls_block b = { e->addr, e->size, e->stack, 1.0f };
+        int put = ls_put(t->live, &b, &old);
+        if (put < 0)
+            return put;
+        if (put == 1)
+            t->live_bytes -= old.size; /* a free the log missed */
+        t->allocs++;
+        t->bytes += e->size;
+        t->live_bytes += e->size;
+        if (t->live_bytes > t->peak)
+            t->peak = t->live_bytes;
+        break;
+    }
+    case LF_EV_FREE:
+        if (ls_take(t->live, e->addr, &old)) {
+            t->frees++;
+            t->live_bytes -= old.size;
+        } else {
+            t->unknown_frees++;
+        }
+        break;
+    case LF_EV_ZEROS:
+        t->zeros_records++;
+        t->zero_bytes += e->count;
+        t->zero_of += e->size;
+        break;
+    }
+    return 0;
+}
+
+static int tally_item(struct tally *t, const struct rd_item *it)
+{
+    if (it->kind == RD_EVENT)
+        return tally_event(t, it);
+    if (it->kind == RD_MARKER)
+        t->markers++;
+    else if (it->kind == RD_END)
+        t->end_lost += it->count;
+    return 0;
+}
+
+static void print_summary(const struct rd_log *r, const struct tally *t)
+{
+    const struct rd_header *h = rd_header(r);
+    const struct rd_stats *st = rd_stats(r);
+
+    printf("pid=%u\nppid=%u\nversion=%u\nsample_bytes=%" PRIu64 "\n", h->pid, h->ppid, h->version,
+           h->sample_bytes);
+    printf("exe=%s\n", rd_exe(r));
+    printf("log_bytes=%" PRIu64 "\n", st->file_bytes);
+    printf("allocations=%" PRIu64 "\nfrees=%" PRIu64 "\nunknown_frees=%" PRIu64 "\n", t->allocs,
+           t->frees, t->unknown_frees);
+    printf("allocated_bytes=%" PRIu64 "\n", t->bytes);
+    printf("live_blocks=%" PRIu64 "\nlive_bytes=%" PRIu64 "\n", ls_count(t->live), t->live_bytes);
+    printf("peak_live_bytes=%" PRIu64 "\n", t->peak);
+    printf("lost_events=%" PRIu64 "\nlate_events=%" PRIu64 "\n", st->lost + t->end_lost, st->late);
+    printf("threads=%d\nstacks=%u\nmodules=%d\nmarkers=%" PRIu64 "\n", t->n_tids, rd_n_stacks(r),
+           rd_n_modules(r), t->markers);
+    printf("zero_samples=%" PRIu64 "\nzero_sample_bytes=%" PRIu64
+           "\nzero_sample_zero_bytes=%" PRIu64 "\n",
+           t->zeros_records, t->zero_of, t->zero_bytes);
+    printf("chunks=%" PRIu64 "\ntruncated=%d\nended=%s\n", st->chunks, st->truncated,
+           end_reason(st->end_reason));
+}
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -94,230 +265,132 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int cmd_dump(int argc, char **argv)
+/* The live blocks grouped by stack id, in id order; 0 or -ENOMEM. */
+static int print_live(const struct rd_log *r, const struct ls_map *live)
+{
+    uint32_t n_ids = rd_n_stacks(r) + 2;
+    struct per_stack *ps = calloc(n_ids + 1, sizeof(*ps));
+    uint32_t *ids = calloc(n_ids + 1, sizeof(*ids));
+    uint32_t n = 0;
+    uint64_t i = 0;
+    const struct ls_block *b;
+
+    if (ps == NULL || ids == NULL) {
+        free(ps);
+        free(ids);
+        return -ENOMEM;
+    }
+    while ((b = ls_iter(live, &i)) != NULL) {
+        uint32_t s = b->stack < n_ids ? b->stack : 0;
+        if (ps[s].blocks++ == 0)
+            ids[n++] = s;
+        ps[s].bytes += b->size;
+    }
+    qsort(ids, n, sizeof(*ids), cmp_u32);
+    for (uint32_t j = 0; j < n; j++) {
+        printf("live stack=%u blocks=%" PRIu64 " bytes=%" PRIu64 " frames=", ids[j],
+               ps[ids[j]].blocks, ps[ids[j]].bytes);
+        print_stack(r, ids[j], UINT64_MAX);
+        putchar('\n');
+    }
+    free(ps);
+    free(ids);
+    return 0;
+}
+
+static void print_stacks(const struct rd_log *r)
+{
+    for (uint32_t id = 1; id <= rd_n_stacks(r); id++) {
+        printf("stack %u ", id);
+        print_stack(r, id, UINT64_MAX);
+        putchar('\n');
+    }
+}
+
+struct dump_args {
+    bool summary, live, stacks;
+    const char *path;
+};
+
+/* Fills *a from the command line: -1 to go on, or the status to exit with. */
+static int parse(int argc, char **argv, struct dump_args *a)
 {
     static const struct option opts[] = {
         { "summary", no_argument, NULL, 's' },
         { "live", no_argument, NULL, 'l' },
         { "stacks", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
+        { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
-    bool summary = false, live = false, stacks = false;
-    int c, err;
+    struct opt_parser p;
+    int c;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            summary = true;
-            break;
-        case 'l':
-            live = true;
-            break;
-        case 'k':
-            stacks = true;
-            break;
-        case 'h':
-            fputs(dump_usage, stdout);
-            return 0;
-        default:
-            fputs(dump_usage, stderr);
-            return 2;
-        }
+    opt_init(&p, dump_usage, argc, argv, "h", opts);
+    while ((c = opt_next(&p)) != OPT_END) {
+        if (c == OPT_EXIT)
+            return opt_status(&p);
+        a->summary |= c == 's';
+        a->live |= c == 'l';
+        a->stacks |= c == 'k';
     }
-    if (optind + 1 != argc) {
-        fputs(dump_usage, stderr);
+    if (!opt_operands(&p, 1, 1))
         return 2;
-    }
-    struct rd_log *r = rd_open(argv[optind], &err);
-    if (r == NULL) {
-        fprintf(stderr, "heapspan dump: out of memory\n");
-        return 2;
-    }
-    if (err < 0) {
-        fprintf(stderr, "heapspan: %s\n", rd_error(r));
-        rd_close(r);
-        return 2;
-    }
-    const struct rd_header *h = rd_header(r);
-    bool records = !summary && !live && !stacks;
-    if (records) {
-        /* A record's time is converted with the clock records read up to it: the
-         * reader must not read ahead of the printing. */
-        rd_set_thread(r, false);
-        printf("# heapspan log version %u pid %u ppid %u sample_bytes %" PRIu64
-               " max_depth %u clock %s\n",
-               h->version, h->pid, h->ppid, h->sample_bytes, h->max_depth,
-               (h->flags & LF_FILE_CLOCK_TSC) ? "tsc" : "ns");
-    }
+    a->path = argv[optind];
+    return -1;
+}
 
-    struct ls_map *ls = ls_new();
-    uint64_t allocs = 0, frees = 0, unknown_frees = 0, bytes = 0, live_bytes = 0, peak = 0;
-    uint64_t markers = 0, zeros_records = 0, zero_bytes = 0, zero_of = 0, end_lost = 0;
-    uint32_t tids[4096];
-    int n_tids = 0;
+int cmd_dump(int argc, char **argv)
+{
+    struct dump_args a = { 0 };
+    int rc = parse(argc, argv, &a), k;
+
+    if (rc >= 0)
+        return rc;
+    bool records = !a.summary && !a.live && !a.stacks;
+    struct session_options so = { .path = a.path, .in_order = records };
+    struct session *s = NULL;
+    struct tally *t = calloc(1, sizeof(*t));
     struct rd_item it;
-    int k;
 
-    while ((k = rd_next(r, &it)) > 0) {
-        double ms = records ? rd_ticks_to_ns(r, it.time) / 1e6 : 0;
-        switch (it.kind) {
-        case RD_EVENT: {
-            const struct lf_event *e = &it.ev;
-            bool seen = false;
-            for (int i = 0; i < n_tids; i++)
-                seen |= tids[i] == it.tid;
-            if (!seen && n_tids < 4096)
-                tids[n_tids++] = it.tid;
-            if (e->type == LF_EV_ALLOC) {
-                struct ls_block b = { e->addr, e->size, e->stack, 1.0f };
-                struct ls_block old;
-                int put = ls_put(ls, &b, &old);
-                if (put == 1)
-                    live_bytes -= old.size; /* a free the log missed */
-                if (put < 0) {
-                    fprintf(stderr, "heapspan dump: out of memory\n");
-                    rd_close(r);
-                    ls_free(ls);
-                    return 2;
-                }
-                allocs++;
-                bytes += e->size;
-                live_bytes += e->size;
-                if (live_bytes > peak)
-                    peak = live_bytes;
-                if (records) {
-                    printf("%.6f tid=%u alloc fn=%s addr=0x%" PRIx64 " size=%" PRIu64 " stack=%u",
-                           ms, it.tid, fn_name(e->type, e->fn), e->addr, e->size, e->stack);
-                    if (e->old_addr != e->addr)
-                        printf(" from=0x%" PRIx64, e->old_addr);
-                    putchar('\n');
-                }
-            } else if (e->type == LF_EV_FREE) {
-                struct ls_block old;
-                if (ls_take(ls, e->addr, &old)) {
-                    frees++;
-                    live_bytes -= old.size;
-                } else {
-                    unknown_frees++;
-                }
-                if (records)
-                    printf("%.6f tid=%u free fn=%s addr=0x%" PRIx64 "\n", ms, it.tid,
-                           fn_name(e->type, e->fn), e->addr);
-            } else if (e->type == LF_EV_LOST) {
-                if (records)
-                    printf("%.6f tid=%u lost count=%" PRIu64 "\n", ms, it.tid, e->count);
-            } else if (e->type == LF_EV_ZEROS) {
-                zeros_records++;
-                zero_bytes += e->count;
-                zero_of += e->size;
-                if (records)
-                    printf("%.6f tid=%u zeros addr=0x%" PRIx64 " size=%" PRIu64
-                           " zero_bytes=%" PRIu64 "\n",
-                           ms, it.tid, e->addr, e->size, e->count);
-            }
-            break;
+    rc = 2;
+    if (t == NULL || (t->live = ls_new()) == NULL) {
+        opt_error("out of memory");
+        goto out;
+    }
+    if (session_open(&so, &s) < 0) {
+        opt_error("%s", session_error(s));
+        goto out;
+    }
+    const struct rd_log *r = session_reader(s);
+    if (records)
+        print_header(rd_header(r));
+    while ((k = session_next(s, &it)) > 0) {
+        if (tally_item(t, &it) < 0) {
+            opt_error("%s: out of memory", a.path);
+            goto out;
         }
-        case RD_MARKER:
-            markers++;
-            if (records)
-                printf("%.6f marker kind=%s serial=%u\n", ms,
-                       it.marker_kind == LF_MARKER_SIGNAL     ? "signal"
-                       : it.marker_kind == LF_MARKER_INTERVAL ? "interval"
-                       : it.marker_kind == LF_MARKER_EXEC     ? "exec"
-                                                              : "?",
-                       it.serial);
-            break;
-        case RD_MODULE:
-        case RD_UNLOAD:
-            if (records) {
-                const struct rd_module *m = it.module;
-                printf("%.6f %s id=%u path=%s bias=0x%" PRIx64 " range=0x%" PRIx64 "-0x%" PRIx64
-                       " build_id=",
-                       ms, it.kind == RD_MODULE ? "module" : "unload", m->id, m->path, m->bias,
-                       m->lo, m->hi);
-                for (int i = 0; i < m->build_id_len; i++)
-                    printf("%02x", m->build_id[i]);
-                putchar('\n');
-            }
-            break;
-        case RD_NOTE:
-            if (records)
-                printf("%.6f note %s %s\n", ms, it.severity ? "warning" : "info", it.text);
-            break;
-        case RD_END:
-            end_lost += it.count;
-            if (records)
-                printf("%.6f end reason=%s lost=%" PRIu64 "\n", ms, end_reason(it.end_reason),
-                       it.count);
-            break;
-        }
+        if (records)
+            print_record(r, &it);
     }
     if (k < 0) {
-        fprintf(stderr, "heapspan: %s\n", rd_error(r));
-        rd_close(r);
-        ls_free(ls);
-        return 2;
+        opt_error("%s", session_error(s));
+        goto out;
     }
-    const struct rd_stats *st = rd_stats(r);
-    if (summary) {
-        printf("pid=%u\nppid=%u\nversion=%u\nsample_bytes=%" PRIu64 "\n", h->pid, h->ppid,
-               h->version, h->sample_bytes);
-        printf("exe=%s\n", rd_exe(r));
-        printf("log_bytes=%" PRIu64 "\n", st->file_bytes);
-        printf("allocations=%" PRIu64 "\nfrees=%" PRIu64 "\nunknown_frees=%" PRIu64 "\n", allocs,
-               frees, unknown_frees);
-        printf("allocated_bytes=%" PRIu64 "\n", bytes);
-        printf("live_blocks=%" PRIu64 "\nlive_bytes=%" PRIu64 "\n", ls_count(ls), live_bytes);
-        printf("peak_live_bytes=%" PRIu64 "\n", peak);
-        printf("lost_events=%" PRIu64 "\nlate_events=%" PRIu64 "\n", st->lost + end_lost, st->late);
-        printf("threads=%d\nstacks=%u\nmodules=%d\nmarkers=%" PRIu64 "\n", n_tids, rd_n_stacks(r),
-               rd_n_modules(r), markers);
-        printf("zero_samples=%" PRIu64 "\nzero_sample_bytes=%" PRIu64
-               "\nzero_sample_zero_bytes=%" PRIu64 "\n",
-               zeros_records, zero_of, zero_bytes);
-        printf("chunks=%" PRIu64 "\ntruncated=%d\nended=%s\n", st->chunks, st->truncated,
-               end_reason(st->end_reason));
+    if (a.summary)
+        print_summary(r, t);
+    if (a.live && print_live(r, t->live) < 0) {
+        opt_error("%s: out of memory", a.path);
+        goto out;
     }
-    if (live) {
-        /* Group the live blocks by stack id. */
-        uint32_t n_ids = rd_n_stacks(r) + 2;
-        struct per_stack *ps = calloc(n_ids + 1, sizeof(*ps));
-        uint32_t *ids = calloc(n_ids + 1, sizeof(*ids));
-        uint32_t n = 0;
-        uint64_t i = 0;
-        const struct ls_block *b;
-        if (ps == NULL || ids == NULL) {
-            fprintf(stderr, "heapspan dump: out of memory\n");
-            return 2;
-        }
-        while ((b = ls_iter(ls, &i)) != NULL) {
-            uint32_t s = b->stack < n_ids ? b->stack : 0;
-            if (ps[s].blocks++ == 0)
-                ids[n++] = s;
-            ps[s].bytes += b->size;
-        }
-        qsort(ids, n, sizeof(*ids), cmp_u32);
-        for (uint32_t j = 0; j < n; j++) {
-            printf("live stack=%u blocks=%" PRIu64 " bytes=%" PRIu64 " frames=", ids[j],
-                   ps[ids[j]].blocks, ps[ids[j]].bytes);
-            print_stack(r, ids[j], UINT64_MAX);
-            putchar('\n');
-        }
-        free(ps);
-        free(ids);
-    }
-    if (stacks) {
-        for (uint32_t id = 1; id <= rd_n_stacks(r); id++) {
-            printf("stack %u ", id);
-            print_stack(r, id, UINT64_MAX);
-            putchar('\n');
-        }
-    }
+    if (a.stacks)
+        print_stacks(r);
     if (rd_warnings(r)[0] != '\0')
         fprintf(stderr, "%s", rd_warnings(r));
-    ls_free(ls);
-    rd_close(r);
-    return 0;
+    rc = 0;
+out:
+    if (t != NULL)
+        ls_free(t->live);
+    free(t);
+    session_close(s);
+    return rc;
 }

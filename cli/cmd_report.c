@@ -1,17 +1,14 @@
-/* cmd_report.c - `heapspan report`: log -> reader -> aggregator (+ symbolizer) ->
- * report. */
+/* cmd_report.c - `heapspan report`: log -> session (reader, aggregator, symbolizer)
+ * -> model -> renderer. */
 #include "cli/commands.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer/aggregate.h"
-#include "analyzer/reader.h"
-#include "analyzer/symbolize.h"
-#include "viz/report.h"
+#include "analyzer/session.h"
+#include "cli/opts.h"
+#include "viz/render.h"
 
 static const char report_usage[] =
     "usage: heapspan report [--top N] [--format text|json|markdown] [--from SECONDS]\n"
@@ -22,72 +19,30 @@ static const char report_usage[] =
     "times (seconds since the program started); chunks outside are not read.\n"
     "JSON lists every site unless --top is given (docs/report-json.md).\n";
 
-static bool parse_seconds(const char *s, double *out)
+struct report_args {
+    struct session_options open;
+    const struct renderer *format;
+    int top; /* 0: the format's default */
+};
+
+/* "text, json or markdown": the renderers' names. */
+static const char *format_names(char *buf, size_t cap)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || v < 0)
-        return false;
-    *out = v;
-    return true;
+    int n, len = 0;
+    const struct renderer *r = render_list(&n);
+
+    buf[0] = '\0';
+    for (int i = 0; i < n && len >= 0 && (size_t)len < cap; i++)
+        len += snprintf(buf + len, cap - (size_t)len, "%s%s",
+                        i == 0      ? ""
+                        : i + 1 < n ? ", "
+                                    : " or ",
+                        r[i].name);
+    return buf;
 }
 
-/* Loads a log into an aggregate: shared by the commands that report. Returns 0, or 2
- * after printing the error. */
-int report_load(const char *path, double from, double to, bool symbols, const char *dbg_path,
-                bool debuginfod, struct rd_log **rp, struct agg **ap, struct sym_cache **sp)
-{
-    int err;
-    struct rd_log *r = rd_open(path, &err);
-
-    *rp = r;
-    *ap = NULL;
-    *sp = NULL;
-    if (r == NULL) {
-        fprintf(stderr, "heapspan: out of memory\n");
-        return 2;
-    }
-    if (err < 0) {
-        fprintf(stderr, "heapspan: %s\n", rd_error(r));
-        return 2;
-    }
-    if (from > 0 || to >= 0)
-        rd_set_window(r, from > 0 ? rd_seconds_to_ticks(r, from) : 0,
-                      to >= 0 ? rd_seconds_to_ticks(r, to) : UINT64_MAX);
-    struct agg *a = agg_new(rd_header(r));
-    *ap = a;
-    if (a == NULL) {
-        fprintf(stderr, "heapspan: out of memory\n");
-        return 2;
-    }
-    struct rd_item it;
-    int k;
-    while ((k = rd_next(r, &it)) > 0)
-        if ((err = agg_feed(a, &it)) < 0) {
-            fprintf(stderr, "heapspan: %s: out of memory while aggregating\n", path);
-            return 2;
-        }
-    if (k < 0) {
-        fprintf(stderr, "heapspan: %s\n", rd_error(r)[0] ? rd_error(r) : strerror(-k));
-        return 2;
-    }
-    if (symbols) {
-        struct sym_options opt = { dbg_path, debuginfod, NULL };
-        *sp = sym_open(&opt);
-        if (*sp == NULL) {
-            fprintf(stderr, "heapspan: out of memory\n");
-            return 2;
-        }
-    }
-    if ((err = agg_finish(a, r, *sp)) < 0) {
-        fprintf(stderr, "heapspan: %s: %s while symbolizing\n", path, strerror(-err));
-        return 2;
-    }
-    return 0;
-}
-
-int cmd_report(int argc, char **argv)
+/* Fills *a from the command line: -1 to go on, or the status to exit with. */
+static int parse(int argc, char **argv, struct report_args *a)
 {
     static const struct option opts[] = {
         { "top", required_argument, NULL, 't' },
@@ -98,99 +53,91 @@ int cmd_report(int argc, char **argv)
         { "debuginfod", no_argument, NULL, 'D' },
         { "no-debuginfod", no_argument, NULL, 'N' },
         { "no-symbols", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
+        { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
-    enum report_format fmt = REPORT_TEXT;
-    int top = -1, c;
-    double from = 0, to = -1;
-    const char *dbg = NULL;
+    struct opt_parser p;
+    char names[64];
+    long top;
+    int c;
+
+    opt_init(&p, report_usage, argc, argv, "h", opts);
+    while ((c = opt_next(&p)) != OPT_END) {
+        switch (c) {
+        case OPT_EXIT:
+            return opt_status(&p);
+        case 't':
+            if (!opt_long(&p, 1, 1000000, "a count from 1", &top))
+                return 2;
+            a->top = (int)top;
+            break;
+        case 'f':
+            a->format = render_find(optarg);
+            if (a->format == NULL)
+                return opt_bad_value(&p, format_names(names, sizeof(names)));
+            break;
+        case 'F':
+            if (!opt_seconds(&p, &a->open.from))
+                return 2;
+            break;
+        case 'T':
+            if (!opt_seconds(&p, &a->open.to))
+                return 2;
+            break;
+        case 'd':
+            a->open.debuginfo_path = optarg;
+            break;
+        case 'D':
+        case 'N':
+            a->open.debuginfod = c == 'D';
+            break;
+        case 'n':
+            a->open.symbols = false;
+            break;
+        }
+    }
+    if (!opt_operands(&p, 1, 1))
+        return 2;
+    a->open.path = argv[optind];
+    if (a->open.to >= 0 && a->open.to <= a->open.from) {
+        opt_error("--to must be after --from");
+        return 2;
+    }
+    return -1;
+}
+
+int cmd_report(int argc, char **argv)
+{
     /* As libdw's own tools do: debuginfod servers are asked when DEBUGINFOD_URLS names
      * some, unless told not to. */
     const char *urls = getenv("DEBUGINFOD_URLS");
-    bool debuginfod = urls != NULL && urls[0] != '\0', symbols = true;
+    struct report_args a = {
+        .open = { .to = -1,
+                  .symbols = true,
+                  .debuginfod = urls != NULL && urls[0] != '\0',
+                  .aggregate = true },
+        .format = render_find("text"),
+    };
+    struct session *s;
+    int rc = parse(argc, argv, &a);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 't': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 1 || v > 1000000) {
-                fprintf(stderr, "heapspan report: --top %s: expected a count from 1\n", optarg);
-                return 2;
-            }
-            top = (int)v;
-            break;
-        }
-        case 'f':
-            if (!strcmp(optarg, "text"))
-                fmt = REPORT_TEXT;
-            else if (!strcmp(optarg, "json"))
-                fmt = REPORT_JSON;
-            else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md"))
-                fmt = REPORT_MARKDOWN;
-            else {
-                fprintf(stderr, "heapspan report: --format %s: expected text, json or markdown\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'F':
-        case 'T':
-            if (!parse_seconds(optarg, c == 'F' ? &from : &to)) {
-                fprintf(stderr, "heapspan report: --%s %s: expected seconds (e.g. 1.5)\n",
-                        c == 'F' ? "from" : "to", optarg);
-                return 2;
-            }
-            break;
-        case 'd':
-            dbg = optarg;
-            break;
-        case 'D':
-            debuginfod = true;
-            break;
-        case 'N':
-            debuginfod = false;
-            break;
-        case 'n':
-            symbols = false;
-            break;
-        case 'h':
-            fputs(report_usage, stdout);
-            return 0;
-        default:
-            fputs(report_usage, stderr);
-            return 2;
-        }
-    }
-    if (optind + 1 != argc) {
-        fputs(report_usage, stderr);
+    if (rc >= 0)
+        return rc;
+    rc = 0;
+    if (session_open(&a.open, &s) < 0) {
+        opt_error("%s", session_error(s));
+        session_close(s);
         return 2;
     }
-    if (to >= 0 && to <= from) {
-        fprintf(stderr, "heapspan report: --to must be after --from\n");
-        return 2;
+    const struct model *m = session_model(s);
+    struct render_options ro = { a.top > 0 ? a.top : a.format->default_top };
+    int err = render_write(a.format, stdout, m, &ro);
+    if (err < 0) {
+        opt_error("cannot write the report: %s", strerror(-err));
+        rc = 2;
     }
-    struct rd_log *r;
-    struct agg *a;
-    struct sym_cache *sym;
-    int rc = report_load(argv[optind], from, to, symbols, dbg, debuginfod, &r, &a, &sym);
-    if (rc == 0) {
-        struct report_input in = { argv[optind], r, a,
-                                   top > 0              ? top
-                                   : fmt == REPORT_JSON ? 0
-                                                        : 10,
-                                   rd_warnings(r) };
-        if (report_write(stdout, fmt, &in) < 0) {
-            fprintf(stderr, "heapspan report: cannot write the report\n");
-            rc = 2;
-        }
-        if (fmt != REPORT_TEXT && rd_warnings(r)[0] != '\0')
-            fprintf(stderr, "%s", rd_warnings(r));
-    }
-    agg_free(a);
-    sym_close(sym);
-    rd_close(r);
+    for (int i = 0; a.format->echo_warnings && i < m->n_warnings; i++)
+        fprintf(stderr, "%s\n", m->warnings[i]);
+    session_close(s);
     return rc;
 }

@@ -1,11 +1,7 @@
 /* cmd_run.c - `heapspan run`: start a program with the shim preloaded. */
 #include "cli/commands.h"
 
-#include "format/bytesize.h"
-#include "format/settings.h"
-
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +9,10 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "cli/opts.h"
+#include "format/bytesize.h"
+#include "format/settings.h"
 
 static const char run_usage[] =
     "usage: heapspan run [-o LOG] [--sample BYTES] [--depth N] [--no-follow-children]\n"
@@ -22,12 +22,74 @@ static const char run_usage[] =
     "with PROG's exit status. Children the program forks or execs write LOG-derived\n"
     "logs with their pid in the name, unless --no-follow-children.\n";
 
+/* The options, as the strings the shim reads from its environment (NULL: its default). */
+struct run_args {
+    const char *output, *sample, *depth, *marker, *interval;
+    bool follow;
+    char **prog; /* PROG and its arguments, NULL-terminated */
+};
+
 static pid_t child_pid;
 
 static void forward(int sig)
 {
     if (child_pid > 0)
         kill(child_pid, sig);
+}
+
+/* Fills *a from the command line: -1 to go on, or the status to exit with. */
+static int parse(int argc, char **argv, struct run_args *a)
+{
+    static const struct option opts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "sample", required_argument, NULL, 's' },
+        { "depth", required_argument, NULL, 'd' },
+        { "no-follow-children", no_argument, NULL, 'n' },
+        { "marker-signal", required_argument, NULL, 'm' },
+        { "snapshot-interval", required_argument, NULL, 'i' },
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    struct opt_parser p;
+    uint64_t bytes;
+    long depth;
+    int c;
+
+    opt_init(&p, run_usage, argc, argv, "+o:h", opts);
+    while ((c = opt_next(&p)) != OPT_END) {
+        switch (c) {
+        case OPT_EXIT:
+            return opt_status(&p);
+        case 'o':
+            a->output = optarg;
+            break;
+        case 's': /* checked here; the shim parses it again from the environment */
+            if (!hs_parse_bytes(optarg, &bytes))
+                return opt_bad_value(&p, "a byte count like 524288 or 512K");
+            a->sample = optarg;
+            break;
+        case 'd':
+            if (!opt_long(&p, 1, HS_MAX_DEPTH, "1 to " HS_XSTR(HS_MAX_DEPTH) " frames", &depth))
+                return 2;
+            a->depth = optarg;
+            break;
+        case 'n':
+            a->follow = false;
+            break;
+        case 'm':
+            a->marker = optarg;
+            break;
+        case 'i':
+            a->interval = optarg;
+            break;
+        }
+    }
+    if (optind >= argc) {
+        opt_error("no program given");
+        return opt_usage_error(&p);
+    }
+    a->prog = argv + optind;
+    return -1;
 }
 
 /* The shim beside this executable (build tree), or under ../lib/heapspan (install). */
@@ -63,115 +125,53 @@ static int find_shim(char *out, size_t cap)
     return -ENOENT;
 }
 
-int cmd_run(int argc, char **argv)
+/* An empty file the shim appends each log's path to; 0, or 2 after the message. */
+static int make_manifest(char *path, size_t cap)
 {
-    static const struct option opts[] = {
-        { "output", required_argument, NULL, 'o' },
-        { "sample", required_argument, NULL, 's' },
-        { "depth", required_argument, NULL, 'd' },
-        { "no-follow-children", no_argument, NULL, 'n' },
-        { "marker-signal", required_argument, NULL, 'm' },
-        { "snapshot-interval", required_argument, NULL, 'i' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *output = HS_DEFAULT_OUTPUT, *sample = NULL, *depth = NULL, *marker = NULL,
-               *interval = NULL;
-    bool follow = true;
-    int c;
-
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            output = optarg;
-            break;
-        case 's': {
-            uint64_t bytes; /* the shim parses it again from the environment */
-            if (!hs_parse_bytes(optarg, &bytes)) {
-                fprintf(stderr,
-                        "heapspan run: --sample %s: expected a byte count like "
-                        "524288 or 512K\n",
-                        optarg);
-                return 2;
-            }
-            sample = optarg;
-            break;
-        }
-        case 'd': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 1 || v > HS_MAX_DEPTH) {
-                fprintf(stderr, "heapspan run: --depth %s: expected 1 to %d frames\n", optarg,
-                        HS_MAX_DEPTH);
-                return 2;
-            }
-            depth = optarg;
-            break;
-        }
-        case 'n':
-            follow = false;
-            break;
-        case 'm':
-            marker = optarg;
-            break;
-        case 'i':
-            interval = optarg;
-            break;
-        case 'h':
-            fputs(run_usage, stdout);
-            return 0;
-        default:
-            fputs(run_usage, stderr);
-            return 2;
-        }
-    }
-    if (optind >= argc) {
-        fputs("heapspan run: no program given\n", stderr);
-        fputs(run_usage, stderr);
-        return 2;
-    }
-
-    char shim[PATH_MAX];
-    if (find_shim(shim, sizeof(shim)) < 0) {
-        fprintf(stderr, "heapspan run: cannot find libheapspan.so next to this executable or "
-                        "in ../lib/heapspan; build it with `make`, or set " HS_ENV_SHIM "\n");
-        return 2;
-    }
-
     const char *tmp = getenv("TMPDIR");
-    char manifest[PATH_MAX];
-    snprintf(manifest, sizeof(manifest), "%s/heapspan-manifest-XXXXXX",
+
+    snprintf(path, cap, "%s/heapspan-manifest-XXXXXX",
              tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    int mfd = mkstemp(manifest);
-    if (mfd < 0) {
-        fprintf(stderr, "heapspan run: cannot create a temporary file %s: %s\n", manifest,
-                strerror(errno));
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        opt_error("cannot create a temporary file %s: %s", path, strerror(errno));
         return 2;
     }
-    close(mfd);
+    close(fd);
+    return 0;
+}
 
+/* The program's environment: the shim preloaded, and the options. 0 or -ENOMEM. */
+static int set_environment(const struct run_args *a, const char *shim, const char *manifest)
+{
     char *preload = NULL;
     const char *old = getenv("LD_PRELOAD");
+
     /* The shim goes first, so that it sees the calls a preloaded allocator (jemalloc)
      * would otherwise take before it. */
     if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "") < 0)
-        return 2;
+        return -ENOMEM;
     setenv("LD_PRELOAD", preload, 1);
     free(preload);
-    setenv(HS_ENV_OUTPUT, output, 1);
+    setenv(HS_ENV_OUTPUT, a->output, 1);
     setenv(HS_ENV_MANIFEST, manifest, 1);
     setenv(HS_ENV_QUIET, "1", 1);
-    setenv(HS_ENV_FOLLOW_CHILDREN, follow ? "1" : "0", 1);
-    if (sample != NULL)
-        setenv(HS_ENV_SAMPLE_BYTES, sample, 1);
-    if (depth != NULL)
-        setenv(HS_ENV_DEPTH, depth, 1);
-    if (marker != NULL)
-        setenv(HS_ENV_MARKER_SIGNAL, marker, 1);
-    if (interval != NULL)
-        setenv(HS_ENV_SNAPSHOT_INTERVAL, interval, 1);
+    setenv(HS_ENV_FOLLOW_CHILDREN, a->follow ? "1" : "0", 1);
+    if (a->sample != NULL)
+        setenv(HS_ENV_SAMPLE_BYTES, a->sample, 1);
+    if (a->depth != NULL)
+        setenv(HS_ENV_DEPTH, a->depth, 1);
+    if (a->marker != NULL)
+        setenv(HS_ENV_MARKER_SIGNAL, a->marker, 1);
+    if (a->interval != NULL)
+        setenv(HS_ENV_SNAPSHOT_INTERVAL, a->interval, 1);
+    return 0;
+}
 
+/* Runs the program and waits for it: 0 with its wait status in *status, or 2 after
+ * the message. */
+static int run_program(char **prog, int *status)
+{
     /* The terminal sends ^C and ^\ to the program too; this process waits for it to
      * finish (and flush) rather than leaving first. Other stop requests are passed on. */
     signal(SIGINT, SIG_IGN);
@@ -179,8 +179,7 @@ int cmd_run(int argc, char **argv)
     fflush(NULL);
     child_pid = fork();
     if (child_pid < 0) {
-        fprintf(stderr, "heapspan run: fork: %s\n", strerror(errno));
-        unlink(manifest);
+        opt_error("fork: %s", strerror(errno));
         return 2;
     }
     if (child_pid == 0) {
@@ -189,25 +188,28 @@ int cmd_run(int argc, char **argv)
         signal(SIGQUIT, SIG_DFL);
         snprintf(pid, sizeof(pid), "%d", (int)getpid());
         setenv(HS_ENV_ROOT_PID, pid, 1);
-        execvp(argv[optind], argv + optind);
-        fprintf(stderr, "heapspan run: cannot run %s: %s\n", argv[optind], strerror(errno));
+        execvp(prog[0], prog);
+        opt_error("cannot run %s: %s", prog[0], strerror(errno));
         _exit(127);
     }
     signal(SIGTERM, forward);
     signal(SIGHUP, forward);
-
-    int status;
-    while (waitpid(child_pid, &status, 0) < 0)
+    while (waitpid(child_pid, status, 0) < 0)
         if (errno != EINTR) {
-            fprintf(stderr, "heapspan run: waitpid: %s\n", strerror(errno));
-            unlink(manifest);
+            opt_error("waitpid: %s", strerror(errno));
             return 2;
         }
+    return 0;
+}
 
+/* Prints `heapspan: wrote LOG` for each log the manifest names, once each. */
+static void announce_logs(const char *manifest)
+{
     FILE *m = fopen(manifest, "r");
     char line[PATH_MAX + 2];
     char **seen = NULL;
     int n_logs = 0;
+
     if (m != NULL) {
         while (fgets(line, sizeof(line), m) != NULL) {
             line[strcspn(line, "\n")] = '\0';
@@ -230,11 +232,38 @@ int cmd_run(int argc, char **argv)
     for (int i = 0; i < n_logs; i++)
         free(seen[i]);
     free(seen);
-    unlink(manifest);
     if (n_logs == 0)
         fprintf(stderr, "heapspan: no log was written (the program is static, or not "
                         "dynamically linked against libc, or the output path is not "
                         "writable)\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_args a = { .output = HS_DEFAULT_OUTPUT, .follow = true };
+    char shim[PATH_MAX], manifest[PATH_MAX];
+    int rc = parse(argc, argv, &a), status;
+
+    if (rc >= 0)
+        return rc;
+    if (find_shim(shim, sizeof(shim)) < 0) {
+        opt_error("cannot find libheapspan.so next to this executable or in ../lib/heapspan; "
+                  "build it with `make`, or set " HS_ENV_SHIM);
+        return 2;
+    }
+    if (make_manifest(manifest, sizeof(manifest)) != 0)
+        return 2;
+    if (set_environment(&a, shim, manifest) < 0) {
+        opt_error("out of memory");
+        rc = 2;
+    } else {
+        rc = run_program(a.prog, &status);
+    }
+    if (rc == 0)
+        announce_logs(manifest);
+    unlink(manifest);
+    if (rc != 0)
+        return rc;
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);

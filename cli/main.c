@@ -1,47 +1,76 @@
-/* main.c - the heapspan CLI: picks the subcommand. */
+/* main.c - the heapspan CLI: the table of subcommands, which also makes the usage. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "format/logfmt.h"
 
 #ifndef HEAPSPAN_VERSION
 #define HEAPSPAN_VERSION "0.1.0"
 #endif
 
-static const char usage[] =
-    "usage: heapspan COMMAND [ARGS...]\n"
-    "\n"
-    "  run   [options] -- PROG [ARGS...]   record PROG's heap to a log\n"
-    "  report [--top N] [--format text|json|markdown] [--from S] [--to S] LOG\n"
-    "                                      call sites: peak, leaks, churn, bloat\n"
-    "  dump  [--summary|--live|--stacks] LOG   the log's records as text\n"
-    "  version                             print the version\n"
-    "\n"
-    "`heapspan COMMAND --help` describes a command. Exit status: 0 ok, 1 a gate\n"
-    "failed, 2 an error.\n";
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis; /* one line, for the usage */
+};
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+    { "run", cmd_run, "run a program with the shim, recording its heap to a log" },
+    { "report", cmd_report, "rank a log's call sites: peak, leaks, churn, bloat" },
+    { "dump", cmd_dump, "print a log's records, or their totals, live blocks or stacks" },
+    { "version", cmd_version, "print the version" },
+    { "help", cmd_help, "print this list" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fputs("usage: heapspan COMMAND [ARGS...]\n\n", out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].synopsis);
+    fputs("\n`heapspan COMMAND --help` describes a command. Exit status: 0 ok, 1 a gate\n"
+          "failed, 2 an error.\n",
+          out);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("heapspan %s (log format %d)\n", HEAPSPAN_VERSION, LF_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(usage, stderr);
+        usage(stderr);
         return 2;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "run"))
-        return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "dump"))
-        return cmd_dump(argc - 1, argv + 1);
-    if (!strcmp(cmd, "report"))
-        return cmd_report(argc - 1, argv + 1);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("heapspan %s (log format %d)\n", HEAPSPAN_VERSION, LF_VERSION);
-        return 0;
-    }
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    fprintf(stderr, "heapspan: unknown command '%s'\n\n%s", cmd, usage);
+    const char *name = argv[1];
+    if (!strcmp(name, "--version"))
+        name = "version";
+    else if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+        name = "help";
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    opt_error("unknown command '%s'", name);
+    fputc('\n', stderr);
+    usage(stderr);
     return 2;
 }

@@ -30,7 +30,8 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_symbolize
 
 ifneq ($(wildcard tests/unit/test_reader.c),)
 $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
-                                 $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o
+                                 $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o \
+                                 $(BUILD)/obj/util/heap.o $(BUILD)/obj/util/strbuf.o
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -pthread

@@ -1,0 +1,155 @@
+/*
+ * model.h - what a report is made of: the recorded process, the totals, the call sites
+ * with their stacks, the same numbers by function and by line, the sizes held in large
+ * numbers with the struct layouts DWARF gives for them, and the warnings. It is the one
+ * input of every renderer (viz/): they read a struct model and never the log, so any
+ * source of these numbers - a log (analyzer/session.h), a snapshot file - feeds every
+ * output format.
+ *
+ * Plain data with no functions: whoever builds a model owns everything it points to
+ * and keeps it valid and unchanged while it is read (a session's model lives until
+ * session_close). Read-only once built, so any number of threads may read one model.
+ * Times are nanoseconds since the start of the log, already converted from the log's
+ * clock. Counts and byte totals are doubles: in a sampled log they are estimates.
+ *
+ * Nothing here depends on the log's format, the reader or the symbolizer: the model
+ * has its own types for what those describe, and analyzer/aggregate.c fills them.
+ */
+#ifndef HEAPSPAN_MODEL_H
+#define HEAPSPAN_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MODEL_HIST_BUCKETS 40 /* log2 size classes: [2^k, 2^(k+1)) */
+#define MODEL_BLOAT_SITES  8  /* sites listed per bloated size */
+
+/* Numbers for one site, function or line. */
+struct model_stats {
+    double allocations, allocated_bytes;
+    double frees;
+    double peak_live_bytes;                  /* live at the moment of the global peak */
+    double leaked_bytes, leaked_allocations; /* live at the end of the log (or window) */
+    double temporary_allocations;            /* freed before the thread allocated anything else */
+    double max_live_blocks;                  /* the site's own largest live block count */
+    double slack_bytes;                    /* allocator's usable size minus requested, allocated */
+    double zero_sampled_bytes, zero_bytes; /* contents of the blocks sampled for zeros */
+    double hist[MODEL_HIST_BUCKETS];
+    uint64_t common_size; /* the size of most allocations, if >= 90% share one; else 0 */
+};
+
+/* One source-level frame. */
+struct model_frame {
+    const char *function; /* NULL: unknown; shown as module+0xoffset */
+    const char *file;     /* NULL if unknown */
+    int line;             /* 0 if unknown */
+    const char *module;   /* the module's file name, without its directory */
+    uint64_t module_offset;
+    bool inlined; /* inlined into the next frame of the stack */
+};
+
+struct model_site {
+    struct model_stats st;
+    int n_frames;                            /* at least 1 */
+    const struct model_frame *const *frames; /* innermost first, allocator frames trimmed;
+                                              * a frame may be shared between sites */
+};
+
+/* A row of the by-function or by-line tables: the innermost frame's function, or its
+ * function + file + line. */
+struct model_group {
+    struct model_stats st;
+    const char *function, *file, *module; /* file NULL in the by-function table */
+    int line;                             /* 0 in the by-function table */
+    int n_sites;
+};
+
+/* Member of a struct as pahole shows it. Bit-fields give the bytes they touch in
+ * offset and size, and their exact place in bit_offset (from the start of the struct)
+ * and bit_size. */
+struct model_member {
+    const char *name;      /* "" for an anonymous member; "<base>" for a C++ base class */
+    const char *type_name; /* e.g. "char", "struct node *", "char[80]" */
+    uint64_t offset, size; /* bytes */
+    uint64_t bit_offset;   /* bit-fields only */
+    uint32_t bit_size;     /* 0 unless a bit-field */
+    uint64_t hole_after;   /* unused bytes between this member and the next one */
+};
+
+struct model_struct {
+    const char *kind; /* "struct", "class", "union"; "enum" for a Rust enum */
+    const char *name; /* qualified for C++/Rust; "" if it has none */
+    uint64_t size;
+    int n_members;
+    const struct model_member *members; /* in offset order */
+    uint64_t hole_bytes;                /* unused bytes between members (and before the first) */
+    uint64_t padding_bytes;             /* tail padding */
+};
+
+/* A size of block held in large numbers, and the types of that size. */
+struct model_bloat {
+    uint64_t size;
+    double blocks_at_peak; /* of this size, at the global peak, from these sites */
+    double bytes_at_peak;
+    double slack_bytes_per_block;
+    double zero_share;            /* -1 when no block of these sites was sampled */
+    int n_sites;                  /* may exceed MODEL_BLOAT_SITES: only the first are in sites[] */
+    int sites[MODEL_BLOAT_SITES]; /* indexes into model.sites */
+    int n_types;
+    const struct model_struct *types;
+};
+
+/* How the recorded process ended, as its log says. */
+enum model_end {
+    MODEL_END_NONE,            /* no end record (killed, exec'd, still running) */
+    MODEL_END_EXIT,            /* exit() or return from main */
+    MODEL_END_UNDERSCORE_EXIT, /* _exit / _Exit */
+    MODEL_END_SIGNAL,          /* a fatal signal */
+    MODEL_END_STOPPED,         /* recording stopped on a write error */
+    MODEL_END_OTHER,           /* a reason this analyzer does not know */
+};
+
+struct model_process {
+    const char *log_path; /* as the user named it */
+    uint32_t pid, ppid;
+    const char *exe; /* "" when not recorded */
+    int argc;
+    const char *const *argv;
+    uint64_t start_unix_ns;
+    uint64_t sample_bytes; /* mean sampling interval; 0: every allocation recorded */
+    bool ended;            /* the log holds its end record */
+    bool truncated;        /* the log is cut short (in a chunk, or after its end record) */
+    enum model_end end_reason;
+    uint64_t log_bytes;  /* the file's size */
+    uint64_t bytes_read; /* of it, to make this model (less with a time window) */
+};
+
+struct model_totals {
+    double allocations, frees, allocated_bytes;
+    double peak_live_bytes;
+    double peak_ns; /* when the peak was reached */
+    double leaked_bytes, leaked_allocations;
+    double temporary_allocations;
+    uint64_t lost_events;
+    uint64_t unknown_frees; /* frees of blocks never seen allocated (before recording) */
+    uint64_t markers;
+    double first_ns, last_ns; /* the first and last event (in the window) */
+    bool sampled;             /* every count and byte total is an estimate */
+};
+
+struct model {
+    struct model_process process;
+    struct model_totals totals;
+    int n_sites;
+    const struct model_site *sites; /* in the order they were found: renderers rank them */
+    int n_functions;
+    const struct model_group *functions; /* in the order they were found, as lines */
+    int n_lines;
+    const struct model_group *lines;
+    int n_bloats;
+    const struct model_bloat *bloats; /* most bytes at the peak first */
+    int n_warnings;
+    const char *const *warnings; /* one line each, without its newline */
+};
+
+#endif

@@ -1,0 +1,125 @@
+/* opts.c - see opts.h. */
+#include "cli/opts.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void opt_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("heapspan: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void opt_init(struct opt_parser *p, const char *usage, int argc, char **argv, const char *shortopts,
+              const struct option *longopts)
+{
+    bool plus = shortopts[0] == '+';
+
+    memset(p, 0, sizeof(*p));
+    p->usage = usage;
+    p->argc = argc;
+    p->argv = argv;
+    p->longopts = longopts;
+    /* ':' after any '+': getopt then reports a missing argument as ':' and prints
+     * nothing itself, so that its messages take our form. */
+    snprintf(p->shortopts, sizeof(p->shortopts), "%s:%s", plus ? "+" : "", shortopts + plus);
+    optind = 1;
+    opterr = 0;
+}
+
+int opt_status(const struct opt_parser *p)
+{
+    return p->status;
+}
+
+int opt_usage_error(const struct opt_parser *p)
+{
+    fputs(p->usage, stderr);
+    return 2;
+}
+
+/* A usage error getopt found: the message, then the usage. */
+static int usage_error(struct opt_parser *p, int c)
+{
+    const char *arg = optind > 0 && optind <= p->argc ? p->argv[optind - 1] : "?";
+
+    if (c == ':')
+        opt_error("option '%s' requires an argument", arg);
+    else if (strncmp(arg, "--", 2) != 0)
+        opt_error("invalid option -- '%c'", optopt);
+    else if (optopt != 0)
+        opt_error("option '%.*s' doesn't allow an argument", (int)strcspn(arg, "="), arg);
+    else
+        opt_error("unrecognized option '%s'", arg);
+    p->status = opt_usage_error(p);
+    return OPT_EXIT;
+}
+
+int opt_next(struct opt_parser *p)
+{
+    int idx = -1;
+    int c = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, &idx);
+
+    if (c == -1)
+        return OPT_END;
+    if (c == '?' || c == ':')
+        return usage_error(p, c);
+    if (c == OPT_HELP) {
+        fputs(p->usage, stdout);
+        p->status = 0;
+        return OPT_EXIT;
+    }
+    if (idx >= 0)
+        snprintf(p->name, sizeof(p->name), "--%s", p->longopts[idx].name);
+    else
+        snprintf(p->name, sizeof(p->name), "-%c", c);
+    return c;
+}
+
+bool opt_operands(struct opt_parser *p, int min, int max)
+{
+    int n = p->argc - optind;
+    if (n >= min && (max < 0 || n <= max))
+        return true;
+    opt_usage_error(p);
+    return false;
+}
+
+int opt_bad_value(const struct opt_parser *p, const char *expected)
+{
+    opt_error("%s %s: expected %s", p->name, optarg, expected);
+    return 2;
+}
+
+bool opt_long(const struct opt_parser *p, long lo, long hi, const char *expected, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(optarg, &end, 10);
+    if (errno != 0 || end == optarg || *end != '\0' || v < lo || v > hi) {
+        opt_bad_value(p, expected);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool opt_seconds(const struct opt_parser *p, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(optarg, &end);
+    if (errno != 0 || end == optarg || *end != '\0' || v < 0) {
+        opt_bad_value(p, "seconds (e.g. 1.5)");
+        return false;
+    }
+    *out = v;
+    return true;
+}

@@ -1,0 +1,68 @@
+/*
+ * opts.h - what every command does with its arguments: getopt_long's loop with --help,
+ * unknown options and missing arguments handled alike, numbers parsed with a message
+ * naming the option, and the one form of an error message: "heapspan: <message>". A
+ * message from the analyzer (session_error(), which names the file and byte) is passed
+ * to opt_error as it is, once.
+ *
+ * Used by cli/cmd_*.c on the main thread, one parser at a time (getopt's state is
+ * global). Prints --help on stdout and errors on stderr; allocates nothing.
+ */
+#ifndef HEAPSPAN_CLI_OPTS_H
+#define HEAPSPAN_CLI_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#define OPT_HELP 'h' /* the code commands give --help (and -h) in their option table */
+
+/* What opt_next returns besides an option's code. */
+#define OPT_END  (-1) /* no more options: optind is the first operand */
+#define OPT_EXIT (-2) /* the command returns opt_status() now (--help, or a usage error) */
+
+/* Only this module's functions use the fields. */
+struct opt_parser {
+    const char *usage; /* the command's --help text */
+    int argc;
+    char **argv;
+    char shortopts[64];
+    const struct option *longopts;
+    char name[40]; /* the option opt_next last returned: "--top", "-o" */
+    int status;
+};
+
+/*
+ * Starts parsing argv (argv[0] is the command's name). shortopts as getopt's, without
+ * a leading ':'; a leading '+' stops at the first operand (for `run -- PROG`).
+ * longopts as getopt_long's, ending with a zeroed entry; OPT_HELP for --help.
+ */
+void opt_init(struct opt_parser *p, const char *usage, int argc, char **argv, const char *shortopts,
+              const struct option *longopts);
+
+/* The next option's code (optarg holds its argument), OPT_END, or OPT_EXIT. */
+int opt_next(struct opt_parser *p);
+
+/* The status for OPT_EXIT: 0 after --help, 2 after a usage error. */
+int opt_status(const struct opt_parser *p);
+
+/* Whether between min and max operands are left (max < 0: no limit); if not, prints
+ * the usage on stderr. */
+bool opt_operands(struct opt_parser *p, int min, int max);
+
+/* Prints the usage on stderr and returns 2, for a usage error opt_next cannot see. */
+int opt_usage_error(const struct opt_parser *p);
+
+/* optarg as an integer from lo to hi, or false after "heapspan: --OPT ARG: expected
+ * <expected>". */
+bool opt_long(const struct opt_parser *p, long lo, long hi, const char *expected, long *out);
+
+/* optarg as seconds (0 or more), or false after the message. */
+bool opt_seconds(const struct opt_parser *p, double *out);
+
+/* "heapspan: --OPT ARG: expected <expected>" on stderr; returns 2. */
+int opt_bad_value(const struct opt_parser *p, const char *expected);
+
+/* "heapspan: <message>" on stderr: every error of every command goes through here. */
+void opt_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

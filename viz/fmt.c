@@ -1,0 +1,59 @@
+/* fmt.c - see fmt.h. */
+#include "viz/fmt.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *fmt_bytes(char *buf, size_t cap, double bytes)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int u = 0;
+    double v = bytes < 0 ? -bytes : bytes;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (bytes < 0)
+        v = -v;
+    if (u == 0)
+        snprintf(buf, cap, "%.0f B", v);
+    else
+        snprintf(buf, cap, "%.*f %s", fabs(v) < 10 ? 2 : fabs(v) < 100 ? 1 : 0, v, units[u]);
+    return buf;
+}
+
+const char *fmt_count(char *buf, size_t cap, double v)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof(tmp), "%.0f", v < 0 ? -v : v);
+    size_t n = strlen(tmp), o = 0;
+    if (v < 0 && o + 1 < cap)
+        buf[o++] = '-';
+    for (size_t i = 0; i < n && o + 2 < cap; i++) {
+        buf[o++] = tmp[i];
+        if ((n - i - 1) % 3 == 0 && i + 1 < n)
+            buf[o++] = ',';
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = path ? strrchr(path, '/') : NULL;
+    return s != NULL ? s + 1 : path ? path : "";
+}
+
+const char *fmt_frame(char *buf, size_t cap, const struct model_frame *f)
+{
+    if (f->function == NULL)
+        snprintf(buf, cap, "%s+0x%" PRIx64, f->module, f->module_offset);
+    else if (f->file != NULL && f->line > 0)
+        snprintf(buf, cap, "%s (%s:%d)", f->function, base_name(f->file), f->line);
+    else
+        snprintf(buf, cap, "%s (%s)", f->function, f->module);
+    return buf;
+}

@@ -1,0 +1,21 @@
+/*
+ * fmt.h - numbers and frames as the reports for people (text, markdown) write them.
+ * Pure functions into the caller's buffer, cut to fit; thread-safe; never allocate.
+ */
+#ifndef HEAPSPAN_VIZ_FMT_H
+#define HEAPSPAN_VIZ_FMT_H
+
+#include <stddef.h>
+
+#include "analyzer/model.h"
+
+/* "1.50 MiB", "812 B": binary units, three significant digits. Returns buf. */
+const char *fmt_bytes(char *buf, size_t cap, double bytes);
+
+/* 1234567 -> "1,234,567" (rounded to an integer). Returns buf. */
+const char *fmt_count(char *buf, size_t cap, double v);
+
+/* "function (file.c:12)", "function (module)" or "module+0xoffset". Returns buf. */
+const char *fmt_frame(char *buf, size_t cap, const struct model_frame *f);
+
+#endif

@@ -1,0 +1,275 @@
+/* json.c - the report for scripts: every number, documented in docs/report-json.md.
+ * Written with util/json. See render.h. */
+#include "viz/render.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "util/json.h"
+#include "viz/rank.h"
+
+/* Exact counts print as integers; estimates (sampled logs) keep one decimal. */
+static void num(struct json *j, double v)
+{
+    if (v == floor(v) && fabs(v) < 9e15)
+        json_rawf(j, "%.0f", v);
+    else
+        json_rawf(j, "%.1f", v);
+}
+
+static void key_num(struct json *j, const char *key, double v)
+{
+    json_key(j, key);
+    num(j, v);
+}
+
+static void key_u64(struct json *j, const char *key, uint64_t v)
+{
+    json_key(j, key);
+    json_u64(j, v);
+}
+
+static void key_str(struct json *j, const char *key, const char *s)
+{
+    json_key(j, key);
+    json_string(j, s);
+}
+
+/* A share of 0 to 1 with four decimals, or null when nothing was sampled. */
+static void key_share(struct json *j, const char *key, bool known, double share)
+{
+    json_key(j, key);
+    if (known)
+        json_rawf(j, "%.4f", share);
+    else
+        json_null(j);
+}
+
+static void frame(struct json *j, const struct model_frame *f)
+{
+    json_object_begin(j);
+    key_str(j, "function", f->function);
+    key_str(j, "file", f->file);
+    json_key(j, "line");
+    json_int(j, f->line);
+    key_str(j, "module", f->module);
+    key_u64(j, "module_offset", f->module_offset);
+    json_key(j, "inlined");
+    json_bool(j, f->inlined);
+    json_object_end(j);
+}
+
+/* The members of the enclosing object that every site, function and line has. */
+static void stats(struct json *j, const struct model_stats *s)
+{
+    key_num(j, "allocations", s->allocations);
+    key_num(j, "allocated_bytes", s->allocated_bytes);
+    key_num(j, "frees", s->frees);
+    key_num(j, "peak_live_bytes", s->peak_live_bytes);
+    key_num(j, "leaked_bytes", s->leaked_bytes);
+    key_num(j, "leaked_allocations", s->leaked_allocations);
+    key_num(j, "temporary_allocations", s->temporary_allocations);
+    key_num(j, "max_live_blocks", s->max_live_blocks);
+    key_num(j, "slack_bytes", s->slack_bytes);
+    key_share(j, "zero_byte_share", s->zero_sampled_bytes > 0,
+              s->zero_sampled_bytes > 0 ? s->zero_bytes / s->zero_sampled_bytes : 0);
+    json_key(j, "size_histogram");
+    json_array_begin(j);
+    for (int i = 0; i < MODEL_HIST_BUCKETS; i++) {
+        if (s->hist[i] <= 0)
+            continue;
+        json_object_begin(j);
+        key_u64(j, "min", i == 0 ? 0 : (uint64_t)1 << i);
+        key_u64(j, "max", ((uint64_t)2 << i) - 1);
+        key_num(j, "count", s->hist[i]);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void group(struct json *j, const struct model_group *g, bool line)
+{
+    json_object_begin(j);
+    key_str(j, "function", g->function);
+    key_str(j, "module", g->module);
+    if (line) {
+        key_str(j, "file", g->file);
+        json_key(j, "line");
+        json_int(j, g->line);
+    }
+    json_key(j, "sites");
+    json_int(j, g->n_sites);
+    stats(j, &g->st);
+    json_object_end(j);
+}
+
+static void process(struct json *j, const struct model *m)
+{
+    const struct model_process *p = &m->process;
+
+    json_key(j, "log");
+    json_object_begin(j);
+    key_str(j, "path", p->log_path);
+    key_u64(j, "pid", p->pid);
+    key_u64(j, "ppid", p->ppid);
+    key_str(j, "exe", p->exe);
+    json_key(j, "argv");
+    json_array_begin(j);
+    for (int i = 0; i < p->argc; i++)
+        json_string(j, p->argv[i]);
+    json_array_end(j);
+    key_u64(j, "sample_bytes", p->sample_bytes);
+    json_key(j, "sampled");
+    json_bool(j, m->totals.sampled);
+    json_key(j, "estimates");
+    json_bool(j, m->totals.sampled);
+    key_u64(j, "start_unix_ns", p->start_unix_ns);
+    json_key(j, "duration_ns");
+    json_rawf(j, "%.0f", m->totals.last_ns);
+    json_key(j, "ended");
+    json_bool(j, p->ended && !p->truncated);
+    json_key(j, "truncated");
+    json_bool(j, p->truncated);
+    key_u64(j, "bytes", p->log_bytes);
+    key_u64(j, "bytes_read", p->bytes_read);
+    json_object_end(j);
+}
+
+static void totals(struct json *j, const struct model *m)
+{
+    const struct model_totals *t = &m->totals;
+
+    json_key(j, "totals");
+    json_object_begin(j);
+    key_num(j, "allocations", t->allocations);
+    key_num(j, "frees", t->frees);
+    key_num(j, "allocated_bytes", t->allocated_bytes);
+    key_num(j, "peak_live_bytes", t->peak_live_bytes);
+    key_num(j, "peak_time_ns", round(t->peak_ns));
+    key_num(j, "leaked_bytes", t->leaked_bytes);
+    key_num(j, "leaked_allocations", t->leaked_allocations);
+    key_num(j, "temporary_allocations", t->temporary_allocations);
+    key_u64(j, "lost_events", t->lost_events);
+    key_u64(j, "unknown_frees", t->unknown_frees);
+    key_u64(j, "markers", t->markers);
+    json_key(j, "sites");
+    json_int(j, m->n_sites);
+    json_object_end(j);
+}
+
+/* Every site, most bytes allocated first, or the first top of them. */
+static void sites(struct json *j, const struct model *m, int top, int *idx)
+{
+    int n = rank_sites(m, rank_allocated_bytes, false, idx);
+    if (top > 0 && n > top)
+        n = top;
+    json_key(j, "sites");
+    json_array_begin(j);
+    for (int r = 0; r < n; r++) {
+        const struct model_site *s = &m->sites[idx[r]];
+        const struct model_frame *f = s->frames[0];
+        json_object_begin(j);
+        key_str(j, "function", f->function);
+        key_str(j, "file", f->file);
+        json_key(j, "line");
+        json_int(j, f->line);
+        key_str(j, "module", f->module);
+        json_key(j, "stack");
+        json_array_begin(j);
+        for (int k = 0; k < s->n_frames; k++)
+            frame(j, s->frames[k]);
+        json_array_end(j);
+        stats(j, &s->st);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void layout(struct json *j, const struct model_struct *st)
+{
+    json_object_begin(j);
+    key_str(j, "kind", st->kind);
+    key_str(j, "name", st->name);
+    key_u64(j, "size", st->size);
+    key_u64(j, "hole_bytes", st->hole_bytes);
+    key_u64(j, "padding_bytes", st->padding_bytes);
+    json_key(j, "members");
+    json_array_begin(j);
+    for (int k = 0; k < st->n_members; k++) {
+        const struct model_member *mb = &st->members[k];
+        json_object_begin(j);
+        key_str(j, "name", mb->name);
+        key_str(j, "type", mb->type_name);
+        key_u64(j, "offset", mb->offset);
+        key_u64(j, "size", mb->size);
+        key_u64(j, "hole_after", mb->hole_after);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    json_object_end(j);
+}
+
+static void bloats(struct json *j, const struct model *m)
+{
+    json_key(j, "bloated");
+    json_array_begin(j);
+    for (int i = 0; i < m->n_bloats; i++) {
+        const struct model_bloat *b = &m->bloats[i];
+        json_object_begin(j);
+        key_num(j, "size", (double)b->size);
+        key_num(j, "blocks_at_peak", round(b->blocks_at_peak));
+        key_num(j, "bytes_at_peak", b->bytes_at_peak);
+        key_num(j, "slack_bytes_per_block", b->slack_bytes_per_block);
+        key_share(j, "zero_byte_share", b->zero_share >= 0, b->zero_share);
+        json_key(j, "sites");
+        json_array_begin(j);
+        for (int k = 0; k < b->n_sites && k < MODEL_BLOAT_SITES; k++)
+            frame(j, m->sites[b->sites[k]].frames[0]);
+        json_array_end(j);
+        json_key(j, "types");
+        json_array_begin(j);
+        for (int t = 0; t < b->n_types; t++)
+            layout(j, &b->types[t]);
+        json_array_end(j);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+int render_json(FILE *o, const struct model *m, const struct render_options *opt)
+{
+    struct json j;
+    int *idx = malloc(((size_t)m->n_sites + 1) * sizeof(*idx));
+
+    if (idx == NULL)
+        return -ENOMEM;
+    json_init(&j, o);
+    json_object_begin(&j);
+    json_key(&j, "heapspan_report");
+    json_int(&j, 1);
+    process(&j, m);
+    totals(&j, m);
+    sites(&j, m, opt->top, idx);
+    json_key(&j, "functions");
+    json_array_begin(&j);
+    for (int i = 0; i < m->n_functions; i++)
+        group(&j, &m->functions[i], false);
+    json_array_end(&j);
+    json_key(&j, "lines");
+    json_array_begin(&j);
+    for (int i = 0; i < m->n_lines; i++)
+        group(&j, &m->lines[i], true);
+    json_array_end(&j);
+    bloats(&j, m);
+    json_key(&j, "warnings");
+    json_array_begin(&j);
+    for (int i = 0; i < m->n_warnings; i++)
+        json_string(&j, m->warnings[i]);
+    json_array_end(&j);
+    json_object_end(&j);
+    fputc('\n', o);
+    free(idx);
+    return json_finish(&j);
+}

@@ -1,0 +1,118 @@
+/* markdown.c - the report for tickets and CI summaries: the totals and the rankings as
+ * tables, the bloated sizes as a list. See render.h. */
+#include "viz/render.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "viz/fmt.h"
+#include "viz/rank.h"
+
+/* Text inside a table cell's code span: a '|' would end the cell, a '<' open a tag. */
+static void md_cell(FILE *o, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '|')
+            fputs("\\|", o);
+        else if (*s == '<')
+            fputs("&lt;", o);
+        else
+            fputc(*s, o);
+    }
+}
+
+static void md_totals(FILE *o, const struct model *m)
+{
+    const struct model_totals *t = &m->totals;
+    char b1[32], b2[32], b3[32], c1[32], c2[32], c3[64];
+
+    fprintf(o, "# Heap report: `%s`\n\n", m->process.exe);
+    if (t->sampled)
+        fprintf(o, "_Sampled: one allocation per %" PRIu64 " bytes; numbers are estimates._\n\n",
+                m->process.sample_bytes);
+    fmt_bytes(b1, sizeof(b1), t->allocated_bytes);
+    fmt_bytes(b2, sizeof(b2), t->peak_live_bytes);
+    fmt_bytes(b3, sizeof(b3), t->leaked_bytes);
+    fprintf(o, "| allocations | allocated | peak live | leaked | temporary | lost events |\n");
+    fprintf(o, "|---:|---:|---:|---:|---:|---:|\n");
+    fprintf(o, "| %s | %s | %s | %s in %s blocks | %s | %" PRIu64 " |\n",
+            fmt_count(c1, sizeof(c1), t->allocations), b1, b2, b3,
+            fmt_count(c2, sizeof(c2), t->leaked_allocations),
+            fmt_count(c3, sizeof(c3), t->temporary_allocations), t->lost_events);
+}
+
+static void md_section(FILE *o, const struct model *m, const struct rank_section *sec,
+                       const int *idx, int n)
+{
+    char b1[32], b2[32], c1[32], c2[32], fr[1024];
+
+    fprintf(o, "\n## %c%s: %s\n\n", sec->title[0], sec->title + 1, sec->explain);
+    if (n == 0) {
+        fprintf(o, "None.\n");
+        return;
+    }
+    fprintf(o, "| # | %s | call site | allocations | leaked | temporary |\n",
+            sec->bytes ? "bytes" : "count");
+    fprintf(o, "|---:|---:|---|---:|---:|---:|\n");
+    for (int r = 0; r < n; r++) {
+        const struct model_site *s = &m->sites[idx[r]];
+        double val = sec->metric(&s->st);
+        if (sec->bytes)
+            fmt_bytes(b1, sizeof(b1), val);
+        else
+            fmt_count(b1, sizeof(b1), val);
+        fmt_frame(fr, sizeof(fr), s->frames[0]);
+        fmt_bytes(b2, sizeof(b2), s->st.leaked_bytes);
+        fprintf(o, "| %d | %s | `", r + 1, b1);
+        md_cell(o, fr);
+        fprintf(o, "` | %s | %s | %s |\n", fmt_count(c1, sizeof(c1), s->st.allocations), b2,
+                fmt_count(c2, sizeof(c2), s->st.temporary_allocations));
+    }
+}
+
+static void md_bloats(FILE *o, const struct model *m, int top)
+{
+    char b1[32], c1[32], fr[1024];
+
+    fprintf(o, "\n## Bloated: many live blocks of one size\n\n");
+    if (m->n_bloats == 0)
+        fprintf(o, "None.\n");
+    for (int j = 0; j < m->n_bloats && j < top; j++) {
+        const struct model_bloat *b = &m->bloats[j];
+        fmt_bytes(b1, sizeof(b1), b->bytes_at_peak);
+        fprintf(o, "- **%s x %" PRIu64 " B** = %s at the peak, slack %.0f B/block",
+                fmt_count(c1, sizeof(c1), b->blocks_at_peak), b->size, b1,
+                b->slack_bytes_per_block);
+        if (b->zero_share >= 0)
+            fprintf(o, ", %.0f%% zero bytes", 100 * b->zero_share);
+        fprintf(o, "; from");
+        for (int k = 0; k < b->n_sites && k < MODEL_BLOAT_SITES; k++) {
+            fmt_frame(fr, sizeof(fr), m->sites[b->sites[k]].frames[0]);
+            fprintf(o, "%s `", k ? "," : "");
+            md_cell(o, fr);
+            fputc('`', o);
+        }
+        for (int t = 0; t < b->n_types && t < 2; t++)
+            fprintf(o, "; %s `%s`: %" PRIu64 " B of holes, %" PRIu64 " B of padding",
+                    b->types[t].kind, b->types[t].name, b->types[t].hole_bytes,
+                    b->types[t].padding_bytes);
+        fputc('\n', o);
+    }
+}
+
+int render_markdown(FILE *o, const struct model *m, const struct render_options *opt)
+{
+    int *idx = malloc(((size_t)m->n_sites + 1) * sizeof(*idx));
+
+    if (idx == NULL)
+        return -ENOMEM;
+    md_totals(o, m);
+    for (int k = 0; k < rank_n_sections; k++) {
+        int n = rank_sites(m, rank_sections[k].metric, true, idx);
+        md_section(o, m, &rank_sections[k], idx, n < opt->top ? n : opt->top);
+    }
+    md_bloats(o, m, opt->top);
+    free(idx);
+    return 0;
+}

@@ -1,0 +1,85 @@
+/* rank.c - see rank.h. */
+#include "viz/rank.h"
+
+#include <stdlib.h>
+
+static double m_peak(const struct model_stats *s)
+{
+    return s->peak_live_bytes;
+}
+
+static double m_leak(const struct model_stats *s)
+{
+    return s->leaked_bytes;
+}
+
+static double m_allocs(const struct model_stats *s)
+{
+    return s->allocations;
+}
+
+static double m_temp(const struct model_stats *s)
+{
+    return s->temporary_allocations;
+}
+
+double rank_allocated_bytes(const struct model_stats *s)
+{
+    return s->allocated_bytes;
+}
+
+static double t_peak(const struct model_totals *t)
+{
+    return t->peak_live_bytes;
+}
+
+static double t_leak(const struct model_totals *t)
+{
+    return t->leaked_bytes;
+}
+
+static double t_allocs(const struct model_totals *t)
+{
+    return t->allocations;
+}
+
+static double t_temp(const struct model_totals *t)
+{
+    return t->temporary_allocations;
+}
+
+const struct rank_section rank_sections[] = {
+    { "PEAK", "call sites holding memory at the moment of the peak", m_peak, true, t_peak },
+    { "LEAKS", "still live at the end of the log", m_leak, true, t_leak },
+    { "ALLOCATIONS", "most allocation calls", m_allocs, false, t_allocs },
+    { "TEMPORARY", "freed before their thread allocated anything else", m_temp, false, t_temp },
+};
+
+const int rank_n_sections = sizeof(rank_sections) / sizeof(rank_sections[0]);
+
+struct rank_ctx {
+    const struct model *m;
+    rank_metric_fn metric;
+};
+
+static int cmp_sites(const void *x, const void *y, void *arg)
+{
+    const struct rank_ctx *c = arg;
+    int i = *(const int *)x, j = *(const int *)y;
+    double a = c->metric(&c->m->sites[i].st), b = c->metric(&c->m->sites[j].st);
+    if (a != b)
+        return (a < b) - (a > b);
+    return i - j;
+}
+
+int rank_sites(const struct model *m, rank_metric_fn metric, bool positive_only, int *out)
+{
+    struct rank_ctx c = { m, metric };
+    int n = 0;
+
+    for (int i = 0; i < m->n_sites; i++)
+        if (!positive_only || metric(&m->sites[i].st) > 0)
+            out[n++] = i;
+    qsort_r(out, (size_t)n, sizeof(*out), cmp_sites, &c);
+    return n;
+}

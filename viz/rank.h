@@ -1,0 +1,35 @@
+/*
+ * rank.h - call sites ranked by one number, and the four rankings the reports for
+ * people show (peak, leaks, allocations, temporary). Reads the model only; reentrant
+ * (the sort carries its context: no globals); allocates nothing (the caller gives the
+ * room for the indexes).
+ */
+#ifndef HEAPSPAN_VIZ_RANK_H
+#define HEAPSPAN_VIZ_RANK_H
+
+#include <stdbool.h>
+
+#include "analyzer/model.h"
+
+typedef double (*rank_metric_fn)(const struct model_stats *s);
+
+double rank_allocated_bytes(const struct model_stats *s);
+
+/* One ranking as a report shows it: a title, what it ranks, and the total its shares
+ * are of. */
+struct rank_section {
+    const char *title, *explain;
+    rank_metric_fn metric;
+    bool bytes; /* the metric is bytes (else a count) */
+    double (*total)(const struct model_totals *t);
+};
+
+extern const struct rank_section rank_sections[];
+extern const int rank_n_sections;
+
+/* Writes into out (room for m->n_sites) the indexes of the sites, highest metric
+ * first, ties in the order found; only those with a metric above 0 if positive_only.
+ * Returns how many. */
+int rank_sites(const struct model *m, rank_metric_fn metric, bool positive_only, int *out);
+
+#endif

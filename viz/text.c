@@ -1,0 +1,145 @@
+/* text.c - the report for people at a terminal: the totals, the four rankings of call
+ * sites with their stacks, the bloated sizes, then the warnings. See render.h. */
+#include "viz/render.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "viz/fmt.h"
+#include "viz/rank.h"
+
+#define TEXT_FRAMES 12 /* of a site's stack */
+
+static void text_site(FILE *o, const struct model *m, int rank, int i,
+                      const struct rank_section *sec, double total)
+{
+    const struct model_site *s = &m->sites[i];
+    char v[32], b1[32], b2[32], c1[32], fr[1024];
+    double val = sec->metric(&s->st);
+
+    if (sec->bytes)
+        fmt_bytes(v, sizeof(v), val);
+    else
+        fmt_count(v, sizeof(v), val);
+    fmt_frame(fr, sizeof(fr), s->frames[0]);
+    fprintf(o, "  #%-2d %10s %5.1f%%  %s\n", rank, v, total > 0 ? 100 * val / total : 0, fr);
+    fmt_bytes(b1, sizeof(b1), s->st.allocated_bytes);
+    fmt_bytes(b2, sizeof(b2), s->st.leaked_bytes);
+    fprintf(o, "       %s allocations, %s in all, %s leaked in %s blocks, %s temporary\n",
+            fmt_count(c1, sizeof(c1), s->st.allocations), b1, b2,
+            fmt_count(v, sizeof(v), s->st.leaked_allocations),
+            fmt_count(fr, sizeof(fr), s->st.temporary_allocations));
+    for (int k = 0; k < s->n_frames && k < TEXT_FRAMES; k++) {
+        fmt_frame(fr, sizeof(fr), s->frames[k]);
+        fprintf(o, "         %s%s\n", s->frames[k]->inlined ? "(inlined) " : "", fr);
+    }
+    if (s->n_frames > TEXT_FRAMES)
+        fprintf(o, "         ... %d more frames\n", s->n_frames - TEXT_FRAMES);
+}
+
+static void text_struct(FILE *o, const struct model_struct *st)
+{
+    fprintf(o, "    %s %s (%" PRIu64 " B): ", st->kind, st->name[0] ? st->name : "<anonymous>",
+            st->size);
+    for (int k = 0; k < st->n_members && k < 12; k++)
+        fprintf(o, "%s%s @%" PRIu64 " (%" PRIu64 ")", k ? ", " : "",
+                st->members[k].name[0] ? st->members[k].name : "<anon>", st->members[k].offset,
+                st->members[k].size);
+    if (st->n_members > 12)
+        fprintf(o, ", ... %d more", st->n_members - 12);
+    fprintf(o, "; holes %" PRIu64 " B, padding %" PRIu64 " B\n", st->hole_bytes, st->padding_bytes);
+}
+
+static void text_bloat(FILE *o, const struct model *m, int top)
+{
+    char c[32], b[32], fr[1024];
+
+    fprintf(o, "\nBLOATED: many live blocks of one size (%d)\n", m->n_bloats);
+    if (m->n_bloats == 0)
+        fprintf(o, "  none: no call site held 1,000 or more blocks of one size\n");
+    for (int j = 0; j < m->n_bloats && j < top; j++) {
+        const struct model_bloat *bl = &m->bloats[j];
+        fmt_bytes(b, sizeof(b), bl->bytes_at_peak);
+        fprintf(o, "  %s x %" PRIu64 " B = %s at the peak",
+                fmt_count(c, sizeof(c), bl->blocks_at_peak), bl->size, b);
+        fprintf(o, ", allocator slack %.0f B/block", bl->slack_bytes_per_block);
+        if (bl->zero_share >= 0)
+            fprintf(o, ", %.0f%% zero bytes", 100 * bl->zero_share);
+        fprintf(o, "\n    from %d site%s:", bl->n_sites, bl->n_sites == 1 ? "" : "s");
+        for (int k = 0; k < bl->n_sites && k < MODEL_BLOAT_SITES; k++) {
+            fmt_frame(fr, sizeof(fr), m->sites[bl->sites[k]].frames[0]);
+            fprintf(o, "%s %s", k ? "," : "", fr);
+        }
+        fputc('\n', o);
+        for (int t = 0; t < bl->n_types && t < 4; t++)
+            text_struct(o, &bl->types[t]);
+    }
+}
+
+static const char *ending(const struct model_process *p)
+{
+    if (p->truncated || !p->ended)
+        return "log cut short";
+    return p->end_reason == MODEL_END_SIGNAL ? "ended by a signal" : "exited";
+}
+
+static void text_header(FILE *o, const struct model *m)
+{
+    const struct model_process *p = &m->process;
+    const struct model_totals *t = &m->totals;
+    char b1[32], b2[32], c1[32], c2[32];
+
+    fprintf(o, "heapspan report: %s\n", p->log_path);
+    fprintf(o, "program: %s", p->exe[0] ? p->exe : "?");
+    for (int i = 1; i < p->argc && i < 8; i++)
+        fprintf(o, " %s", p->argv[i]);
+    fprintf(o, "  (pid %u, %.3f s recorded, %s)\n", p->pid, t->last_ns / 1e9 - t->first_ns / 1e9,
+            ending(p));
+    if (t->sampled)
+        fprintf(o,
+                "sampled: one allocation per %" PRIu64
+                " bytes on average; every number is an unbiased estimate\n",
+                p->sample_bytes);
+    fmt_bytes(b1, sizeof(b1), t->allocated_bytes);
+    fprintf(o, "\nTOTALS\n  allocations   %s (%s)\n", fmt_count(c1, sizeof(c1), t->allocations),
+            b1);
+    fprintf(o, "  frees         %s\n", fmt_count(c1, sizeof(c1), t->frees));
+    fmt_bytes(b1, sizeof(b1), t->peak_live_bytes);
+    fprintf(o, "  peak live     %s at %.3f s\n", b1, t->peak_ns / 1e9);
+    fmt_bytes(b2, sizeof(b2), t->leaked_bytes);
+    fprintf(o, "  leaked        %s in %s blocks\n", b2,
+            fmt_count(c1, sizeof(c1), t->leaked_allocations));
+    fprintf(o, "  temporary     %s allocations (%.1f%%)\n",
+            fmt_count(c2, sizeof(c2), t->temporary_allocations),
+            t->allocations > 0 ? 100 * t->temporary_allocations / t->allocations : 0);
+    fprintf(o, "  lost events   %" PRIu64 "\n", t->lost_events);
+}
+
+int render_text(FILE *o, const struct model *m, const struct render_options *opt)
+{
+    int *idx = malloc(((size_t)m->n_sites + 1) * sizeof(*idx));
+
+    if (idx == NULL)
+        return -ENOMEM;
+    text_header(o, m);
+    for (int k = 0; k < rank_n_sections; k++) {
+        const struct rank_section *sec = &rank_sections[k];
+        int n = rank_sites(m, sec->metric, true, idx);
+        if (n > opt->top)
+            n = opt->top;
+        fprintf(o, "\n%s: %s (top %d of %d sites)\n", sec->title, sec->explain, n, m->n_sites);
+        if (n == 0)
+            fprintf(o, "  none\n");
+        for (int r = 0; r < n; r++)
+            text_site(o, m, r + 1, idx[r], sec, sec->total(&m->totals));
+    }
+    text_bloat(o, m, opt->top);
+    if (m->n_warnings > 0) {
+        fprintf(o, "\nWARNINGS\n");
+        for (int i = 0; i < m->n_warnings; i++)
+            fprintf(o, "%s\n", m->warnings[i]);
+    }
+    free(idx);
+    return 0;
+}
