@@ -28,9 +28,15 @@ TEST_ARGS_test_symbolize := $(BUILD)/tests/progs
 
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_symbolize
 
+# The synthetic log builder the tests share (tests/lib/logbuild.h), compiled by the
+# top-level Makefile's $(BUILD)/obj rule like any source.
+TEST_LOGBUILD := $(BUILD)/obj/tests/lib/logbuild.o
+-include $(wildcard $(BUILD)/obj/tests/lib/*.d)
+
 ifneq ($(wildcard tests/unit/test_reader.c),)
 $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
-                                 $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o
+                                 $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o \
+                                 $(TEST_LOGBUILD)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -pthread
