@@ -60,3 +60,19 @@ $(BUILD)/tests/unit/test_sampler: tests/unit/test_sampler.c preload/sampler.c pr
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lcmocka -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
+
+# The aggregator through the real reader, on logs from tests/lib, with the sanitizers:
+# the allocation failure tests must show no leak and no bad access. --wrap: each
+# allocation the aggregator makes fails in turn (free too, to count what is given back).
+TEST_AGG_SRCS := tests/unit/test_aggregate.c tests/lib/logbuild.c analyzer/aggregate.c \
+                 analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c format/logfmt.c \
+                 format/evcodec.c
+$(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h format/*.h) \
+                                    tests/lib/logbuild.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_AGG_SRCS) \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free \
+	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_aggregate
