@@ -179,7 +179,8 @@ void lb_flip(struct lb_log *l, size_t off, uint8_t mask);
 /* XORs the payload byte at `at` of chunk with mask; with fix_crc the chunk's checksum is
  * recomputed, so that the damage gets past the checksum to the decoder. */
 void lb_damage_payload(struct lb_log *l, int chunk, size_t at, uint8_t mask, bool fix_crc);
-/* Keeps the first len bytes: a log cut short by a killed process. */
+/* Keeps the first len bytes: a log cut short by a killed process. The chunk table
+ * still describes the whole log, for what a reader of the cut one should see. */
 void lb_cut(struct lb_log *l, size_t len);
 
 /* ---- output ---- */
