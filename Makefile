@@ -2,7 +2,9 @@
 #
 #   make            build build/heapspan and build/libheapspan.so
 #   make demo       build, then record and report the bundled demo program
-#   make test       build, then run unit and integration tests ("N passed, N failed")
+#   make test       build, then run unit and integration tests, format-check and
+#                   check-layers ("N passed, N failed")
+#   make check-layers   every #include points the way the layers depend (style.md 1)
 #   make bench      the benchmark against heaptrack and jemalloc's profiler (bench/)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format / format-check / clean
@@ -136,10 +138,26 @@ CLANG_FORMAT_SRCS = $(wildcard format/*.[ch] preload/*.[ch] analyzer/*.[ch] util
 format:
 	clang-format -i $(CLANG_FORMAT_SRCS)
 
+FORMAT_CHECK = clang-format --dry-run --Werror $(CLANG_FORMAT_SRCS)
+
 format-check:
-	clang-format --dry-run --Werror $(CLANG_FORMAT_SRCS)
+	$(FORMAT_CHECK)
+
+# The arrows format <- preload; format <- analyzer <- viz <- cli; util <- analyzer, viz,
+# cli, as a test: one line per include that points the wrong way (tests/check-layers.sh).
+CHECK_LAYERS = tests/check-layers.sh
+
+check-layers:
+	$(Q)$(CHECK_LAYERS)
+
+# Checks `make test` runs after its tests, each counted as one test: TEST_CHECK_<name>
+# is its command (tests/tests.mk). Commands, not recursive makes: `make -n test` runs
+# a recipe line that names $(MAKE).
+TEST_CHECKS := format-check check-layers
+TEST_CHECK_format-check = $(FORMAT_CHECK)
+TEST_CHECK_check-layers = $(CHECK_LAYERS)
 
 clean:
 	rm -rf $(BUILD)/shim $(BUILD)/obj $(BUILD)/tests $(BUILD)/heapspan $(BUILD)/libheapspan.so
 
-.PHONY: all demo install format format-check clean
+.PHONY: all demo install format format-check check-layers clean

@@ -1,8 +1,9 @@
 # tests.mk - the integration test programs and `make test`. Included by the top-level
 # Makefile, which defines BUILD, CC, Q and `all`.
 #
-#   make test                          unit tests (TEST_UNIT_BINS), then the integration
-#                                      tests; the last line is "N passed, N failed" over both
+#   make test                          unit tests (TEST_UNIT_BINS), then the runners
+#                                      (TEST_RUNNERS), then the make targets in TEST_CHECKS;
+#                                      the last line is "N passed, N failed" over all
 #   make test TEST_ARGS='fork exec'    only the named integration tests
 #   make test-progs                    only build the programs, into $(BUILD)/tests/progs/
 #
@@ -46,6 +47,10 @@ TEST_ALL_PROGS := $(TEST_C_PROGS) $(TEST_CXX_PROGS) $(TEST_JE_PROG) $(TEST_DL_LI
 # TEST_UNIT_BINS before this file is included: `test` lists them as prerequisites.
 TEST_UNIT_BINS ?=
 TEST_UNIT_ARGS ?=
+# Checks run after the tests (format-check, check-layers), each counted as one test:
+# TEST_CHECK_<name> is its command, passed if it exits 0; its output is shown when it
+# fails.
+TEST_CHECKS ?=
 TEST_ARGS ?=
 
 # python3 may be a pyenv shim, a script that execs the real interpreter: the shim must be
@@ -97,15 +102,15 @@ $(TEST_PYEXT): $(TEST_SRC)/hsext.c | $(TEST_PROGS_DIR)
 $(TEST_PROGS_DIR):
 	$(TEST_Q)mkdir -p $@
 
-# Runs the unit binaries, then the integration runner (its output streamed), and ends
-# with one combined "N passed, N failed" line: the runner's own when there are no unit
-# binaries. A runner that ends without its summary line counts as one failure. Exits
-# non-zero if anything failed.
+# Runs the unit binaries, then the runners (their output streamed), then the checks, and
+# ends with one combined "N passed, N failed" line. A runner that ends without its
+# summary line counts as one failure. Exits non-zero if anything failed.
 TEST_OUT := $(BUILD)/tests/integration.out
 
 # The runners: each prints `N passed, N failed` last. The report tests need their own
 # programs and the sanitized analyzer (tests/report.mk).
-TEST_RUNNERS := tests/run-integration.sh tests/golden-tests.sh $(if $(TEST_REPORT_PROGS),tests/report-tests.sh)
+TEST_RUNNERS := tests/run-integration.sh tests/golden-tests.sh $(if $(TEST_REPORT_PROGS),tests/report-tests.sh) \
+                tests/check-layers-test.sh
 
 test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN)
 	$(TEST_Q)pass=0; fail=0; \
@@ -135,8 +140,18 @@ test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT
 		fi; \
 		pass=$$((pass + p)); fail=$$((fail + f)); \
 	}; \
+	run_check() { \
+		name=$$1; shift; \
+		if out=$$("$$@" 2>&1); then \
+			echo "PASS make $$name"; pass=$$((pass + 1)); \
+		else \
+			printf '%s\n' "$$out" | tail -n 40; \
+			echo "FAIL make $$name"; fail=$$((fail + 1)); \
+		fi; \
+	}; \
 	$(foreach b,$(TEST_UNIT_BINS),run_unit '$(b)' $(TEST_UNIT_ARGS) $(TEST_UNIT_ARGS_$(notdir $(b))) $(TEST_ARGS_$(notdir $(b)));) \
 	$(foreach r,$(TEST_RUNNERS),run_script '$(r)' $(TEST_ARGS);) \
+	$(foreach c,$(TEST_CHECKS),run_check '$(c)' $(TEST_CHECK_$(c));) \
 	echo "$$pass passed, $$fail failed"; \
 	[ "$$fail" -eq 0 ]
 

@@ -1,6 +1,6 @@
 /*
  * test_reader.c - unit tests for analyzer/reader.c on small logs the test makes itself:
- * a synthetic log written byte by byte with preload/logfmt.h, whose every item is known,
+ * a synthetic log built with tests/lib/logbuild.h, whose every item is known,
  * and a real one, recorded by running `ls /` under the shim (zstd chunks as the writer
  * makes them). The shim is argv[1], else $HEAPSPAN_SHIM, else build/libheapspan.so (the
  * test runs from the top directory); it is preloaded into ls only, never into this
@@ -25,224 +25,16 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <cmocka.h>
 
 #include "analyzer/reader.h"
-#include "format/evcodec.h"
 #include "format/logfmt.h"
+#include "tests/lib/logbuild.h"
 
-/* ---- byte buffers ---- */
+/* ---- the synthetic logs (tests/lib/logbuild.h) ---- */
 
-struct buf {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-static void put(struct buf *b, const void *src, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = (b->len + n) * 2 + 64;
-        uint8_t *p = realloc(b->p, cap);
-        assert_non_null(p);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
-static void put_u8(struct buf *b, uint8_t v)
-{
-    put(b, &v, 1);
-}
-
-static void put_varint(struct buf *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    put(b, tmp, (size_t)(lf_put_varint(tmp, v) - tmp));
-}
-
-static void put_addr(struct buf *b, uint64_t a)
-{
-    uint8_t tmp[8];
-    put(b, tmp, (size_t)(lf_put_addr(tmp, a, LF_ADDR_BYTES) - tmp));
-}
-
-static void put_str(struct buf *b, const char *s)
-{
-    put_varint(b, strlen(s));
-    put(b, s, strlen(s));
-}
-
-static void buf_free(struct buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
-/* ---- the synthetic log ---- */
-
-#define START_TICKS 1000u
-#define MAX_CHUNKS  256
-
-/* Where each chunk ends, and what a reader has seen once it is read. */
-struct chunk_info {
-    size_t off, end;
-    int kind;
-    int n_events; /* RD_EVENT items in the chunks up to and including this one */
-    bool has_end; /* the end record is in this chunk or an earlier one */
-};
-
-struct log {
-    struct buf b;
-    struct chunk_info ch[MAX_CHUNKS];
-    int n_ch;
-    int n_events;
-    bool has_end;
-};
-
-static void log_header(struct log *l, unsigned version)
-{
-    uint8_t h[LF_FILE_HDR_SIZE] = { 0 };
-
-    memcpy(h, LF_MAGIC, 8);
-    lf_put_u16(h + 8, (uint16_t)version);
-    lf_put_u16(h + 10, LF_FILE_HDR_SIZE);
-    lf_put_u32(h + 12, 0); /* ticks are CLOCK_MONOTONIC ns */
-    lf_put_u32(h + 16, 4242);
-    lf_put_u32(h + 20, 1);
-    lf_put_u64(h + 24, 1700000000000000000ull);
-    lf_put_u64(h + 32, START_TICKS);
-    lf_put_u64(h + 40, 0);
-    lf_put_u32(h + 48, 64);
-    put(&l->b, h, sizeof(h));
-}
-
-/* Appends a chunk of kind around payload (zstd-compressed if asked); n_events is the
- * number of RD_EVENT items a reader makes of it. */
-static void log_chunk(struct log *l, int kind, uint32_t tid, uint64_t base,
-                      const struct buf *payload, bool zstd, int n_events, bool has_end)
-{
-    uint8_t h[LF_CHUNK_HDR_SIZE] = { 0 };
-    struct buf stored = { 0 };
-
-    if (zstd) {
-        size_t cap = ZSTD_compressBound(payload->len);
-        stored.p = malloc(cap);
-        assert_non_null(stored.p);
-        size_t n = ZSTD_compress(stored.p, cap, payload->p, payload->len, 3);
-        assert_false(ZSTD_isError(n));
-        stored.len = n;
-    } else {
-        put(&stored, payload->p, payload->len);
-    }
-    lf_put_u32(h, LF_CHUNK_MAGIC);
-    h[4] = (uint8_t)kind;
-    h[5] = zstd ? LF_CHUNK_ZSTD : 0;
-    lf_put_u16(h + 6, LF_CHUNK_HDR_SIZE);
-    lf_put_u32(h + 8, (uint32_t)stored.len);
-    lf_put_u32(h + 12, (uint32_t)payload->len);
-    lf_put_u32(h + 16, tid);
-    lf_put_u32(h + 20, lf_crc32c(0, stored.p, stored.len));
-    lf_put_u64(h + 24, base);
-    lf_put_u32(h + 40, 500);
-    lf_put_u32(h + 44, 1);
-    assert_true(l->n_ch < MAX_CHUNKS);
-    struct chunk_info *c = &l->ch[l->n_ch++];
-    c->off = l->b.len;
-    c->kind = kind;
-    put(&l->b, h, sizeof(h));
-    put(&l->b, stored.p, stored.len);
-    c->end = l->b.len;
-    l->n_events += n_events;
-    l->has_end = l->has_end || has_end;
-    c->n_events = l->n_events;
-    c->has_end = l->has_end;
-    buf_free(&stored);
-}
-
-/* A meta record: tag = type, varint body length, body. */
-static void meta_record(struct buf *chunk, int type, const struct buf *body)
-{
-    put_u8(chunk, (uint8_t)type);
-    put_varint(chunk, body->len);
-    put(chunk, body->p, body->len);
-}
-
-/* An events chunk's payload in the log's version: the buffer form for version 1, the
- * columns of evcodec.h (compressed if zstd) after that. An event of type 6, which no
- * reader knows, is written as its tag and time only (what ec_enc_add does with it). */
-static void events_payload(struct buf *b, unsigned version, uint64_t base,
-                           const struct lf_event *ev, int n, bool zstd)
-{
-    if (version >= 2) {
-        struct ec_enc *e = calloc(1, sizeof(*e));
-        ZSTD_CCtx *zc = zstd ? ZSTD_createCCtx() : NULL;
-        assert_non_null(e);
-        ec_enc_begin(e, base);
-        for (int i = 0; i < n; i++) {
-            assert_true(ec_enc_room(e));
-            ec_enc_add(e, &ev[i]);
-        }
-        uint8_t *out = malloc(ec_enc_bound(e));
-        assert_non_null(out);
-        put(b, out, ec_enc_finish(e, out, zc, 3));
-        free(out);
-        ZSTD_freeCCtx(zc);
-        free(e);
-        return;
-    }
-    uint64_t t = base;
-    for (int i = 0; i < n; i++) {
-        put_u8(b, (uint8_t)(ev[i].type | ev[i].fn << 4));
-        put_varint(b, ev[i].time - t);
-        t = ev[i].time;
-        switch (ev[i].type) {
-        case LF_EV_ALLOC:
-            put_addr(b, ev[i].addr);
-            put_varint(b, ev[i].size);
-            put_varint(b, ev[i].stack);
-            break;
-        case LF_EV_FREE:
-            put_addr(b, ev[i].addr);
-            break;
-        case LF_EV_REALLOC:
-            put_varint(b, ev[i].time - ev[i].time_before);
-            put_addr(b, ev[i].old_addr);
-            put_addr(b, ev[i].addr);
-            put_varint(b, ev[i].size);
-            put_varint(b, ev[i].stack);
-            break;
-        case LF_EV_LOST:
-            put_varint(b, ev[i].count);
-            break;
-        default:
-            put_varint(b, 1); /* the unknown type's body, for all a reader can tell */
-            break;
-        }
-    }
-}
-
-static struct lf_event ev_alloc(int fn, uint64_t time, uint64_t addr, uint64_t size, uint32_t stack)
-{
-    return (struct lf_event){ .type = LF_EV_ALLOC,
-                              .fn = (uint8_t)fn,
-                              .time = time,
-                              .time_before = time,
-                              .addr = addr,
-                              .old_addr = addr,
-                              .size = size,
-                              .stack = stack };
-}
-
-static struct lf_event ev_free(uint64_t time, uint64_t addr)
-{
-    return (struct lf_event){
-        .type = LF_EV_FREE, .time = time, .time_before = time, .addr = addr, .old_addr = addr
-    };
-}
+#define START_TICKS LB_START_TICKS
 
 /* Options for synth(): what to put in, and where to break it. */
 struct synth_opts {
@@ -257,130 +49,69 @@ struct synth_opts {
  * The log, in file order (times in ticks; items in the order a reader hands them out):
  *
  *   meta     process, 2 clocks, [type 99], stack 1 (2 pcs), stack 2 (1 pc), module 1 @1000
- *   events   tid 100, zstd (the chunk in version 1, its columns after): alloc 0x10000 (100 B, stack
- * 1) @1110, alloc 0x10100 (200 B, calloc, stack 2) @1120, free 0x10000 @1130, [type 6, unknown],
- *            realloc 0x10100 -> 0x10200 (300 B, stack 1) @1150, its free half @1145
+ *   events   tid 100, zstd (the chunk in version 1, its columns after): alloc 0x10000
+ *            (100 B, stack 1) @1110, alloc 0x10100 (200 B, calloc, stack 2) @1120, free
+ *            0x10000 @1130, [type 6, unknown], realloc 0x10100 -> 0x10200 (300 B,
+ *            stack 1) @1150, its free half @1145
  *   [kind 9]
  *   events   tid 101, raw: alloc 0x20000 (50 B, stack 2) @1105, lost 3 @1135,
  *            free 0x20000 @1235
  *   meta     note "a note" @1240, end @1300 (3 lost, exit)
  *   index    one entry; then the trailer
  */
-static void synth(struct log *l, const struct synth_opts *o)
+static void synth(struct lb_log *l, const struct synth_opts *o)
 {
-    struct buf c = { 0 }, body = { 0 };
+    static const char *const argv[] = { "synthetic", "--flag" };
+    static const uint64_t pcs1[] = { 0x401010, 0x401234 }, pcs2[] = { 0x401020 };
+    static const struct lb_seg seg = { 0x1000, 0x1000, 5 };
+    struct lb_file f = lb_file_default(o->version);
+    struct lb_buf c = { 0 };
 
-    memset(l, 0, sizeof(*l));
-    log_header(l, o->version);
-
-    put_str(&body, "/bin/synthetic");
-    put_varint(&body, 2);
-    put_str(&body, "synthetic");
-    put_str(&body, "--flag");
-    meta_record(&c, LF_META_PROCESS, &body);
-    body.len = 0;
-    put_varint(&body, START_TICKS);
-    put_varint(&body, 5000000000ull);
-    put_varint(&body, 1700000000000000000ull);
-    meta_record(&c, LF_META_CLOCK, &body);
-    body.len = 0;
-    put_varint(&body, START_TICKS + 1000);
-    put_varint(&body, 5000001000ull);
-    put_varint(&body, 1700000000000001000ull);
-    meta_record(&c, LF_META_CLOCK, &body);
-    if (o->unknown_meta) {
-        body.len = 0;
-        put(&body, "from a newer writer", 19);
-        meta_record(&c, 99, &body);
-    }
-    body.len = 0;
-    put_varint(&body, 1); /* id */
-    put_varint(&body, 2); /* depth */
-    put_varint(&body, lf_zigzag(0x401010));
-    put_varint(&body, lf_zigzag(0x401234 - 0x401010));
-    meta_record(&c, LF_META_STACK, &body);
-    body.len = 0;
-    put_varint(&body, 2);
-    put_varint(&body, 1);
-    put_varint(&body, lf_zigzag(0x401020));
-    meta_record(&c, LF_META_STACK, &body);
-    body.len = 0;
-    put_varint(&body, START_TICKS); /* time */
-    put_varint(&body, 1);           /* module id */
-    put_varint(&body, 0x400000);    /* bias */
-    put_varint(&body, 1);           /* n_segs */
-    put_varint(&body, 0x1000);
-    put_varint(&body, 0x1000);
-    put_varint(&body, 5);
-    put_varint(&body, 4);
-    put(&body, "\xde\xad\xbe\xef", 4);
-    put_str(&body, "/bin/synthetic");
-    meta_record(&c, LF_META_MODULE, &body);
-    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, false);
+    lb_init(l, &f);
+    lb_meta_process(&c, "/bin/synthetic", 2, argv);
+    lb_meta_clock(&c, START_TICKS, 5000000000ull, 1700000000000000000ull);
+    lb_meta_clock(&c, START_TICKS + 1000, 5000001000ull, 1700000000000001000ull);
+    if (o->unknown_meta)
+        lb_meta_raw(&c, 99, "from a newer writer", 19);
+    lb_meta_stack(&c, 1, 2, pcs1);
+    lb_meta_stack(&c, 2, 1, pcs2);
+    lb_meta_module(&c, START_TICKS, 1, 0x400000, 1, &seg, (const uint8_t *)"\xde\xad\xbe\xef", 4,
+                   "/bin/synthetic");
+    lb_meta_chunk(l, &c, 0);
 
     const uint64_t t0 = START_TICKS + 100, t1 = START_TICKS + 105;
     struct lf_event ev[8];
     int n = 0;
-    ev[n++] = ev_alloc(LF_FN_MALLOC, t0 + 10, 0x10000, 100, 1);
-    ev[n++] = ev_alloc(LF_FN_CALLOC, t0 + 20, 0x10100, 200, 2);
-    ev[n++] = ev_free(t0 + 30, 0x10000);
+    ev[n++] = lb_ev_alloc(LF_FN_MALLOC, t0 + 10, 0x10000, 100, 1);
+    ev[n++] = lb_ev_alloc(LF_FN_CALLOC, t0 + 20, 0x10100, 200, 2);
+    ev[n++] = lb_ev_free(t0 + 30, 0x10000);
     if (o->unknown_event) /* a type this reader does not know: the rest is skipped */
         ev[n++] = (struct lf_event){ .type = 6, .time = t0 + 31, .time_before = t0 + 31 };
-    ev[n++] = (struct lf_event){ .type = LF_EV_REALLOC,
-                                 .fn = LF_FN_REALLOC,
-                                 .time = t0 + 50,
-                                 .time_before = t0 + 45,
-                                 .old_addr = 0x10100,
-                                 .addr = 0x10200,
-                                 .size = 300,
-                                 .stack = 1 };
-    c.len = 0;
-    events_payload(&c, o->version, t0, ev, n, true);
-    log_chunk(l, LF_CHUNK_EVENTS, 100, t0, &c, o->version < 2, o->unknown_event ? 3 : 5, false);
+    ev[n++] = lb_ev_realloc(t0 + 45, t0 + 50, 0x10100, 0x10200, 300, 1);
+    lb_events_chunk(l, 100, t0, ev, n, o->version < 2 ? LB_ZSTD_CHUNK : LB_ZSTD_COLUMNS);
 
     if (o->unknown_chunk) {
         c.len = 0;
-        put(&c, "a chunk kind from a newer writer", 32);
-        log_chunk(l, 9, 0, 0, &c, false, 0, false);
+        lb_put(&c, "a chunk kind from a newer writer", 32);
+        lb_chunk(l, 9, 0, 0, &c, 0);
     }
 
     n = 0;
-    ev[n++] = ev_alloc(LF_FN_MALLOC, t1, 0x20000, 50, 2);
-    ev[n++] = (struct lf_event){
-        .type = LF_EV_LOST, .time = t1 + 30, .time_before = t1 + 30, .count = 3
-    };
-    ev[n++] = ev_free(t1 + 130, 0x20000);
-    c.len = 0;
-    events_payload(&c, o->version, t1, ev, n, false);
-    log_chunk(l, LF_CHUNK_EVENTS, 101, t1, &c, false, 3, false);
+    ev[n++] = lb_ev_alloc(LF_FN_MALLOC, t1, 0x20000, 50, 2);
+    ev[n++] = lb_ev_lost(t1 + 30, 3);
+    ev[n++] = lb_ev_free(t1 + 130, 0x20000);
+    lb_events_chunk(l, 101, t1, ev, n, 0);
 
     c.len = 0;
-    body.len = 0;
-    put_varint(&body, START_TICKS + 240);
-    put_varint(&body, 1);
-    put_str(&body, "a note");
-    meta_record(&c, LF_META_NOTE, &body);
-    body.len = 0;
-    put_varint(&body, START_TICKS + 300);
-    put_varint(&body, 3);
-    put_varint(&body, LF_END_EXIT);
-    meta_record(&c, LF_META_END, &body);
-    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, true);
+    lb_meta_note(&c, START_TICKS + 240, 1, "a note");
+    lb_meta_end(&c, START_TICKS + 300, 3, LF_END_EXIT);
+    lb_meta_chunk(l, &c, 0);
 
     if (o->index_and_trailer) {
-        uint8_t e[LF_INDEX_ENTRY_SIZE], t[LF_TRAILER_SIZE];
-        c.len = 0;
-        lf_put_u64(e, l->ch[1].off);
-        lf_put_u64(e + 8, START_TICKS + 105);
-        lf_put_u64(e + 16, START_TICKS + 235);
-        put(&c, e, sizeof(e));
-        log_chunk(l, LF_CHUNK_INDEX, 0, 0, &c, false, 0, false);
-        memcpy(t, LF_TRAILER_MAGIC, 8);
-        lf_put_u64(t + 8, l->ch[l->n_ch - 1].off);
-        put(&l->b, t, sizeof(t));
+        struct lf_index_entry e = { l->ch[1].off, START_TICKS + 105, START_TICKS + 235 };
+        lb_index(l, &e, 1);
     }
-    buf_free(&c);
-    buf_free(&body);
+    lb_buf_fini(&c);
 }
 
 static const struct synth_opts plain = { LF_VERSION, false, false, false, true };
@@ -393,25 +124,19 @@ static const struct synth_opts plain = { LF_VERSION, false, false, false, true }
 #define LONG_CYCLES 48
 #define LONG_EVENTS 600 /* per chunk */
 
-static void synth_long(struct log *l)
+static void synth_long(struct lb_log *l)
 {
-    struct buf c = { 0 }, body = { 0 };
+    struct lb_file f = lb_file_default(LF_VERSION);
+    struct lb_buf c = { 0 };
     char note[32];
 
-    memset(l, 0, sizeof(*l));
-    log_header(l, LF_VERSION);
-    put_varint(&body, START_TICKS);
-    put_varint(&body, 5000000000ull);
-    put_varint(&body, 1700000000000000000ull);
-    meta_record(&c, LF_META_CLOCK, &body);
+    lb_init(l, &f);
+    lb_meta_clock(&c, START_TICKS, 5000000000ull, 1700000000000000000ull);
     for (uint32_t id = 1; id <= 3; id++) {
-        body.len = 0;
-        put_varint(&body, id);
-        put_varint(&body, 1);
-        put_varint(&body, lf_zigzag(0x401000 + id));
-        meta_record(&c, LF_META_STACK, &body);
+        uint64_t pc = 0x401000 + id;
+        lb_meta_stack(&c, id, 1, &pc);
     }
-    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, false);
+    lb_meta_chunk(l, &c, 0);
     for (int cy = 0; cy < LONG_CYCLES; cy++) {
         uint64_t t0 = START_TICKS + 1000 * (uint64_t)cy;
         for (uint32_t t = 0; t < 3 + (cy >= 2); t++) {
@@ -424,61 +149,33 @@ static void synth_long(struct log *l)
             for (int i = 0; i < n; i++) {
                 time += i == 0 ? 0 : i % 3 == 0 ? 0 : 1; /* equal times too */
                 if (i % 97 == 96)
-                    ev[i] = (struct lf_event){
-                        .type = LF_EV_LOST, .time = time, .time_before = time, .count = 2
-                    };
+                    ev[i] = lb_ev_lost(time, 2);
                 else if (i % 50 == 49)
-                    ev[i] = (struct lf_event){ .type = LF_EV_REALLOC,
-                                               .fn = LF_FN_REALLOC,
-                                               .time = time,
-                                               .time_before = time,
-                                               .old_addr = a + 16 * (uint64_t)(i - 1),
-                                               .addr = a + 16 * (uint64_t)i,
-                                               .size = 64,
-                                               .stack = 3 };
+                    ev[i] = lb_ev_realloc(time, time, a + 16 * (uint64_t)(i - 1),
+                                          a + 16 * (uint64_t)i, 64, 3);
                 else if (i % 2 == 1)
-                    ev[i] = ev_free(time, a + 16 * (uint64_t)(i - 1));
+                    ev[i] = lb_ev_free(time, a + 16 * (uint64_t)(i - 1));
                 else
-                    ev[i] = ev_alloc(LF_FN_MALLOC, time, a + 16 * (uint64_t)i, 16 + (uint64_t)i,
-                                     1 + (uint32_t)i % 3);
+                    ev[i] = lb_ev_alloc(LF_FN_MALLOC, time, a + 16 * (uint64_t)i, 16 + (uint64_t)i,
+                                        1 + (uint32_t)i % 3);
             }
-            c.len = 0;
-            events_payload(&c, LF_VERSION, base, ev, n, t != 2);
+            /* The third thread's raw, the others' compressed twice over (columns and
+             * chunk): both paths of the reader, with and without its threads. */
+            lb_events_chunk(l, 100 + t, base, ev, n, t != 2 ? LB_ZSTD_CHUNK | LB_ZSTD_COLUMNS : 0);
             free(ev);
-            log_chunk(l, LF_CHUNK_EVENTS, 100 + t, base, &c, t != 2, 0, false);
         }
         c.len = 0;
-        body.len = 0;
-        put_varint(&body, t0 + 300);
-        put_varint(&body, (uint64_t)cy % 2);
         snprintf(note, sizeof(note), "cycle %d", cy);
-        put_str(&body, note);
-        meta_record(&c, LF_META_NOTE, &body);
-        body.len = 0;
-        put_varint(&body, t0 + 400);
-        put_varint(&body, LF_MARKER_INTERVAL);
-        put_varint(&body, (uint64_t)cy);
-        meta_record(&c, LF_META_MARKER, &body);
-        body.len = 0;
-        put_varint(&body, t0 + 999);
-        meta_record(&c, LF_META_BARRIER, &body);
-        log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, false);
+        lb_meta_note(&c, t0 + 300, cy % 2, note);
+        lb_meta_marker(&c, t0 + 400, LF_MARKER_INTERVAL, (uint32_t)cy);
+        lb_meta_barrier(&c, t0 + 999);
+        lb_meta_chunk(l, &c, 0);
     }
     c.len = 0;
-    body.len = 0;
-    put_varint(&body, START_TICKS + 1000 * LONG_CYCLES);
-    put_varint(&body, 0);
-    put_varint(&body, LF_END_EXIT);
-    meta_record(&c, LF_META_END, &body);
-    log_chunk(l, LF_CHUNK_META, 0, 0, &c, false, 0, true);
-    c.len = 0; /* an index of no entries, and the trailer: a cleanly closed log */
-    log_chunk(l, LF_CHUNK_INDEX, 0, 0, &c, false, 0, false);
-    uint8_t t[LF_TRAILER_SIZE];
-    memcpy(t, LF_TRAILER_MAGIC, 8);
-    lf_put_u64(t + 8, l->ch[l->n_ch - 1].off);
-    put(&l->b, t, sizeof(t));
-    buf_free(&c);
-    buf_free(&body);
+    lb_meta_end(&c, START_TICKS + 1000 * LONG_CYCLES, 0, LF_END_EXIT);
+    lb_meta_chunk(l, &c, 0);
+    lb_index(l, NULL, 0); /* an index of no entries, and the trailer: a cleanly closed log */
+    lb_buf_fini(&c);
 }
 
 /* ---- reading ---- */
@@ -487,10 +184,7 @@ static char tmp_dir[] = "/tmp/test_reader.XXXXXX";
 
 static void write_file(const char *path, const void *p, size_t n)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, p, n), (ssize_t)n);
-    close(fd);
+    assert_int_equal(lb_write_bytes(path, p, n), 0);
 }
 
 static void tmp_path(char *out, size_t cap, const char *name)
@@ -638,7 +332,7 @@ static void check_synthetic_items(const struct outcome *o, bool unknown_event)
 
 static void synthetic_reads_exactly(void **state)
 {
-    struct log l;
+    struct lb_log l;
     struct outcome o;
 
     (void)state;
@@ -657,14 +351,14 @@ static void synthetic_reads_exactly(void **state)
     assert_int_equal(o.argc, 2);
     assert_true(o.ended);
     assert_false(o.truncated);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 /* Version 1 logs stored events in the buffer form; readers still read them. */
 static void reader_reads_version_1(void **state)
 {
     struct synth_opts opt = plain;
-    struct log l;
+    struct lb_log l;
     struct outcome o;
 
     (void)state;
@@ -675,7 +369,7 @@ static void reader_reads_version_1(void **state)
     assert_int_equal(o.next_err, 0);
     assert_string_equal(o.warnings, "");
     check_synthetic_items(&o, false);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 /* A meta record type from a newer writer is skipped by its length: the records after
@@ -683,7 +377,7 @@ static void reader_reads_version_1(void **state)
 static void reader_skips_unknown_meta_record(void **state)
 {
     struct synth_opts opt = plain;
-    struct log l;
+    struct lb_log l;
     struct outcome o;
 
     (void)state;
@@ -696,14 +390,14 @@ static void reader_skips_unknown_meta_record(void **state)
     assert_int_equal(o.stack1_depth, 2);
     assert_int_equal(o.n_stacks, 2);
     assert_int_equal(o.n_modules, 1);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 /* A chunk kind from a newer writer is skipped whole: the chunks after it are read. */
 static void reader_skips_unknown_chunk_kind(void **state)
 {
     struct synth_opts opt = plain;
-    struct log l;
+    struct lb_log l;
     struct outcome o;
 
     (void)state;
@@ -714,7 +408,7 @@ static void reader_skips_unknown_chunk_kind(void **state)
     assert_int_equal(o.next_err, 0);
     assert_string_equal(o.warnings, "");
     check_synthetic_items(&o, false);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 /* An event record type the reader does not know ends its chunk (event records carry no
@@ -722,7 +416,7 @@ static void reader_skips_unknown_chunk_kind(void **state)
 static void reader_stops_chunk_at_unknown_event(void **state)
 {
     struct synth_opts opt = plain;
-    struct log l;
+    struct lb_log l;
     struct outcome o;
     char want[64];
 
@@ -736,13 +430,13 @@ static void reader_stops_chunk_at_unknown_event(void **state)
     snprintf(want, sizeof(want), "byte %zu:", l.ch[1].off);
     if (strstr(o.warnings, want) == NULL)
         fail_msg("expected a warning naming '%s' vs got '%s'", want, o.warnings);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 static void reader_refuses_newer_version(void **state)
 {
     struct synth_opts opt = plain;
-    struct log l;
+    struct lb_log l;
     struct outcome o;
     char path[PATH_MAX], want[64];
 
@@ -757,7 +451,7 @@ static void reader_refuses_newer_version(void **state)
     snprintf(want, sizeof(want), "version %u", LF_VERSION + 1);
     if (strstr(o.error, want) == NULL)
         fail_msg("expected the message to name '%s' vs got '%s'", want, o.error);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 static void reader_refuses_empty_file(void **state)
@@ -778,7 +472,7 @@ static void reader_refuses_empty_file(void **state)
 /* A byte flipped anywhere in a chunk's payload: a checksum error at that chunk. */
 static void reader_reports_flipped_payload_byte(void **state)
 {
-    struct log l;
+    struct lb_log l;
     struct outcome o;
     char path[PATH_MAX];
 
@@ -801,7 +495,7 @@ static void reader_reports_flipped_payload_byte(void **state)
                 fail_msg("byte %zu flipped: expected a checksum error vs got '%s'", i, o.error);
         }
     }
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 static uint64_t xorshift(uint64_t *s)
@@ -816,7 +510,7 @@ static uint64_t xorshift(uint64_t *s)
 static void reader_refuses_random_bytes(void **state)
 {
     static const size_t sizes[] = { 1, 7, 8, 9, 63, 64, 65, 100, 1000, 4096, 65536 };
-    struct log l;
+    struct lb_log l;
     struct outcome o;
     char path[PATH_MAX];
     uint64_t seed = 0x9e3779b97f4a7c15ull;
@@ -852,7 +546,7 @@ static void reader_refuses_random_bytes(void **state)
             }
         }
     }
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 /* ---- truncation at every byte ---- */
@@ -919,10 +613,10 @@ static void cut_everywhere(const char *name, const uint8_t *data, size_t len, co
 static void synthetic_cut_at_every_byte(void **state)
 {
     struct synth_opts opt = plain;
-    struct log l;
-    size_t ends[MAX_CHUNKS];
-    int events[MAX_CHUNKS];
-    bool has_end[MAX_CHUNKS];
+    struct lb_log l;
+    size_t ends[LB_MAX_CHUNKS];
+    int events[LB_MAX_CHUNKS];
+    bool has_end[LB_MAX_CHUNKS];
 
     (void)state;
     opt.unknown_chunk = true;
@@ -934,7 +628,7 @@ static void synthetic_cut_at_every_byte(void **state)
         has_end[c] = l.ch[c].has_end;
     }
     cut_everywhere("synthetic-cut.hsl", l.b.p, l.b.len, ends, events, has_end, l.n_ch);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 /* ---- a real log ---- */
@@ -1151,7 +845,7 @@ static void same_either_way(const char *path, uint64_t from, uint64_t to)
 
 static void thread_reads_as_without(void **state)
 {
-    struct log l;
+    struct lb_log l;
     struct transcript t;
     char path[PATH_MAX];
 
@@ -1179,7 +873,7 @@ static void thread_reads_as_without(void **state)
     /* A log cut short. */
     write_file(path, l.b.p, at);
     same_either_way(path, 0, 0);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 static void real_log_reads_as_without_thread(void **state)
@@ -1196,7 +890,7 @@ static void real_log_reads_as_without_thread(void **state)
 /* A reader closed mid-log, its thread blocked on a full hand-over, or never started. */
 static void thread_stops_on_close(void **state)
 {
-    struct log l;
+    struct lb_log l;
     struct transcript t;
     char path[PATH_MAX];
     int err;
@@ -1212,7 +906,7 @@ static void thread_stops_on_close(void **state)
     struct rd_log *r = rd_open(path, &err);
     assert_non_null(r);
     rd_close(r);
-    buf_free(&l.b);
+    lb_fini(&l);
 }
 
 static int setup(void **state)

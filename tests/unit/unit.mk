@@ -28,10 +28,16 @@ TEST_ARGS_test_symbolize := $(BUILD)/tests/progs
 
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_symbolize
 
+# The synthetic log builder the tests share (tests/lib/logbuild.h), compiled by the
+# top-level Makefile's $(BUILD)/obj rule like any source.
+TEST_LOGBUILD := $(BUILD)/obj/tests/lib/logbuild.o
+-include $(wildcard $(BUILD)/obj/tests/lib/*.d)
+
 ifneq ($(wildcard tests/unit/test_reader.c),)
 $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
                                  $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o \
-                                 $(BUILD)/obj/util/heap.o $(BUILD)/obj/util/strbuf.o
+                                 $(BUILD)/obj/util/heap.o $(BUILD)/obj/util/strbuf.o \
+                                 $(TEST_LOGBUILD)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -pthread
@@ -55,3 +61,19 @@ $(BUILD)/tests/unit/test_sampler: tests/unit/test_sampler.c preload/sampler.c pr
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lcmocka -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
+
+# The aggregator through the real reader, on logs from tests/lib, with the sanitizers:
+# the allocation failure tests must show no leak and no bad access. --wrap: each
+# allocation the aggregator makes fails in turn (free too, to count what is given back).
+TEST_AGG_SRCS := tests/unit/test_aggregate.c tests/lib/logbuild.c analyzer/aggregate.c \
+                 analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c format/logfmt.c \
+                 format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
+$(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
+                                    tests/lib/logbuild.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_AGG_SRCS) \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free \
+	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_aggregate
