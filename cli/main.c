@@ -66,9 +66,12 @@ int main(int argc, char **argv)
         name = "version";
     else if (!strcmp(name, "--help") || !strcmp(name, "-h"))
         name = "help";
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(name, commands[i].name))
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (!strcmp(name, commands[i].name)) {
+            opt_set_command(commands[i].name);
             return commands[i].run(argc - 1, argv + 1);
+        }
+    }
     opt_error("unknown command '%s'", name);
     fputc('\n', stderr);
     usage(stderr);

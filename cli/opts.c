@@ -7,10 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *command; /* the running command's name, for the message prefix */
+
+void opt_set_command(const char *name)
+{
+    command = name;
+}
+
 void opt_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("heapspan: ", stderr);
+    if (command != NULL)
+        fprintf(stderr, "heapspan %s: ", command);
+    else
+        fputs("heapspan: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -62,7 +62,11 @@ bool opt_seconds(const struct opt_parser *p, double *out);
 /* "heapspan: --OPT ARG: expected <expected>" on stderr; returns 2. */
 int opt_bad_value(const struct opt_parser *p, const char *expected);
 
-/* "heapspan: <message>" on stderr: every error of every command goes through here. */
+/* The command whose errors follow: main() sets it from the command table. */
+void opt_set_command(const char *name);
+
+/* "heapspan CMD: <message>" on stderr ("heapspan: <message>" before a command is
+ * known): every error of every command goes through here, once. */
 void opt_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

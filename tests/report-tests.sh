@@ -210,20 +210,20 @@ def sanitizer_report(err):
     return None
 
 
-MESSAGE = re.compile(r"^heapspan: (.+): byte ([0-9]+): (.+); (.+)$")
+MESSAGE = re.compile(r"^heapspan report: (.+): byte ([0-9]+): (.+); (.+)$")
 
 
 def check_error(what, rc, err, path):
-    """Exit status 2 and one message `heapspan: FILE: byte OFFSET: what; what to do`.
-    Returns the offset."""
+    """Exit status 2 and one message `heapspan report: FILE: byte OFFSET: what; what to
+    do`. Returns the offset."""
     expect(f"{what}: exit status", 2, rc)
-    lines = [l for l in err.splitlines() if l.startswith("heapspan:")]
+    lines = [l for l in err.splitlines() if l.startswith("heapspan")]
     if len(lines) != 1:
-        raise Fail(f"{what}: expected one 'heapspan: {path}: byte N: what; what to do' "
+        raise Fail(f"{what}: expected one 'heapspan report: {path}: byte N: what; what to do' "
                    f"line vs got {err.strip()!r}")
     m = MESSAGE.match(lines[0])
     if m is None or m.group(1) != path:
-        raise Fail(f"{what}: expected 'heapspan: {path}: byte N: what; what to do' vs "
+        raise Fail(f"{what}: expected 'heapspan report: {path}: byte N: what; what to do' vs "
                    f"got {lines[0]!r}")
     return int(m.group(2))
 
