@@ -4,7 +4,7 @@
 #   make demo       build, then record and report the bundled demo program
 #   make test       build, then run unit and integration tests, format-check and
 #                   check-layers ("N passed, N failed")
-#   make check-layers   every #include points the way the layers depend (style.md 1)
+#   make check-layers   every #include points the way the layers depend (docs/architecture.md)
 #   make bench      the benchmark against heaptrack and jemalloc's profiler (bench/)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format / format-check / clean

@@ -10,8 +10,8 @@
  * new and delete, jemalloc's non-standard API, and the process events the log must
  * survive (fork, exec, _exit, dlclose, fatal signals). Each allocation hook calls the
  * real function first and records after it returns; each release hook records before
- * the real call (style.md 5.8), so the log never shows an address reused before its
- * free. Recording never fails the caller: any trouble drops the event and counts it.
+ * the real call (docs/architecture.md, shim rule 8), so the log never shows an address reused
+ * before its free. Recording never fails the caller: any trouble drops the event and counts it.
  *
  *   shim_start.c     bootstrap arena, the real functions, start-up phases A and B;
  *                    defines the state declared here
@@ -24,10 +24,10 @@
  *   shim_signal.c    the shim's signal handlers; the program's sigaction and signal
  *   shim_fork.c      the pthread_atfork handlers
  *
- * Any thread may be in any of these at any moment, signal handlers included (style.md
- * 5): the state below is written at start-up, at fork and when recording stops, and
- * read without locks. Nothing here allocates through the hooked functions or fails the
- * caller.
+ * Any thread may be in any of these at any moment, signal handlers included
+ * (docs/architecture.md, the shim's rules): the state below is written at start-up, at fork and
+ * when recording stops, and read without locks. Nothing here allocates through the hooked functions
+ * or fails the caller.
  */
 #ifndef HEAPSPAN_SHIM_H
 #define HEAPSPAN_SHIM_H

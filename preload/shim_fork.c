@@ -1,6 +1,6 @@
 /*
- * shim_fork.c - fork (style.md 5.6). The pthread_atfork handlers, installed once by
- * phase B: prepare quiesces the unwinder and takes every module's locks, and
+ * shim_fork.c - fork (docs/architecture.md, the shim's rule 6). The pthread_atfork handlers,
+ * installed once by phase B: prepare quiesces the unwinder and takes every module's locks, and
  * rt_in_shim stays set until parent or child is done; parent releases them; child
  * resets them, drops the buffers and sets it inherited, and then either stops recording
  * (--no-follow-children, or the parent was not recording) or opens its own log, so two

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-layers.sh - the include arrows of style.md §1, as a test: every #include in
+# check-layers.sh - the include arrows of docs/architecture.md, as a test: every #include in
 # format/, preload/, analyzer/, util/, viz/ and cli/ (*.c and *.h, at any depth) must
 # point the way the layers depend on each other:
 #
@@ -92,7 +92,7 @@ awk '
             next
         }
         if (path ~ /(^|\/)\.\.?(\/|$)/ || substr(path, 1, 1) == "/" || top == "")
-            report("not written from the project root (\"dir/name.h\", style.md §1)")
+            report("not written from the project root (\"dir/name.h\", docs/architecture.md)")
         else if (!(top in project))
             report("not a project header (format/ preload/ analyzer/ util/ viz/ cli/); system headers take <>")
         else if (!allowed(src, top, path))

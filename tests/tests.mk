@@ -20,7 +20,7 @@ TEST_PROGS_DIR := $(BUILD)/tests/progs
 TEST_SRC := tests/progs
 
 # Fixed flags, not the user's CFLAGS: the tests count allocations, and what the compiler
-# may delete or merge (style.md 7, bench/workloads/common.h) must not change with them.
+# may delete or merge (bench/workloads/common.h) must not change with them.
 # Frame pointers and -g: leaks are attributed by return address and addr2line.
 TEST_CFLAGS := -std=gnu11 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall -Wextra -pthread
 TEST_CXXFLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall -Wextra \
