@@ -77,3 +77,13 @@ $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h for
 	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free \
 	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_aggregate
+
+# The protobuf wire writer and gzip (util/): bytes worked out by hand, zlib's inflate.
+# --wrap=realloc: the writer's allocation failure is tested.
+$(BUILD)/tests/unit/test_pbuf: tests/unit/test_pbuf.c util/pbuf.c util/gzip.c util/pbuf.h \
+                               util/gzip.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(filter %.c,$^) -Wl,--wrap=realloc -lcmocka -lz
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_pbuf
