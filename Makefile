@@ -20,7 +20,7 @@ V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
-                liblzma-dev libbz2-dev zlib1g-dev \
+                liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
                 zstd binutils
 
@@ -56,7 +56,7 @@ UTIL_SRCS := util/hashmap.c util/strbuf.c util/heap.c util/json.c util/pbuf.c ut
 ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
                  analyzer/aggregate.c analyzer/session.c
 VIZ_SRCS := viz/render.c viz/fmt.c viz/rank.c viz/text.c viz/markdown.c viz/json.c
-CLI_SRCS := cli/main.c cli/opts.c cli/cmd_run.c cli/cmd_dump.c cli/cmd_report.c
+CLI_SRCS := cli/http.c cli/main.c cli/opts.c cli/cmd_run.c cli/cmd_dump.c cli/cmd_report.c
 HEAPSPAN_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) $(CLI_SRCS)
 HEAPSPAN_OBJS := $(HEAPSPAN_SRCS:%.c=$(BUILD)/obj/%.o)
 # elfutils and the compressors are linked statically: `heapspan run` starts before the

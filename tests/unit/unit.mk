@@ -87,3 +87,10 @@ $(BUILD)/tests/unit/test_pbuf: tests/unit/test_pbuf.c util/pbuf.c util/gzip.c ut
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(filter %.c,$^) -Wl,--wrap=realloc -lcmocka -lz
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_pbuf
+
+# cli/http.c against a loopback server the test forks: retries, Retry-After, timeouts.
+$(BUILD)/tests/unit/test_http: tests/unit/test_http.c cli/http.c cli/http.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lcmocka -ldl -lm
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_http
