@@ -77,3 +77,14 @@ $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h for
 	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free \
 	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_aggregate
+
+# The diff of two models built by hand (analyzer/diff.c), with the sanitizers; --wrap:
+# each allocation diff_new makes fails in turn.
+TEST_DIFF_SRCS := tests/unit/test_diff.c analyzer/diff.c util/hashmap.c
+$(BUILD)/tests/unit/test_diff: $(TEST_DIFF_SRCS) analyzer/diff.h analyzer/model.h util/hashmap.h \
+                               format/bytesize.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_DIFF_SRCS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -lcmocka -lm
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_diff
