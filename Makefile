@@ -47,7 +47,7 @@ SHIM_SRCS := preload/shim_start.c preload/shim_record.c preload/shim_libc.c \
              preload/shim_cxx.c preload/shim_jemalloc.c preload/shim_process.c \
              preload/shim_signal.c preload/shim_fork.c \
              preload/tbuf.c preload/stacks.c preload/writer.c \
-             preload/modmap.c preload/sampler.c preload/rt.c preload/fdguard.c \
+             preload/modmap.c preload/sampler.c preload/rt.c preload/fdguard.c preload/memwatch.c \
              $(FORMAT_SRCS)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
