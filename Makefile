@@ -22,7 +22,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils
+                zstd binutils libxml2-utils
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
@@ -112,6 +112,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include $(wildcard $(BUILD)/shim/*/*.d $(BUILD)/obj/*/*.d)
 -include tests/unit/unit.mk
 -include tests/report.mk
+-include tests/diff.mk
 -include tests/tests.mk
 -include bench/bench.mk
 
