@@ -120,20 +120,32 @@ static double total_value(const struct model *m, enum model_metric k)
 
 /* ---- the two sides ---- */
 
-/* What a frame is compared by, worked out once per distinct frame of a model. */
+/* What a frame is compared by, worked out for each frame of each site: the strings'
+ * parts come from caches (a symbolizer hands out one pointer per distinct name), and
+ * a table of frames by pointer would cost a cache miss per frame on large models. */
 struct frame_key {
-    const struct model_frame *f; /* the map's key */
+    const struct model_frame *f;
     uint64_t exact, by_function; /* hashes */
     const char *module;          /* normalized: "" for the main program */
     size_t module_len;
     const char *file; /* base name; NULL if unknown */
 };
 
+/* A string's hash (and a module's normalized name, a file's base name) by its pointer. */
+struct ptr_entry {
+    const void *p;
+    uint64_t hash;
+    const char *text; /* modules: normalized; files: base name */
+    size_t len;
+};
+
 struct side {
     const struct model *m;
     double rate; /* sampling interval R; 0: every allocation recorded */
     const char *exe_base;
-    struct hmap frames;            /* struct frame_key by frame pointer */
+    struct hmap functions, files, modules; /* struct ptr_entry */
+    struct frame_key *keys;                /* every site's frames, site after site */
+    size_t *first;                 /* per site (and one past): where its frames start in keys */
     uint64_t *exact, *by_function; /* per site: the stack's hashes */
     int *match;                    /* per site: the other side's site, or -1 */
     double (*var)[MODEL_N_METRICS];
@@ -143,6 +155,37 @@ static const char *base_name(const char *path)
 {
     const char *s = path != NULL ? strrchr(path, '/') : NULL;
     return s != NULL ? s + 1 : path;
+}
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    return h;
+}
+
+static uint64_t hash_mem(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static bool ptr_eq(const void *entry, const void *key)
+{
+    return ((const struct ptr_entry *)entry)->p == key;
+}
+
+/* The cache's entry for p, added (zeroed but for p) if new; NULL when out of memory. */
+static struct ptr_entry *cached(struct hmap *map, const void *p, bool *added)
+{
+    struct ptr_entry *e = hmap_put(map, (uint64_t)(uintptr_t)p, p, ptr_eq, added);
+    if (e != NULL && *added)
+        e->p = p;
+    return e;
 }
 
 /* A module's name as compared: the main program's is "", a shared object's loses its
@@ -171,95 +214,84 @@ static void normalize_module(const struct side *sd, const char *name, const char
     *len = n;
 }
 
-static uint64_t mix(uint64_t h, uint64_t x)
+static const struct ptr_entry *module_of(struct side *sd, const char *name)
 {
-    h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 29;
-    return h;
-}
-
-static uint64_t hash_mem(uint64_t h, const char *s, size_t n)
-{
-    h ^= 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
-
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-    return s != NULL ? hash_mem(h, s, strlen(s)) : mix(h, 0x5bd1e995u);
-}
-
-static bool frame_ptr_eq(const void *entry, const void *key)
-{
-    return ((const struct frame_key *)entry)->f == key;
-}
-
-static const struct frame_key *frame_key_of(struct side *sd, const struct model_frame *f)
-{
-    uint64_t h = (uint64_t)(uintptr_t)f;
     bool added;
-    struct frame_key *k = hmap_put(&sd->frames, h, f, frame_ptr_eq, &added);
+    struct ptr_entry *e = cached(&sd->modules, name, &added);
+    if (e != NULL && added) {
+        normalize_module(sd, name, &e->text, &e->len);
+        e->hash = hash_mem(e->text, e->len);
+    }
+    return e;
+}
 
-    if (k == NULL || !added)
-        return k;
-    k->f = f;
-    normalize_module(sd, f->module, &k->module, &k->module_len);
-    k->file = base_name(f->file);
-    uint64_t m = hash_mem(0, k->module, k->module_len);
+/* A string's hash; files by their base name. 0 for NULL. */
+static const struct ptr_entry *string_of(struct hmap *map, const char *s, bool file)
+{
+    bool added;
+    struct ptr_entry *e = cached(map, s, &added);
+    if (e != NULL && added && s != NULL) {
+        e->text = file ? base_name(s) : s;
+        e->len = strlen(e->text);
+        e->hash = hash_mem(e->text, e->len);
+    }
+    return e;
+}
+
+/* f's key, into *k: 0 or -ENOMEM. */
+static int frame_key_set(struct side *sd, const struct model_frame *f, struct frame_key *k)
+{
+    const struct ptr_entry *mod = module_of(sd, f->module);
+    const struct ptr_entry *fn = string_of(&sd->functions, f->function, false);
+    const struct ptr_entry *file = string_of(&sd->files, f->file, true);
+    if (mod == NULL || fn == NULL || file == NULL)
+        return -ENOMEM;
+    *k = (struct frame_key){ f, 0, 0, mod->text, mod->len, file->text };
     if (f->function == NULL) {
-        k->exact = mix(mix(m, f->module_offset), 1);
+        k->exact = mix(mix(mod->hash, f->module_offset), 1);
         k->by_function = k->exact;
     } else {
-        k->by_function = mix(hash_str(m, f->function), f->inlined ? 3 : 2);
-        k->exact = mix(hash_str(k->by_function, k->file), (uint64_t)(unsigned)f->line);
+        k->by_function = mix(mix(mod->hash, fn->hash), f->inlined ? 3 : 2);
+        k->exact = mix(mix(k->by_function, file->hash), (uint64_t)(unsigned)f->line);
     }
-    return k;
+    return 0;
 }
 
-/* A frame side_init has seen (a lookup that never grows the map: the keys it returned
- * stay where they are). */
-static const struct frame_key *frame_key_get(const struct side *sd, const struct model_frame *f)
-{
-    return hmap_get(&sd->frames, (uint64_t)(uintptr_t)f, f, frame_ptr_eq);
-}
-
-/* Whether two frames are the same; by_function: whatever the lines. */
+/* Whether two frames are the same; by_function: whatever the lines. The hashes decide
+ * most unequal pairs; equal ones are compared in full. */
 static bool frames_equal(const struct frame_key *a, const struct frame_key *b, bool by_function)
 {
     const struct model_frame *x = a->f, *y = b->f;
 
+    if (by_function ? a->by_function != b->by_function : a->exact != b->exact)
+        return false;
     if (a->module_len != b->module_len || memcmp(a->module, b->module, a->module_len) != 0)
         return false;
     if ((x->function == NULL) != (y->function == NULL))
         return false;
     if (x->function == NULL)
         return x->module_offset == y->module_offset;
-    if (x->inlined != y->inlined || strcmp(x->function, y->function) != 0)
+    if (x->inlined != y->inlined ||
+        (x->function != y->function && strcmp(x->function, y->function) != 0))
         return false;
     if (by_function)
         return true;
     if (x->line != y->line || (a->file == NULL) != (b->file == NULL))
         return false;
-    return a->file == NULL || !strcmp(a->file, b->file);
+    return a->file == b->file || a->file == NULL || !strcmp(a->file, b->file);
 }
 
 static bool sites_equal(const struct side *sa, int i, const struct side *sb, int j,
                         bool by_function)
 {
-    const struct model_site *a = &sa->m->sites[i], *b = &sb->m->sites[j];
+    size_t n = sa->first[i + 1] - sa->first[i];
 
-    if (a->n_frames != b->n_frames)
+    if (n != sb->first[j + 1] - sb->first[j])
         return false;
-    for (int k = 0; k < a->n_frames; k++) {
-        const struct frame_key *ka = frame_key_get(sa, a->frames[k]);
-        const struct frame_key *kb = frame_key_get(sb, b->frames[k]);
-        if (ka == NULL || kb == NULL || !frames_equal(ka, kb, by_function))
+    const struct frame_key *ka = &sa->keys[sa->first[i]], *kb = &sb->keys[sb->first[j]];
+    for (size_t k = 0; k < n; k++)
+        if (!frames_equal(&ka[k], &kb[k], by_function))
             return false;
-    }
     return true;
 }
 
@@ -282,41 +314,62 @@ static void site_variance(const struct side *sd, const struct model_site *s,
     }
 }
 
+static void side_prepare(struct side *sd)
+{
+    memset(sd, 0, sizeof(*sd));
+    hmap_init(&sd->functions, sizeof(struct ptr_entry));
+    hmap_init(&sd->files, sizeof(struct ptr_entry));
+    hmap_init(&sd->modules, sizeof(struct ptr_entry));
+}
+
 static int side_init(struct side *sd, const struct model *m)
 {
     int n = m->n_sites;
+    size_t frames = 0;
 
     sd->m = m;
     sd->rate = m->totals.sampled ? (double)m->process.sample_bytes : 0;
     sd->exe_base = base_name(m->process.exe);
+    for (int i = 0; i < n; i++)
+        frames += (size_t)m->sites[i].n_frames;
     size_t cnt = n > 0 ? (size_t)n : 1;
     sd->exact = malloc(cnt * sizeof(*sd->exact));
     sd->by_function = malloc(cnt * sizeof(*sd->by_function));
     sd->match = malloc(cnt * sizeof(*sd->match));
     sd->var = malloc(cnt * sizeof(*sd->var));
-    if (sd->exact == NULL || sd->by_function == NULL || sd->match == NULL || sd->var == NULL)
+    sd->first = malloc((cnt + 1) * sizeof(*sd->first));
+    sd->keys = malloc((frames > 0 ? frames : 1) * sizeof(*sd->keys));
+    if (sd->exact == NULL || sd->by_function == NULL || sd->match == NULL || sd->var == NULL ||
+        sd->first == NULL || sd->keys == NULL)
         return -ENOMEM;
+    size_t at = 0;
     for (int i = 0; i < n; i++) {
         const struct model_site *s = &m->sites[i];
         uint64_t hx = 0x51ed27u, hf = 0x51ed27u;
-        for (int k = 0; k < s->n_frames; k++) {
-            const struct frame_key *fk = frame_key_of(sd, s->frames[k]);
-            if (fk == NULL)
-                return -ENOMEM;
-            hx = mix(hx, fk->exact);
-            hf = mix(hf, fk->by_function);
+        sd->first[i] = at;
+        for (int k = 0; k < s->n_frames; k++, at++) {
+            int err = frame_key_set(sd, s->frames[k], &sd->keys[at]);
+            if (err < 0)
+                return err;
+            hx = mix(hx, sd->keys[at].exact);
+            hf = mix(hf, sd->keys[at].by_function);
         }
         sd->exact[i] = hx;
         sd->by_function[i] = hf;
         sd->match[i] = -1;
         site_variance(sd, s, sd->var[i]);
     }
+    sd->first[n] = at;
     return 0;
 }
 
 static void side_fini(struct side *sd)
 {
-    hmap_fini(&sd->frames);
+    hmap_fini(&sd->functions);
+    hmap_fini(&sd->files);
+    hmap_fini(&sd->modules);
+    free(sd->keys);
+    free(sd->first);
     free(sd->exact);
     free(sd->by_function);
     free(sd->match);
@@ -590,12 +643,14 @@ static int add_function(struct diff_impl *di, struct hmap *map, struct fn_acc *a
                         int site, int row, bool after)
 {
     const struct model_frame *f = sd->m->sites[site].frames[0];
-    struct fn_entry key = { f->function, NULL, 0, 0 };
+    const struct ptr_entry *mod = module_of(sd, f->module);
+    const struct ptr_entry *fn = string_of(&sd->functions, f->function, false);
     bool added;
 
-    normalize_module(sd, f->module, &key.module, &key.module_len);
-    uint64_t h = mix(hash_str(0, f->function), hash_mem(0, key.module, key.module_len));
-    struct fn_entry *e = hmap_put(map, h, &key, fn_eq, &added);
+    if (mod == NULL || fn == NULL)
+        return -ENOMEM;
+    struct fn_entry key = { f->function, mod->text, mod->len, 0 };
+    struct fn_entry *e = hmap_put(map, mix(fn->hash, mod->hash), &key, fn_eq, &added);
     if (e == NULL)
         return -ENOMEM;
     if (added) {
@@ -836,11 +891,11 @@ struct model_diff *diff_new(const struct model *before, const struct model *afte
                             const struct diff_options *opt)
 {
     struct diff_impl *di = calloc(1, sizeof(*di));
-    struct side b = { 0 }, a = { 0 };
+    struct side b, a;
     int err = -ENOMEM;
 
-    hmap_init(&b.frames, sizeof(struct frame_key));
-    hmap_init(&a.frames, sizeof(struct frame_key));
+    side_prepare(&b);
+    side_prepare(&a);
     if (di == NULL)
         goto out;
     di->d.before = before;
