@@ -14,7 +14,7 @@ static const char *const match_names[] = { "exact", "function", "new", "vanished
 static void num(struct json *j, double v)
 {
     if (v == floor(v) && fabs(v) < 9e15)
-        json_rawf(j, "%.0f", v);
+        json_int(j, (long long)v); /* as %.0f would write it, without printf's float path */
     else
         json_rawf(j, "%.1f", v);
 }
