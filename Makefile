@@ -22,7 +22,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils
+                zstd binutils libxml2-utils
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
@@ -43,20 +43,61 @@ SHIM_LIBS := -lzstd -lm -pthread -ldl
 
 # format/ is compiled twice: into the shim with the shim's flags, and into the CLI.
 FORMAT_SRCS := format/logfmt.c format/evcodec.c
-SHIM_SRCS := preload/shim_start.c preload/shim_record.c preload/shim_libc.c \
-             preload/shim_cxx.c preload/shim_jemalloc.c preload/shim_process.c \
-             preload/shim_signal.c preload/shim_fork.c \
-             preload/tbuf.c preload/stacks.c preload/writer.c \
-             preload/modmap.c preload/sampler.c preload/rt.c preload/fdguard.c \
-             $(FORMAT_SRCS)
+SHIM_SRCS := \
+	preload/shim_start.c \
+	preload/shim_record.c \
+	preload/shim_libc.c \
+	preload/shim_cxx.c \
+	preload/shim_jemalloc.c \
+	preload/shim_process.c \
+	preload/shim_signal.c \
+	preload/shim_fork.c \
+	preload/tbuf.c \
+	preload/stacks.c \
+	preload/writer.c \
+	preload/modmap.c \
+	preload/sampler.c \
+	preload/rt.c \
+	preload/fdguard.c \
+	preload/memwatch.c \
+	$(FORMAT_SRCS)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 # util/ is the analyzer side's only: never linked into the shim.
-UTIL_SRCS := util/hashmap.c util/strbuf.c util/heap.c util/json.c util/pbuf.c util/gzip.c
-ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
-                 analyzer/aggregate.c analyzer/session.c
-VIZ_SRCS := viz/render.c viz/fmt.c viz/rank.c viz/text.c viz/markdown.c viz/json.c
-CLI_SRCS := cli/http.c cli/main.c cli/opts.c cli/cmd_run.c cli/cmd_dump.c cli/cmd_report.c
+UTIL_SRCS := \
+	util/hashmap.c \
+	util/strbuf.c \
+	util/heap.c \
+	util/json.c \
+	util/pbuf.c \
+	util/gzip.c
+ANALYZER_SRCS := \
+	analyzer/reader.c \
+	analyzer/liveset.c \
+	analyzer/symbolize.c \
+	analyzer/aggregate.c \
+	analyzer/session.c \
+	analyzer/diff.c
+VIZ_SRCS := \
+	viz/render.c \
+	viz/fmt.c \
+	viz/rank.c \
+	viz/text.c \
+	viz/markdown.c \
+	viz/json.c \
+	viz/diff_render.c \
+	viz/diff_text.c \
+	viz/diff_markdown.c \
+	viz/diff_json.c \
+	viz/diff_junit.c
+CLI_SRCS := \
+	cli/main.c \
+	cli/opts.c \
+	cli/http.c \
+	cli/cmd_run.c \
+	cli/cmd_dump.c \
+	cli/cmd_report.c \
+	cli/cmd_diff.c
 HEAPSPAN_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) $(CLI_SRCS)
 HEAPSPAN_OBJS := $(HEAPSPAN_SRCS:%.c=$(BUILD)/obj/%.o)
 # elfutils and the compressors are linked statically: `heapspan run` starts before the
@@ -111,6 +152,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include $(wildcard $(BUILD)/shim/*/*.d $(BUILD)/obj/*/*.d)
 -include tests/unit/unit.mk
 -include tests/report.mk
+-include tests/diff.mk
 -include tests/tests.mk
 -include bench/bench.mk
 

@@ -4,7 +4,8 @@
  * numbers with the struct layouts DWARF gives for them, and the warnings. It is the one
  * input of every renderer (viz/): they read a struct model and never the log, so any
  * source of these numbers - a log (analyzer/session.h), a snapshot file - feeds every
- * output format.
+ * output format. A diff of two models (struct model_diff, made by analyzer/diff.h) is
+ * plain data of the same kind, the one input of the diff renderers.
  *
  * Plain data with no functions: whoever builds a model owns everything it points to
  * and keeps it valid and unchanged while it is read (a session's model lives until
@@ -150,6 +151,92 @@ struct model {
     const struct model_bloat *bloats; /* most bytes at the peak first */
     int n_warnings;
     const char *const *warnings; /* one line each, without its newline */
+};
+
+/* ---- a diff of two models: analyzer/diff.h makes it, viz/diff_*.c render it ---- */
+
+/* What a diff compares, per site, per function and in total. */
+enum model_metric {
+    MODEL_METRIC_LIVE,        /* bytes live at the model's end (its end, marker or window) */
+    MODEL_METRIC_PEAK,        /* bytes live at the moment of the global peak */
+    MODEL_METRIC_LEAKED,      /* bytes live at the end of a process that ended; else 0 */
+    MODEL_METRIC_ALLOCATIONS, /* allocation calls */
+    MODEL_METRIC_TEMPORARY,   /* allocations freed before their thread allocated again */
+    MODEL_N_METRICS,
+};
+
+/* The metrics' names, in enum order: as the CLI takes them and JSON writes them. */
+#define MODEL_METRIC_NAMES                                   \
+    {                                                        \
+        "live", "peak", "leaked", "allocations", "temporary" \
+    }
+/* Whether a metric counts bytes (else allocation calls). */
+#define MODEL_METRIC_IS_BYTES(m) ((m) <= MODEL_METRIC_LEAKED)
+
+/* One number in BASE and in NEW. */
+struct model_change {
+    double before, after; /* BASE's and NEW's */
+    double delta;         /* after - before */
+    double percent;       /* 100 * delta / before; +-INFINITY when before is 0 and delta is not */
+    /* Sampled models: half the width of the 95% band delta would fall in by sampling
+     * alone (docs/cli.md, "Sampling noise"); 0 when neither side is sampled. */
+    double noise;
+    bool within_noise; /* delta != 0 and |delta| <= noise */
+};
+
+enum model_match {
+    MODEL_MATCH_EXACT,    /* the same frames */
+    MODEL_MATCH_FUNCTION, /* the same functions; lines moved */
+    MODEL_MATCH_NEW,      /* only in NEW */
+    MODEL_MATCH_VANISHED, /* only in BASE */
+};
+
+struct model_diff_site {
+    enum model_match match;
+    const struct model_site *before, *after; /* in each model; NULL where it has none */
+    struct model_change m[MODEL_N_METRICS];
+};
+
+/* A row of the by-function tables: the innermost frame's function (in its module). */
+struct model_diff_function {
+    const char *function; /* NULL: unknown, shown by its module */
+    const char *module;
+    int n_sites;
+    struct model_change m[MODEL_N_METRICS];
+};
+
+/* An allowance for growth of one metric's total, and how the diff measured up to it. */
+struct model_budget {
+    const char *spec; /* as the user wrote it: "10%", "512KiB", "10%,512KiB" */
+    enum model_metric metric;
+    double percent; /* growth allowed, in percent of BASE's total; < 0: no such part */
+    double amount;  /* growth allowed, in the metric's unit (bytes, calls); < 0: none */
+    /* Over every part given, and not within sampling noise: the gate fails. */
+    bool breached;
+    bool within_noise; /* over every part given, but within sampling noise: passed */
+};
+
+struct model_diff {
+    const struct model *before, *after; /* BASE and NEW */
+    enum model_metric metric;           /* the one the lists rank by */
+    double min_change;                  /* the lists leave out |delta| below this */
+    bool sampled;                       /* either side is sampled: deltas carry noise */
+    struct model_change totals[MODEL_N_METRICS];
+    int n_sites;
+    const struct model_diff_site *sites;        /* every site of either model, BASE's order first */
+    int n_exact, n_function, n_new, n_vanished; /* sites by match */
+    int n_changed;                              /* sites new, vanished, or with any delta */
+    /* Indexes into sites, by the metric: grown (delta > 0) most first, shrunk (delta < 0)
+     * most first, new and vanished by their value, most first; each past min_change. */
+    int n_grown, n_shrunk, n_new_listed, n_vanished_listed;
+    const int *grown, *shrunk, *new_sites, *vanished_sites;
+    int n_functions;
+    const struct model_diff_function *functions;
+    int n_functions_grown, n_functions_shrunk; /* indexes into functions, as for sites */
+    const int *functions_grown, *functions_shrunk;
+    int n_budgets;
+    const struct model_budget *budgets; /* in the order given */
+    int n_breached;
 };
 
 #endif

@@ -111,4 +111,22 @@ bench-clean:
 
 .PHONY: bench bench-build bench-deps bench-clean
 
+# The diff at scale (bench/diff-scale.sh): analyzer/diff and its renderers on two models
+# of 100,000 sites, and the logs for `heapspan diff` end to end. Not part of `make bench`.
+BENCH_DIFF_SRCS := bench/diff_scale.c analyzer/diff.c util/hashmap.c util/json.c viz/fmt.c \
+                   viz/diff_render.c viz/diff_text.c viz/diff_markdown.c viz/diff_json.c \
+                   viz/diff_junit.c tests/lib/logbuild.c format/logfmt.c format/evcodec.c
+
+$(BENCH_DIR)/diff_scale: $(BENCH_DIFF_SRCS) analyzer/diff.h analyzer/model.h viz/diff_render.h \
+                         | $(BENCH_DIR)
+	@$(if $(BENCH_V),,echo "  CC      $@")
+	$(BENCH_Q)$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -I. -o $@ $(BENCH_DIFF_SRCS) \
+	    -lzstd -lm
+
+bench-diff: all $(BENCH_DIR)/diff_scale
+	bench/diff-scale.sh --build-dir '$(BUILD)'
+
+.PHONY: bench-diff
+
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
+

@@ -103,10 +103,12 @@ static const char *end_reason(int r)
 
 static const char *marker_kind(int kind)
 {
-    return kind == LF_MARKER_SIGNAL     ? "signal"
-           : kind == LF_MARKER_INTERVAL ? "interval"
-           : kind == LF_MARKER_EXEC     ? "exec"
-                                        : "?";
+    return kind == LF_MARKER_SIGNAL        ? "signal"
+           : kind == LF_MARKER_INTERVAL    ? "interval"
+           : kind == LF_MARKER_EXEC        ? "exec"
+           : kind == LF_MARKER_RSS         ? "rss"
+           : kind == LF_MARKER_CGROUP_HIGH ? "cgroup-high"
+                                           : "?";
 }
 
 static void print_header(const struct rd_header *h)

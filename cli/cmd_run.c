@@ -16,7 +16,8 @@
 
 static const char run_usage[] =
     "usage: heapspan run [-o LOG] [--sample BYTES] [--depth N] [--no-follow-children]\n"
-    "                    [--marker-signal SIG] [--snapshot-interval SECONDS] -- PROG [ARGS...]\n"
+    "                    [--marker-signal SIG] [--snapshot-interval SECONDS]\n"
+    "                    [--snapshot-on-rss SIZE] -- PROG [ARGS...]\n"
     "Runs PROG with libheapspan.so preloaded, records every allocation to LOG\n"
     "(default heapspan.PID.hsl; %p in LOG is the pid, %e the program name) and exits\n"
     "with PROG's exit status. Children the program forks or execs write LOG-derived\n"
@@ -24,7 +25,7 @@ static const char run_usage[] =
 
 /* The options, as the strings the shim reads from its environment (NULL: its default). */
 struct run_args {
-    const char *output, *sample, *depth, *marker, *interval;
+    const char *output, *sample, *depth, *marker, *interval, *on_rss;
     bool follow;
     char **prog; /* PROG and its arguments, NULL-terminated */
 };
@@ -47,6 +48,7 @@ static int parse(int argc, char **argv, struct run_args *a)
         { "no-follow-children", no_argument, NULL, 'n' },
         { "marker-signal", required_argument, NULL, 'm' },
         { "snapshot-interval", required_argument, NULL, 'i' },
+        { "snapshot-on-rss", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -81,6 +83,11 @@ static int parse(int argc, char **argv, struct run_args *a)
             break;
         case 'i':
             a->interval = optarg;
+            break;
+        case 'r': /* checked here; the shim parses it again from the environment */
+            if (!hs_parse_bytes(optarg, &bytes))
+                return opt_bad_value(&p, "a byte count like 512M or 2G");
+            a->on_rss = optarg;
             break;
         }
     }
@@ -165,6 +172,8 @@ static int set_environment(const struct run_args *a, const char *shim, const cha
         setenv(HS_ENV_MARKER_SIGNAL, a->marker, 1);
     if (a->interval != NULL)
         setenv(HS_ENV_SNAPSHOT_INTERVAL, a->interval, 1);
+    if (a->on_rss != NULL)
+        setenv(HS_ENV_SNAPSHOT_ON_RSS, a->on_rss, 1);
     return 0;
 }
 

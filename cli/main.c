@@ -23,6 +23,7 @@ static const struct command commands[] = {
     { "run", cmd_run, "run a program with the shim, recording its heap to a log" },
     { "report", cmd_report, "rank a log's call sites: peak, leaks, churn, bloat" },
     { "dump", cmd_dump, "print a log's records, or their totals, live blocks or stacks" },
+    { "diff", cmd_diff, "compare two recordings; fail when a total grew past a budget" },
     { "version", cmd_version, "print the version" },
     { "help", cmd_help, "print this list" },
 };

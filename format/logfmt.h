@@ -170,9 +170,11 @@ enum lf_fn {
 };
 
 enum lf_marker {
-    LF_MARKER_SIGNAL = 1,   /* the marker signal (SIGUSR2 by default) */
-    LF_MARKER_INTERVAL = 2, /* HEAPSPAN_SNAPSHOT_INTERVAL */
-    LF_MARKER_EXEC = 3,     /* the process is about to exec; the next image logs anew */
+    LF_MARKER_SIGNAL = 1,      /* the marker signal (SIGUSR2 by default) */
+    LF_MARKER_INTERVAL = 2,    /* HEAPSPAN_SNAPSHOT_INTERVAL */
+    LF_MARKER_EXEC = 3,        /* the process is about to exec; the next image logs anew */
+    LF_MARKER_RSS = 4,         /* the resident set crossed a step of HEAPSPAN_SNAPSHOT_ON_RSS */
+    LF_MARKER_CGROUP_HIGH = 5, /* the cgroup's memory.events "high" count rose */
 };
 
 enum lf_end {

@@ -16,6 +16,7 @@
 #define HS_ENV_MARKER_SIGNAL     "HEAPSPAN_MARKER_SIGNAL"     /* the snapshot signal */
 #define HS_ENV_SNAPSHOT_INTERVAL "HEAPSPAN_SNAPSHOT_INTERVAL" /* seconds between markers */
 #define HS_ENV_QUIET             "HEAPSPAN_QUIET"             /* no start-up line */
+#define HS_ENV_SNAPSHOT_ON_RSS   "HEAPSPAN_SNAPSHOT_ON_RSS"   /* marker per step of RSS */
 /* Set by `heapspan run` for the shim, not by users. */
 #define HS_ENV_ROOT_PID "HEAPSPAN_ROOT_PID" /* the pid `heapspan run` started */
 #define HS_ENV_MANIFEST "HEAPSPAN_MANIFEST" /* file each log's path is appended to */

@@ -274,4 +274,9 @@ void rt_config_load(void)
         copy_path(rt_cfg.manifest, sizeof(rt_cfg.manifest), v);
     if ((v = getenv(HS_ENV_QUIET)) != NULL)
         (void)parse_bool(v, &rt_cfg.quiet);
+    if ((v = getenv(HS_ENV_SNAPSHOT_ON_RSS)) != NULL && v[0] != '\0') {
+        rt_cfg.memwatch = hs_parse_bytes(v, &rt_cfg.snapshot_on_rss);
+        if (!rt_cfg.memwatch)
+            bad_value(HS_ENV_SNAPSHOT_ON_RSS, v, "a byte count like 512M or 2G", "off");
+    }
 }

@@ -23,6 +23,8 @@ struct rt_config {
     int root_pid;                  /* HEAPSPAN_ROOT_PID: the pid `heapspan run` started */
     char manifest[4096];           /* HEAPSPAN_MANIFEST: file to append each log path to */
     bool quiet;                    /* HEAPSPAN_QUIET: no stderr line at start */
+    bool memwatch;                 /* HEAPSPAN_SNAPSHOT_ON_RSS is set (preload/memwatch.h) */
+    uint64_t snapshot_on_rss;      /* its step in bytes; 0: the cgroup's events only */
     char exe[4096];                /* /proc/self/exe, read once ("" if unreadable) */
 };
 

@@ -18,6 +18,7 @@
 
 #include "format/settings.h"
 #include "preload/fdguard.h"
+#include "preload/memwatch.h"
 #include "preload/modmap.h"
 #include "preload/rt.h"
 #include "preload/sampler.h"
@@ -148,6 +149,7 @@ static void on_writer_stop(void)
 static void on_writer_tick(void)
 {
     mm_scan(false);
+    mw_tick();
 }
 
 /* The program's last thread has exited (writer.h): glibc ends a process whose last

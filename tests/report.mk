@@ -53,7 +53,7 @@ TEST_REPORT_ASAN := $(BUILD)/tests/report-asan/heapspan
 TEST_REPORT_ASAN_SRCS = $(HEAPSPAN_SRCS)
 TEST_REPORT_ASAN_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -I. \
                           -fsanitize=address,undefined
-TEST_REPORT_ASAN_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread
+TEST_REPORT_ASAN_LIBS := -ldw -lelf -liberty -lzstd -lz -lm -ldl -pthread
 
 TEST_REPORT_ARGS ?=
 TEST_REPORT_V := $(filter 1,$(V))

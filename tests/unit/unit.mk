@@ -94,3 +94,26 @@ $(BUILD)/tests/unit/test_http: tests/unit/test_http.c cli/http.c cli/http.h $(BU
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lcmocka -ldl -lm
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_http
+
+# The diff of two models built by hand (analyzer/diff.c), with the sanitizers; --wrap:
+# each allocation diff_new makes fails in turn.
+TEST_DIFF_SRCS := tests/unit/test_diff.c analyzer/diff.c util/hashmap.c
+$(BUILD)/tests/unit/test_diff: $(TEST_DIFF_SRCS) analyzer/diff.h analyzer/model.h util/hashmap.h \
+                               format/bytesize.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_DIFF_SRCS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -lcmocka -lm
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_diff
+
+# The diff renderers (viz/diff_*.c) on a diff built by hand, with the sanitizers.
+TEST_DIFF_RENDER_SRCS := tests/unit/test_diff_render.c analyzer/diff.c util/hashmap.c util/json.c \
+                         viz/fmt.c viz/diff_render.c viz/diff_text.c viz/diff_markdown.c \
+                         viz/diff_json.c viz/diff_junit.c
+$(BUILD)/tests/unit/test_diff_render: $(TEST_DIFF_RENDER_SRCS) analyzer/diff.h analyzer/model.h \
+                                      viz/diff_render.h viz/fmt.h util/json.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_DIFF_RENDER_SRCS) -lcmocka -lm
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_diff_render
