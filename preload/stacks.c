@@ -153,8 +153,9 @@ static inline int class_of(uint64_t pc)
         if (e == 0)
             return PC_UNKNOWN;
         if (e == pc)
-            return classes[j].gen == gen ? (int)__atomic_load_n(&classes[j].cls, __ATOMIC_ACQUIRE)
-                                         : PC_UNKNOWN;
+            return __atomic_load_n(&classes[j].gen, __ATOMIC_ACQUIRE) == gen
+                       ? (int)__atomic_load_n(&classes[j].cls, __ATOMIC_ACQUIRE)
+                       : PC_UNKNOWN;
     }
     return PC_UNKNOWN;
 }

@@ -59,7 +59,7 @@ static struct tb_buf *buf_get_locked(void)
     b->committed = 0;
     b->flushed = 0;
     b->cap = TB_BUF_BYTES - (uint32_t)sizeof(struct tb_buf);
-    bufs_in_use++;
+    __atomic_store_n(&bufs_in_use, bufs_in_use + 1, __ATOMIC_RELAXED);
     return b;
 }
 
@@ -93,7 +93,7 @@ void tb_buf_release(struct tb_buf *b)
     pthread_mutex_lock(&lock);
     b->next = free_bufs;
     free_bufs = b;
-    bufs_in_use--;
+    __atomic_store_n(&bufs_in_use, bufs_in_use - 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&lock);
 }
 
@@ -220,7 +220,7 @@ void tb_reap(void)
             struct tb_buf *b = t->flush_buf;
             b->next = free_bufs;
             free_bufs = b;
-            bufs_in_use--;
+            __atomic_store_n(&bufs_in_use, bufs_in_use - 1, __ATOMIC_RELAXED);
             t->next_thread = free_threads;
             free_threads = t;
         } else {

@@ -104,7 +104,9 @@ void tb_for_each(void (*fn)(struct tb_thread *t, void *arg), void *arg);
 /* Writer side: returns a fully written buffer to the pool. */
 void tb_buf_release(struct tb_buf *b);
 
-/* Writer side: recycles dead threads whose buffers are all written. */
+/* Writer side: recycles dead threads whose buffers are all written. The caller holds
+ * what serialises flushes (writer.c's flush lock): a flush walks the states it took from
+ * tb_for_each, dead ones included, until it is done with them. */
 void tb_reap(void);
 
 /* Buffers in use and the pool's limit, for back-pressure decisions. */

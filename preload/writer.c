@@ -601,9 +601,13 @@ static void *writer_main(void *arg)
             break;
         }
         backlog = cycle(tails, true);
+        /* Under the flush lock: a flush at exit, exec or fork walks the dead threads'
+         * buffers it found in its snapshot, and a state recycled meanwhile would have
+         * its records written under another thread's id and time base, or skipped. */
+        if (tails)
+            tb_reap();
         pthread_mutex_unlock(&flush_lock);
         if (tails) {
-            tb_reap();
             last_tail = now;
             if (wr_on_program_gone != NULL && program_threads_gone())
                 wr_on_program_gone(); /* does not return */
