@@ -352,5 +352,7 @@ void shim_count_live_zeros(void)
     if (set == NULL || (t = tb_self()) == NULL)
         return;
     struct zero_scan z = { t };
+    t->in_record++; /* records go into the buffer as a hook's would (tb_trim_idle) */
     smp_each(set, count_live_block, &z);
+    t->in_record--;
 }

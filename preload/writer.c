@@ -29,9 +29,8 @@
  * work, and level 1 stores them as small as level 3 does (measured on churn: 3.14
  * bytes per allocation either way) in less time. Negative levels skip the entropy
  * coding. Meta chunks (stacks, modules) are small and repetitive: level 3. */
-#define ZSTD_LEVEL_EVENTS     1
-#define ZSTD_LEVEL_META       3
-#define MAX_THREADS_PER_CYCLE 65536
+#define ZSTD_LEVEL_EVENTS 1
+#define ZSTD_LEVEL_META   3
 /* A thread's backlog goes out over several cycles, each ending in a barrier: a reader
  * merging threads can hand out events only below the barriers it has read. */
 #define CHUNKS_PER_CYCLE 2
@@ -59,8 +58,8 @@ static uint32_t stacks_written = 1;
 static uint64_t last_barrier; /* barriers only move forward */
 static struct lf_index_entry *idx;
 static size_t idx_n, idx_cap;
-static struct tb_thread **snap_threads;
-static size_t snap_n;
+static struct tb_thread **snap_threads; /* a cycle's thread states: rt_map'ed, grown */
+static size_t snap_n, snap_seen, snap_cap;
 
 /* Wake-ups and markers. */
 static uint32_t wake_word;
@@ -377,8 +376,31 @@ static void add_clock(struct meta_acc *m)
 static void snap_one(struct tb_thread *t, void *arg)
 {
     (void)arg;
-    if (snap_n < MAX_THREADS_PER_CYCLE)
+    if (snap_n < snap_cap)
         snap_threads[snap_n++] = t;
+    snap_seen++;
+}
+
+/* Every thread state, into snap_threads; grown (outside the tbuf lock) when there are
+ * more than it holds. If memory runs out, the states it holds: the others wait for a
+ * later cycle, or the final flush. */
+static void snapshot(void)
+{
+    for (;;) {
+        snap_n = snap_seen = 0;
+        tb_for_each(snap_one, NULL);
+        if (snap_seen <= snap_cap)
+            return;
+        size_t cap = snap_cap * 2;
+        while (cap < snap_seen + snap_seen / 4)
+            cap *= 2;
+        struct tb_thread **n = rt_map(cap * sizeof(*n));
+        if (n == NULL)
+            return;
+        rt_unmap(snap_threads, snap_cap * sizeof(*snap_threads));
+        snap_threads = n;
+        snap_cap = cap;
+    }
 }
 
 /* Codes one chunk's worth of a thread's records (evcodec.h) and appends it. */
@@ -503,8 +525,7 @@ static bool cycle(bool tails, bool compress)
      * per cycle a reader of a busy many-threaded log could hand nothing out until it
      * had read most of the log. */
     uint64_t barrier = snap;
-    snap_n = 0;
-    tb_for_each(snap_one, NULL);
+    snapshot();
     bool more = false;
     for (size_t i = 0; i < snap_n; i++) {
         struct tb_thread *t = snap_threads[i];
@@ -603,9 +624,12 @@ static void *writer_main(void *arg)
         backlog = cycle(tails, true);
         /* Under the flush lock: a flush at exit, exec or fork walks the dead threads'
          * buffers it found in its snapshot, and a state recycled meanwhile would have
-         * its records written under another thread's id and time base, or skipped. */
-        if (tails)
+         * its records written under another thread's id and time base, or skipped.
+         * The trim looks at the states this cycle flushed. */
+        if (tails) {
+            tb_trim_idle(snap_threads, snap_n);
             tb_reap();
+        }
         pthread_mutex_unlock(&flush_lock);
         if (tails) {
             last_tail = now;
@@ -813,8 +837,10 @@ static int alloc_buffers(void)
         enc = rt_map(sizeof(*enc));
     if (meta_scratch == NULL)
         meta_scratch = rt_map(64 * 1024);
-    if (snap_threads == NULL)
-        snap_threads = rt_map(MAX_THREADS_PER_CYCLE * sizeof(*snap_threads));
+    if (snap_threads == NULL) {
+        snap_cap = 1024;
+        snap_threads = rt_map(snap_cap * sizeof(*snap_threads));
+    }
     if (stage == NULL || raw == NULL || enc == NULL || meta_scratch == NULL || snap_threads == NULL)
         return -ENOMEM;
     if (zc == NULL)

@@ -28,7 +28,7 @@ TEST_CXXFLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall
 # Programs from tests/progs/NAME.c (or .cc) to $(BUILD)/tests/progs/NAME. The sym_*
 # sources there belong to the symbolizer's unit tests and are built by their own rules.
 TEST_C_NAMES := allocs threads forks fork_busy exec_a exec_b dl_main killme endings sighandler \
-                fdclose regrow livezero \
+                fdclose regrow livezero manythreads \
                 sampled marker fullout demo_service
 TEST_CXX_NAMES := cxx_ops je_preload
 TEST_C_PROGS := $(addprefix $(TEST_PROGS_DIR)/,$(TEST_C_NAMES))
@@ -36,7 +36,8 @@ TEST_CXX_PROGS := $(addprefix $(TEST_PROGS_DIR)/,$(TEST_CXX_NAMES))
 TEST_JE_PROG := $(TEST_PROGS_DIR)/je_direct
 TEST_DL_LIB := $(TEST_PROGS_DIR)/libhsdl.so
 TEST_PYEXT := $(TEST_PROGS_DIR)/hsext.so
-TEST_ALL_PROGS := $(TEST_C_PROGS) $(TEST_CXX_PROGS) $(TEST_JE_PROG) $(TEST_DL_LIB) $(TEST_PYEXT)
+TEST_ALL_PROGS := $(TEST_C_PROGS) $(TEST_CXX_PROGS) $(TEST_JE_PROG) $(TEST_DL_LIB) $(TEST_PYEXT) \
+                  $(TEST_PROGS_DIR)/manythreads_nofp
 
 # Unit test binaries (cmocka), run before the integration tests when non-empty. Each is
 # run from the top directory with TEST_UNIT_ARGS, then TEST_UNIT_ARGS_<name> (or
@@ -67,6 +68,14 @@ $(TEST_C_PROGS): $(TEST_PROGS_DIR)/%: $(TEST_SRC)/%.c $(TEST_SRC)/ready.h | $(TE
 # after the program has closed everything (tests/progs/fdclose.c).
 $(TEST_PROGS_DIR)/fdclose: TEST_CFLAGS += -fomit-frame-pointer -fno-asynchronous-unwind-tables \
                                           -fno-unwind-tables
+
+# The same program without frame pointers and with its loop counter in memory: the
+# shim's stack walks stop at its frames and go on through libunwind's tracer, whose
+# per-thread cache is what an idle thread costs there (run-integration.sh manythreads).
+TEST_NOFP_PROG := $(TEST_PROGS_DIR)/manythreads_nofp
+$(TEST_NOFP_PROG): $(TEST_SRC)/manythreads.c | $(TEST_PROGS_DIR)
+	@$(if $(TEST_V),,echo "  CC      $@")
+	$(TEST_Q)$(CC) $(TEST_CFLAGS) -fomit-frame-pointer -DHS_COUNTER_IN_MEMORY -o $@ $<
 
 $(TEST_CXX_PROGS): $(TEST_PROGS_DIR)/%: $(TEST_SRC)/%.cc | $(TEST_PROGS_DIR)
 	@$(if $(TEST_V),,echo "  CXX     $@")
