@@ -33,10 +33,12 @@ SHIM_CFLAGS := $(HS_CFLAGS) -fPIC -fvisibility=hidden -fexceptions -fno-omit-fra
                -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
                -fno-builtin-free -ftls-model=initial-exec -I$(UNWIND_DIR)/include
 # --wrap=sigprocmask: libunwind's calls go to stacks.c's __wrap_sigprocmask (see there).
-# --wrap=pipe2,close,read: the shim's own descriptors (libunwind's validation pipe) are
-# kept from the program's close-everything and dup2 (preload/fdguard.h).
+# --wrap=pipe2,close,read,syscall: libunwind's memory validation, which writes through a
+# pipe of its own, needs no descriptor or checks that its pipe is still its own
+# (preload/fdguard.c).
 SHIM_LDFLAGS := -shared -Wl,--exclude-libs,ALL -Wl,-z,nodelete -Wl,-z,defs \
-	-Wl,--wrap=sigprocmask -Wl,--wrap=pipe2 -Wl,--wrap=close -Wl,--wrap=read
+	-Wl,--wrap=sigprocmask -Wl,--wrap=pipe2 -Wl,--wrap=close -Wl,--wrap=read \
+	-Wl,--wrap=syscall
 SHIM_LIBS := -lzstd -lm -pthread -ldl
 
 # format/ is compiled twice: into the shim with the shim's flags, and into the CLI.

@@ -87,6 +87,24 @@ char *rt_fmt_str(char *p, const char *end, const char *s)
     return p;
 }
 
+int rt_open_anyway(const char *path, int flags)
+{
+    struct rlimit r, raised;
+    int f = open(path, flags);
+
+    if (f >= 0 || errno != EMFILE || getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max)
+        return f;
+    raised = r;
+    raised.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
+        return -1;
+    f = open(path, flags);
+    int saved = errno;
+    setrlimit(RLIMIT_NOFILE, &r);
+    errno = saved;
+    return f;
+}
+
 int rt_fd_move_high(int fd)
 {
     struct rlimit r;

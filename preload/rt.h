@@ -39,6 +39,11 @@ void rt_unmap(void *p, size_t size);
 /* Writes all of buf, retrying on EINTR and short writes. 0 or a negative errno. */
 int rt_write_all(int fd, const void *buf, size_t len);
 
+/* open(2) for the shim's own use: if the program has used every descriptor its soft
+ * limit allows (EMFILE), once more with the soft limit raised to the hard one for the
+ * call, then put back. -1 and errno as open's. */
+int rt_open_anyway(const char *path, int flags);
+
 /* Moves a descriptor of the shim's to a high number (half the descriptor limit, at
  * most 1000), close-on-exec, so that the program's own open() calls get the numbers they
  * would get without the shim. Returns the new number, or fd itself if it cannot move. */

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +36,10 @@
  * merging threads can hand out events only below the barriers it has read. */
 #define CHUNKS_PER_CYCLE 2
 
-static int fd = -1; /* the log: high-numbered, guarded from the program (fdguard.h) */
-static int log_pid; /* the process fd belongs to (a vfork child shares this memory) */
+static int fd = -1;   /* the log: high-numbered, guarded from the program (fdguard.h) */
+static int log_pid;   /* the process fd belongs to (a vfork child shares this memory) */
+static dev_t log_dev; /* what fd was opened on: is_log() */
+static ino_t log_ino;
 static char path[4096];
 static uint64_t file_off;
 static bool finished, stopped;
@@ -185,6 +188,67 @@ void wr_request_marker(void)
 
 static void write_end(int reason, uint64_t lost);
 
+/* Whether f still refers to the file this process created as its log (the device and
+ * inode recorded at open). The guard (fdguard.h) keeps the program's close, close_range,
+ * closefrom and dup2 off it, but not a raw system call - binaries built against glibc
+ * before 2.34 call close_range so - after which the program's next open() may take the
+ * number. Checked before every write, truncation or close through fd; fstat is cheap at
+ * the writer's 10 cycles a second. What it cannot rule out is the program closing and
+ * reopening the number between the check and the write, one system call later. */
+static bool is_log(int f)
+{
+    struct stat st;
+    return f >= 0 && fstat(f, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+}
+
+/* The log, opened again by its path, for a last record after fd was lost: only if the
+ * path still names the same file, of the length we wrote. -1 if not. */
+static int reopen_log(void)
+{
+    struct stat st;
+    int f = rt_open_anyway(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (f < 0)
+        return -1;
+    if (fstat(f, &st) != 0 || st.st_dev != log_dev || st.st_ino != log_ino ||
+        (uint64_t)st.st_size < file_off) {
+        syscall(SYS_close, f);
+        return -1;
+    }
+    return f;
+}
+
+/* fd no longer refers to the log: never write, truncate or close through it again (the
+ * number is the program's now). Says so once, and ends the log with an end record
+ * ("stopped", with the events not written) through a descriptor opened for that alone. */
+static void log_gone(int f, uint64_t lost)
+{
+    char n[24], off[24];
+
+    if (stopped)
+        return;
+    *rt_fmt_u64(n, (uint64_t)f) = '\0';
+    *rt_fmt_u64(off, file_off) = '\0';
+    rt_say("the log's descriptor ", n, " no longer refers to ", path,
+           " (the program closed it with a system call the shim cannot see, such as a raw "
+           "close_range); recording stopped, nothing more is written through it, and the log "
+           "is readable up to byte ",
+           off, NULL);
+    __atomic_store_n(&fd, -1, __ATOMIC_RELAXED);
+    stopped = true;
+    int again = reopen_log();
+    if (again >= 0) {
+        stage_len = 0;
+        write_end(LF_END_STOPPED, lost);
+        if (pwrite(again, stage, stage_len, (off_t)file_off) == (ssize_t)stage_len &&
+            ftruncate(again, (off_t)(file_off + stage_len)) == 0)
+            file_off += stage_len;
+        syscall(SYS_close, again);
+    }
+    stage_len = 0;
+    if (wr_on_stop != NULL)
+        wr_on_stop();
+}
+
 /* A failed write: the log ends at the last chunk written whole. Cut off what was half
  * written, and try to add an end record saying how many events were lost - a full disk
  * may not take even that, but a quota or a transient error often leaves room. */
@@ -192,6 +256,10 @@ static void stop(int err, uint64_t lost)
 {
     if (stopped)
         return;
+    if (!is_log(fd)) { /* the error may be EBADF: the program closed it */
+        log_gone(fd, lost);
+        return;
+    }
     char off[24], n[24];
     *rt_fmt_u64(off, file_off) = '\0';
     *rt_fmt_u64(n, lost) = '\0';
@@ -215,6 +283,12 @@ static void stop(int err, uint64_t lost)
 static void stage_flush(void)
 {
     if (stage_len == 0 || stopped) {
+        stage_len = 0;
+        stage_events = 0;
+        return;
+    }
+    if (!is_log(fd)) {
+        log_gone(fd, stage_events);
         stage_len = 0;
         stage_events = 0;
         return;
@@ -849,10 +923,11 @@ static int alloc_buffers(void)
     return 0;
 }
 
-/* The log's descriptor is closed with the system call: close() is the guard's hook. */
+/* The log's descriptor is closed with the system call (close() is the guard's hook),
+ * and only if it is still the log's. */
 static void close_log(void)
 {
-    if (fd >= 0)
+    if (is_log(fd))
         syscall(SYS_close, fd);
     __atomic_store_n(&fd, -1, __ATOMIC_RELAXED);
 }
@@ -864,13 +939,21 @@ int wr_log_fd(void)
 
 bool wr_is_log_fd(int f)
 {
-    return f >= 0 && f == __atomic_load_n(&fd, __ATOMIC_RELAXED) && getpid() == log_pid;
+    /* The number alone is not enough: a raw close_range may have handed it to a file of
+     * the program's, whose close and dup2 must then go through (the writer finds out on
+     * its next write). */
+    return f >= 0 && f == __atomic_load_n(&fd, __ATOMIC_RELAXED) && getpid() == log_pid &&
+           is_log(f);
 }
 
 int wr_move_fd(void)
 {
     pthread_mutex_lock(&flush_lock);
     int old = fd;
+    if (old >= 0 && !is_log(old)) {
+        log_gone(old, 0);
+        old = -1;
+    }
     if (old >= 0) {
         int moved = fcntl(old, F_DUPFD_CLOEXEC, old + 1);
         if (moved < 0)
@@ -923,6 +1006,16 @@ int wr_open(int ppid)
     }
     fd = rt_fd_move_high(fd);
     log_pid = pid;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        err = -errno;
+        rt_say("cannot stat ", path, " (", errno_text(errno), "); not recording", NULL);
+        syscall(SYS_close, fd);
+        fd = -1;
+        return err;
+    }
+    log_dev = st.st_dev;
+    log_ino = st.st_ino;
 
     uint8_t h[LF_FILE_HDR_SIZE] = { 0 };
     memcpy(h, LF_MAGIC, 8);

@@ -38,7 +38,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit fdclose sighandler sample regrow livezero marker marker_own
+    end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
     disk_full bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
@@ -796,6 +796,34 @@ t_fdclose() {
 
 # Handlers that allocate: synchronously (all recorded) and from a timer that interrupts
 # the shim (recorded + counted as lost = handler runs) (tests/progs/sighandler.c).
+# A raw close_range past the shim's hooks, then the program's own files on every number
+# the shim had (tests/progs/fdraw.c), with 64 descriptors at most so that they get there
+# at once. The shim finds its log's number naming another file, says so in one line,
+# stops recording, and never writes into the program's files; libunwind's memory checks,
+# made from new stacks with no unwind tables meanwhile, take no descriptor at all. The
+# log ends at the last write before the close, with an end record saying "stopped".
+t_fdraw() {
+    mkdir files || return
+    (ulimit -S -n 64 && exec timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run -o out.hsl -- \
+        "$PROGS/fdraw" "$PWD/files") >run.out 2>run.err
+    RC=$?
+    expect "exit status" 0 "$RC"
+    local f n bad=0 files=0
+    for f in files/f.*; do
+        n=${f##*.}
+        files=$((files + 1))
+        [[ $(cat "$f") == "f $n" && $(stat -c %s "$f") == $((${#n} + 3)) ]] || bad=$((bad + 1))
+    done
+    expect_ge "files the program opened" 30 "$files"
+    expect "program files not holding exactly what the program wrote" 0 "$bad"
+    grep -v -e '^heapspan: wrote ' -e '^heapspan: recording to ' run.err >other.err
+    expect "stderr lines besides the start and 'wrote' lines" 1 "$(wc -l <other.err)"
+    expect_grep "the line says the log's descriptor is no longer the log" \
+        "^heapspan: the log's descriptor [0-9]+ no longer refers to .*out\.hsl.*recording stopped" other.err
+    expect "ended" stopped "$(sget out.hsl ended)"
+    expect "malloc size=7101 (before the close)" 5 "$(n_alloc out.hsl malloc 7101)"
+}
+
 t_sighandler() {
     hs_run -o out.hsl -- "$PROGS/sighandler" "$PWD/counts"
     expect "exit status" 0 "$RC"

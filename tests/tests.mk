@@ -28,7 +28,7 @@ TEST_CXXFLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall
 # Programs from tests/progs/NAME.c (or .cc) to $(BUILD)/tests/progs/NAME. The sym_*
 # sources there belong to the symbolizer's unit tests and are built by their own rules.
 TEST_C_NAMES := allocs threads forks fork_busy exec_a exec_b dl_main killme endings sighandler \
-                fdclose regrow livezero manythreads \
+                fdclose fdraw regrow livezero manythreads \
                 sampled marker fullout demo_service
 TEST_CXX_NAMES := cxx_ops je_preload
 TEST_C_PROGS := $(addprefix $(TEST_PROGS_DIR)/,$(TEST_C_NAMES))
@@ -66,8 +66,8 @@ $(TEST_C_PROGS): $(TEST_PROGS_DIR)/%: $(TEST_SRC)/%.c $(TEST_SRC)/ready.h | $(TE
 # No frame pointers and no unwind tables: the shim's stack walks out of fdclose's
 # functions fall back to libunwind's heuristics, which test addresses through its pipe,
 # after the program has closed everything (tests/progs/fdclose.c).
-$(TEST_PROGS_DIR)/fdclose: TEST_CFLAGS += -fomit-frame-pointer -fno-asynchronous-unwind-tables \
-                                          -fno-unwind-tables
+$(TEST_PROGS_DIR)/fdclose $(TEST_PROGS_DIR)/fdraw: TEST_CFLAGS += -fomit-frame-pointer \
+    -fno-asynchronous-unwind-tables -fno-unwind-tables
 
 # The same program without frame pointers and with its loop counter in memory: the
 # shim's stack walks stop at its frames and go on through libunwind's tracer, whose
