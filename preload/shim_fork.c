@@ -65,6 +65,7 @@ static void fork_child(void)
     if (wr_fork_child(parent) < 0) {
         shim_recording = false;
     } else {
+        (void)tb_self(); /* this thread is the child's main one: the writer watches it */
         mm_scan(true);
     }
     rt_in_shim--;

@@ -252,6 +252,7 @@ __attribute__((constructor)) static void shim_init(void)
         return;
     late_done = true;
     rt_in_shim++;
+    (void)tb_self(); /* the main thread's state, whose exit the writer watches for */
     mm_scan(true);
     shim_install_signal_handlers();
     shim_install_fork_handlers();

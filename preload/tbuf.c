@@ -56,10 +56,21 @@ static uint64_t last_release_ns, gave_up_ns;
 
 void (*tb_on_buffer_full)(void);
 
+/* The main thread has left by pthread_exit (its tid is the pid). */
+static int main_exited;
+
 static void on_thread_exit(void *arg)
 {
     struct tb_thread *t = arg;
+    if (t->tid == getpid())
+        __atomic_store_n(&main_exited, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&t->dead, 1, __ATOMIC_RELEASE);
+}
+
+bool tb_main_may_have_exited(void)
+{
+    /* Without a state (and so a key) on the main thread its exit goes unseen: maybe. */
+    return __atomic_load_n(&main_exited, __ATOMIC_ACQUIRE) || !key_ok;
 }
 
 int tb_init(void)
@@ -447,6 +458,7 @@ void tb_fork_child(void)
     bufs_in_use = 0;
     bufs_pending = 0;
     space_waiters = 0;
+    main_exited = 0; /* the forking thread is the child's main thread */
     if (me != NULL) {
         struct tb_buf *b = buf_take_locked();
         if (b == NULL) {

@@ -122,6 +122,10 @@ static inline void tb_commit(struct tb_thread *t, uint8_t *p)
     __atomic_store_n(&t->cur->committed, (uint32_t)(p - t->cur->data), __ATOMIC_RELEASE);
 }
 
+/* Whether the process's main thread may have left by pthread_exit: known from its
+ * state's exit (tb_self must have run on it, as phase B sees to), else assumed. */
+bool tb_main_may_have_exited(void);
+
 /* Visits every thread state. fn runs under the tbuf lock: it must not take another
  * lock or allocate (fork's quiesce only yields while it waits). */
 void tb_for_each(void (*fn)(struct tb_thread *t, void *arg), void *arg);

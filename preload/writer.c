@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -100,6 +101,10 @@ static const char *errno_text(int err)
         return "read-only file system";
     case ENOMEM:
         return "out of memory";
+    case EMFILE:
+        return "too many open files";
+    case ENFILE:
+        return "too many open files in the system";
     default:
         return "I/O error";
     }
@@ -707,7 +712,9 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&flush_lock);
         if (tails) {
             last_tail = now;
-            if (wr_on_program_gone != NULL && program_threads_gone())
+            /* /proc is read only once the main thread has gone: the shim takes none of
+             * the program's descriptors, even for a moment, while it runs. */
+            if (wr_on_program_gone != NULL && tb_main_may_have_exited() && program_threads_gone())
                 wr_on_program_gone(); /* does not return */
         }
     }
@@ -1005,6 +1012,18 @@ int wr_open(int ppid)
         return err;
     }
     fd = rt_fd_move_high(fd);
+    if (fd < 0) {
+        struct rlimit r;
+        char lim[24] = "?";
+        if (getrlimit(RLIMIT_NOFILE, &r) == 0)
+            *rt_fmt_u64(lim, (uint64_t)r.rlim_cur) = '\0';
+        unlink(path);
+        rt_say("the program may open only ", lim,
+               " descriptors (RLIMIT_NOFILE, soft and hard) and the log would take one of "
+               "them; not recording, the program runs as usual",
+               NULL);
+        return -EMFILE;
+    }
     log_pid = pid;
     struct stat st;
     if (fstat(fd, &st) != 0) {

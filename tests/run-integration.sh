@@ -39,7 +39,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
     end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
-    disk_full bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
+    disk_full fewfds bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
 # ---- checking ----
@@ -797,14 +797,15 @@ t_fdclose() {
 # Handlers that allocate: synchronously (all recorded) and from a timer that interrupts
 # the shim (recorded + counted as lost = handler runs) (tests/progs/sighandler.c).
 # A raw close_range past the shim's hooks, then the program's own files on every number
-# the shim had (tests/progs/fdraw.c), with 64 descriptors at most so that they get there
+# the shim had (tests/progs/fdraw.c), with 64 descriptors at most (soft and hard, so that the
+# log sits at half the limit, 32) so that they get there
 # at once. The shim finds its log's number naming another file, says so in one line,
 # stops recording, and never writes into the program's files; libunwind's memory checks,
 # made from new stacks with no unwind tables meanwhile, take no descriptor at all. The
 # log ends at the last write before the close, with an end record saying "stopped".
 t_fdraw() {
     mkdir files || return
-    (ulimit -S -n 64 && exec timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run -o out.hsl -- \
+    (ulimit -n 64 && exec timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run -o out.hsl -- \
         "$PROGS/fdraw" "$PWD/files") >run.out 2>run.err
     RC=$?
     expect "exit status" 0 "$RC"
@@ -1006,6 +1007,26 @@ t_disk_full() {
         return
     }
     summary out.hsl # exits 0: readable up to the failure
+}
+
+# RLIMIT_NOFILE 5 (tests/progs/fewfds.c opens descriptors 3 and 4): with a higher hard
+# limit the log goes above the soft one, and the program gets every descriptor it would
+# without the shim; with the hard limit at 5 too there is no room, and the shim does not
+# record, in one line, rather than take one.
+t_fewfds() {
+    (ulimit -S -n 5 && exec timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" \
+        HEAPSPAN_OUTPUT="$PWD/out.hsl" "$PROGS/fewfds" 2) >run.out 2>run.err
+    expect "soft limit 5: exit status" 0 $?
+    expect "soft limit 5: stderr" "heapspan: recording to $PWD/out.hsl" "$(cat run.err)"
+    expect "soft limit 5: malloc size=7201" 3 "$(n_alloc out.hsl malloc 7201)"
+    mkdir hard && cd hard || return
+    (ulimit -n 5 && exec timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" \
+        HEAPSPAN_OUTPUT="$PWD/out.hsl" "$PROGS/fewfds" 2) >run.out 2>run.err
+    expect "soft and hard limit 5: exit status" 0 $?
+    expect "soft and hard limit 5: stderr lines" 1 "$(wc -l <run.err)"
+    expect_grep "soft and hard limit 5: the line" \
+        '^heapspan: the program may open only 5 descriptors .*not recording' run.err
+    expect "soft and hard limit 5: logs" "" "$(ls ./*.hsl 2>/dev/null)"
 }
 
 # A bad value in the environment: one line, the default, and recording as usual
