@@ -825,6 +825,56 @@ static void with_suffix(char *out, size_t cap, const char *base, int k)
     *p = '\0';
 }
 
+static const char *file_kind(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    case S_IFIFO:
+        return "a FIFO";
+    case S_IFSOCK:
+        return "a socket";
+    default:
+        return "not a regular file";
+    }
+}
+
+/* The output path, checked before it is opened: a directory gets the log inside it
+ * under the default name (HEAPSPAN_OUTPUT=/var/tmp/ means "there"); anything else that
+ * exists and is not a regular file (/dev/null, a FIFO) is refused - opening it would
+ * write there, or block, and the "-2" suffix that avoids an existing log would make
+ * /dev/null-2. A regular file that exists is left alone (wr_open picks a suffix). */
+static int output_path(char *base, size_t cap, int pid, bool root)
+{
+    struct stat st;
+
+    if (stat(base, &st) != 0)
+        return 0; /* a new file; open says what else is wrong */
+    if (S_ISDIR(st.st_mode)) {
+        char name[512];
+        size_t n = strlen(base);
+        if (!expand_template(name, sizeof(name), HS_DEFAULT_OUTPUT, pid, root) ||
+            n + 1 + strlen(name) >= cap - 32) {
+            rt_say(HS_ENV_OUTPUT " is too long; not recording", NULL);
+            return -ENAMETOOLONG;
+        }
+        if (n > 0 && base[n - 1] != '/')
+            base[n++] = '/';
+        memcpy(base + n, name, strlen(name) + 1);
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rt_say(HS_ENV_OUTPUT "=", base, " is ", file_kind(st.st_mode),
+               "; the log must be a regular file (or go in a directory): not recording, the "
+               "program runs as usual",
+               NULL);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static void write_manifest(void)
 {
     char line[8192], *p = line, *end = line + sizeof(line) - 2;
@@ -998,6 +1048,9 @@ int wr_open(int ppid)
         rt_say(HS_ENV_OUTPUT " is too long; not recording", NULL);
         return -ENAMETOOLONG;
     }
+    err = output_path(base, sizeof(base), pid, root);
+    if (err < 0)
+        return err;
     memcpy(path, base, sizeof(path));
     for (int k = 2; k < 1000; k++) {
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

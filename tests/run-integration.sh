@@ -39,7 +39,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
     end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
-    disk_full fewfds bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
+    disk_full fewfds output_special bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
 # ---- checking ----
@@ -1027,6 +1027,38 @@ t_fewfds() {
     expect_grep "soft and hard limit 5: the line" \
         '^heapspan: the program may open only 5 descriptors .*not recording' run.err
     expect "soft and hard limit 5: logs" "" "$(ls ./*.hsl 2>/dev/null)"
+}
+
+# HEAPSPAN_OUTPUT naming something other than a regular file: /dev/null and a FIFO are
+# refused with one line (before, the "-2" suffix made /dev/null-2); a directory gets the
+# log inside it under the default name. exec_b makes 3 allocations.
+t_output_special() {
+    local had_devnull2=0 what
+    [[ -e /dev/null-2 ]] && had_devnull2=1
+    mkfifo fifo
+    for what in /dev/null "$PWD/fifo"; do
+        timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_OUTPUT="$what" \
+            "$PROGS/exec_b" >run.out 2>run.err
+        expect "$what: exit status" 0 $?
+        expect "$what: stderr lines" 1 "$(wc -l <run.err)"
+        expect_grep "$what: the line" "^heapspan: HEAPSPAN_OUTPUT=$what is a (character device|FIFO); .*not recording" run.err
+    done
+    if ((!had_devnull2)) && [[ -e /dev/null-2 ]]; then
+        fail "/dev/null-2 was created"
+        rm -f /dev/null-2
+    fi
+    expect "files besides the FIFO and the output" fifo "$(ls | grep -v '^run\.')"
+    mkdir logs
+    timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_OUTPUT="$PWD/logs" "$PROGS/exec_b" \
+        >run.out 2>run.err
+    expect "a directory: exit status" 0 $?
+    local logs=(logs/heapspan.*.hsl)
+    expect "a directory: logs in it named heapspan.PID.hsl" 1 \
+        "$([[ -e ${logs[0]} ]] && echo ${#logs[@]} || echo 0)"
+    [[ -e ${logs[0]} ]] || return
+    expect "a directory: the pid in the name" "$(sget "${logs[0]}" pid)" \
+        "$(sed -n 's/.*heapspan\.\([0-9]*\)\.hsl$/\1/p' <<<"${logs[0]}")"
+    expect "a directory: allocations" 3 "$(sget "${logs[0]}" allocations)"
 }
 
 # A bad value in the environment: one line, the default, and recording as usual
