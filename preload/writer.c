@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -894,6 +895,42 @@ static void write_manifest(void)
     }
 }
 
+/* The length of this process's argv area: arg_end - arg_start, fields 48 and 49 of
+ * /proc/self/stat (readable by the process itself). 0 if unknown. */
+static size_t argv_area_len(void)
+{
+    char buf[1024];
+    int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return 0;
+    ssize_t n = read(f, buf, sizeof(buf) - 1);
+    close(f);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* comm (field 2) may hold anything: fields are counted from its last ')'. */
+    char *p = strrchr(buf, ')');
+    uint64_t v[2] = { 0, 0 };
+    for (int field = 2; p != NULL && field < 49; field++) {
+        p = strchr(p, ' ');
+        if (p == NULL)
+            return 0;
+        p++;
+        if (field + 1 >= 48) {
+            char *e;
+            v[field + 1 - 48] = strtoull(p, &e, 10);
+            if (e == p)
+                return 0;
+        }
+    }
+    return p != NULL && v[1] > v[0] ? (size_t)(v[1] - v[0]) : 0;
+}
+
+/* The process record: the executable and the arguments. /proc/self/cmdline reads on into
+ * the environment when the argv area's last byte is not NUL - a program that wrote its
+ * title over its arguments (setproctitle style) makes it so, and its forked children
+ * open their logs here - so no more than the area's length is read, and the area's end
+ * ends the last argument. */
 static void queue_process_record(void)
 {
     static uint8_t body[16384], rec[16400];
@@ -902,27 +939,34 @@ static void queue_process_record(void)
     uint8_t *p = body;
     ssize_t n = (ssize_t)strlen(exe);
     ssize_t an = 0;
+    size_t area = argv_area_len();
+    size_t want = area != 0 && area < sizeof(args) ? area : sizeof(args);
     int afd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 
     if (n < 0)
         n = 0;
     if (afd >= 0) {
-        an = read(afd, args, sizeof(args));
+        an = read(afd, args, want);
         close(afd);
         if (an < 0)
             an = 0;
     }
-    p = lf_put_varint(p, (uint64_t)n);
-    memcpy(p, exe, (size_t)n);
-    p += n;
+    /* The whole area read: its end closes an argument left open. A read cut at
+     * sizeof(args) leaves a cut-off last argument out instead. */
+    bool whole = area != 0 && (size_t)an == area;
     uint64_t n_args = 0;
     for (ssize_t i = 0; i < an; i++)
         n_args += args[i] == '\0';
+    if (whole && an > 0 && args[an - 1] != '\0')
+        n_args++;
+    p = lf_put_varint(p, (uint64_t)n);
+    memcpy(p, exe, (size_t)n);
+    p += n;
     p = lf_put_varint(p, n_args);
     for (ssize_t i = 0; i < an;) {
         size_t l = strnlen(args + i, (size_t)(an - i));
-        if ((size_t)(an - i) == l)
-            break; /* a cut-off last argument (over 8 KiB of args) is left out */
+        if ((size_t)(an - i) == l && !whole)
+            break;
         p = lf_put_varint(p, l);
         memcpy(p, args + i, l);
         p += l;

@@ -39,7 +39,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
     end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
-    disk_full fewfds output_special bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
+    disk_full fewfds output_special proctitle bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
 # ---- checking ----
@@ -1059,6 +1059,26 @@ t_output_special() {
     expect "a directory: the pid in the name" "$(sget "${logs[0]}" pid)" \
         "$(sed -n 's/.*heapspan\.\([0-9]*\)\.hsl$/\1/p' <<<"${logs[0]}")"
     expect "a directory: allocations" 3 "$(sget "${logs[0]}" allocations)"
+}
+
+# A process that wrote its title over its arguments (setproctitle style), no NUL left
+# in the argv area, then forked (tests/progs/proctitle.c): the child's log gives the
+# title as its one argument, read no further than the argv area - not the environment
+# that follows it, which /proc/self/cmdline reads on into.
+t_proctitle() {
+    HS_TEST_SECRET=not-for-the-log hs_run -o out.hsl -- "$PROGS/proctitle" one two-padding
+    expect "exit status" 0 "$RC"
+    local logs=(out.*.hsl)
+    expect "child logs" 1 "$([[ -e ${logs[0]} ]] && echo ${#logs[@]} || echo 0)"
+    [[ -e ${logs[0]} ]] || return
+    expect "child: malloc size=7301" 1 "$(n_alloc "${logs[0]}" malloc 7301)"
+    timeout 60 "$HEAPSPAN" report --format json "${logs[0]}" >child.json 2>child.err ||
+        fail "report --format json ${logs[0]} failed: $(head -c 300 child.err)"
+    expect "child: argv" "proctitle-master + spaces" "$("$PYTHON" -c '
+import json, sys
+argv = json.load(open(sys.argv[1]))["log"]["argv"]
+ok = len(argv) == 1 and argv[0].startswith("proctitle-master ") and argv[0].strip() == "proctitle-master"
+print("proctitle-master + spaces" if ok else repr(argv))' child.json)"
 }
 
 # A bad value in the environment: one line, the default, and recording as usual

@@ -28,7 +28,7 @@ TEST_CXXFLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall
 # Programs from tests/progs/NAME.c (or .cc) to $(BUILD)/tests/progs/NAME. The sym_*
 # sources there belong to the symbolizer's unit tests and are built by their own rules.
 TEST_C_NAMES := allocs threads forks fork_busy exec_a exec_b dl_main killme endings sighandler \
-                fdclose fdraw fewfds regrow livezero manythreads \
+                fdclose fdraw fewfds proctitle regrow livezero manythreads \
                 sampled marker fullout demo_service
 TEST_CXX_NAMES := cxx_ops je_preload
 TEST_C_PROGS := $(addprefix $(TEST_PROGS_DIR)/,$(TEST_C_NAMES))
