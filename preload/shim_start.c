@@ -45,6 +45,7 @@ int shim_my_pid;
 struct smp_set *shim_sampled;
 const struct smp_filter *shim_sampled_filter = &smp_all_maybe;
 struct smp_set *shim_zero_set;
+bool shim_counting_unwritten;
 
 /* For good: every free takes the slow path (see shim_arena_alloc). */
 static void unpin_filter(void)
@@ -143,6 +144,7 @@ void shim_resolve_real(void)
 static void on_writer_stop(void)
 {
     shim_recording = false;
+    __atomic_store_n(&shim_counting_unwritten, true, __ATOMIC_RELEASE);
 }
 
 static void on_writer_tick(void)

@@ -70,6 +70,7 @@ struct tb_thread {
     uint64_t rng;
     uint64_t lost;                 /* events not recorded, reported in the next LF_EV_LOST */
     uint64_t lost_async;           /* the same, counted by signal handlers (atomic) */
+    uint64_t unwritten;            /* events after recording stopped early (atomic stores) */
     int in_record;                 /* a hook is building a record on this thread */
     struct st_entry **stack_cache; /* per-thread cache in front of the stack table */
     struct st_thread *unwind;      /* the unwinder's per-thread state (stacks.c) */

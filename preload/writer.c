@@ -56,7 +56,9 @@ static size_t meta_q_len, meta_q_cap;
 /* Writer-only state (under flush_lock). */
 static uint8_t *stage, *raw, *meta_scratch;
 static size_t stage_len;
-static uint64_t stage_events; /* event records in the stage, for the lost count */
+static uint64_t stage_events;   /* events in the stage, for the lost count */
+static uint64_t chunk_events;   /* events coded into the chunk being built */
+static uint64_t dropped_events; /* events staged after recording stopped, never written */
 static ZSTD_CCtx *zc;
 static struct ec_enc *enc; /* big: rt_map'ed, pages touched as columns fill */
 static uint32_t stacks_written = 1;
@@ -207,6 +209,58 @@ static bool is_log(int f)
     return f >= 0 && fstat(f, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
 }
 
+/* ---- an end record written early ----
+ *
+ * When recording stops before the process ends (a write failed, or fd was lost), the
+ * end record says "stopped" and how many events are not in the log. That count is not
+ * known yet: events still in the threads' buffers, and those the hooks go on counting
+ * (shim_count_unwritten), come after. So it is written as a varint of fixed width,
+ * padded with continuation bytes (readers take any length up to ten, lf_get_varint),
+ * and wr_settle_lost puts the final count in place at exit with pwrite - no byte more,
+ * where a full disk may have none to give. */
+
+#define END_COUNT_WIDTH 10 /* a uint64_t's varint never needs more */
+
+static struct {
+    uint8_t payload[64];  /* the chunk's payload: the one END record */
+    size_t len, count_at; /* its length; where its count starts */
+    uint64_t chunk_off;   /* the chunk's file offset; UINT64_MAX: none written */
+    uint64_t lost;        /* the count in it */
+} early_end = { .chunk_off = UINT64_MAX };
+
+static uint8_t *put_varint_fixed(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < END_COUNT_WIDTH - 1; i++) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v; /* the 64th bit at most */
+    return p;
+}
+
+static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last_time,
+                       uint32_t n_records, const uint8_t *payload, size_t len, bool compress);
+
+/* Stages the early end record, alone in an uncompressed meta chunk at the stage's start
+ * (the caller empties the stage first, and sets early_end.chunk_off once it is out). */
+static void stage_end_stopped(uint64_t lost)
+{
+    uint8_t body[40], *p = body;
+
+    p = lf_put_varint(p, rt_ticks());
+    size_t count_in_body = (size_t)(p - body);
+    p = put_varint_fixed(p, lost);
+    p = lf_put_varint(p, LF_END_STOPPED);
+    uint8_t *r = early_end.payload;
+    *r++ = LF_META_END;
+    r = lf_put_varint(r, (uint64_t)(p - body));
+    early_end.count_at = (size_t)(r - early_end.payload) + count_in_body;
+    memcpy(r, body, (size_t)(p - body));
+    early_end.len = (size_t)(r - early_end.payload) + (size_t)(p - body);
+    early_end.lost = lost;
+    emit_chunk(LF_CHUNK_META, 0, 0, 0, 1, early_end.payload, early_end.len, false);
+}
+
 /* The log, opened again by its path, for a last record after fd was lost: only if the
  * path still names the same file, of the length we wrote. -1 if not. */
 static int reopen_log(void)
@@ -244,10 +298,12 @@ static void log_gone(int f, uint64_t lost)
     int again = reopen_log();
     if (again >= 0) {
         stage_len = 0;
-        write_end(LF_END_STOPPED, lost);
+        stage_end_stopped(lost);
         if (pwrite(again, stage, stage_len, (off_t)file_off) == (ssize_t)stage_len &&
-            ftruncate(again, (off_t)(file_off + stage_len)) == 0)
+            ftruncate(again, (off_t)(file_off + stage_len)) == 0) {
+            early_end.chunk_off = file_off;
             file_off += stage_len;
+        }
         syscall(SYS_close, again);
     }
     stage_len = 0;
@@ -276,9 +332,11 @@ static void stop(int err, uint64_t lost)
            NULL);
     if (ftruncate(fd, (off_t)file_off) == 0 && lseek(fd, (off_t)file_off, SEEK_SET) >= 0) {
         stage_len = 0;
-        write_end(LF_END_STOPPED, lost);
-        if (rt_write_all(fd, stage, stage_len) == 0)
+        stage_end_stopped(lost);
+        if (rt_write_all(fd, stage, stage_len) == 0) {
+            early_end.chunk_off = file_off;
             file_off += stage_len;
+        }
     }
     stage_len = 0;
     stopped = true;
@@ -289,6 +347,7 @@ static void stop(int err, uint64_t lost)
 static void stage_flush(void)
 {
     if (stage_len == 0 || stopped) {
+        dropped_events += stopped ? stage_events : 0;
         stage_len = 0;
         stage_events = 0;
         return;
@@ -370,10 +429,8 @@ static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last
     lf_put_u64(h + 32, 0);
     lf_put_u32(h + 40, span > UINT32_MAX ? UINT32_MAX : (uint32_t)span);
     lf_put_u32(h + 44, n_records);
-    if (kind == LF_CHUNK_EVENTS) {
+    if (kind == LF_CHUNK_EVENTS)
         index_note(file_off + stage_len, base_time, last_time);
-        stage_events += n_records;
-    }
     stage_len += LF_CHUNK_HDR_SIZE + stored;
 }
 
@@ -489,6 +546,8 @@ static void emit_events(struct tb_thread *t, uint64_t base_time, uint64_t last_t
     size_t len = ec_enc_finish(enc, raw, compress ? zc : NULL, ZSTD_LEVEL_EVENTS);
     emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, last_time, enc->records, raw, len,
                false);
+    stage_events += chunk_events;
+    chunk_events = 0;
 }
 
 /* Writes out one thread's committed records: the filled buffers, and the current one
@@ -517,6 +576,7 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
     int chunks = 0;
 
     ec_enc_begin(enc, base_time);
+    chunk_events = 0;
     while (b != NULL && budget-- > 0) {
         /* next first: once it is set, committed is final. */
         struct tb_buf *next = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
@@ -547,6 +607,8 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
             }
             ec_enc_add(enc, &ev);
             in_chunk += (size_t)(p - rec);
+            /* What the lost count counts: events, a realloc one (not zero counts). */
+            chunk_events += ev.type == LF_EV_LOST ? ev.count : ev.type != LF_EV_ZEROS;
         }
         b->flushed = (uint32_t)(p - b->data);
         if (full) {
@@ -1227,6 +1289,51 @@ void wr_finish(int reason)
         write_index();
         stage_flush();
         finished = true;
+    }
+    pthread_mutex_unlock(&flush_lock);
+}
+
+/* Events a thread recorded that were never written: its buffers past what the writer
+ * took, and what it could not record (t->lost, lost_async) or counted once recording
+ * had stopped (t->unwritten). Under the tbuf lock (tb_for_each); records are counted,
+ * as the stage counts them: a realloc is one. */
+static void add_unwritten(struct tb_thread *t, void *arg)
+{
+    uint64_t *n = arg;
+    uint64_t budget = tb_buffers_in_use() + 2;
+
+    for (struct tb_buf *b = t->flush_buf; b != NULL && budget-- > 0;
+         b = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE)) {
+        const uint8_t *p = b->data + b->flushed;
+        const uint8_t *end = b->data + __atomic_load_n(&b->committed, __ATOMIC_ACQUIRE);
+        uint64_t time = 0;
+        struct lf_event ev;
+        while (p < end && lf_decode_event(&p, end, &time, &ev) > 0)
+            *n += ev.type == LF_EV_LOST ? ev.count : ev.type != LF_EV_ZEROS;
+    }
+    *n += t->lost + __atomic_load_n(&t->lost_async, __ATOMIC_RELAXED) +
+          __atomic_load_n(&t->unwritten, __ATOMIC_RELAXED);
+}
+
+void wr_settle_lost(uint64_t counted)
+{
+    pthread_mutex_lock(&flush_lock);
+    if (early_end.chunk_off != UINT64_MAX) {
+        uint64_t total = early_end.lost + dropped_events + counted;
+        tb_for_each(add_unwritten, &total);
+        put_varint_fixed(early_end.payload + early_end.count_at, total);
+        uint8_t crc[4];
+        lf_put_u32(crc, lf_crc32c(0, early_end.payload, early_end.len));
+        int f = is_log(fd) ? fd : reopen_log();
+        if (f >= 0) {
+            uint64_t at = early_end.chunk_off + LF_CHUNK_HDR_SIZE + early_end.count_at;
+            if (pwrite(f, early_end.payload + early_end.count_at, END_COUNT_WIDTH, (off_t)at) ==
+                END_COUNT_WIDTH)
+                (void)!pwrite(f, crc, sizeof(crc), (off_t)(early_end.chunk_off + 20));
+            if (f != fd)
+                syscall(SYS_close, f);
+        }
+        early_end.lost = total;
     }
     pthread_mutex_unlock(&flush_lock);
 }

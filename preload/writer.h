@@ -53,6 +53,12 @@ void wr_flush(void);
  * already be off for new events. Idempotent. */
 void wr_finish(int reason);
 
+/* At exit, when recording stopped early (a write error, or the log's descriptor lost):
+ * puts the final count of events not in the log - those in the stage when it stopped,
+ * in the threads' buffers, and `counted` more (the hooks' own count) - into the end
+ * record written then, in place. */
+void wr_settle_lost(uint64_t counted);
+
 /* From a fatal signal handler: a bounded wait for the flush lock, then an uncompressed
  * flush and the end record. Never blocks for more than ~200 ms. */
 void wr_emergency(int reason);

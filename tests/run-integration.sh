@@ -1007,6 +1007,12 @@ t_disk_full() {
         return
     }
     summary out.hsl # exits 0: readable up to the failure
+    # Every event is either in the log or counted as lost: fullout makes 300,000
+    # malloc/free pairs and one malloc (stdout's buffer), and the count of those not
+    # written, events after the stop included, is put into the end record at exit.
+    expect "ended" stopped "$(sget out.hsl ended)"
+    expect "allocations + frees + lost_events" 600001 \
+        "$(($(sget out.hsl allocations) + $(sget out.hsl frees) + $(sget out.hsl lost_events)))"
 }
 
 # RLIMIT_NOFILE 5 (tests/progs/fewfds.c opens descriptors 3 and 4): with a higher hard

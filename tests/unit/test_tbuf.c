@@ -71,6 +71,7 @@ int shim_my_pid;
 struct smp_set *shim_sampled;
 const struct smp_filter *shim_sampled_filter = &smp_all_maybe;
 struct smp_set *shim_zero_set;
+bool shim_counting_unwritten;
 char shim_arena[SHIM_ARENA_BYTES];
 bool shim_glibc_heap;
 
