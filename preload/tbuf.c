@@ -27,10 +27,14 @@
  * so that memory goes back to the system when threads exit (4 MiB of buffers). */
 #define POOL_KEEP   64
 #define STATES_KEEP 64
-/* How long a thread whose buffer filled waits for the writer while the writer releases
- * nothing at all, before its event is dropped and counted: a stuck disk must not stall
- * the program for good, but a writer that makes progress is waited for. */
-#define PENDING_WAIT_NS 1000000000ull
+/* How long a thread whose buffer filled waits for the writer before its event is dropped
+ * and counted: a second once the writer's write() has not returned for that long (a
+ * stuck disk must not stall the program for good), ten while the writer releases nothing
+ * for any other reason. A writer merely short of CPU - hundreds of busy threads, a loaded
+ * machine - is waited for: 600 threads filling buffers on a loaded 2-core machine left it
+ * without a release for over a second. */
+#define STUCK_WRITE_NS 1000000000ull
+#define NO_PROGRESS_NS 10000000000ull
 
 enum { IDLE_WATCHING, IDLE_CLAMPED, IDLE_TRIMMED };
 
@@ -55,6 +59,8 @@ static int space_waiters;
 static uint64_t last_release_ns, gave_up_ns;
 
 void (*tb_on_buffer_full)(void);
+int tb_writer_alive;
+uint64_t tb_writer_blocked_since;
 
 /* The main thread has left by pthread_exit (its tid is the pid). */
 static int main_exited;
@@ -130,9 +136,10 @@ static void futex_wait(uint32_t *word, uint32_t seen, uint64_t ns)
 }
 
 /* The next buffer for a thread whose current one is full. That one now waits for the
- * writer; past TB_PENDING_LIMIT of those, wait for the writer to release some - but if it
- * releases none for PENDING_WAIT_NS, the event is dropped and counted. Each release
- * wakes one waiter (waking all made hundreds of threads fight for every buffer). */
+ * writer; past TB_PENDING_LIMIT of those, wait for the writer to release some - unless
+ * there is no writer, or it looks stuck (STUCK_WRITE_NS): then the event is dropped and
+ * counted. Each release wakes one waiter (waking all made hundreds of threads fight for
+ * every buffer). */
 static struct tb_buf *buf_next(void)
 {
     uint64_t start = 0;
@@ -158,7 +165,10 @@ static struct tb_buf *buf_next(void)
         /* Once a thread has given up, the others do not wait again until the writer
          * has released a buffer since: a stuck writer costs the program one wait. */
         uint64_t released = __atomic_load_n(&last_release_ns, __ATOMIC_RELAXED);
-        bool stuck = now - (released > start ? released : start) >= PENDING_WAIT_NS ||
+        uint64_t blocked = __atomic_load_n(&tb_writer_blocked_since, __ATOMIC_RELAXED);
+        bool stuck = !__atomic_load_n(&tb_writer_alive, __ATOMIC_RELAXED) ||
+                     (blocked != 0 && now - blocked >= STUCK_WRITE_NS) ||
+                     now - (released > start ? released : start) >= NO_PROGRESS_NS ||
                      released < __atomic_load_n(&gave_up_ns, __ATOMIC_RELAXED);
         if (!stuck)
             futex_wait(&space_seq, seen, 10000000);
@@ -458,7 +468,9 @@ void tb_fork_child(void)
     bufs_in_use = 0;
     bufs_pending = 0;
     space_waiters = 0;
-    main_exited = 0; /* the forking thread is the child's main thread */
+    main_exited = 0;     /* the forking thread is the child's main thread */
+    tb_writer_alive = 0; /* until the child's own starts */
+    tb_writer_blocked_since = 0;
     if (me != NULL) {
         struct tb_buf *b = buf_take_locked();
         if (b == NULL) {

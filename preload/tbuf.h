@@ -163,5 +163,9 @@ void tb_fork_child(void);
 
 /* Set by writer.c: called when a buffer fills, to wake the writer. */
 extern void (*tb_on_buffer_full)(void);
+/* Set by writer.c, for back-pressure: whether its thread runs (a thread waits for buffer
+ * space only if one does), and since when its write() has not returned (0: not in one). */
+extern int tb_writer_alive;
+extern uint64_t tb_writer_blocked_since;
 
 #endif

@@ -358,7 +358,9 @@ static void stage_flush(void)
         stage_events = 0;
         return;
     }
+    __atomic_store_n(&tb_writer_blocked_since, rt_monotonic_ns(), __ATOMIC_RELAXED);
     int err = rt_write_all(fd, stage, stage_len);
+    __atomic_store_n(&tb_writer_blocked_since, 0, __ATOMIC_RELAXED);
     if (err < 0)
         stop(err, stage_events);
     else
@@ -760,6 +762,7 @@ static void *writer_main(void *arg)
             wr_on_tick();
         pthread_mutex_lock(&flush_lock);
         if (finished || stopped) {
+            __atomic_store_n(&tb_writer_alive, 0, __ATOMIC_RELAXED);
             pthread_mutex_unlock(&flush_lock);
             break;
         }
@@ -814,6 +817,7 @@ int wr_start(void)
         return -err;
     }
     writer_running = true;
+    __atomic_store_n(&tb_writer_alive, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
