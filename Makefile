@@ -3,6 +3,7 @@
 #   make            build build/heapspan and build/libheapspan.so
 #   make demo       build, then record and report the bundled demo program
 #   make test       build, then run unit and integration tests ("N passed, N failed")
+#   make stress     the stress suite in full, a few minutes (tests/stress.sh)
 #   make bench      the benchmark against heaptrack and jemalloc's profiler (bench/)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format / format-check / clean
@@ -131,7 +132,7 @@ install: all
 	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
 
 CLANG_FORMAT_SRCS = $(wildcard format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] viz/*.[ch] \
-                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c)
+                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c tests/stress/*.c)
 
 format:
 	clang-format -i $(CLANG_FORMAT_SRCS)

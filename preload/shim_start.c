@@ -262,6 +262,10 @@ __attribute__((constructor)) static void shim_init(void)
         char pid[24];
         *rt_fmt_u64(pid, (uint64_t)shim_my_pid) = '\0';
         setenv(HS_ENV_ROOT_PID, pid, 0);
+        /* And for this image's forked children, which never read the environment
+         * again: without it they took themselves for the root of the run, and each took
+         * the configured name with a "-N" suffix instead of ".PID". */
+        rt_cfg.root_pid = shim_my_pid;
     }
     if (!rt_cfg.follow_children)
         drop_self_from_preload();

@@ -5,6 +5,8 @@
 #                                      tests; the last line is "N passed, N failed" over both
 #   make test TEST_ARGS='fork exec'    only the named integration tests
 #   make test-progs                    only build the programs, into $(BUILD)/tests/progs/
+#   make stress                        the stress suite in full (tests/stress.sh --full: a
+#                                      few minutes); `make test` runs its quick form
 #
 # Only names starting with test/TEST_ are defined here, so as not to clash with the
 # including Makefile.
@@ -36,8 +38,12 @@ TEST_CXX_PROGS := $(addprefix $(TEST_PROGS_DIR)/,$(TEST_CXX_NAMES))
 TEST_JE_PROG := $(TEST_PROGS_DIR)/je_direct
 TEST_DL_LIB := $(TEST_PROGS_DIR)/libhsdl.so
 TEST_PYEXT := $(TEST_PROGS_DIR)/hsext.so
+# The stress suite's programs, from tests/stress/NAME.c to $(BUILD)/tests/stress/NAME.
+TEST_STRESS_DIR := $(BUILD)/tests/stress
+TEST_STRESS_NAMES := xfree forkstorm dlloop execchain endstress
+TEST_STRESS_PROGS := $(addprefix $(TEST_STRESS_DIR)/,$(TEST_STRESS_NAMES))
 TEST_ALL_PROGS := $(TEST_C_PROGS) $(TEST_CXX_PROGS) $(TEST_JE_PROG) $(TEST_DL_LIB) $(TEST_PYEXT) \
-                  $(TEST_PROGS_DIR)/manythreads_nofp
+                  $(TEST_PROGS_DIR)/manythreads_nofp $(TEST_STRESS_PROGS)
 
 # Unit test binaries (cmocka), run before the integration tests when non-empty. Each is
 # run from the top directory with TEST_UNIT_ARGS, then TEST_UNIT_ARGS_<name> (or
@@ -103,6 +109,11 @@ $(TEST_PYEXT): $(TEST_SRC)/hsext.c | $(TEST_PROGS_DIR)
 	fi; \
 	$(CC) $(TEST_CFLAGS) -fPIC -shared -I"$$inc" -o $@ $<
 
+$(TEST_STRESS_PROGS): $(TEST_STRESS_DIR)/%: tests/stress/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(TEST_V),,echo "  CC      $@")
+	$(TEST_Q)$(CC) $(TEST_CFLAGS) -o $@ $< -ldl
+
 $(TEST_PROGS_DIR):
 	$(TEST_Q)mkdir -p $@
 
@@ -114,7 +125,8 @@ TEST_OUT := $(BUILD)/tests/integration.out
 
 # The runners: each prints `N passed, N failed` last. The report tests need their own
 # programs and the sanitized analyzer (tests/report.mk).
-TEST_RUNNERS := tests/run-integration.sh tests/golden-tests.sh $(if $(TEST_REPORT_PROGS),tests/report-tests.sh)
+TEST_RUNNERS := tests/run-integration.sh tests/stress.sh tests/golden-tests.sh \
+                $(if $(TEST_REPORT_PROGS),tests/report-tests.sh)
 
 test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN)
 	$(TEST_Q)pass=0; fail=0; \
@@ -149,6 +161,10 @@ test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT
 	echo "$$pass passed, $$fail failed"; \
 	[ "$$fail" -eq 0 ]
 
-.PHONY: test test-progs
+stress: all $(TEST_ALL_PROGS)
+	$(TEST_Q)HEAPSPAN='$(BUILD)/heapspan' SHIM='$(BUILD)/libheapspan.so' PROGS='$(TEST_PROGS_DIR)' \
+	    STRESS='$(TEST_STRESS_DIR)' tests/stress.sh --full $(TEST_ARGS)
+
+.PHONY: test test-progs stress
 
 .DEFAULT_GOAL := $(TEST_SAVED_GOAL)
