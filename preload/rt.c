@@ -87,10 +87,10 @@ char *rt_fmt_str(char *p, const char *end, const char *s)
     return p;
 }
 
-int rt_open_anyway(const char *path, int flags)
+int rt_open_anyway(const char *path, int flags, int mode)
 {
     struct rlimit r, raised;
-    int f = open(path, flags);
+    int f = open(path, flags, mode);
 
     if (f >= 0 || errno != EMFILE || getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max)
         return f;
@@ -98,7 +98,7 @@ int rt_open_anyway(const char *path, int flags)
     raised.rlim_cur = r.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
         return -1;
-    f = open(path, flags);
+    f = open(path, flags, mode);
     int saved = errno;
     setrlimit(RLIMIT_NOFILE, &r);
     errno = saved;
@@ -166,8 +166,8 @@ uint64_t rt_realtime_ns(void)
 void rt_clock_init(void)
 {
     char buf[32] = { 0 };
-    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                  O_RDONLY | O_CLOEXEC);
+    int fd = rt_open_anyway("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                            O_RDONLY | O_CLOEXEC, 0);
 
     rt_clock_tsc = false;
     if (fd < 0)

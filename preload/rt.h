@@ -41,8 +41,8 @@ int rt_write_all(int fd, const void *buf, size_t len);
 
 /* open(2) for the shim's own use: if the program has used every descriptor its soft
  * limit allows (EMFILE), once more with the soft limit raised to the hard one for the
- * call, then put back. -1 and errno as open's. */
-int rt_open_anyway(const char *path, int flags);
+ * call, then put back. mode as open's with O_CREAT. -1 and errno as open's. */
+int rt_open_anyway(const char *path, int flags, int mode);
 
 /* Moves a descriptor of the shim's out of the program's way, close-on-exec, so that the
  * program's own open() calls get the numbers they would get without the shim. Where the

@@ -266,7 +266,7 @@ static void stage_end_stopped(uint64_t lost)
 static int reopen_log(void)
 {
     struct stat st;
-    int f = rt_open_anyway(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    int f = rt_open_anyway(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (f < 0)
         return -1;
     if (fstat(f, &st) != 0 || st.st_dev != log_dev || st.st_ino != log_ino ||
@@ -708,7 +708,7 @@ static void drain(bool compress)
 static bool program_threads_gone(void)
 {
     char buf[512];
-    int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    int f = rt_open_anyway("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
     if (f < 0)
         return false;
     ssize_t n = read(f, buf, sizeof(buf) - 1);
@@ -954,7 +954,7 @@ static void write_manifest(void)
     }
     p = rt_fmt_str(p, end, path);
     *p++ = '\n';
-    int m = open(rt_cfg.manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int m = rt_open_anyway(rt_cfg.manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (m >= 0) {
         (void)rt_write_all(m, line, (size_t)(p - line));
         close(m);
@@ -966,7 +966,7 @@ static void write_manifest(void)
 static size_t argv_area_len(void)
 {
     char buf[1024];
-    int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    int f = rt_open_anyway("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
     if (f < 0)
         return 0;
     ssize_t n = read(f, buf, sizeof(buf) - 1);
@@ -1007,7 +1007,7 @@ static void queue_process_record(void)
     ssize_t an = 0;
     size_t area = argv_area_len();
     size_t want = area != 0 && area < sizeof(args) ? area : sizeof(args);
-    int afd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    int afd = rt_open_anyway("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
 
     if (n < 0)
         n = 0;
@@ -1163,7 +1163,7 @@ int wr_open(int ppid)
         return err;
     memcpy(path, base, sizeof(path));
     for (int k = 2; k < 1000; k++) {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = rt_open_anyway(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST)
             break;
         with_suffix(path, sizeof(path), base, k);

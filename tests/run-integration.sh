@@ -1015,16 +1015,27 @@ t_disk_full() {
         "$(($(sget out.hsl allocations) + $(sget out.hsl frees) + $(sget out.hsl lost_events)))"
 }
 
-# RLIMIT_NOFILE 5 (tests/progs/fewfds.c opens descriptors 3 and 4): with a higher hard
-# limit the log goes above the soft one, and the program gets every descriptor it would
-# without the shim; with the hard limit at 5 too there is no room, and the shim does not
-# record, in one line, rather than take one.
+# RLIMIT_NOFILE 5 (tests/progs/fewfds.c opens descriptors 3 and 4, then forks): with a
+# higher hard limit the log goes above the soft one, and the program gets every
+# descriptor it would without the shim; its child, with every descriptor taken, still
+# opens its log and - under `heapspan run`, which learns of logs from a file the shim
+# appends their paths to - gets it named. With the hard limit at 5 too there is no room,
+# and the shim does not record, in one line, rather than take one.
 t_fewfds() {
     (ulimit -S -n 5 && exec timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" \
         HEAPSPAN_OUTPUT="$PWD/out.hsl" "$PROGS/fewfds" 2) >run.out 2>run.err
     expect "soft limit 5: exit status" 0 $?
-    expect "soft limit 5: stderr" "heapspan: recording to $PWD/out.hsl" "$(cat run.err)"
     expect "soft limit 5: malloc size=7201" 3 "$(n_alloc out.hsl malloc 7201)"
+    local child=(out.*.hsl)
+    expect "soft limit 5: the child's log, malloc size=7202" 1 \
+        "$([[ -e ${child[0]} ]] && n_alloc "${child[0]}" malloc 7202 || echo none)"
+    mkdir run && cd run || return
+    (ulimit -S -n 5 && exec timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run -o out.hsl -- \
+        "$PROGS/fewfds" 2) >run.out 2>run.err
+    expect "heapspan run, soft limit 5: exit status" 0 $?
+    check_wrote
+    expect "heapspan run, soft limit 5: logs" 2 "$(ls ./*.hsl | wc -l)"
+    cd .. || return
     mkdir hard && cd hard || return
     (ulimit -n 5 && exec timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" \
         HEAPSPAN_OUTPUT="$PWD/out.hsl" "$PROGS/fewfds" 2) >run.out 2>run.err
