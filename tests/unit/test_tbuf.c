@@ -280,11 +280,51 @@ static void threads_churn(void **state)
     assert_int_equal(in_child(churn, 0), 0);
 }
 
+/* ---- idle threads ---- */
+
+static pthread_barrier_t idle_barrier;
+
+static void *idler(void *arg)
+{
+    for (int round = 0; round < 3; round++) {
+        pairs(3000, 72); /* past a page of buffer: worth trimming */
+        pthread_barrier_wait(&idle_barrier);
+        sleep_ms(400); /* the writer clamps, then trims, this thread's buffer */
+    }
+    return arg;
+}
+
+/* Threads that fill part of a buffer, go idle long enough for the writer to retire it
+ * (tb_trim_idle: the clamp of `end`, then the pages dropped), and record again, three
+ * times over, while the writer flushes. */
+static int idle_and_back(long unused)
+{
+    (void)unused;
+    pthread_t t[8];
+    if (start("idle") != 0 || pthread_barrier_init(&idle_barrier, NULL, 8) != 0)
+        return 2;
+    for (int i = 0; i < 8; i++)
+        if (pthread_create(&t[i], NULL, idler, NULL) != 0)
+            return 3;
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    finish();
+    unlink(log_path);
+    return 0;
+}
+
+static void idle_threads_come_back(void **state)
+{
+    (void)state;
+    assert_int_equal(in_child(idle_and_back, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exit_flush_vs_reaper),
         cmocka_unit_test(threads_churn),
+        cmocka_unit_test(idle_threads_come_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
