@@ -47,7 +47,7 @@ struct tb_buf {
     uint32_t committed;  /* bytes of complete records (owner: release store) */
     uint32_t flushed;    /* bytes the writer has written (writer only) */
     uint32_t cap;
-    uint32_t flags; /* TB_BUF_*: the pool's and the writer's, under the tbuf lock */
+    uint32_t flags; /* TB_BUF_*: pool (tbuf lock) and writer (a thread's current buffer) */
     uint8_t data[];
 };
 
