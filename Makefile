@@ -5,6 +5,7 @@
 #   make test       build, then run unit and integration tests, format-check and
 #                   check-layers ("N passed, N failed")
 #   make check-layers   every #include points the way the layers depend (docs/architecture.md)
+#   make stress     the stress suite in full, a few minutes (tests/stress.sh)
 #   make bench      the benchmark against heaptrack and jemalloc's profiler (bench/)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format / format-check / clean
@@ -35,10 +36,12 @@ SHIM_CFLAGS := $(HS_CFLAGS) -fPIC -fvisibility=hidden -fexceptions -fno-omit-fra
                -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
                -fno-builtin-free -ftls-model=initial-exec -I$(UNWIND_DIR)/include
 # --wrap=sigprocmask: libunwind's calls go to stacks.c's __wrap_sigprocmask (see there).
-# --wrap=pipe2,close,read: the shim's own descriptors (libunwind's validation pipe) are
-# kept from the program's close-everything and dup2 (preload/fdguard.h).
+# --wrap=pipe2,close,read,syscall: libunwind's memory validation, which writes through a
+# pipe of its own, needs no descriptor or checks that its pipe is still its own
+# (preload/fdguard.c).
 SHIM_LDFLAGS := -shared -Wl,--exclude-libs,ALL -Wl,-z,nodelete -Wl,-z,defs \
-	-Wl,--wrap=sigprocmask -Wl,--wrap=pipe2 -Wl,--wrap=close -Wl,--wrap=read
+	-Wl,--wrap=sigprocmask -Wl,--wrap=pipe2 -Wl,--wrap=close -Wl,--wrap=read \
+	-Wl,--wrap=syscall
 SHIM_LIBS := -lzstd -lm -pthread -ldl
 
 # format/ is compiled twice: into the shim with the shim's flags, and into the CLI.
@@ -175,7 +178,7 @@ install: all
 	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
 
 CLANG_FORMAT_SRCS = $(wildcard format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] viz/*.[ch] \
-                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c)
+                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c tests/stress/*.c)
 
 format:
 	clang-format -i $(CLANG_FORMAT_SRCS)

@@ -6,8 +6,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "preload/rt.h"
@@ -32,73 +36,95 @@ void fdg_init(void)
     *(void **)&real.dup3 = dlsym(RTLD_NEXT, "dup3");
 }
 
-/* ---- the shim's pipe (libunwind's, the only pipe2 caller in the shim) ---- */
+/* ---- libunwind's memory validation ----
+ *
+ * Before its heuristics dereference an address, libunwind tests that the address's page
+ * is readable (x86_64/Ginit.c, write_validate): mincore, then a write of one byte from
+ * it into a pipe of its own - EFAULT if unreadable - after draining the pipe with read().
+ * A pipe is two descriptors, and the program can take their numbers from under it (a
+ * raw close_range, then its own open()): libunwind's write would then put a byte of
+ * memory into the program's file, and its read take one out.
+ *
+ * So libunwind gets no pipe. Its pipe2, read and close land in the __wrap_ functions
+ * here, and its write, a syscall(SYS_write, ...), in __wrap_syscall (-Wl,--wrap,
+ * Makefile): pipe2 hands back two numbers no descriptor can have, read says the pipe is
+ * empty, close does nothing, and the write becomes a FUTEX_WAIT with a zero timeout on
+ * the page's first word. The kernel reads that word to compare it, and fails with
+ * EFAULT exactly where the write would have; otherwise it returns at once (EAGAIN, or
+ * ETIMEDOUT), having changed nothing. No descriptor, no privilege, and no system call a
+ * seccomp profile forbids (every threaded program waits on futexes). */
 
-static int pipe_end[2] = { -1, -1 };
-static bool pipe_taken; /* the program has dup2'ed onto an end: read says closed */
-static bool end_taken[2];
+#define NO_FD_READ  (-1000)
+#define NO_FD_WRITE (-1001)
 
 int __real_pipe2(int fds[2], int flags);
 int __real_close(int fd);
 ssize_t __real_read(int fd, void *buf, size_t n);
+long __real_syscall(long nr, ...);
+
+/* Whether the page at addr (page-aligned, as libunwind passes it) can be read. */
+static bool readable(const void *page)
+{
+    struct timespec zero = { 0, 0 };
+    long r = __real_syscall(SYS_futex, page, FUTEX_WAIT_PRIVATE, 0, &zero, NULL, 0);
+    return r == 0 || errno != EFAULT;
+}
 
 int __wrap_pipe2(int fds[2], int flags);
 int __wrap_pipe2(int fds[2], int flags)
 {
-    int r = __real_pipe2(fds, flags);
-    if (r != 0)
-        return r;
-    fds[0] = rt_fd_move_high(fds[0]);
-    fds[1] = rt_fd_move_high(fds[1]);
-    end_taken[0] = end_taken[1] = false;
-    __atomic_store_n(&pipe_end[0], fds[0], __ATOMIC_RELEASE);
-    __atomic_store_n(&pipe_end[1], fds[1], __ATOMIC_RELEASE);
-    __atomic_store_n(&pipe_taken, false, __ATOMIC_RELEASE);
+    (void)flags;
+    fds[0] = NO_FD_READ;
+    fds[1] = NO_FD_WRITE;
     return 0;
 }
 
-static int pipe_end_of(int fd)
-{
-    if (fd < 0)
-        return -1;
-    for (int i = 0; i < 2; i++)
-        if (__atomic_load_n(&pipe_end[i], __ATOMIC_ACQUIRE) == fd)
-            return i;
-    return -1;
-}
-
-/* The shim's own close: an end the program has taken is the program's descriptor now,
- * and is only forgotten. */
 int __wrap_close(int fd);
 int __wrap_close(int fd)
 {
-    int end = pipe_end_of(fd);
-    if (end >= 0) {
-        bool taken = end_taken[end];
-        __atomic_store_n(&pipe_end[end], -1, __ATOMIC_RELEASE);
-        if (taken)
-            return 0;
-    }
+    if (fd == NO_FD_READ || fd == NO_FD_WRITE)
+        return 0;
     return (int)syscall(SYS_close, fd);
 }
 
-/* The shim's own read: libunwind drains its pipe before each validation and opens a new
- * one when the read fails. */
 ssize_t __wrap_read(int fd, void *buf, size_t n);
 ssize_t __wrap_read(int fd, void *buf, size_t n)
 {
-    if (__atomic_load_n(&pipe_taken, __ATOMIC_ACQUIRE) && pipe_end_of(fd) >= 0) {
-        errno = EBADF;
+    if (fd == NO_FD_READ) {
+        errno = EAGAIN; /* an empty pipe: libunwind goes on to write */
         return -1;
     }
     return __real_read(fd, buf, n);
+}
+
+/* Everything but libunwind's write is passed on (syscall takes at most six arguments
+ * after the number; reading six is what glibc's syscall does with its registers).
+ * libunwind retries while errno is EINTR, so it never sees that. */
+long __wrap_syscall(long nr, ...);
+long __wrap_syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    /* The descriptor is an int: of its register, only the low half is the caller's. */
+    if (nr == SYS_write && (int)a1 == NO_FD_WRITE) {
+        if (readable((const void *)(uintptr_t)a2)) {
+            if (errno == EINTR)
+                errno = EAGAIN;
+            return 1;
+        }
+        return -1; /* errno is EFAULT */
+    }
+    return __real_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
 /* ---- the program's calls ---- */
 
 static bool is_shim_fd(int fd)
 {
-    return pipe_end_of(fd) >= 0 || wr_is_log_fd(fd);
+    return wr_is_log_fd(fd);
 }
 
 static int sys_close_range(unsigned first, unsigned last, int flags)
@@ -110,33 +136,16 @@ static int sys_close_range(unsigned first, unsigned last, int flags)
     return (int)syscall(SYS_close_range, first, last, flags);
 }
 
-/* Closes [first, last] except the shim's descriptors; the first error, or 0. */
+/* Closes [first, last] except the log; the first error, or 0. */
 static int close_around(unsigned first, unsigned last, int flags)
 {
-    int keep[3], n = 0;
-    int cand[3] = { wr_log_fd(), __atomic_load_n(&pipe_end[0], __ATOMIC_ACQUIRE),
-                    __atomic_load_n(&pipe_end[1], __ATOMIC_ACQUIRE) };
-    for (int i = 0; i < 3; i++)
-        if (cand[i] >= 0 && (unsigned)cand[i] >= first && (unsigned)cand[i] <= last &&
-            is_shim_fd(cand[i]))
-            keep[n++] = cand[i];
-    for (int i = 1; i < n; i++) /* ascending: at most three */
-        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    int err = 0;
-    unsigned from = first;
-    for (int i = 0; i < n; i++) {
-        unsigned k = (unsigned)keep[i]; /* first <= k <= last, k < INT_MAX */
-        int r = k > from ? sys_close_range(from, k - 1, flags) : 0;
-        if (r != 0 && err == 0)
-            err = r;
-        from = k + 1;
-    }
-    int r = from <= last ? sys_close_range(from, last, flags) : 0;
-    return err != 0 ? err : r;
+    int log = wr_log_fd();
+    if (log < 0 || (unsigned)log < first || (unsigned)log > last || !is_shim_fd(log))
+        return sys_close_range(first, last, flags);
+    unsigned k = (unsigned)log; /* first <= k <= last, k < INT_MAX */
+    int r1 = k > first ? sys_close_range(first, k - 1, flags) : 0;
+    int r2 = k < last ? sys_close_range(k + 1, last, flags) : 0;
+    return r1 != 0 ? r1 : r2;
 }
 
 EXPORT int close(int fd)
@@ -161,20 +170,13 @@ EXPORT void closefrom(int lowfd)
     close_around(lowfd < 0 ? 0 : (unsigned)lowfd, UINT_MAX, 0);
 }
 
-/* dup2/dup3 onto one of the shim's numbers (fdguard.h). The log moves first, and the
- * real call then replaces the old number (the log's duplicate) atomically; had the call
- * failed, that duplicate is closed here. If the log cannot move (no descriptor left),
- * recording stops: the program's descriptor must never receive the log. A pipe end is
- * given up: marked taken before the call, so libunwind's next read fails and it opens a
- * new pipe. */
+/* dup2/dup3 onto the log's number (fdguard.h). The log moves first, and the real call
+ * then replaces the old number (the log's duplicate) atomically; had the call failed,
+ * that duplicate is closed here. If the log cannot move (no descriptor left), recording
+ * stops: the program's descriptor must never receive the log. */
 static int onto(int oldfd, int newfd, int flags, bool three)
 {
     int moved_from = wr_is_log_fd(newfd) ? wr_move_fd() : -1;
-    int end = pipe_end_of(newfd);
-    if (end >= 0 && oldfd != newfd) {
-        end_taken[end] = true;
-        __atomic_store_n(&pipe_taken, true, __ATOMIC_RELEASE);
-    }
     int r;
     if (three)
         r = real.dup3 != NULL ? real.dup3(oldfd, newfd, flags)

@@ -87,14 +87,45 @@ char *rt_fmt_str(char *p, const char *end, const char *s)
     return p;
 }
 
+int rt_open_anyway(const char *path, int flags, int mode)
+{
+    struct rlimit r, raised;
+    int f = open(path, flags, mode);
+
+    if (f >= 0 || errno != EMFILE || getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max)
+        return f;
+    raised = r;
+    raised.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
+        return -1;
+    f = open(path, flags, mode);
+    int saved = errno;
+    setrlimit(RLIMIT_NOFILE, &r);
+    errno = saved;
+    return f;
+}
+
 int rt_fd_move_high(int fd)
 {
-    struct rlimit r;
-    /* A much higher number would make the kernel grow the descriptor table. */
-    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur < 64)
+    struct rlimit r, raised;
+    int high = -1;
+
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &r) != 0)
         return fd;
-    int floor = r.rlim_cur > 2000 ? 1000 : (int)(r.rlim_cur / 2);
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    if (r.rlim_cur < r.rlim_max && r.rlim_cur < 1024) {
+        raised = r;
+        raised.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            high = fcntl(fd, F_DUPFD_CLOEXEC, (int)r.rlim_cur);
+            setrlimit(RLIMIT_NOFILE, &r);
+        }
+    }
+    if (high < 0 && r.rlim_cur < RT_FD_FEW) {
+        syscall(SYS_close, fd);
+        return -1;
+    }
+    if (high < 0)
+        high = fcntl(fd, F_DUPFD_CLOEXEC, r.rlim_cur > 2000 ? 1000 : (int)(r.rlim_cur / 2));
     if (high < 0)
         return fd;
     syscall(SYS_close, fd);
@@ -135,8 +166,8 @@ uint64_t rt_realtime_ns(void)
 void rt_clock_init(void)
 {
     char buf[32] = { 0 };
-    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                  O_RDONLY | O_CLOEXEC);
+    int fd = rt_open_anyway("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                            O_RDONLY | O_CLOEXEC, 0);
 
     rt_clock_tsc = false;
     if (fd < 0)

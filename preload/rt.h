@@ -41,9 +41,21 @@ void rt_unmap(void *p, size_t size);
 /* Writes all of buf, retrying on EINTR and short writes. 0 or a negative errno. */
 int rt_write_all(int fd, const void *buf, size_t len);
 
-/* Moves a descriptor of the shim's to a high number (half the descriptor limit, at
- * most 1000), close-on-exec, so that the program's own open() calls get the numbers they
- * would get without the shim. Returns the new number, or fd itself if it cannot move. */
+/* open(2) for the shim's own use: if the program has used every descriptor its soft
+ * limit allows (EMFILE), once more with the soft limit raised to the hard one for the
+ * call, then put back. mode as open's with O_CREAT. -1 and errno as open's. */
+int rt_open_anyway(const char *path, int flags, int mode);
+
+/* Moves a descriptor of the shim's out of the program's way, close-on-exec, so that the
+ * program's own open() calls get the numbers they would get without the shim. Where the
+ * soft descriptor limit is below 1024 - a program that may run out - at the soft limit
+ * or above, where the program cannot open anything (the soft limit raised to the hard
+ * one for the dup, then put back); otherwise, or if the hard limit leaves no room, at
+ * half the limit, at most 1000 (a higher number would make the kernel grow the
+ * descriptor table). Returns the new number, fd itself if it cannot move - or -1, fd
+ * closed, if the limit is so low (below RT_FD_FEW, soft and hard) that taking any of its
+ * numbers could make the program fail where it works without us. */
+#define RT_FD_FEW 64
 int rt_fd_move_high(int fd);
 
 /* Decimal / hex formatting into a caller's buffer; returns the end (no NUL). */

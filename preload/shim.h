@@ -104,6 +104,11 @@ extern struct smp_set *shim_sampled; /* sampled mode: the sampled live blocks */
  * the slow path. */
 extern const struct smp_filter *shim_sampled_filter;
 extern struct smp_set *shim_zero_set; /* full mode: blocks picked for zero counting */
+/* Recording stopped early (a write failed, or the log's descriptor was lost): the hooks
+ * go on counting the events they would have recorded (SHIM_COUNT_UNWRITTEN), and the
+ * log's end record gets the total at exit. Set by the stop; read only on the paths that
+ * record nothing, so recording pays nothing for it. */
+extern bool shim_counting_unwritten;
 
 /* A fatal asynchronous signal that arrived while this thread was inside the shim:
  * acted on as the hook returns (flushing from inside the shim could deadlock). */
@@ -261,6 +266,19 @@ static inline uint64_t shim_resize_growth(void *old, size_t size)
 
 /* At exit: the blocks picked for zero counting that were never freed. */
 void shim_count_live_zeros(void);
+
+/* An event of type kind (LF_EV_ALLOC, LF_EV_FREE, LF_EV_REALLOC) that was not recorded
+ * because recording stopped early: counted, in sampled mode only if the sampler would
+ * have taken it (a realloc's size is the new size; called before the real call). */
+__attribute__((cold)) void shim_count_unwritten(int kind, void *p, size_t size);
+/* What threads without a state of their own counted (at exit, for wr_settle_lost). */
+uint64_t shim_unwritten_stateless(void);
+
+#define SHIM_COUNT_UNWRITTEN(kind, p, size)                          \
+    do {                                                             \
+        if (SHIM_UNLIKELY(shim_counting_unwritten) && !rt_in_shim)   \
+            shim_count_unwritten(kind, (void *)(p), (size_t)(size)); \
+    } while (0)
 
 /* The signal that arrived while this thread was in the shim (shim_pending_signal), as
  * the hook leaves (shim_signal.c). */

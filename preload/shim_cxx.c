@@ -67,6 +67,8 @@ static void new_leave(int64_t *saved_left)
         shim_ensure_ready();                              \
         if (shim_recording && !rt_in_shim)                \
             shim_note_free(fn_id, p);                     \
+        else                                              \
+            SHIM_COUNT_UNWRITTEN(LF_EV_FREE, p, 0);       \
         if (SHIM_UNLIKELY(f == NULL)) {                   \
             shim_real.free(p);                            \
             return;                                       \

@@ -56,6 +56,7 @@ static void fork_child(void)
     st_fork_child();
     tb_fork_child();
     mm_fork_child();
+    shim_counting_unwritten = false; /* the parent's count, for the parent's log */
     if (!rt_cfg.follow_children || !shim_recording) {
         shim_recording = false;
         wr_fork_parent(); /* unlock; the inherited log is never written here */
@@ -65,6 +66,7 @@ static void fork_child(void)
     if (wr_fork_child(parent) < 0) {
         shim_recording = false;
     } else {
+        (void)tb_self(); /* this thread is the child's main one: the writer watches it */
         mm_scan(true);
     }
     rt_in_shim--;

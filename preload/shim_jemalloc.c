@@ -52,9 +52,10 @@ SHIM_EXPORT void *mallocx(size_t size, int flags)
     void *p;
     if (f == NULL)
         p = je_emulate_alloc(size, flags);
-    else if (!shim_recording || rt_in_shim)
+    else if (!shim_recording || rt_in_shim) {
+        SHIM_COUNT_UNWRITTEN(LF_EV_ALLOC, NULL, size);
         return f(size, flags);
-    else
+    } else
         SHIM_CALL_GUARDED(p = f(size, flags));
     shim_note_alloc(LF_FN_MALLOCX, p, size);
     return p;
@@ -64,8 +65,10 @@ SHIM_EXPORT void *rallocx(void *ptr, size_t size, int flags)
 {
     void *(*f)(void *, size_t, int) = SHIM_NEXT(void *(*)(void *, size_t, int), rallocx);
     shim_ensure_ready();
-    if (!shim_recording || rt_in_shim)
+    if (!shim_recording || rt_in_shim) {
+        SHIM_COUNT_UNWRITTEN(LF_EV_REALLOC, ptr, size);
         return f != NULL ? f(ptr, size, flags) : shim_real.realloc(ptr, size ? size : 1);
+    }
     uint64_t growth = shim_resize_growth(ptr, size);
     struct shim_resize_old o;
     uint64_t t_before = rt_ticks_before();
@@ -86,8 +89,10 @@ SHIM_EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
     shim_ensure_ready();
     if (f == NULL)
         return shim_real.malloc_usable_size(ptr); /* libc cannot resize in place */
-    if (!shim_recording || rt_in_shim)
+    if (!shim_recording || rt_in_shim) {
+        SHIM_COUNT_UNWRITTEN(LF_EV_REALLOC, ptr, size);
         return f(ptr, size, extra, flags);
+    }
     size_t usable = shim_usable_size(ptr);
     struct shim_resize_old o;
     uint64_t t_before = rt_ticks_before();
@@ -128,6 +133,8 @@ SHIM_EXPORT void dallocx(void *ptr, int flags)
     shim_ensure_ready();
     if (shim_recording && !rt_in_shim)
         shim_note_free(LF_FN_MALLOCX, ptr);
+    else
+        SHIM_COUNT_UNWRITTEN(LF_EV_FREE, ptr, 0);
     if (f == NULL)
         shim_real.free(ptr);
     else
@@ -140,6 +147,8 @@ SHIM_EXPORT void sdallocx(void *ptr, size_t size, int flags)
     shim_ensure_ready();
     if (shim_recording && !rt_in_shim)
         shim_note_free(LF_FN_MALLOCX, ptr);
+    else
+        SHIM_COUNT_UNWRITTEN(LF_EV_FREE, ptr, 0);
     if (f == NULL)
         shim_real.free(ptr);
     else

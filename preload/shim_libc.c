@@ -83,6 +83,8 @@ __attribute__((noinline)) static void free_slow(void *p)
     shim_ensure_ready();
     if (shim_recording)
         shim_note_free(LF_FN_FREE, p);
+    else
+        SHIM_COUNT_UNWRITTEN(LF_EV_FREE, p, 0);
     shim_real.free(p);
 }
 
@@ -138,6 +140,13 @@ static void *call_reallocarray(void *old, size_t n, size_t size)
     return p;
 }
 
+/* Not recorded: out of line, so that the recording path keeps its registers. */
+__attribute__((noinline)) static void *realloc_unrecorded(void *old, size_t size)
+{
+    SHIM_COUNT_UNWRITTEN(LF_EV_REALLOC, old, size);
+    return shim_real.realloc(old, size);
+}
+
 __attribute__((noinline)) static void *realloc_slow(void *old, size_t size)
 {
     shim_ensure_ready();
@@ -150,7 +159,7 @@ __attribute__((noinline)) static void *realloc_slow(void *old, size_t size)
         return p;
     }
     if (!shim_recording || rt_in_shim)
-        return shim_real.realloc(old, size);
+        return realloc_unrecorded(old, size);
     return resize(LF_FN_REALLOC, old, size, call_realloc, size, 0);
 }
 
@@ -173,8 +182,10 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
     }
     if (SHIM_UNLIKELY(shim_in_arena(old) || shim_real.reallocarray == NULL))
         return realloc(old, n * size);
-    if (!shim_recording || rt_in_shim)
+    if (!shim_recording || rt_in_shim) {
+        SHIM_COUNT_UNWRITTEN(LF_EV_REALLOC, old, n * size);
         return shim_real.reallocarray(old, n, size);
+    }
     return resize(LF_FN_REALLOCARRAY, old, n * size, call_reallocarray, n, size);
 }
 

@@ -26,8 +26,17 @@ static void finish(int reason)
     if (getpid() != shim_my_pid)
         return; /* a vfork child sharing our memory */
     bool interrupted = rt_in_shim != 0;
-    if (!__atomic_exchange_n(&shim_recording, false, __ATOMIC_ACQ_REL))
-        return; /* not recording, or another thread is finishing */
+    if (!__atomic_exchange_n(&shim_recording, false, __ATOMIC_ACQ_REL)) {
+        /* Not recording, or another thread is finishing - or recording stopped early:
+         * then the log's end record gets the final count of what is not in it. */
+        if (!interrupted &&
+            __atomic_exchange_n(&shim_counting_unwritten, false, __ATOMIC_ACQ_REL)) {
+            rt_in_shim++;
+            wr_settle_lost(shim_unwritten_stateless());
+            rt_in_shim--;
+        }
+        return;
+    }
     rt_in_shim++;
     if (interrupted) {
         /* _exit from a signal handler that interrupted the shim: this thread's buffer

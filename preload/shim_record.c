@@ -127,8 +127,10 @@ void shim_note_alloc_slow(int fn, void *p, size_t size)
     uint64_t now = rt_ticks();
     struct tb_thread *t = enter();
 
-    if (t == NULL)
+    if (t == NULL) {
+        SHIM_COUNT_UNWRITTEN(LF_EV_ALLOC, p, size);
         return;
+    }
     uint64_t addr = (uint64_t)(uintptr_t)p;
     if (shim_sample_mean != 0) {
         if (!smp_take(&shim_sample_left, &t->rng, shim_sample_mean, size)) {
@@ -306,6 +308,47 @@ void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p
     leave(t);
 }
 
+/* ---- events after an early stop ---- */
+
+static uint64_t unwritten_stateless;
+
+void shim_count_unwritten(int kind, void *p, size_t size)
+{
+    struct tb_thread *t = tb_current_thread;
+
+    rt_in_shim = 1; /* a signal handler's event is not counted: it cannot tear the count */
+    if (shim_sample_mean != 0) {
+        uint64_t own_rng = rt_ticks() ^ (uintptr_t)&own_rng, *rng = t != NULL ? &t->rng : &own_rng;
+        uint64_t addr = (uint64_t)(uintptr_t)p, size_was;
+        bool taken;
+        if (kind == LF_EV_FREE) {
+            taken = smp_remove(shim_sampled, addr, &size_was);
+        } else if (kind == LF_EV_REALLOC && p != NULL) {
+            uint64_t growth = size != 0 ? shim_resize_growth(p, size) : 0;
+            taken = smp_remove(shim_sampled, addr, &size_was) |
+                    smp_take(&shim_sample_left, rng, shim_sample_mean, growth);
+        } else {
+            /* Drawn as the recording path would: the countdown goes on, and the next
+             * allocations take the fast path again. */
+            taken = smp_take(&shim_sample_left, rng, shim_sample_mean, size);
+        }
+        if (!taken) {
+            rt_in_shim = 0;
+            return;
+        }
+    }
+    if (t != NULL)
+        __atomic_store_n(&t->unwritten, t->unwritten + 1, __ATOMIC_RELAXED);
+    else
+        __atomic_add_fetch(&unwritten_stateless, 1, __ATOMIC_RELAXED);
+    rt_in_shim = 0;
+}
+
+uint64_t shim_unwritten_stateless(void)
+{
+    return __atomic_load_n(&unwritten_stateless, __ATOMIC_RELAXED);
+}
+
 /* ---- zero-byte counts of blocks still live ---- */
 
 struct zero_scan {
@@ -352,5 +395,7 @@ void shim_count_live_zeros(void)
     if (set == NULL || (t = tb_self()) == NULL)
         return;
     struct zero_scan z = { t };
+    t->in_record++; /* records go into the buffer as a hook's would (tb_trim_idle) */
     smp_each(set, count_live_block, &z);
+    t->in_record--;
 }

@@ -46,6 +46,7 @@ int shim_my_pid;
 struct smp_set *shim_sampled;
 const struct smp_filter *shim_sampled_filter = &smp_all_maybe;
 struct smp_set *shim_zero_set;
+bool shim_counting_unwritten;
 
 /* For good: every free takes the slow path (see shim_arena_alloc). */
 static void unpin_filter(void)
@@ -144,6 +145,7 @@ void shim_resolve_real(void)
 static void on_writer_stop(void)
 {
     shim_recording = false;
+    __atomic_store_n(&shim_counting_unwritten, true, __ATOMIC_RELEASE);
 }
 
 static void on_writer_tick(void)
@@ -254,6 +256,7 @@ __attribute__((constructor)) static void shim_init(void)
         return;
     late_done = true;
     rt_in_shim++;
+    (void)tb_self(); /* the main thread's state, whose exit the writer watches for */
     mm_scan(true);
     shim_install_signal_handlers();
     shim_install_fork_handlers();
@@ -261,6 +264,10 @@ __attribute__((constructor)) static void shim_init(void)
         char pid[24];
         *rt_fmt_u64(pid, (uint64_t)shim_my_pid) = '\0';
         setenv(HS_ENV_ROOT_PID, pid, 0);
+        /* And for this image's forked children, which never read the environment
+         * again: without it they took themselves for the root of the run, and each took
+         * the configured name with a "-N" suffix instead of ".PID". */
+        rt_cfg.root_pid = shim_my_pid;
     }
     if (!rt_cfg.follow_children)
         drop_self_from_preload();

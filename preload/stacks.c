@@ -77,32 +77,37 @@ struct memo {
 };
 
 #define N_MEMOS 4
+/* Ordered by when a thread touches its parts, so that a thread that has captured a few
+ * shallow stacks keeps few pages resident (tbuf.h counts them): the fields every
+ * capture reads and the first frames of the last chain share a page; the memos, the
+ * slow walk's frames and the deep ends of the arrays are reached only as needed. */
 struct st_thread {
     /* Above the outermost frame libunwind has walked on this thread: no frame pointer
      * the fast walk follows may point at or past it. Learnt from slow walks, never
      * asked of libc - pthread_getattr_np holds the thread's lock while it allocates,
      * and a program calling it would deadlock against its own malloc hook. */
     uint64_t stack_hi;
-    struct memo memo[N_MEMOS];
-    /* The last stack the fast walk produced: the frame chain it followed (frame
+    /* The last stack the fast walk produced: the frame chain it followed (last[], frame
      * pointers and return addresses, the shim's own frames included) and the memo it
      * ended in (or NULL); its entry is last_entry. A capture whose chain and memo bytes
      * are the same is the same stack - the common case of a loop allocating at one call
      * site. */
     uint32_t last_n, last_gen;
     struct memo *last_memo;
-    uint64_t last_fp[LF_MAX_STACK_DEPTH + 32];
-    uint64_t last_ra[LF_MAX_STACK_DEPTH + 32];
-    /* Where the last fast walk met a frame without a frame pointer: that frame's pc,
-     * %rsp and %rbp, and the frames found up to it (its own pc the last). */
-    uint64_t stop_ip, stop_sp, stop_bp;
-    int stop_n;
     /* The entry this thread's last capture interned (the fast walk's, while last_n is
      * set): a loop allocating at one call site meets the same stack again, and an
      * equal compare costs less than the hash that finds its cache slot. */
     const struct st_entry *last_entry;
+    /* Where the last fast walk met a frame without a frame pointer: that frame's pc,
+     * %rsp and %rbp, and the frames found up to it (its own pc the last). */
+    uint64_t stop_ip, stop_sp, stop_bp;
+    int stop_n;
     /* Set while this thread is inside libunwind; fork waits for it (see st_fork_*). */
     int in_unwind;
+    struct {
+        uint64_t fp, ra;
+    } last[LF_MAX_STACK_DEPTH + 32];
+    struct memo memo[N_MEMOS];
     struct walked {
         uint64_t ip, sp, rbp;
         bool fp_ok; /* this frame's function keeps %rbp as frame base at ip */
@@ -153,8 +158,9 @@ static inline int class_of(uint64_t pc)
         if (e == 0)
             return PC_UNKNOWN;
         if (e == pc)
-            return classes[j].gen == gen ? (int)__atomic_load_n(&classes[j].cls, __ATOMIC_ACQUIRE)
-                                         : PC_UNKNOWN;
+            return __atomic_load_n(&classes[j].gen, __ATOMIC_ACQUIRE) == gen
+                       ? (int)__atomic_load_n(&classes[j].cls, __ATOMIC_ACQUIRE)
+                       : PC_UNKNOWN;
     }
     return PC_UNKNOWN;
 }
@@ -306,10 +312,10 @@ __attribute__((noinline)) static int fast_walk(struct st_thread *th, uint64_t *p
         return WALK_CANNOT; /* no walk learnt yet, or on another stack (sigaltstack) */
     for (uint32_t k = 0;; k++) {
         uint64_t ra = fp[1], next = fp[0];
-        if (k >= sizeof(th->last_fp) / sizeof(th->last_fp[0]))
+        if (k >= sizeof(th->last) / sizeof(th->last[0]))
             return WALK_CANNOT;
-        th->last_fp[k] = (uint64_t)(uintptr_t)fp;
-        th->last_ra[k] = ra;
+        th->last[k].fp = (uint64_t)(uintptr_t)fp;
+        th->last[k].ra = ra;
         th->last_n = k + 1;
         bool self = ra >= self_lo && ra < self_hi;
         int cls = self ? PC_FP : class_of(ra);
@@ -516,7 +522,7 @@ __attribute__((noinline)) static bool same_as_last(const struct st_thread *th)
     for (uint32_t k = 0; k < th->last_n; k++) {
         /* k = 0 is the callee's own frame: same place, but its return address is into
          * the other call site in st_capture_id. */
-        if ((uint64_t)(uintptr_t)fp != th->last_fp[k] || (k > 0 && fp[1] != th->last_ra[k]))
+        if ((uint64_t)(uintptr_t)fp != th->last[k].fp || (k > 0 && fp[1] != th->last[k].ra))
             return false;
         if (k + 1 < th->last_n)
             fp = (const uint64_t *)(uintptr_t)fp[0];

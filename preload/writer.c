@@ -7,7 +7,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,15 +32,16 @@
  * work, and level 1 stores them as small as level 3 does (measured on churn: 3.14
  * bytes per allocation either way) in less time. Negative levels skip the entropy
  * coding. Meta chunks (stacks, modules) are small and repetitive: level 3. */
-#define ZSTD_LEVEL_EVENTS     1
-#define ZSTD_LEVEL_META       3
-#define MAX_THREADS_PER_CYCLE 65536
+#define ZSTD_LEVEL_EVENTS 1
+#define ZSTD_LEVEL_META   3
 /* A thread's backlog goes out over several cycles, each ending in a barrier: a reader
  * merging threads can hand out events only below the barriers it has read. */
 #define CHUNKS_PER_CYCLE 2
 
-static int fd = -1; /* the log: high-numbered, guarded from the program (fdguard.h) */
-static int log_pid; /* the process fd belongs to (a vfork child shares this memory) */
+static int fd = -1;   /* the log: high-numbered, guarded from the program (fdguard.h) */
+static int log_pid;   /* the process fd belongs to (a vfork child shares this memory) */
+static dev_t log_dev; /* what fd was opened on: is_log() */
+static ino_t log_ino;
 static char path[4096];
 static uint64_t file_off;
 static bool finished, stopped;
@@ -52,15 +56,17 @@ static size_t meta_q_len, meta_q_cap;
 /* Writer-only state (under flush_lock). */
 static uint8_t *stage, *raw, *meta_scratch;
 static size_t stage_len;
-static uint64_t stage_events; /* event records in the stage, for the lost count */
+static uint64_t stage_events;   /* events in the stage, for the lost count */
+static uint64_t chunk_events;   /* events coded into the chunk being built */
+static uint64_t dropped_events; /* events staged after recording stopped, never written */
 static ZSTD_CCtx *zc;
 static struct ec_enc *enc; /* big: rt_map'ed, pages touched as columns fill */
 static uint32_t stacks_written = 1;
 static uint64_t last_barrier; /* barriers only move forward */
 static struct lf_index_entry *idx;
 static size_t idx_n, idx_cap;
-static struct tb_thread **snap_threads;
-static size_t snap_n;
+static struct tb_thread **snap_threads; /* a cycle's thread states: rt_map'ed, grown */
+static size_t snap_n, snap_seen, snap_cap;
 
 /* Wake-ups and markers. */
 static uint32_t wake_word;
@@ -98,6 +104,10 @@ static const char *errno_text(int err)
         return "read-only file system";
     case ENOMEM:
         return "out of memory";
+    case EMFILE:
+        return "too many open files";
+    case ENFILE:
+        return "too many open files in the system";
     default:
         return "I/O error";
     }
@@ -186,6 +196,121 @@ void wr_request_marker(void)
 
 static void write_end(int reason, uint64_t lost);
 
+/* Whether f still refers to the file this process created as its log (the device and
+ * inode recorded at open). The guard (fdguard.h) keeps the program's close, close_range,
+ * closefrom and dup2 off it, but not a raw system call - binaries built against glibc
+ * before 2.34 call close_range so - after which the program's next open() may take the
+ * number. Checked before every write, truncation or close through fd; fstat is cheap at
+ * the writer's 10 cycles a second. What it cannot rule out is the program closing and
+ * reopening the number between the check and the write, one system call later. */
+static bool is_log(int f)
+{
+    struct stat st;
+    return f >= 0 && fstat(f, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+}
+
+/* ---- an end record written early ----
+ *
+ * When recording stops before the process ends (a write failed, or fd was lost), the
+ * end record says "stopped" and how many events are not in the log. That count is not
+ * known yet: events still in the threads' buffers, and those the hooks go on counting
+ * (shim_count_unwritten), come after. So it is written as a varint of fixed width,
+ * padded with continuation bytes (readers take any length up to ten, lf_get_varint),
+ * and wr_settle_lost puts the final count in place at exit with pwrite - no byte more,
+ * where a full disk may have none to give. */
+
+#define END_COUNT_WIDTH 10 /* a uint64_t's varint never needs more */
+
+static struct {
+    uint8_t payload[64];  /* the chunk's payload: the one END record */
+    size_t len, count_at; /* its length; where its count starts */
+    uint64_t chunk_off;   /* the chunk's file offset; UINT64_MAX: none written */
+    uint64_t lost;        /* the count in it */
+} early_end = { .chunk_off = UINT64_MAX };
+
+static uint8_t *put_varint_fixed(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < END_COUNT_WIDTH - 1; i++) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v; /* the 64th bit at most */
+    return p;
+}
+
+static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last_time,
+                       uint32_t n_records, const uint8_t *payload, size_t len, bool compress);
+
+/* Stages the early end record, alone in an uncompressed meta chunk at the stage's start
+ * (the caller empties the stage first, and sets early_end.chunk_off once it is out). */
+static void stage_end_stopped(uint64_t lost)
+{
+    uint8_t body[40], *p = body;
+
+    p = lf_put_varint(p, rt_ticks());
+    size_t count_in_body = (size_t)(p - body);
+    p = put_varint_fixed(p, lost);
+    p = lf_put_varint(p, LF_END_STOPPED);
+    uint8_t *r = early_end.payload;
+    *r++ = LF_META_END;
+    r = lf_put_varint(r, (uint64_t)(p - body));
+    early_end.count_at = (size_t)(r - early_end.payload) + count_in_body;
+    memcpy(r, body, (size_t)(p - body));
+    early_end.len = (size_t)(r - early_end.payload) + (size_t)(p - body);
+    early_end.lost = lost;
+    emit_chunk(LF_CHUNK_META, 0, 0, 0, 1, early_end.payload, early_end.len, false);
+}
+
+/* The log, opened again by its path, for a last record after fd was lost: only if the
+ * path still names the same file, of the length we wrote. -1 if not. */
+static int reopen_log(void)
+{
+    struct stat st;
+    int f = rt_open_anyway(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (f < 0)
+        return -1;
+    if (fstat(f, &st) != 0 || st.st_dev != log_dev || st.st_ino != log_ino ||
+        (uint64_t)st.st_size < file_off) {
+        syscall(SYS_close, f);
+        return -1;
+    }
+    return f;
+}
+
+/* fd no longer refers to the log: never write, truncate or close through it again (the
+ * number is the program's now). Says so once, and ends the log with an end record
+ * ("stopped", with the events not written) through a descriptor opened for that alone. */
+static void log_gone(int f, uint64_t lost)
+{
+    char n[24], off[24];
+
+    if (stopped)
+        return;
+    *rt_fmt_u64(n, (uint64_t)f) = '\0';
+    *rt_fmt_u64(off, file_off) = '\0';
+    rt_say("the log's descriptor ", n, " no longer refers to ", path,
+           " (the program closed it with a system call the shim cannot see, such as a raw "
+           "close_range); recording stopped, nothing more is written through it, and the log "
+           "is readable up to byte ",
+           off, NULL);
+    __atomic_store_n(&fd, -1, __ATOMIC_RELAXED);
+    stopped = true;
+    int again = reopen_log();
+    if (again >= 0) {
+        stage_len = 0;
+        stage_end_stopped(lost);
+        if (pwrite(again, stage, stage_len, (off_t)file_off) == (ssize_t)stage_len &&
+            ftruncate(again, (off_t)(file_off + stage_len)) == 0) {
+            early_end.chunk_off = file_off;
+            file_off += stage_len;
+        }
+        syscall(SYS_close, again);
+    }
+    stage_len = 0;
+    if (wr_on_stop != NULL)
+        wr_on_stop();
+}
+
 /* A failed write: the log ends at the last chunk written whole. Cut off what was half
  * written, and try to add an end record saying how many events were lost - a full disk
  * may not take even that, but a quota or a transient error often leaves room. */
@@ -193,6 +318,10 @@ static void stop(int err, uint64_t lost)
 {
     if (stopped)
         return;
+    if (!is_log(fd)) { /* the error may be EBADF: the program closed it */
+        log_gone(fd, lost);
+        return;
+    }
     char off[24], n[24];
     *rt_fmt_u64(off, file_off) = '\0';
     *rt_fmt_u64(n, lost) = '\0';
@@ -203,9 +332,11 @@ static void stop(int err, uint64_t lost)
            NULL);
     if (ftruncate(fd, (off_t)file_off) == 0 && lseek(fd, (off_t)file_off, SEEK_SET) >= 0) {
         stage_len = 0;
-        write_end(LF_END_STOPPED, lost);
-        if (rt_write_all(fd, stage, stage_len) == 0)
+        stage_end_stopped(lost);
+        if (rt_write_all(fd, stage, stage_len) == 0) {
+            early_end.chunk_off = file_off;
             file_off += stage_len;
+        }
     }
     stage_len = 0;
     stopped = true;
@@ -216,11 +347,20 @@ static void stop(int err, uint64_t lost)
 static void stage_flush(void)
 {
     if (stage_len == 0 || stopped) {
+        dropped_events += stopped ? stage_events : 0;
         stage_len = 0;
         stage_events = 0;
         return;
     }
+    if (!is_log(fd)) {
+        log_gone(fd, stage_events);
+        stage_len = 0;
+        stage_events = 0;
+        return;
+    }
+    __atomic_store_n(&tb_writer_blocked_since, rt_monotonic_ns(), __ATOMIC_RELAXED);
     int err = rt_write_all(fd, stage, stage_len);
+    __atomic_store_n(&tb_writer_blocked_since, 0, __ATOMIC_RELAXED);
     if (err < 0)
         stop(err, stage_events);
     else
@@ -291,10 +431,8 @@ static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last
     lf_put_u64(h + 32, 0);
     lf_put_u32(h + 40, span > UINT32_MAX ? UINT32_MAX : (uint32_t)span);
     lf_put_u32(h + 44, n_records);
-    if (kind == LF_CHUNK_EVENTS) {
+    if (kind == LF_CHUNK_EVENTS)
         index_note(file_off + stage_len, base_time, last_time);
-        stage_events += n_records;
-    }
     stage_len += LF_CHUNK_HDR_SIZE + stored;
 }
 
@@ -377,8 +515,31 @@ static void add_clock(struct meta_acc *m)
 static void snap_one(struct tb_thread *t, void *arg)
 {
     (void)arg;
-    if (snap_n < MAX_THREADS_PER_CYCLE)
+    if (snap_n < snap_cap)
         snap_threads[snap_n++] = t;
+    snap_seen++;
+}
+
+/* Every thread state, into snap_threads; grown (outside the tbuf lock) when there are
+ * more than it holds. If memory runs out, the states it holds: the others wait for a
+ * later cycle, or the final flush. */
+static void snapshot(void)
+{
+    for (;;) {
+        snap_n = snap_seen = 0;
+        tb_for_each(snap_one, NULL);
+        if (snap_seen <= snap_cap)
+            return;
+        size_t cap = snap_cap * 2;
+        while (cap < snap_seen + snap_seen / 4)
+            cap *= 2;
+        struct tb_thread **n = rt_map(cap * sizeof(*n));
+        if (n == NULL)
+            return;
+        rt_unmap(snap_threads, snap_cap * sizeof(*snap_threads));
+        snap_threads = n;
+        snap_cap = cap;
+    }
 }
 
 /* Codes one chunk's worth of a thread's records (evcodec.h) and appends it. */
@@ -387,6 +548,8 @@ static void emit_events(struct tb_thread *t, uint64_t base_time, uint64_t last_t
     size_t len = ec_enc_finish(enc, raw, compress ? zc : NULL, ZSTD_LEVEL_EVENTS);
     emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, last_time, enc->records, raw, len,
                false);
+    stage_events += chunk_events;
+    chunk_events = 0;
 }
 
 /* Writes out one thread's committed records: the filled buffers, and the current one
@@ -415,6 +578,7 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
     int chunks = 0;
 
     ec_enc_begin(enc, base_time);
+    chunk_events = 0;
     while (b != NULL && budget-- > 0) {
         /* next first: once it is set, committed is final. */
         struct tb_buf *next = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
@@ -445,6 +609,8 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
             }
             ec_enc_add(enc, &ev);
             in_chunk += (size_t)(p - rec);
+            /* What the lost count counts: events, a realloc one (not zero counts). */
+            chunk_events += ev.type == LF_EV_LOST ? ev.count : ev.type != LF_EV_ZEROS;
         }
         b->flushed = (uint32_t)(p - b->data);
         if (full) {
@@ -503,8 +669,7 @@ static bool cycle(bool tails, bool compress)
      * per cycle a reader of a busy many-threaded log could hand nothing out until it
      * had read most of the log. */
     uint64_t barrier = snap;
-    snap_n = 0;
-    tb_for_each(snap_one, NULL);
+    snapshot();
     bool more = false;
     for (size_t i = 0; i < snap_n; i++) {
         struct tb_thread *t = snap_threads[i];
@@ -543,7 +708,7 @@ static void drain(bool compress)
 static bool program_threads_gone(void)
 {
     char buf[512];
-    int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    int f = rt_open_anyway("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
     if (f < 0)
         return false;
     ssize_t n = read(f, buf, sizeof(buf) - 1);
@@ -597,15 +762,25 @@ static void *writer_main(void *arg)
             wr_on_tick();
         pthread_mutex_lock(&flush_lock);
         if (finished || stopped) {
+            __atomic_store_n(&tb_writer_alive, 0, __ATOMIC_RELAXED);
             pthread_mutex_unlock(&flush_lock);
             break;
         }
         backlog = cycle(tails, true);
+        /* Under the flush lock: a flush at exit, exec or fork walks the dead threads'
+         * buffers it found in its snapshot, and a state recycled meanwhile would have
+         * its records written under another thread's id and time base, or skipped.
+         * The trim looks at the states this cycle flushed. */
+        if (tails) {
+            tb_trim_idle(snap_threads, snap_n);
+            tb_reap();
+        }
         pthread_mutex_unlock(&flush_lock);
         if (tails) {
-            tb_reap();
             last_tail = now;
-            if (wr_on_program_gone != NULL && program_threads_gone())
+            /* /proc is read only once the main thread has gone: the shim takes none of
+             * the program's descriptors, even for a moment, while it runs. */
+            if (wr_on_program_gone != NULL && tb_main_may_have_exited() && program_threads_gone())
                 wr_on_program_gone(); /* does not return */
         }
     }
@@ -642,6 +817,7 @@ int wr_start(void)
         return -err;
     }
     writer_running = true;
+    __atomic_store_n(&tb_writer_alive, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -716,6 +892,56 @@ static void with_suffix(char *out, size_t cap, const char *base, int k)
     *p = '\0';
 }
 
+static const char *file_kind(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    case S_IFIFO:
+        return "a FIFO";
+    case S_IFSOCK:
+        return "a socket";
+    default:
+        return "not a regular file";
+    }
+}
+
+/* The output path, checked before it is opened: a directory gets the log inside it
+ * under the default name (HEAPSPAN_OUTPUT=/var/tmp/ means "there"); anything else that
+ * exists and is not a regular file (/dev/null, a FIFO) is refused - opening it would
+ * write there, or block, and the "-2" suffix that avoids an existing log would make
+ * /dev/null-2. A regular file that exists is left alone (wr_open picks a suffix). */
+static int output_path(char *base, size_t cap, int pid, bool root)
+{
+    struct stat st;
+
+    if (stat(base, &st) != 0)
+        return 0; /* a new file; open says what else is wrong */
+    if (S_ISDIR(st.st_mode)) {
+        char name[512];
+        size_t n = strlen(base);
+        if (!expand_template(name, sizeof(name), HS_DEFAULT_OUTPUT, pid, root) ||
+            n + 1 + strlen(name) >= cap - 32) {
+            rt_say(HS_ENV_OUTPUT " is too long; not recording", NULL);
+            return -ENAMETOOLONG;
+        }
+        if (n > 0 && base[n - 1] != '/')
+            base[n++] = '/';
+        memcpy(base + n, name, strlen(name) + 1);
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rt_say(HS_ENV_OUTPUT "=", base, " is ", file_kind(st.st_mode),
+               "; the log must be a regular file (or go in a directory): not recording, the "
+               "program runs as usual",
+               NULL);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static void write_manifest(void)
 {
     char line[8192], *p = line, *end = line + sizeof(line) - 2;
@@ -728,13 +954,49 @@ static void write_manifest(void)
     }
     p = rt_fmt_str(p, end, path);
     *p++ = '\n';
-    int m = open(rt_cfg.manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int m = rt_open_anyway(rt_cfg.manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (m >= 0) {
         (void)rt_write_all(m, line, (size_t)(p - line));
         close(m);
     }
 }
 
+/* The length of this process's argv area: arg_end - arg_start, fields 48 and 49 of
+ * /proc/self/stat (readable by the process itself). 0 if unknown. */
+static size_t argv_area_len(void)
+{
+    char buf[1024];
+    int f = rt_open_anyway("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
+    if (f < 0)
+        return 0;
+    ssize_t n = read(f, buf, sizeof(buf) - 1);
+    close(f);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* comm (field 2) may hold anything: fields are counted from its last ')'. */
+    char *p = strrchr(buf, ')');
+    uint64_t v[2] = { 0, 0 };
+    for (int field = 2; p != NULL && field < 49; field++) {
+        p = strchr(p, ' ');
+        if (p == NULL)
+            return 0;
+        p++;
+        if (field + 1 >= 48) {
+            char *e;
+            v[field + 1 - 48] = strtoull(p, &e, 10);
+            if (e == p)
+                return 0;
+        }
+    }
+    return p != NULL && v[1] > v[0] ? (size_t)(v[1] - v[0]) : 0;
+}
+
+/* The process record: the executable and the arguments. /proc/self/cmdline reads on into
+ * the environment when the argv area's last byte is not NUL - a program that wrote its
+ * title over its arguments (setproctitle style) makes it so, and its forked children
+ * open their logs here - so no more than the area's length is read, and the area's end
+ * ends the last argument. */
 static void queue_process_record(void)
 {
     static uint8_t body[16384], rec[16400];
@@ -743,27 +1005,34 @@ static void queue_process_record(void)
     uint8_t *p = body;
     ssize_t n = (ssize_t)strlen(exe);
     ssize_t an = 0;
-    int afd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    size_t area = argv_area_len();
+    size_t want = area != 0 && area < sizeof(args) ? area : sizeof(args);
+    int afd = rt_open_anyway("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
 
     if (n < 0)
         n = 0;
     if (afd >= 0) {
-        an = read(afd, args, sizeof(args));
+        an = read(afd, args, want);
         close(afd);
         if (an < 0)
             an = 0;
     }
-    p = lf_put_varint(p, (uint64_t)n);
-    memcpy(p, exe, (size_t)n);
-    p += n;
+    /* The whole area read: its end closes an argument left open. A read cut at
+     * sizeof(args) leaves a cut-off last argument out instead. */
+    bool whole = area != 0 && (size_t)an == area;
     uint64_t n_args = 0;
     for (ssize_t i = 0; i < an; i++)
         n_args += args[i] == '\0';
+    if (whole && an > 0 && args[an - 1] != '\0')
+        n_args++;
+    p = lf_put_varint(p, (uint64_t)n);
+    memcpy(p, exe, (size_t)n);
+    p += n;
     p = lf_put_varint(p, n_args);
     for (ssize_t i = 0; i < an;) {
         size_t l = strnlen(args + i, (size_t)(an - i));
-        if ((size_t)(an - i) == l)
-            break; /* a cut-off last argument (over 8 KiB of args) is left out */
+        if ((size_t)(an - i) == l && !whole)
+            break;
         p = lf_put_varint(p, l);
         memcpy(p, args + i, l);
         p += l;
@@ -809,8 +1078,10 @@ static int alloc_buffers(void)
         enc = rt_map(sizeof(*enc));
     if (meta_scratch == NULL)
         meta_scratch = rt_map(64 * 1024);
-    if (snap_threads == NULL)
-        snap_threads = rt_map(MAX_THREADS_PER_CYCLE * sizeof(*snap_threads));
+    if (snap_threads == NULL) {
+        snap_cap = 1024;
+        snap_threads = rt_map(snap_cap * sizeof(*snap_threads));
+    }
     if (stage == NULL || raw == NULL || enc == NULL || meta_scratch == NULL || snap_threads == NULL)
         return -ENOMEM;
     if (zc == NULL)
@@ -819,10 +1090,11 @@ static int alloc_buffers(void)
     return 0;
 }
 
-/* The log's descriptor is closed with the system call: close() is the guard's hook. */
+/* The log's descriptor is closed with the system call (close() is the guard's hook),
+ * and only if it is still the log's. */
 static void close_log(void)
 {
-    if (fd >= 0)
+    if (is_log(fd))
         syscall(SYS_close, fd);
     __atomic_store_n(&fd, -1, __ATOMIC_RELAXED);
 }
@@ -834,13 +1106,21 @@ int wr_log_fd(void)
 
 bool wr_is_log_fd(int f)
 {
-    return f >= 0 && f == __atomic_load_n(&fd, __ATOMIC_RELAXED) && getpid() == log_pid;
+    /* The number alone is not enough: a raw close_range may have handed it to a file of
+     * the program's, whose close and dup2 must then go through (the writer finds out on
+     * its next write). */
+    return f >= 0 && f == __atomic_load_n(&fd, __ATOMIC_RELAXED) && getpid() == log_pid &&
+           is_log(f);
 }
 
 int wr_move_fd(void)
 {
     pthread_mutex_lock(&flush_lock);
     int old = fd;
+    if (old >= 0 && !is_log(old)) {
+        log_gone(old, 0);
+        old = -1;
+    }
     if (old >= 0) {
         int moved = fcntl(old, F_DUPFD_CLOEXEC, old + 1);
         if (moved < 0)
@@ -878,9 +1158,12 @@ int wr_open(int ppid)
         rt_say(HS_ENV_OUTPUT " is too long; not recording", NULL);
         return -ENAMETOOLONG;
     }
+    err = output_path(base, sizeof(base), pid, root);
+    if (err < 0)
+        return err;
     memcpy(path, base, sizeof(path));
     for (int k = 2; k < 1000; k++) {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = rt_open_anyway(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST)
             break;
         with_suffix(path, sizeof(path), base, k);
@@ -892,7 +1175,29 @@ int wr_open(int ppid)
         return err;
     }
     fd = rt_fd_move_high(fd);
+    if (fd < 0) {
+        struct rlimit r;
+        char lim[24] = "?";
+        if (getrlimit(RLIMIT_NOFILE, &r) == 0)
+            *rt_fmt_u64(lim, (uint64_t)r.rlim_cur) = '\0';
+        unlink(path);
+        rt_say("the program may open only ", lim,
+               " descriptors (RLIMIT_NOFILE, soft and hard) and the log would take one of "
+               "them; not recording, the program runs as usual",
+               NULL);
+        return -EMFILE;
+    }
     log_pid = pid;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        err = -errno;
+        rt_say("cannot stat ", path, " (", errno_text(errno), "); not recording", NULL);
+        syscall(SYS_close, fd);
+        fd = -1;
+        return err;
+    }
+    log_dev = st.st_dev;
+    log_ino = st.st_ino;
 
     uint8_t h[LF_FILE_HDR_SIZE] = { 0 };
     memcpy(h, LF_MAGIC, 8);
@@ -988,6 +1293,51 @@ void wr_finish(int reason)
         write_index();
         stage_flush();
         finished = true;
+    }
+    pthread_mutex_unlock(&flush_lock);
+}
+
+/* Events a thread recorded that were never written: its buffers past what the writer
+ * took, and what it could not record (t->lost, lost_async) or counted once recording
+ * had stopped (t->unwritten). Under the tbuf lock (tb_for_each); records are counted,
+ * as the stage counts them: a realloc is one. */
+static void add_unwritten(struct tb_thread *t, void *arg)
+{
+    uint64_t *n = arg;
+    uint64_t budget = tb_buffers_in_use() + 2;
+
+    for (struct tb_buf *b = t->flush_buf; b != NULL && budget-- > 0;
+         b = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE)) {
+        const uint8_t *p = b->data + b->flushed;
+        const uint8_t *end = b->data + __atomic_load_n(&b->committed, __ATOMIC_ACQUIRE);
+        uint64_t time = 0;
+        struct lf_event ev;
+        while (p < end && lf_decode_event(&p, end, &time, &ev) > 0)
+            *n += ev.type == LF_EV_LOST ? ev.count : ev.type != LF_EV_ZEROS;
+    }
+    *n += t->lost + __atomic_load_n(&t->lost_async, __ATOMIC_RELAXED) +
+          __atomic_load_n(&t->unwritten, __ATOMIC_RELAXED);
+}
+
+void wr_settle_lost(uint64_t counted)
+{
+    pthread_mutex_lock(&flush_lock);
+    if (early_end.chunk_off != UINT64_MAX) {
+        uint64_t total = early_end.lost + dropped_events + counted;
+        tb_for_each(add_unwritten, &total);
+        put_varint_fixed(early_end.payload + early_end.count_at, total);
+        uint8_t crc[4];
+        lf_put_u32(crc, lf_crc32c(0, early_end.payload, early_end.len));
+        int f = is_log(fd) ? fd : reopen_log();
+        if (f >= 0) {
+            uint64_t at = early_end.chunk_off + LF_CHUNK_HDR_SIZE + early_end.count_at;
+            if (pwrite(f, early_end.payload + early_end.count_at, END_COUNT_WIDTH, (off_t)at) ==
+                END_COUNT_WIDTH)
+                (void)!pwrite(f, crc, sizeof(crc), (off_t)(early_end.chunk_off + 20));
+            if (f != fd)
+                syscall(SYS_close, f);
+        }
+        early_end.lost = total;
     }
     pthread_mutex_unlock(&flush_lock);
 }

@@ -6,8 +6,10 @@
  * fills and at least every 100 ms. Each wake is a cycle: new stacks and queued meta
  * records go out as a meta chunk, then every thread's committed records as event
  * chunks (zstd level 1, batched up to 1 MiB raw), then a barrier; the cycle's bytes
- * leave in one large write(). Allocating threads never wait for it (tbuf.c applies
- * back-pressure only when 256 MiB of records are pending).
+ * leave in one large write(). Allocating threads never wait for it, but for
+ * back-pressure when 32 MiB of filled buffers wait (tbuf.h). Each 100 ms cycle also
+ * gives back idle threads' buffers (tb_trim_idle) and recycles the states of threads
+ * gone (tb_reap), both under the flush lock.
  *
  * The flush lock serialises cycles; it is taken by the writer thread, by the exit and
  * exec paths, by fork's prepare handler, and - with a bounded wait - from a fatal signal
@@ -50,6 +52,12 @@ void wr_flush(void);
 /* Final flush: all records, the end record, the index and the trailer. Recording must
  * already be off for new events. Idempotent. */
 void wr_finish(int reason);
+
+/* At exit, when recording stopped early (a write error, or the log's descriptor lost):
+ * puts the final count of events not in the log - those in the stage when it stopped,
+ * in the threads' buffers, and `counted` more (the hooks' own count) - into the end
+ * record written then, in place. */
+void wr_settle_lost(uint64_t counted);
 
 /* From a fatal signal handler: a bounded wait for the flush lock, then an uncompressed
  * flush and the end record. Never blocks for more than ~200 ms. */

@@ -36,10 +36,10 @@ if [[ -z ${PYTHON:-} ]]; then
 fi
 TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
-ALL_TESTS=(allocs cxx pyext threads fork fork_threads output_pid no_follow exec exec_child
+ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
     exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit fdclose sighandler sample regrow livezero marker marker_own
-    disk_full bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
+    end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
+    disk_full fewfds output_special proctitle bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
 # ---- checking ----
@@ -346,6 +346,60 @@ t_threads() {
         "$(awk '$1 == "threads" { print $2, $3 }' counts)"
     [[ -s $FAILS ]] || rm -f out.hsl # 10+ MB; kept when something differed
     echo "threads: $((SECONDS - t0)) s" >&2
+}
+
+# More live threads than the shim once had buffers for (tests/progs/manythreads.c): 600
+# threads, all alive, each doing 4,000 malloc/free pairs of 100 bytes (more than one
+# buffer's worth), twice, idle for 400 ms in between. Every event is in the log: the
+# counts above a control run with no pairs are exact, nothing is lost. And an idle
+# recorded thread costs little: the RSS the shim adds per thread (the slope between 500
+# and 1000 idle threads, so that fixed costs cancel, less a plain run's slope) stays
+# under 56 KiB. Measured with manythreads_nofp, whose stacks go through libunwind's
+# tracer: 41 KiB (6 pages of thread state, a page of buffer, a page of the tracer's
+# cache, and the stack the walks reach); before, 413 KiB.
+t_manythreads() {
+    local t0 k n sum0 sum1
+    mkdir control
+    hs_run -o control/out.hsl -- "$PROGS/manythreads" 600 0 100 - 256 2
+    expect "control run: exit status" 0 "$RC"
+    t0=$SECONDS
+    hs_run -o out.hsl -- "$PROGS/manythreads" 600 4000 100 - 256 2
+    expect "exit status" 0 "$RC"
+    echo "manythreads: 600 threads x 4000 pairs x 2: $((SECONDS - t0)) s" >&2
+    check_wrote
+    expect "lost_events" 0 "$(sget out.hsl lost_events)"
+    expect "unknown_frees" 0 "$(sget out.hsl unknown_frees)"
+    expect "ended" exit "$(sget out.hsl ended)"
+    for k in allocations frees; do
+        sum0=$(sget control/out.hsl $k)
+        sum1=$(sget out.hsl $k)
+        expect "$k beyond the control run's" 4800000 "$((sum1 - sum0))"
+    done
+    expect "allocated_bytes beyond the control run's" 480000000 \
+        "$(($(sget out.hsl allocated_bytes) - $(sget control/out.hsl allocated_bytes)))"
+    expect "live_blocks (as in the control run)" "$(sget control/out.hsl live_blocks)" \
+        "$(sget out.hsl live_blocks)"
+    [[ -s $FAILS ]] || rm -f out.hsl
+
+    local mode rss plain_slope shim_slope
+    for mode in plain shim; do
+        for n in 500 1000; do
+            if [[ $mode == plain ]]; then
+                timeout -k 5 "$TIMEOUT" "$PROGS/manythreads_nofp" $n 4000 100 "rss.$mode.$n"
+            else
+                timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_QUIET=1 \
+                    HEAPSPAN_OUTPUT="$PWD/rss.$n.hsl" "$PROGS/manythreads_nofp" $n 4000 100 \
+                    "rss.$mode.$n"
+            fi
+            expect "$mode run of $n threads: exit status" 0 $?
+        done
+    done
+    rss() { awk '{ print $1 }' "rss.$1.$2" 2>/dev/null || echo 0; }
+    plain_slope=$((($(rss plain 1000) - $(rss plain 500)) / 500))
+    shim_slope=$((($(rss shim 1000) - $(rss shim 500)) / 500))
+    echo "manythreads: RSS per idle thread: plain $plain_slope KiB, under the shim $shim_slope KiB" >&2
+    expect_le "KiB of RSS the shim adds per idle recorded thread" 56 $((shim_slope - plain_slope))
+    rm -f rss.*.hsl
 }
 
 # 5. fork: a parent and 4 children, each with its own log and leak (tests/progs/forks.c).
@@ -742,6 +796,35 @@ t_fdclose() {
 
 # Handlers that allocate: synchronously (all recorded) and from a timer that interrupts
 # the shim (recorded + counted as lost = handler runs) (tests/progs/sighandler.c).
+# A raw close_range past the shim's hooks, then the program's own files on every number
+# the shim had (tests/progs/fdraw.c), with 64 descriptors at most (soft and hard, so that the
+# log sits at half the limit, 32) so that they get there
+# at once. The shim finds its log's number naming another file, says so in one line,
+# stops recording, and never writes into the program's files; libunwind's memory checks,
+# made from new stacks with no unwind tables meanwhile, take no descriptor at all. The
+# log ends at the last write before the close, with an end record saying "stopped".
+t_fdraw() {
+    mkdir files || return
+    (ulimit -n 64 && exec timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run -o out.hsl -- \
+        "$PROGS/fdraw" "$PWD/files") >run.out 2>run.err
+    RC=$?
+    expect "exit status" 0 "$RC"
+    local f n bad=0 files=0
+    for f in files/f.*; do
+        n=${f##*.}
+        files=$((files + 1))
+        [[ $(cat "$f") == "f $n" && $(stat -c %s "$f") == $((${#n} + 3)) ]] || bad=$((bad + 1))
+    done
+    expect_ge "files the program opened" 30 "$files"
+    expect "program files not holding exactly what the program wrote" 0 "$bad"
+    grep -v -e '^heapspan: wrote ' -e '^heapspan: recording to ' run.err >other.err
+    expect "stderr lines besides the start and 'wrote' lines" 1 "$(wc -l <other.err)"
+    expect_grep "the line says the log's descriptor is no longer the log" \
+        "^heapspan: the log's descriptor [0-9]+ no longer refers to .*out\.hsl.*recording stopped" other.err
+    expect "ended" stopped "$(sget out.hsl ended)"
+    expect "malloc size=7101 (before the close)" 5 "$(n_alloc out.hsl malloc 7101)"
+}
+
 t_sighandler() {
     hs_run -o out.hsl -- "$PROGS/sighandler" "$PWD/counts"
     expect "exit status" 0 "$RC"
@@ -924,6 +1007,95 @@ t_disk_full() {
         return
     }
     summary out.hsl # exits 0: readable up to the failure
+    # Every event is either in the log or counted as lost: fullout makes 300,000
+    # malloc/free pairs and one malloc (stdout's buffer), and the count of those not
+    # written, events after the stop included, is put into the end record at exit.
+    expect "ended" stopped "$(sget out.hsl ended)"
+    expect "allocations + frees + lost_events" 600001 \
+        "$(($(sget out.hsl allocations) + $(sget out.hsl frees) + $(sget out.hsl lost_events)))"
+}
+
+# RLIMIT_NOFILE 5 (tests/progs/fewfds.c opens descriptors 3 and 4, then forks): with a
+# higher hard limit the log goes above the soft one, and the program gets every
+# descriptor it would without the shim; its child, with every descriptor taken, still
+# opens its log and - under `heapspan run`, which learns of logs from a file the shim
+# appends their paths to - gets it named. With the hard limit at 5 too there is no room,
+# and the shim does not record, in one line, rather than take one.
+t_fewfds() {
+    (ulimit -S -n 5 && exec timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" \
+        HEAPSPAN_OUTPUT="$PWD/out.hsl" "$PROGS/fewfds" 2) >run.out 2>run.err
+    expect "soft limit 5: exit status" 0 $?
+    expect "soft limit 5: malloc size=7201" 3 "$(n_alloc out.hsl malloc 7201)"
+    local child=(out.*.hsl)
+    expect "soft limit 5: the child's log, malloc size=7202" 1 \
+        "$([[ -e ${child[0]} ]] && n_alloc "${child[0]}" malloc 7202 || echo none)"
+    mkdir run && cd run || return
+    (ulimit -S -n 5 && exec timeout -k 5 "$TIMEOUT" "$HEAPSPAN" run -o out.hsl -- \
+        "$PROGS/fewfds" 2) >run.out 2>run.err
+    expect "heapspan run, soft limit 5: exit status" 0 $?
+    check_wrote
+    expect "heapspan run, soft limit 5: logs" 2 "$(ls ./*.hsl | wc -l)"
+    cd .. || return
+    mkdir hard && cd hard || return
+    (ulimit -n 5 && exec timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" \
+        HEAPSPAN_OUTPUT="$PWD/out.hsl" "$PROGS/fewfds" 2) >run.out 2>run.err
+    expect "soft and hard limit 5: exit status" 0 $?
+    expect "soft and hard limit 5: stderr lines" 1 "$(wc -l <run.err)"
+    expect_grep "soft and hard limit 5: the line" \
+        '^heapspan: the program may open only 5 descriptors .*not recording' run.err
+    expect "soft and hard limit 5: logs" "" "$(ls ./*.hsl 2>/dev/null)"
+}
+
+# HEAPSPAN_OUTPUT naming something other than a regular file: /dev/null and a FIFO are
+# refused with one line (before, the "-2" suffix made /dev/null-2); a directory gets the
+# log inside it under the default name. exec_b makes 3 allocations.
+t_output_special() {
+    local had_devnull2=0 what
+    [[ -e /dev/null-2 ]] && had_devnull2=1
+    mkfifo fifo
+    for what in /dev/null "$PWD/fifo"; do
+        timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_OUTPUT="$what" \
+            "$PROGS/exec_b" >run.out 2>run.err
+        expect "$what: exit status" 0 $?
+        expect "$what: stderr lines" 1 "$(wc -l <run.err)"
+        expect_grep "$what: the line" "^heapspan: HEAPSPAN_OUTPUT=$what is a (character device|FIFO); .*not recording" run.err
+    done
+    if ((!had_devnull2)) && [[ -e /dev/null-2 ]]; then
+        fail "/dev/null-2 was created"
+        rm -f /dev/null-2
+    fi
+    expect "files besides the FIFO and the output" fifo "$(ls | grep -v '^run\.')"
+    mkdir logs
+    timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$SHIM" HEAPSPAN_OUTPUT="$PWD/logs" "$PROGS/exec_b" \
+        >run.out 2>run.err
+    expect "a directory: exit status" 0 $?
+    local logs=(logs/heapspan.*.hsl)
+    expect "a directory: logs in it named heapspan.PID.hsl" 1 \
+        "$([[ -e ${logs[0]} ]] && echo ${#logs[@]} || echo 0)"
+    [[ -e ${logs[0]} ]] || return
+    expect "a directory: the pid in the name" "$(sget "${logs[0]}" pid)" \
+        "$(sed -n 's/.*heapspan\.\([0-9]*\)\.hsl$/\1/p' <<<"${logs[0]}")"
+    expect "a directory: allocations" 3 "$(sget "${logs[0]}" allocations)"
+}
+
+# A process that wrote its title over its arguments (setproctitle style), no NUL left
+# in the argv area, then forked (tests/progs/proctitle.c): the child's log gives the
+# title as its one argument, read no further than the argv area - not the environment
+# that follows it, which /proc/self/cmdline reads on into.
+t_proctitle() {
+    HS_TEST_SECRET=not-for-the-log hs_run -o out.hsl -- "$PROGS/proctitle" one two-padding
+    expect "exit status" 0 "$RC"
+    local logs=(out.*.hsl)
+    expect "child logs" 1 "$([[ -e ${logs[0]} ]] && echo ${#logs[@]} || echo 0)"
+    [[ -e ${logs[0]} ]] || return
+    expect "child: malloc size=7301" 1 "$(n_alloc "${logs[0]}" malloc 7301)"
+    timeout 60 "$HEAPSPAN" report --format json "${logs[0]}" >child.json 2>child.err ||
+        fail "report --format json ${logs[0]} failed: $(head -c 300 child.err)"
+    expect "child: argv" "proctitle-master + spaces" "$("$PYTHON" -c '
+import json, sys
+argv = json.load(open(sys.argv[1]))["log"]["argv"]
+ok = len(argv) == 1 and argv[0].startswith("proctitle-master ") and argv[0].strip() == "proctitle-master"
+print("proctitle-master + spaces" if ok else repr(argv))' child.json)"
 }
 
 # A bad value in the environment: one line, the default, and recording as usual

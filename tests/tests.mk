@@ -6,6 +6,8 @@
 #                                      the last line is "N passed, N failed" over all
 #   make test TEST_ARGS='fork exec'    only the named integration tests
 #   make test-progs                    only build the programs, into $(BUILD)/tests/progs/
+#   make stress                        the stress suite in full (tests/stress.sh --full: a
+#                                      few minutes); `make test` runs its quick form
 #
 # Only names starting with test/TEST_ are defined here, so as not to clash with the
 # including Makefile.
@@ -29,7 +31,7 @@ TEST_CXXFLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall
 # Programs from tests/progs/NAME.c (or .cc) to $(BUILD)/tests/progs/NAME. The sym_*
 # sources there belong to the symbolizer's unit tests and are built by their own rules.
 TEST_C_NAMES := allocs threads forks fork_busy exec_a exec_b dl_main killme endings sighandler \
-                fdclose regrow livezero \
+                fdclose fdraw fewfds proctitle regrow livezero manythreads \
                 sampled marker fullout demo_service
 TEST_CXX_NAMES := cxx_ops je_preload
 TEST_C_PROGS := $(addprefix $(TEST_PROGS_DIR)/,$(TEST_C_NAMES))
@@ -37,7 +39,12 @@ TEST_CXX_PROGS := $(addprefix $(TEST_PROGS_DIR)/,$(TEST_CXX_NAMES))
 TEST_JE_PROG := $(TEST_PROGS_DIR)/je_direct
 TEST_DL_LIB := $(TEST_PROGS_DIR)/libhsdl.so
 TEST_PYEXT := $(TEST_PROGS_DIR)/hsext.so
-TEST_ALL_PROGS := $(TEST_C_PROGS) $(TEST_CXX_PROGS) $(TEST_JE_PROG) $(TEST_DL_LIB) $(TEST_PYEXT)
+# The stress suite's programs, from tests/stress/NAME.c to $(BUILD)/tests/stress/NAME.
+TEST_STRESS_DIR := $(BUILD)/tests/stress
+TEST_STRESS_NAMES := xfree forkstorm dlloop execchain endstress
+TEST_STRESS_PROGS := $(addprefix $(TEST_STRESS_DIR)/,$(TEST_STRESS_NAMES))
+TEST_ALL_PROGS := $(TEST_C_PROGS) $(TEST_CXX_PROGS) $(TEST_JE_PROG) $(TEST_DL_LIB) $(TEST_PYEXT) \
+                  $(TEST_PROGS_DIR)/manythreads_nofp $(TEST_STRESS_PROGS)
 
 # Unit test binaries (cmocka), run before the integration tests when non-empty. Each is
 # run from the top directory with TEST_UNIT_ARGS, then TEST_UNIT_ARGS_<name> (or
@@ -70,8 +77,16 @@ $(TEST_C_PROGS): $(TEST_PROGS_DIR)/%: $(TEST_SRC)/%.c $(TEST_SRC)/ready.h | $(TE
 # No frame pointers and no unwind tables: the shim's stack walks out of fdclose's
 # functions fall back to libunwind's heuristics, which test addresses through its pipe,
 # after the program has closed everything (tests/progs/fdclose.c).
-$(TEST_PROGS_DIR)/fdclose: TEST_CFLAGS += -fomit-frame-pointer -fno-asynchronous-unwind-tables \
-                                          -fno-unwind-tables
+$(TEST_PROGS_DIR)/fdclose $(TEST_PROGS_DIR)/fdraw: TEST_CFLAGS += -fomit-frame-pointer \
+    -fno-asynchronous-unwind-tables -fno-unwind-tables
+
+# The same program without frame pointers and with its loop counter in memory: the
+# shim's stack walks stop at its frames and go on through libunwind's tracer, whose
+# per-thread cache is what an idle thread costs there (run-integration.sh manythreads).
+TEST_NOFP_PROG := $(TEST_PROGS_DIR)/manythreads_nofp
+$(TEST_NOFP_PROG): $(TEST_SRC)/manythreads.c | $(TEST_PROGS_DIR)
+	@$(if $(TEST_V),,echo "  CC      $@")
+	$(TEST_Q)$(CC) $(TEST_CFLAGS) -fomit-frame-pointer -DHS_COUNTER_IN_MEMORY -o $@ $<
 
 $(TEST_CXX_PROGS): $(TEST_PROGS_DIR)/%: $(TEST_SRC)/%.cc | $(TEST_PROGS_DIR)
 	@$(if $(TEST_V),,echo "  CXX     $@")
@@ -99,6 +114,11 @@ $(TEST_PYEXT): $(TEST_SRC)/hsext.c | $(TEST_PROGS_DIR)
 	fi; \
 	$(CC) $(TEST_CFLAGS) -fPIC -shared -I"$$inc" -o $@ $<
 
+$(TEST_STRESS_PROGS): $(TEST_STRESS_DIR)/%: tests/stress/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(TEST_V),,echo "  CC      $@")
+	$(TEST_Q)$(CC) $(TEST_CFLAGS) -o $@ $< -ldl
+
 $(TEST_PROGS_DIR):
 	$(TEST_Q)mkdir -p $@
 
@@ -109,7 +129,8 @@ TEST_OUT := $(BUILD)/tests/integration.out
 
 # The runners: each prints `N passed, N failed` last. The report tests need their own
 # programs and the sanitized analyzer (tests/report.mk).
-TEST_RUNNERS := tests/run-integration.sh tests/golden-tests.sh $(if $(TEST_REPORT_PROGS),tests/report-tests.sh) \
+TEST_RUNNERS := tests/run-integration.sh tests/stress.sh tests/golden-tests.sh \
+                $(if $(TEST_REPORT_PROGS),tests/report-tests.sh) \
                 $(if $(TEST_DIFF_PROGS),tests/diff-tests.sh) tests/check-layers-test.sh
 
 test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN) $(TEST_DIFF_PROGS)
@@ -155,6 +176,10 @@ test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT
 	echo "$$pass passed, $$fail failed"; \
 	[ "$$fail" -eq 0 ]
 
-.PHONY: test test-progs
+stress: all $(TEST_ALL_PROGS)
+	$(TEST_Q)HEAPSPAN='$(BUILD)/heapspan' SHIM='$(BUILD)/libheapspan.so' PROGS='$(TEST_PROGS_DIR)' \
+	    STRESS='$(TEST_STRESS_DIR)' tests/stress.sh --full $(TEST_ARGS)
+
+.PHONY: test test-progs stress
 
 .DEFAULT_GOAL := $(TEST_SAVED_GOAL)

@@ -117,3 +117,26 @@ $(BUILD)/tests/unit/test_diff_render: $(TEST_DIFF_RENDER_SRCS) analyzer/diff.h a
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(TEST_DIFF_RENDER_SRCS) -lcmocka -lm
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_diff_render
+
+# The shim's threaded core (buffers, writer and reaper, stacks, the recording core) in a
+# program built with ThreadSanitizer; test_tbuf.c says why the preloaded shim cannot be.
+# Its own objects: the shim's sources with the shim's flags, plus -fsanitize=thread.
+TEST_TSAN_SRCS := preload/tbuf.c preload/writer.c preload/stacks.c preload/rt.c \
+                  preload/sampler.c preload/shim_record.c format/logfmt.c format/evcodec.c
+TEST_TSAN_OBJS := $(TEST_TSAN_SRCS:%.c=$(BUILD)/tests/tsan/%.o)
+TEST_TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -g
+
+$(BUILD)/tests/tsan/%.o: %.c $(UNWIND_DIR)/.built
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(filter-out -fPIC -fvisibility=hidden -O2,$(SHIM_CFLAGS)) $(TEST_TSAN_FLAGS) \
+	    $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/test_tbuf: tests/unit/test_tbuf.c $(TEST_TSAN_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) -I$(UNWIND_DIR)/include $(TEST_TSAN_FLAGS) $(CFLAGS) -o $@ $^ \
+	    $(UNWIND_LIB) -Wl,--wrap=sigprocmask,--wrap=tb_reap -lcmocka -lzstd -lm -pthread -ldl
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_tbuf
+
+-include $(wildcard $(BUILD)/tests/tsan/*/*.d)
