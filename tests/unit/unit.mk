@@ -66,6 +66,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
 # the allocation failure tests must show no leak and no bad access. --wrap: each
 # allocation the aggregator makes fails in turn (free too, to count what is given back).
 TEST_AGG_SRCS := tests/unit/test_aggregate.c tests/lib/logbuild.c analyzer/aggregate.c \
+                 analyzer/replay.c analyzer/suppress.c \
                  analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c format/logfmt.c \
                  format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
 $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
