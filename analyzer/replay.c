@@ -380,8 +380,8 @@ bool rp_point_stack(const struct replay *p, uint32_t id, struct rp_stack *out)
     *out = *s;
     if (p->at_peak != NULL || s->ver != p->peak_ver) /* unchanged since the peak */
         out->st.peak_live_bytes = s->live_bytes;
-    out->st.leaked_bytes = s->live_bytes;
-    out->st.leaked_allocations = s->live_blocks;
+    out->st.leaked_bytes = out->st.live_bytes = s->live_bytes;
+    out->st.leaked_allocations = out->st.live_blocks = s->live_blocks;
     out->st.common_size = common_size(s);
     return true;
 }
