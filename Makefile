@@ -22,7 +22,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils
+                zstd binutils sqlite3
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
