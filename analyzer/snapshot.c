@@ -44,7 +44,7 @@ static void buf_reserve(struct buf *b, size_t n)
 static void put_bytes(struct buf *b, const void *src, size_t n)
 {
     buf_reserve(b, n);
-    if (b->failed)
+    if (b->failed || n == 0)
         return;
     memcpy(b->p + b->len, src, n);
     b->len += n;
