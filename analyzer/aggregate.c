@@ -89,7 +89,7 @@ struct agg {
     /* sites */
     struct hmap site_ids; /* of struct site_entry */
     struct site_def *defs;
-    int n_defs;
+    int n_defs, cap_defs;
     int *def_of; /* by stack id: its site, -1 before it is known */
     uint32_t n_def_of;
 
@@ -511,13 +511,19 @@ static int def_of_stack(struct agg *a, uint32_t id, uint64_t first_time)
         free(ids);
         return a->def_of[id] = known->def;
     }
-    struct site_def *d = realloc(a->defs, (size_t)(a->n_defs + 1) * sizeof(*d));
-    if (d != NULL)
+    if (a->n_defs == a->cap_defs) {
+        int cap = a->cap_defs ? 2 * a->cap_defs : 256;
+        struct site_def *d = realloc(a->defs, (size_t)cap * sizeof(*d));
+        if (d == NULL) {
+            free(ids);
+            return -ENOMEM;
+        }
         a->defs = d;
+        a->cap_defs = cap;
+    }
     const struct model_frame **fr = malloc((size_t)n * sizeof(*fr));
     bool added;
-    struct site_entry *e =
-        d != NULL && fr != NULL ? hmap_put(&a->site_ids, h, &k, site_entry_eq, &added) : NULL;
+    struct site_entry *e = fr != NULL ? hmap_put(&a->site_ids, h, &k, site_entry_eq, &added) : NULL;
     if (e == NULL) {
         free(fr);
         free(ids);
@@ -574,8 +580,15 @@ static bool group_entry_eq(const void *entry, const void *key)
     return fkey_eq(&((const struct group_entry *)entry)->k, key);
 }
 
-static int group_into(struct model_group **arr, int *n, struct hmap *map,
-                      const struct model_site *s, bool with_line)
+/* Rows being made: the array grows by doubling (a row is 400 bytes: growing by one
+ * would copy them all again and again). */
+struct rows {
+    struct model_group *arr;
+    int n, cap;
+};
+
+static int group_into(struct rows *rows, struct hmap *map, const struct model_site *s,
+                      bool with_line)
 {
     const struct model_frame *f = s->frames[0];
     struct fkey k = group_key(f, with_line);
@@ -586,23 +599,24 @@ static int group_into(struct model_group **arr, int *n, struct hmap *map,
     if (e == NULL)
         return -ENOMEM;
     if (added) {
-        struct model_group *g = realloc(*arr, (size_t)(*n + 1) * sizeof(**arr));
-        if (g == NULL) {
-            /* Leave no entry behind that names a row which does not exist. */
-            e->idx = -1;
-            return -ENOMEM;
+        if (rows->n == rows->cap) {
+            int cap = rows->cap ? 2 * rows->cap : 64;
+            struct model_group *g = realloc(rows->arr, (size_t)cap * sizeof(*g));
+            if (g == NULL)
+                return -ENOMEM; /* the map goes with the rows: its entry is never read */
+            rows->arr = g;
+            rows->cap = cap;
         }
-        *arr = g;
+        struct model_group *g = &rows->arr[rows->n];
         e->k = k;
-        e->idx = *n;
-        memset(&g[*n], 0, sizeof(g[*n]));
-        g[*n].function = f->function;
-        g[*n].module = f->module;
-        g[*n].file = with_line ? f->file : NULL;
-        g[*n].line = with_line ? f->line : 0;
-        (*n)++;
+        e->idx = rows->n++;
+        memset(g, 0, sizeof(*g));
+        g->function = f->function;
+        g->module = f->module;
+        g->file = with_line ? f->file : NULL;
+        g->line = with_line ? f->line : 0;
     }
-    struct model_group *g = &(*arr)[e->idx];
+    struct model_group *g = &rows->arr[e->idx];
     uint64_t cs = g->st.common_size;
     stats_add(&g->st, &s->st);
     g->st.common_size = cs;
@@ -614,25 +628,27 @@ int agg_group_sites(const struct model_site *sites, int n_sites, struct model_gr
                     int *n_funcs, struct model_group **lines, int *n_lines)
 {
     struct hmap fmap, lmap;
+    struct rows f = { NULL, 0, 0 }, l = { NULL, 0, 0 };
     int err = 0;
 
-    *funcs = *lines = NULL;
-    *n_funcs = *n_lines = 0;
     hmap_init(&fmap, sizeof(struct group_entry));
     hmap_init(&lmap, sizeof(struct group_entry));
     for (int i = 0; i < n_sites && err == 0; i++) {
-        err = group_into(funcs, n_funcs, &fmap, &sites[i], false);
+        err = group_into(&f, &fmap, &sites[i], false);
         if (err == 0)
-            err = group_into(lines, n_lines, &lmap, &sites[i], true);
+            err = group_into(&l, &lmap, &sites[i], true);
     }
     hmap_fini(&fmap);
     hmap_fini(&lmap);
     if (err < 0) {
-        free(*funcs);
-        free(*lines);
-        *funcs = *lines = NULL;
-        *n_funcs = *n_lines = 0;
+        free(f.arr);
+        free(l.arr);
+        f = l = (struct rows){ NULL, 0, 0 };
     }
+    *funcs = f.arr;
+    *n_funcs = f.n;
+    *lines = l.arr;
+    *n_lines = l.n;
     return err;
 }
 
