@@ -23,7 +23,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils libxml2-utils
+                zstd binutils libxml2-utils sqlite3
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
@@ -78,7 +78,10 @@ ANALYZER_SRCS := \
 	analyzer/reader.c \
 	analyzer/liveset.c \
 	analyzer/symbolize.c \
+	analyzer/replay.c \
+	analyzer/suppress.c \
 	analyzer/aggregate.c \
+	analyzer/snapshot.c \
 	analyzer/session.c \
 	analyzer/diff.c
 VIZ_SRCS := \
@@ -100,7 +103,8 @@ CLI_SRCS := \
 	cli/cmd_run.c \
 	cli/cmd_dump.c \
 	cli/cmd_report.c \
-	cli/cmd_diff.c
+	cli/cmd_diff.c \
+	cli/cmd_snapshot.c
 HEAPSPAN_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) $(CLI_SRCS)
 HEAPSPAN_OBJS := $(HEAPSPAN_SRCS:%.c=$(BUILD)/obj/%.o)
 # elfutils and the compressors are linked statically: `heapspan run` starts before the

@@ -3,37 +3,12 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer/liveset.h"
 #include "util/hashmap.h"
-#include "util/strbuf.h"
 
-#define SIZE_SLOTS       4 /* distinct sizes tracked per stack, for common_size */
 #define BLOAT_MIN_BLOCKS 1000.0
-
-/* Per stack id, while events are read. */
-struct stk {
-    struct model_stats st;
-    double live_bytes, live_blocks;
-    uint64_t ver; /* peak version live_bytes was last saved under */
-    uint64_t first_time;
-    uint64_t sizes[SIZE_SLOTS];
-    double size_counts[SIZE_SLOTS];
-    double other_sizes;
-    bool used;
-};
-
-/* Per thread, in a map by tid. */
-struct tstate {
-    uint32_t tid;
-    bool valid;
-    uint64_t last_alloc;
-};
 
 /* Where a site allocates: the call into the allocator, for the struct lookup. */
 struct site_origin {
@@ -41,28 +16,84 @@ struct site_origin {
     const struct rd_module *module; /* of first_pc; NULL if none held it */
 };
 
-struct agg {
-    struct rd_header hdr;
+/* A site as the stacks made it, whatever the point: its frames, and whose leaks. */
+struct site_def {
+    const struct model_frame **frames; /* innermost first */
+    int n_frames;
+    struct site_origin origin;
+    enum model_leak_kind leak_kind;
+    const char *leak_rule;
+};
+
+/* A frame's identity. A named frame is its function, file, line, module (its path,
+ * else its file name) and whether it is inlined; an unnamed one its module and offset. */
+struct fkey {
+    const char *function, *file, *module;
+    int line;
+    bool inlined;
+    uint64_t offset;
+};
+
+struct frame_entry {
+    struct fkey k;
+    int id;
+};
+
+/* A site's identity: its frame ids (owned). */
+struct site_entry {
+    int n;
+    int *ids;
+    int def;
+};
+
+/* A resolved pc's frame ids, keyed by (pc, module). */
+struct pc_entry {
+    uint64_t pc;
+    const struct rd_module *m;
+    int n, *ids;
+};
+
+/* A module's build-id in hex, made once. */
+struct bid_entry {
+    const struct rd_module *m;
+    char *hex; /* NULL: the module has none */
+};
+
+struct agg_point {
     struct agg_totals tot;
-    struct ls_map *live;
-    struct stk *stk;
-    uint32_t cap_stk;
-    double live_total;
-    uint64_t peak_ver;
-
-    struct hmap threads;        /* of struct tstate */
-    struct tstate *last_thread; /* in threads; NULL after it may have moved */
-
     struct model_site *sites;
-    struct site_origin *origins; /* by site, as sites */
+    const struct site_origin *origins; /* by site, as sites */
     int n_sites;
     struct model_group *funcs, *lines;
     int n_funcs, n_lines;
     struct model_bloat *bloats;
     int n_bloats;
-    bool jemalloc;
-    struct model_frame **frames; /* interned, shared by the sites */
-    int n_frames_owned;
+};
+
+struct agg {
+    struct rd_header hdr;
+    struct replay *rp;
+    const struct sup_rules *rules;
+    /* agg_finish's, kept for agg_point_new */
+    struct rd_log *r;
+    struct sym_cache *sym;
+
+    /* frames, interned */
+    struct hmap frame_ids;       /* of struct frame_entry */
+    struct model_frame **frames; /* by id */
+    bool *alloc_frame;           /* by id: an allocator wrapper's frame */
+    int n_frames, cap_frames;
+    struct hmap pcs;  /* of struct pc_entry */
+    struct hmap bids; /* of struct bid_entry */
+
+    /* sites */
+    struct hmap site_ids; /* of struct site_entry */
+    struct site_def *defs;
+    int n_defs, cap_defs;
+    int *def_of; /* by stack id: its site, -1 before it is known */
+    uint32_t n_def_of;
+
+    struct agg_point pt; /* at the replay's point, made by agg_finish */
 };
 
 struct agg *agg_new(const struct rd_header *h)
@@ -71,236 +102,42 @@ struct agg *agg_new(const struct rd_header *h)
     if (a == NULL)
         return NULL;
     a->hdr = *h;
-    a->live = ls_new();
-    hmap_init(&a->threads, sizeof(struct tstate));
-    if (a->live == NULL) {
+    hmap_init(&a->frame_ids, sizeof(struct frame_entry));
+    hmap_init(&a->pcs, sizeof(struct pc_entry));
+    hmap_init(&a->bids, sizeof(struct bid_entry));
+    hmap_init(&a->site_ids, sizeof(struct site_entry));
+    a->rp = rp_new(h, 0);
+    if (a->rp == NULL) {
         agg_free(a);
         return NULL;
     }
-    a->tot.sampled = h->sample_bytes > 1;
-    a->tot.sample_bytes = h->sample_bytes;
-    a->tot.first_time = UINT64_MAX;
     return a;
 }
 
-static struct stk *stk_of(struct agg *a, uint32_t id)
+int agg_stop_at(struct agg *a, const struct rp_point *pt)
 {
-    if (id >= a->cap_stk) {
-        uint32_t cap = a->cap_stk ? a->cap_stk : 1024;
-        while (cap <= id)
-            cap *= 2;
-        struct stk *s = realloc(a->stk, cap * sizeof(*s));
-        if (s == NULL)
-            return NULL;
-        memset(s + a->cap_stk, 0, (cap - a->cap_stk) * sizeof(*s));
-        a->stk = s;
-        a->cap_stk = cap;
-    }
-    return &a->stk[id];
+    return rp_stop_at(a->rp, pt);
 }
 
-static bool thread_eq(const void *entry, const void *key)
+void agg_set_rules(struct agg *a, const struct sup_rules *rules)
 {
-    return ((const struct tstate *)entry)->tid == *(const uint32_t *)key;
-}
-
-static struct tstate *thread_find(struct agg *a, uint32_t tid)
-{
-    bool added;
-    /* The table may move: the cached pointer is the new entry's or none. */
-    struct tstate *t = hmap_put(&a->threads, tid, &tid, thread_eq, &added);
-    if (t != NULL && added)
-        t->tid = tid;
-    a->last_thread = t;
-    return t;
-}
-
-/* Inline only the usual case: most events come in runs of one thread's. */
-static inline struct tstate *thread_of(struct agg *a, uint32_t tid)
-{
-    if (a->last_thread != NULL && a->last_thread->tid == tid)
-        return a->last_thread;
-    return thread_find(a, tid);
-}
-
-/* Before a stack's live bytes change: keep what they were at the last global peak. */
-static inline void save_peak(struct agg *a, struct stk *s)
-{
-    if (s->ver != a->peak_ver) {
-        s->st.peak_live_bytes = s->live_bytes;
-        s->ver = a->peak_ver;
-    }
-}
-
-static int hist_bucket(uint64_t size)
-{
-    int b = size == 0 ? 0 : 63 - __builtin_clzll(size);
-    return b < MODEL_HIST_BUCKETS ? b : MODEL_HIST_BUCKETS - 1;
-}
-
-/* Blocks one sampled block stands for. */
-static double weight_of(const struct agg *a, uint64_t size)
-{
-    if (!a->tot.sampled || size == 0)
-        return 1.0;
-    double p = -expm1(-(double)size / (double)a->hdr.sample_bytes);
-    return p > 0 ? 1.0 / p : 1.0;
-}
-
-static void note_size(struct stk *s, uint64_t size, double w)
-{
-    for (int i = 0; i < SIZE_SLOTS; i++) {
-        if (s->size_counts[i] > 0 && s->sizes[i] == size) {
-            s->size_counts[i] += w;
-            return;
-        }
-        if (s->size_counts[i] == 0) {
-            s->sizes[i] = size;
-            s->size_counts[i] = w;
-            return;
-        }
-    }
-    s->other_sizes += w;
-}
-
-static inline void release(struct agg *a, const struct ls_block *b)
-{
-    struct stk *s = &a->stk[b->stack];
-    save_peak(a, s);
-    double bytes = (double)b->size * b->weight;
-    s->live_bytes -= bytes;
-    s->live_blocks -= b->weight;
-    s->st.frees += b->weight;
-    a->live_total -= bytes;
-    a->tot.frees += b->weight;
-}
-
-static int on_alloc(struct agg *a, const struct rd_item *it)
-{
-    const struct lf_event *e = &it->ev;
-    struct stk *s = stk_of(a, e->stack);
-    struct ls_block old;
-
-    if (s == NULL)
-        return -ENOMEM;
-    /* The block keeps its weight as a float: add exactly what release() will take
-     * away, or rounding leaves phantom bytes live. */
-    double w = (float)weight_of(a, e->size);
-    struct ls_block b = { e->addr, e->size, e->stack, (float)w };
-    int put = ls_put(a->live, &b, &old);
-    if (put < 0)
-        return -ENOMEM;
-    if (put == 1)
-        release(a, &old); /* a free the log never saw (the shim lost it) */
-    double bytes = (double)e->size * w;
-    if (!s->used) {
-        s->used = true;
-        s->first_time = it->time;
-    }
-    save_peak(a, s);
-    s->live_bytes += bytes;
-    s->live_blocks += w;
-    if (s->live_blocks > s->st.max_live_blocks)
-        s->st.max_live_blocks = s->live_blocks;
-    s->st.allocations += w;
-    s->st.allocated_bytes += bytes;
-    s->st.hist[hist_bucket(e->size)] += w;
-    s->st.slack_bytes += (double)(agg_usable_size(e->size, a->jemalloc) - e->size) * w;
-    note_size(s, e->size, w);
-    a->tot.allocations += w;
-    a->tot.allocated_bytes += bytes;
-    a->live_total += bytes;
-    if (a->live_total > a->tot.peak_live_bytes) {
-        a->tot.peak_live_bytes = a->live_total;
-        a->tot.peak_time = it->time;
-        a->peak_ver++;
-    }
-    struct tstate *t = thread_of(a, it->tid);
-    if (t == NULL)
-        return -ENOMEM;
-    t->valid = true;
-    t->last_alloc = e->addr;
-    return 0;
-}
-
-static int on_free(struct agg *a, const struct rd_item *it)
-{
-    struct ls_block b;
-
-    if (!ls_take(a->live, it->ev.addr, &b)) {
-        a->tot.unknown_frees++;
-        return 0;
-    }
-    release(a, &b);
-    struct tstate *t = thread_of(a, it->tid);
-    if (t == NULL)
-        return -ENOMEM;
-    /* Temporary: freed before its thread allocated anything else. Frees of other
-     * blocks in between do not count (heaptrack stops at any event in between). */
-    if (t->valid && t->last_alloc == b.addr) {
-        a->stk[b.stack].st.temporary_allocations += b.weight;
-        a->tot.temporary_allocations += b.weight;
-        t->valid = false;
-    }
-    return 0;
+    a->rules = rules;
 }
 
 int agg_feed(struct agg *a, const struct rd_item *it)
 {
-    if (it->kind == RD_MODULE && strstr(it->module->path, "libjemalloc") != NULL)
-        a->jemalloc = true;
-    if (it->kind == RD_MARKER)
-        a->tot.markers++;
-    if (it->kind == RD_END)
-        a->tot.lost_events += it->count;
-    if (it->kind != RD_EVENT)
-        return 0;
-    if (it->time < a->tot.first_time)
-        a->tot.first_time = it->time;
-    if (it->time > a->tot.last_time)
-        a->tot.last_time = it->time;
-    switch (it->ev.type) {
-    case LF_EV_ALLOC:
-        return on_alloc(a, it);
-    case LF_EV_FREE:
-        return on_free(a, it);
-    case LF_EV_LOST:
-        a->tot.lost_events += it->ev.count;
-        return 0;
-    case LF_EV_ZEROS: {
-        const struct ls_block *b = ls_get(a->live, it->ev.addr);
-        if (b != NULL && b->size == it->ev.size) {
-            struct stk *s = &a->stk[b->stack];
-            s->st.zero_sampled_bytes += (double)it->ev.size;
-            s->st.zero_bytes += (double)it->ev.count;
-        }
-        return 0;
-    }
-    }
-    return 0;
+    int k = rp_feed(a->rp, it);
+    return k < 0 ? k : 0;
+}
+
+const struct rp_where *agg_where(const struct agg *a)
+{
+    return rp_where(a->rp);
 }
 
 uint64_t agg_usable_size(uint64_t size, bool jemalloc)
 {
-    if (jemalloc) {
-        if (size <= 8)
-            return 8;
-        if (size <= 128)
-            return (size + 15) & ~(uint64_t)15;
-        if (size > (1ull << 62))
-            return size;
-        int lg = 64 - __builtin_clzll(size - 1); /* ceil(log2(size)) */
-        uint64_t spacing = 1ull << (lg - 3);
-        return (size + spacing - 1) & ~(spacing - 1);
-    }
-    /* glibc: 16-byte chunks with an 8-byte header, 32 at least; mmap'd blocks (128 KiB
-     * and up by default) are whole pages with a 16-byte header. */
-    if (size >= 128 * 1024)
-        return ((size + 16 + 4095) & ~(uint64_t)4095) - 16;
-    uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
-    if (chunk < 32)
-        chunk = 32;
-    return chunk - 8;
+    return rp_usable_size(size, jemalloc);
 }
 
 /* ---- symbolizing and merging ---- */
@@ -369,138 +206,159 @@ static bool allocator_frame(const char *fn)
     return false;
 }
 
-/* A string-keyed table: key -> index, in a struct hmap of these. */
-struct km_entry {
-    char *key; /* NULL only after strdup failed: matches nothing */
-    int val;
-};
-
-static void km_init(struct hmap *m)
-{
-    hmap_init(m, sizeof(struct km_entry));
-}
-
-static bool km_eq(const void *entry, const void *key)
-{
-    const struct km_entry *e = entry;
-    return e->key != NULL && !strcmp(e->key, key);
-}
-
-/* The index of key: 0 if known (*out its index), 1 if added with new_val, or -ENOMEM. */
-static int km_get(struct hmap *m, const char *key, int new_val, int *out)
-{
-    bool added;
-    struct km_entry *e = hmap_put(m, hmap_hash_str(key), key, km_eq, &added);
-
-    if (e == NULL)
-        return -ENOMEM;
-    if (!added) {
-        *out = e->val;
-        return 0;
-    }
-    e->key = strdup(key);
-    if (e->key == NULL)
-        return -ENOMEM;
-    e->val = new_val;
-    *out = new_val;
-    return 1;
-}
-
-static void km_free(struct hmap *m)
-{
-    struct km_entry *e;
-    size_t i = 0;
-    while ((e = hmap_next(m, &i)) != NULL)
-        free(e->key);
-    hmap_fini(m);
-}
-
-static void stats_add(struct model_stats *d, const struct model_stats *s)
-{
-    d->allocations += s->allocations;
-    d->allocated_bytes += s->allocated_bytes;
-    d->frees += s->frees;
-    d->peak_live_bytes += s->peak_live_bytes;
-    d->leaked_bytes += s->leaked_bytes;
-    d->leaked_allocations += s->leaked_allocations;
-    d->temporary_allocations += s->temporary_allocations;
-    d->max_live_blocks += s->max_live_blocks;
-    d->slack_bytes += s->slack_bytes;
-    d->zero_sampled_bytes += s->zero_sampled_bytes;
-    d->zero_bytes += s->zero_bytes;
-    for (int i = 0; i < MODEL_HIST_BUCKETS; i++)
-        d->hist[i] += s->hist[i];
-}
-
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s != NULL ? s + 1 : path;
 }
 
-/* Frames are interned: each distinct (function, file, line, module, inlined) - or
- * module+offset when unknown - is one struct model_frame with an id, and each resolved pc
- * maps to the ids of its frames once. A site is then keyed by its sequence of frame
- * ids: stacks whose return addresses differ but whose symbolized frames agree merge,
- * and no stack is ever turned into text. */
-static int frame_key(struct strbuf *b, const struct model_frame *f)
+/* ---- typed keys ---- */
+
+static uint64_t hash_str0(const char *s)
 {
+    return s != NULL ? hmap_hash_str(s) : 0x6a09e667f3bcc909ull;
+}
+
+/* Folds v into h: every bit of v reaches every bit of the result's high half, which
+ * the map's slot is taken from. */
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+static bool str_eq0(const char *x, const char *y)
+{
+    return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
+}
+
+static struct fkey key_of(const struct model_frame *f)
+{
+    const char *module = f->module_path != NULL ? f->module_path : f->module;
     if (f->function != NULL)
-        return sb_addf(b, "%s\x1f%s\x1f%d\x1f%s\x1f%d\x1e", f->function, f->file ? f->file : "",
-                       f->line, f->module, f->inlined);
-    return sb_addf(b, "%s+%" PRIx64 "\x1e", f->module, f->module_offset);
+        return (struct fkey){ f->function, f->file, module, f->line, f->inlined, 0 };
+    return (struct fkey){ NULL, NULL, module, 0, false, f->module_offset };
 }
 
-/* A resolved pc's frame ids, in a struct hmap of these keyed by (pc, module). */
-struct pc_entry {
-    uint64_t pc;
-    const struct rd_module *m;
-    int n, *ids;
-};
-
-struct interner {
-    struct hmap by_text;         /* frame text -> id (struct km_entry) */
-    struct model_frame **frames; /* by id */
-    bool *alloc_frame;           /* by id: an allocator wrapper's frame */
-    int n, cap;
-    struct hmap pcs; /* resolved pc -> frame ids (struct pc_entry) */
-};
-
-static void interner_init(struct interner *in)
+static uint64_t fkey_hash(const struct fkey *k)
 {
-    memset(in, 0, sizeof(*in));
-    km_init(&in->by_text);
-    hmap_init(&in->pcs, sizeof(struct pc_entry));
+    uint64_t h = hash_str0(k->function);
+    h = mix(h, hash_str0(k->file));
+    h = mix(h, hash_str0(k->module));
+    h = mix(h, (uint64_t)(int64_t)k->line);
+    h = mix(h, k->inlined);
+    return mix(h, k->offset);
 }
 
-static int intern_frame(struct interner *in, const struct model_frame *f, struct strbuf *key)
+static bool fkey_eq(const struct fkey *x, const struct fkey *y)
 {
-    int id, r;
+    return x->line == y->line && x->inlined == y->inlined && x->offset == y->offset &&
+           str_eq0(x->function, y->function) && str_eq0(x->file, y->file) &&
+           str_eq0(x->module, y->module);
+}
 
-    sb_reset(key);
-    if ((r = frame_key(key, f)) < 0 || (r = km_get(&in->by_text, sb_str(key), in->n, &id)) < 0)
-        return r;
-    if (r == 0)
-        return id;
-    if (in->n == in->cap) {
-        int cap = in->cap ? in->cap * 2 : 1024;
-        struct model_frame **fr = realloc(in->frames, (size_t)cap * sizeof(*fr));
-        bool *af = fr ? realloc(in->alloc_frame, (size_t)cap * sizeof(*af)) : NULL;
-        if (fr != NULL)
-            in->frames = fr;
+static bool frame_entry_eq(const void *entry, const void *key)
+{
+    return fkey_eq(&((const struct frame_entry *)entry)->k, key);
+}
+
+static uint64_t ids_hash(const int *ids, int n)
+{
+    uint64_t h = (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        h = mix(h, (uint32_t)ids[i]);
+    return h;
+}
+
+struct ids_key {
+    const int *ids;
+    int n;
+};
+
+static bool site_entry_eq(const void *entry, const void *key)
+{
+    const struct site_entry *e = entry;
+    const struct ids_key *k = key;
+    return e->n == k->n && memcmp(e->ids, k->ids, (size_t)k->n * sizeof(*k->ids)) == 0;
+}
+
+/* ---- frames ---- */
+
+/* The frame's id, interning a copy if it is new; or -ENOMEM. */
+static int intern_frame(struct agg *a, const struct model_frame *f)
+{
+    struct fkey k = key_of(f);
+    uint64_t h = fkey_hash(&k);
+    const struct frame_entry *known = hmap_get(&a->frame_ids, h, &k, frame_entry_eq);
+
+    if (known != NULL)
+        return known->id;
+    if (a->n_frames == a->cap_frames) {
+        int cap = a->cap_frames ? a->cap_frames * 2 : 1024;
+        struct model_frame **fr = realloc(a->frames, (size_t)cap * sizeof(*fr));
+        if (fr == NULL)
+            return -ENOMEM;
+        a->frames = fr;
+        bool *af = realloc(a->alloc_frame, (size_t)cap * sizeof(*af));
         if (af == NULL)
             return -ENOMEM;
-        in->alloc_frame = af;
-        in->cap = cap;
+        a->alloc_frame = af;
+        a->cap_frames = cap;
     }
     struct model_frame *copy = malloc(sizeof(*copy));
     if (copy == NULL)
         return -ENOMEM;
     *copy = *f;
-    in->frames[id] = copy;
-    in->alloc_frame[id] = allocator_frame(f->function);
-    in->n++;
-    return id;
+    bool added;
+    struct frame_entry *e = hmap_put(&a->frame_ids, h, &k, frame_entry_eq, &added);
+    if (e == NULL) {
+        free(copy);
+        return -ENOMEM;
+    }
+    /* The key points into the copy, which lives as long as the map. */
+    e->k = key_of(copy);
+    e->id = a->n_frames;
+    a->frames[e->id] = copy;
+    a->alloc_frame[e->id] = allocator_frame(f->function);
+    return a->n_frames++;
+}
+
+static bool bid_eq(const void *entry, const void *key)
+{
+    return ((const struct bid_entry *)entry)->m == key;
+}
+
+/* The module's build-id in hex, or NULL if it has none; -ENOMEM in *err. */
+static const char *build_id_of(struct agg *a, const struct rd_module *m, int *err)
+{
+    static const char digits[] = "0123456789abcdef";
+    uint64_t h = (uint64_t)(uintptr_t)m;
+    const struct bid_entry *known = hmap_get(&a->bids, h, m, bid_eq);
+
+    if (known != NULL)
+        return known->hex;
+    char *hex = NULL;
+    if (m->build_id_len > 0) {
+        hex = malloc((size_t)m->build_id_len * 2 + 1);
+        if (hex == NULL) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        for (int i = 0; i < m->build_id_len; i++) {
+            hex[2 * i] = digits[m->build_id[i] >> 4];
+            hex[2 * i + 1] = digits[m->build_id[i] & 15];
+        }
+        hex[2 * m->build_id_len] = '\0';
+    }
+    bool added;
+    struct bid_entry *e = hmap_put(&a->bids, h, m, bid_eq, &added);
+    if (e == NULL) {
+        free(hex);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    *e = (struct bid_entry){ m, hex };
+    return hex;
 }
 
 static bool pc_eq(const void *entry, const void *key)
@@ -509,41 +367,51 @@ static bool pc_eq(const void *entry, const void *key)
     return e->pc == k->pc && e->m == k->m;
 }
 
-/* The frame ids of one pc (resolved and interned once). */
-static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
-                     const struct rd_module *m, struct strbuf *key, const int **ids)
+/* The frame ids of one pc (resolved and interned once); their number or -ENOMEM. */
+static int pc_frames(struct agg *a, uint64_t pc, const struct rd_module *m, const int **ids)
 {
     struct pc_entry want = { pc, m, 0, NULL };
     uint64_t hash = pc ^ (uintptr_t)m;
-    const struct pc_entry *known = hmap_get(&in->pcs, hash, &want, pc_eq);
+    const struct pc_entry *known = hmap_get(&a->pcs, hash, &want, pc_eq);
+    int err = 0;
+
     if (known != NULL) {
         *ids = known->ids;
         return known->n;
     }
     const struct sym_frame *sf = NULL;
     int k = 0;
-    if (m != NULL && sym != NULL) {
+    if (m != NULL && a->sym != NULL) {
         struct sym_module sm = { m->path, m->build_id, (size_t)m->build_id_len,
                                  m->bias, m->lo,       m->hi };
-        k = sym_resolve(sym, &sm, pc, false, &sf);
+        k = sym_resolve(a->sym, &sm, pc, false, &sf);
         if (k == -ENOMEM)
             return k;
     }
+    const char *bid = m != NULL ? build_id_of(a, m, &err) : NULL;
+    if (err < 0)
+        return err;
     int n = k > 0 ? k : 1;
     int *out = malloc((size_t)n * sizeof(*out));
     if (out == NULL)
         return -ENOMEM;
     for (int j = 0; j < n; j++) {
-        struct model_frame f;
-        if (k > 0)
-            f = (struct model_frame){ sf[j].function, sf[j].file,          sf[j].line,
-                                      sf[j].module,   sf[j].module_offset, sf[j].inlined };
-        else
-            f = (struct model_frame){
-                NULL, NULL, 0, m != NULL ? base_name(m->path) : "?", m != NULL ? pc - m->bias : pc,
-                false
-            };
-        int id = intern_frame(in, &f, key);
+        struct model_frame f = {
+            .module = m != NULL ? base_name(m->path) : "?",
+            .module_offset = m != NULL ? pc - m->bias : pc,
+            .module_path = m != NULL ? m->path : NULL,
+            .build_id = bid,
+        };
+        if (k > 0) {
+            f.function = sf[j].function;
+            f.linkage_name = sf[j].linkage_name;
+            f.file = sf[j].file;
+            f.line = sf[j].line;
+            f.module = sf[j].module;
+            f.module_offset = sf[j].module_offset;
+            f.inlined = sf[j].inlined;
+        }
+        int id = intern_frame(a, &f);
         if (id < 0) {
             free(out);
             return id;
@@ -551,7 +419,7 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
         out[j] = id;
     }
     bool added;
-    struct pc_entry *e = hmap_put(&in->pcs, hash, &want, pc_eq, &added);
+    struct pc_entry *e = hmap_put(&a->pcs, hash, &want, pc_eq, &added);
     if (e == NULL) {
         free(out);
         return -ENOMEM;
@@ -561,47 +429,29 @@ static int pc_frames(struct interner *in, struct sym_cache *sym, uint64_t pc,
     return n;
 }
 
-static void interner_free(struct interner *in, bool keep_frames)
+/* One stack as frame ids, allocator frames trimmed from its top (*out: malloc'ed). */
+static int stack_ids(struct agg *a, uint32_t id, uint64_t first_time, int **out, int *n_out,
+                     struct site_origin *origin)
 {
-    km_free(&in->by_text);
-    for (int i = 0; i < in->n && !keep_frames; i++)
-        free(in->frames[i]);
-    if (!keep_frames)
-        free(in->frames);
-    free(in->alloc_frame);
-    struct pc_entry *e;
-    size_t i = 0;
-    while ((e = hmap_next(&in->pcs, &i)) != NULL)
-        free(e->ids);
-    hmap_fini(&in->pcs);
-}
-
-/* One stack as frame ids, allocator frames trimmed from its top. */
-static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struct sym_cache *sym,
-                     uint32_t id, struct strbuf *key, int **out, int *n_out, uint64_t *first_pc,
-                     const struct rd_module **first_mod)
-{
-    const struct rd_stack *st = rd_stack(r, id);
+    const struct rd_stack *st = rd_stack(a->r, id);
     int *v = NULL, n = 0, cap = 0;
     bool trimming = true;
 
-    *first_pc = 0;
-    *first_mod = NULL;
+    *origin = (struct site_origin){ 0, NULL };
     for (uint32_t i = 0; st != NULL && i < st->depth; i++) {
         uint64_t pc = st->pcs[i];
-        const struct rd_module *m = rd_module_at(r, pc, a->stk[id].first_time);
+        const struct rd_module *m = rd_module_at(a->r, pc, first_time);
         const int *ids;
-        int k = pc_frames(in, sym, pc, m, key, &ids);
+        int k = pc_frames(a, pc, m, &ids);
         if (k < 0) {
             free(v);
             return k;
         }
         for (int j = 0; j < k; j++) {
-            if (trimming && in->alloc_frame[ids[j]])
+            if (trimming && a->alloc_frame[ids[j]])
                 continue;
             if (trimming) {
-                *first_pc = pc;
-                *first_mod = m;
+                *origin = (struct site_origin){ pc, m };
                 trimming = false;
             }
             if (n == cap) {
@@ -617,8 +467,8 @@ static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struc
         }
     }
     if (n == 0) { /* an undefined stack, or nothing but allocator frames */
-        struct model_frame unknown = { NULL, NULL, 0, "?", 0, false };
-        int uid = intern_frame(in, &unknown, key);
+        struct model_frame unknown = { .module = "?" };
+        int uid = intern_frame(a, &unknown);
         free(v);
         v = malloc(sizeof(*v));
         if (uid < 0 || v == NULL) {
@@ -632,28 +482,174 @@ static int stack_ids(struct agg *a, struct interner *in, struct rd_log *r, struc
     return 0;
 }
 
-static int group_into(struct model_group **arr, int *n, struct hmap *km, const char *key,
-                      const struct model_site *s, bool with_line)
+/* The site of stack id (made on its first use); its index in defs, or -ENOMEM. */
+static int def_of_stack(struct agg *a, uint32_t id, uint64_t first_time)
 {
-    int idx;
-    int r = km_get(km, key, *n, &idx);
-    if (r < 0)
-        return r;
-    if (r == 1) {
-        struct model_group *g = realloc(*arr, (size_t)(*n + 1) * sizeof(**arr));
+    if (id >= a->n_def_of) {
+        uint32_t n = a->n_def_of ? a->n_def_of : 1024;
+        while (n <= id)
+            n *= 2;
+        int *g = realloc(a->def_of, n * sizeof(*g));
         if (g == NULL)
             return -ENOMEM;
-        *arr = g;
-        memset(&g[idx], 0, sizeof(g[idx]));
-        g[idx].function = s->frames[0]->function;
-        g[idx].module = s->frames[0]->module;
-        g[idx].file = with_line ? s->frames[0]->file : NULL;
-        g[idx].line = with_line ? s->frames[0]->line : 0;
-        (*n)++;
+        for (uint32_t i = a->n_def_of; i < n; i++)
+            g[i] = -1;
+        a->def_of = g;
+        a->n_def_of = n;
     }
-    stats_add(&(*arr)[idx].st, &s->st);
-    (*arr)[idx].n_sites++;
+    if (a->def_of[id] >= 0)
+        return a->def_of[id];
+
+    int *ids, n, err;
+    struct site_origin origin;
+    if ((err = stack_ids(a, id, first_time, &ids, &n, &origin)) < 0)
+        return err;
+    struct ids_key k = { ids, n };
+    uint64_t h = ids_hash(ids, n);
+    const struct site_entry *known = hmap_get(&a->site_ids, h, &k, site_entry_eq);
+    if (known != NULL) {
+        free(ids);
+        return a->def_of[id] = known->def;
+    }
+    if (a->n_defs == a->cap_defs) {
+        int cap = a->cap_defs ? 2 * a->cap_defs : 256;
+        struct site_def *d = realloc(a->defs, (size_t)cap * sizeof(*d));
+        if (d == NULL) {
+            free(ids);
+            return -ENOMEM;
+        }
+        a->defs = d;
+        a->cap_defs = cap;
+    }
+    const struct model_frame **fr = malloc((size_t)n * sizeof(*fr));
+    bool added;
+    struct site_entry *e = fr != NULL ? hmap_put(&a->site_ids, h, &k, site_entry_eq, &added) : NULL;
+    if (e == NULL) {
+        free(fr);
+        free(ids);
+        return -ENOMEM;
+    }
+    *e = (struct site_entry){ n, ids, a->n_defs };
+    for (int i = 0; i < n; i++)
+        fr[i] = a->frames[ids[i]];
+    struct site_def *def = &a->defs[a->n_defs];
+    *def = (struct site_def){ fr, n, origin, MODEL_LEAK, NULL };
+    struct model_site probe = { .n_frames = n, .frames = fr };
+    def->leak_kind = sup_match(a->rules, &probe, &def->leak_rule);
+    return a->def_of[id] = a->n_defs++;
+}
+
+/* ---- a point ---- */
+
+static void stats_add(struct model_stats *d, const struct model_stats *s)
+{
+    d->allocations += s->allocations;
+    d->allocated_bytes += s->allocated_bytes;
+    d->frees += s->frees;
+    d->peak_live_bytes += s->peak_live_bytes;
+    d->leaked_bytes += s->leaked_bytes;
+    d->leaked_allocations += s->leaked_allocations;
+    d->live_bytes += s->live_bytes;
+    d->live_blocks += s->live_blocks;
+    d->temporary_allocations += s->temporary_allocations;
+    d->max_live_blocks += s->max_live_blocks;
+    d->slack_bytes += s->slack_bytes;
+    d->zero_sampled_bytes += s->zero_sampled_bytes;
+    d->zero_bytes += s->zero_bytes;
+    for (int i = 0; i < MODEL_HIST_BUCKETS; i++)
+        d->hist[i] += s->hist[i];
+}
+
+/* A row's key: the frame's own for the by-line table; for the by-function table, its
+ * function and module, or (unnamed) the frame's own. */
+static struct fkey group_key(const struct model_frame *f, bool with_line)
+{
+    struct fkey k = key_of(f);
+    if (!with_line && f->function != NULL)
+        k = (struct fkey){ f->function, NULL, k.module, 0, false, 0 };
+    return k;
+}
+
+struct group_entry {
+    struct fkey k;
+    int idx;
+};
+
+static bool group_entry_eq(const void *entry, const void *key)
+{
+    return fkey_eq(&((const struct group_entry *)entry)->k, key);
+}
+
+/* Rows being made: the array grows by doubling (a row is 400 bytes: growing by one
+ * would copy them all again and again). */
+struct rows {
+    struct model_group *arr;
+    int n, cap;
+};
+
+static int group_into(struct rows *rows, struct hmap *map, const struct model_site *s,
+                      bool with_line)
+{
+    const struct model_frame *f = s->frames[0];
+    struct fkey k = group_key(f, with_line);
+    uint64_t h = fkey_hash(&k);
+    bool added;
+    struct group_entry *e = hmap_put(map, h, &k, group_entry_eq, &added);
+
+    if (e == NULL)
+        return -ENOMEM;
+    if (added) {
+        if (rows->n == rows->cap) {
+            int cap = rows->cap ? 2 * rows->cap : 64;
+            struct model_group *g = realloc(rows->arr, (size_t)cap * sizeof(*g));
+            if (g == NULL)
+                return -ENOMEM; /* the map goes with the rows: its entry is never read */
+            rows->arr = g;
+            rows->cap = cap;
+        }
+        struct model_group *g = &rows->arr[rows->n];
+        e->k = k;
+        e->idx = rows->n++;
+        memset(g, 0, sizeof(*g));
+        g->function = f->function;
+        g->module = f->module;
+        g->file = with_line ? f->file : NULL;
+        g->line = with_line ? f->line : 0;
+    }
+    struct model_group *g = &rows->arr[e->idx];
+    uint64_t cs = g->st.common_size;
+    stats_add(&g->st, &s->st);
+    g->st.common_size = cs;
+    g->n_sites++;
     return 0;
+}
+
+int agg_group_sites(const struct model_site *sites, int n_sites, struct model_group **funcs,
+                    int *n_funcs, struct model_group **lines, int *n_lines)
+{
+    struct hmap fmap, lmap;
+    struct rows f = { NULL, 0, 0 }, l = { NULL, 0, 0 };
+    int err = 0;
+
+    hmap_init(&fmap, sizeof(struct group_entry));
+    hmap_init(&lmap, sizeof(struct group_entry));
+    for (int i = 0; i < n_sites && err == 0; i++) {
+        err = group_into(&f, &fmap, &sites[i], false);
+        if (err == 0)
+            err = group_into(&l, &lmap, &sites[i], true);
+    }
+    hmap_fini(&fmap);
+    hmap_fini(&lmap);
+    if (err < 0) {
+        free(f.arr);
+        free(l.arr);
+        f = l = (struct rows){ NULL, 0, 0 };
+    }
+    *funcs = f.arr;
+    *n_funcs = f.n;
+    *lines = l.arr;
+    *n_lines = l.n;
+    return err;
 }
 
 static void free_structs(struct model_struct *t, int n)
@@ -694,10 +690,10 @@ static int cmp_bloat(const void *x, const void *y)
     return (a->bytes_at_peak < b->bytes_at_peak) - (a->bytes_at_peak > b->bytes_at_peak);
 }
 
-static int find_bloats(struct agg *a, struct sym_cache *sym)
+static int find_bloats(struct agg_point *pt, struct sym_cache *sym, bool jemalloc)
 {
-    for (int i = 0; i < a->n_sites; i++) {
-        const struct model_site *s = &a->sites[i];
+    for (int i = 0; i < pt->n_sites; i++) {
+        const struct model_site *s = &pt->sites[i];
         uint64_t size = s->st.common_size;
         if (size == 0)
             continue;
@@ -705,36 +701,36 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
         if (blocks < BLOAT_MIN_BLOCKS && s->st.max_live_blocks < BLOAT_MIN_BLOCKS)
             continue;
         int j;
-        for (j = 0; j < a->n_bloats && a->bloats[j].size != size; j++)
+        for (j = 0; j < pt->n_bloats && pt->bloats[j].size != size; j++)
             ;
-        if (j == a->n_bloats) {
-            struct model_bloat *b = realloc(a->bloats, (size_t)(j + 1) * sizeof(*b));
+        if (j == pt->n_bloats) {
+            struct model_bloat *b = realloc(pt->bloats, (size_t)(j + 1) * sizeof(*b));
             if (b == NULL)
                 return -ENOMEM;
-            a->bloats = b;
+            pt->bloats = b;
             memset(&b[j], 0, sizeof(b[j]));
             b[j].size = size;
-            b[j].slack_bytes_per_block = (double)(agg_usable_size(size, a->jemalloc) - size);
-            a->n_bloats++;
+            b[j].slack_bytes_per_block = (double)(rp_usable_size(size, jemalloc) - size);
+            pt->n_bloats++;
         }
-        struct model_bloat *b = &a->bloats[j];
+        struct model_bloat *b = &pt->bloats[j];
         b->blocks_at_peak += blocks;
         b->bytes_at_peak += s->st.peak_live_bytes;
         if (b->n_sites < MODEL_BLOAT_SITES)
             b->sites[b->n_sites] = i;
         b->n_sites++;
     }
-    for (int j = 0; j < a->n_bloats; j++) {
-        struct model_bloat *b = &a->bloats[j];
+    for (int j = 0; j < pt->n_bloats; j++) {
+        struct model_bloat *b = &pt->bloats[j];
         double zs = 0, z = 0;
         int n = b->n_sites < MODEL_BLOAT_SITES ? b->n_sites : MODEL_BLOAT_SITES;
         for (int k = 0; k < n; k++) {
-            zs += a->sites[b->sites[k]].st.zero_sampled_bytes;
-            z += a->sites[b->sites[k]].st.zero_bytes;
+            zs += pt->sites[b->sites[k]].st.zero_sampled_bytes;
+            z += pt->sites[b->sites[k]].st.zero_bytes;
         }
         b->zero_share = zs > 0 ? z / zs : -1;
         for (int k = 0; k < n && sym != NULL && b->n_types == 0; k++) {
-            const struct site_origin *o = &a->origins[b->sites[k]];
+            const struct site_origin *o = &pt->origins[b->sites[k]];
             if (o->module == NULL)
                 continue;
             const struct rd_module *m = o->module;
@@ -750,201 +746,263 @@ static int find_bloats(struct agg *a, struct sym_cache *sym)
             }
         }
     }
-    if (a->n_bloats > 1)
-        qsort(a->bloats, (size_t)a->n_bloats, sizeof(*a->bloats), cmp_bloat);
+    if (pt->n_bloats > 1)
+        qsort(pt->bloats, (size_t)pt->n_bloats, sizeof(*pt->bloats), cmp_bloat);
     return 0;
+}
+
+static void point_fini(struct agg_point *pt)
+{
+    free(pt->sites);
+    free((void *)pt->origins);
+    free(pt->funcs);
+    free(pt->lines);
+    for (int i = 0; i < pt->n_bloats; i++)
+        free_structs((struct model_struct *)pt->bloats[i].types, pt->bloats[i].n_types);
+    free(pt->bloats);
+    memset(pt, 0, sizeof(*pt));
+}
+
+/* Where a set-apart site's live blocks go in the totals. */
+static void count_live(struct agg_totals *t, enum model_leak_kind kind, const struct rp_stack *s)
+{
+    switch (kind) {
+    case MODEL_LEAK:
+        t->leaked_bytes += s->live_bytes;
+        t->leaked_allocations += s->live_blocks;
+        break;
+    case MODEL_LEAK_RUNTIME:
+        t->runtime_bytes += s->live_bytes;
+        t->runtime_allocations += s->live_blocks;
+        break;
+    case MODEL_LEAK_SUPPRESSED:
+        t->suppressed_bytes += s->live_bytes;
+        t->suppressed_allocations += s->live_blocks;
+        break;
+    }
+}
+
+/* p's figures per stack, as sites: the sites in the order their first stack id comes,
+ * the totals summed by stack id. */
+static int point_of(struct agg *a, const struct replay *p, struct agg_point *pt)
+{
+    uint32_t n_stacks = rp_n_stacks(p);
+    struct rp_totals rt;
+    struct rp_stack s;
+    int *site_of_def = NULL, err = 0;
+
+    memset(pt, 0, sizeof(*pt));
+    rp_point_totals(p, &rt);
+    pt->tot = (struct agg_totals){
+        .allocations = rt.allocations,
+        .frees = rt.frees,
+        .allocated_bytes = rt.allocated_bytes,
+        .peak_live_bytes = rt.peak_live_bytes,
+        .peak_time = rt.peak_time,
+        .live_bytes = rt.live_bytes,
+        .live_blocks = rt.live_blocks,
+        .temporary_allocations = rt.temporary_allocations,
+        .lost_events = rt.lost_events,
+        .unknown_frees = rt.unknown_frees,
+        .first_time = rt.first_time,
+        .last_time = rt.last_time,
+        .markers = rt.markers,
+        .sampled = rt.sampled,
+        .sample_bytes = rt.sample_bytes,
+    };
+    if (pt->tot.first_time == UINT64_MAX)
+        pt->tot.first_time = pt->tot.last_time = a->hdr.start_ticks;
+
+    /* The sites first: mapping a stack may add one. */
+    for (uint32_t id = 0; id < n_stacks; id++) {
+        if (!rp_point_stack(p, id, &s))
+            continue;
+        if ((err = def_of_stack(a, id, s.first_time)) < 0)
+            goto out;
+    }
+    err = 0;
+    site_of_def = malloc(((size_t)a->n_defs + 1) * sizeof(*site_of_def));
+    pt->sites = malloc(((size_t)a->n_defs + 1) * sizeof(*pt->sites));
+    struct site_origin *origins = malloc(((size_t)a->n_defs + 1) * sizeof(*origins));
+    pt->origins = origins;
+    if (site_of_def == NULL || pt->sites == NULL || origins == NULL) {
+        err = -ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < a->n_defs; i++)
+        site_of_def[i] = -1;
+    for (uint32_t id = 0; id < n_stacks; id++) {
+        if (!rp_point_stack(p, id, &s))
+            continue;
+        const struct site_def *def = &a->defs[a->def_of[id]];
+        int idx = site_of_def[a->def_of[id]];
+        if (idx < 0) {
+            idx = site_of_def[a->def_of[id]] = pt->n_sites++;
+            struct model_site *ns = &pt->sites[idx];
+            memset(ns, 0, sizeof(*ns));
+            ns->frames = def->frames;
+            ns->n_frames = def->n_frames;
+            ns->leak_kind = def->leak_kind;
+            ns->leak_rule = def->leak_rule;
+            ns->st.common_size = s.st.common_size;
+            origins[idx] = def->origin;
+        } else if (pt->sites[idx].st.common_size != s.st.common_size) {
+            pt->sites[idx].st.common_size = 0;
+        }
+        struct model_site *site = &pt->sites[idx];
+        uint64_t cs = site->st.common_size;
+        stats_add(&site->st, &s.st);
+        site->st.common_size = cs;
+        /* Summed by stack id, as before sites existed: the same doubles in the same
+         * order, whatever the sites. */
+        count_live(&pt->tot, def->leak_kind, &s);
+    }
+    for (int i = 0; i < pt->n_sites; i++) {
+        if (pt->sites[i].leak_kind != MODEL_LEAK) {
+            pt->sites[i].st.leaked_bytes = 0;
+            pt->sites[i].st.leaked_allocations = 0;
+        }
+    }
+    if ((err = agg_group_sites(pt->sites, pt->n_sites, &pt->funcs, &pt->n_funcs, &pt->lines,
+                               &pt->n_lines)) < 0)
+        goto out;
+    err = find_bloats(pt, a->sym, rp_jemalloc(p));
+out:
+    free(site_of_def);
+    return err;
 }
 
 int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
 {
-    struct hmap sites, funcs, lines;
-    struct strbuf key = STRBUF_INIT, fkey = STRBUF_INIT;
-    struct interner in;
-    int err = 0;
+    a->r = r;
+    a->sym = sym;
+    rp_finish(a->rp);
+    return point_of(a, a->rp, &a->pt);
+}
 
-    km_init(&sites);
-    km_init(&funcs);
-    km_init(&lines);
-    interner_init(&in);
+int agg_point_new(struct agg *a, const struct replay *p, struct agg_point **out)
+{
+    struct agg_point *pt = calloc(1, sizeof(*pt));
+    int err;
 
-    /* Close the books: stacks unchanged since the last peak hold their peak bytes now;
-     * what is live now is what leaked. */
-    for (uint32_t id = 0; id < a->cap_stk; id++) {
-        struct stk *s = &a->stk[id];
-        if (!s->used)
-            continue;
-        save_peak(a, s);
-        s->st.leaked_bytes = s->live_bytes;
-        s->st.leaked_allocations = s->live_blocks;
-        a->tot.leaked_bytes += s->live_bytes;
-        a->tot.leaked_allocations += s->live_blocks;
-        double total = s->other_sizes;
-        for (int i = 0; i < SIZE_SLOTS; i++)
-            total += s->size_counts[i];
-        for (int i = 0; i < SIZE_SLOTS; i++)
-            if (s->size_counts[i] >= 0.9 * total)
-                s->st.common_size = s->sizes[i];
+    assert(a->r != NULL);
+    *out = NULL;
+    if (pt == NULL)
+        return -ENOMEM;
+    if ((err = point_of(a, p, pt)) < 0) {
+        point_fini(pt);
+        free(pt);
+        return err;
     }
-    if (a->tot.first_time == UINT64_MAX)
-        a->tot.first_time = a->tot.last_time = rd_header(r)->start_ticks;
+    *out = pt;
+    return 0;
+}
 
-    for (uint32_t id = 0; id < a->cap_stk; id++) {
-        struct stk *s = &a->stk[id];
-        if (!s->used)
-            continue;
-        int *ids, n;
-        uint64_t first_pc;
-        const struct rd_module *first_mod;
-        err = stack_ids(a, &in, r, sym, id, &key, &ids, &n, &first_pc, &first_mod);
-        if (err < 0)
-            goto out;
-        /* The site key: the frame ids as bytes (a keymap key is a string). */
-        sb_reset(&key);
-        for (int i = 0; i < n && err >= 0; i++)
-            err = sb_addf(&key, "%x,", (unsigned)ids[i]);
-        int idx;
-        if (err >= 0)
-            err = km_get(&sites, sb_str(&key), a->n_sites, &idx);
-        if (err < 0) {
-            free(ids);
-            goto out;
-        }
-        if (err == 1) {
-            struct model_site *ns = realloc(a->sites, (size_t)(a->n_sites + 1) * sizeof(*ns));
-            if (ns != NULL)
-                a->sites = ns;
-            struct site_origin *no = realloc(a->origins, (size_t)(a->n_sites + 1) * sizeof(*no));
-            if (no != NULL)
-                a->origins = no;
-            const struct model_frame **fr = malloc((size_t)n * sizeof(*fr));
-            if (ns == NULL || no == NULL || fr == NULL) {
-                free(fr);
-                free(ids);
-                err = -ENOMEM;
-                goto out;
-            }
-            for (int i = 0; i < n; i++)
-                fr[i] = in.frames[ids[i]];
-            memset(&ns[idx], 0, sizeof(ns[idx]));
-            ns[idx].frames = fr;
-            ns[idx].n_frames = n;
-            no[idx] = (struct site_origin){ first_pc, first_mod };
-            ns[idx].st.common_size = s->st.common_size;
-            a->n_sites++;
-        } else if (a->sites[idx].st.common_size != s->st.common_size) {
-            a->sites[idx].st.common_size = 0;
-        }
-        free(ids);
-        uint64_t cs = a->sites[idx].st.common_size;
-        stats_add(&a->sites[idx].st, &s->st);
-        a->sites[idx].st.common_size = cs;
-    }
-    for (int i = 0; i < a->n_sites; i++) {
-        const struct model_site *s = &a->sites[i];
-        const struct model_frame *f = s->frames[0];
-        sb_reset(&key);
-        sb_reset(&fkey);
-        if ((err = frame_key(&key, f)) < 0)
-            goto out;
-        /* by function: the frame without its line (an unknown one is its module+offset) */
-        if (f->function != NULL)
-            err = sb_addf(&fkey, "%s\x1f%s", f->function, f->module);
-        else
-            err = sb_adds(&fkey, sb_str(&key));
-        if (err < 0 ||
-            (err = group_into(&a->funcs, &a->n_funcs, &funcs, sb_str(&fkey), s, false)) < 0 ||
-            (err = group_into(&a->lines, &a->n_lines, &lines, sb_str(&key), s, true)) < 0)
-            goto out;
-    }
-    err = find_bloats(a, sym);
-out:
-    a->frames = in.frames;
-    a->n_frames_owned = in.n;
-    interner_free(&in, true);
-    sb_fini(&key);
-    sb_fini(&fkey);
-    km_free(&sites);
-    km_free(&funcs);
-    km_free(&lines);
-    return err < 0 ? err : 0;
+const struct agg_totals *agg_point_totals(const struct agg_point *pt)
+{
+    return &pt->tot;
+}
+
+void agg_point_fill_model(const struct agg_point *pt, struct model *m)
+{
+    m->n_sites = pt->n_sites;
+    m->sites = pt->sites;
+    m->n_functions = pt->n_funcs;
+    m->functions = pt->funcs;
+    m->n_lines = pt->n_lines;
+    m->lines = pt->lines;
+    m->n_bloats = pt->n_bloats;
+    m->bloats = pt->bloats;
+}
+
+void agg_point_free(struct agg_point *pt)
+{
+    if (pt == NULL)
+        return;
+    point_fini(pt);
+    free(pt);
 }
 
 const struct agg_totals *agg_totals(const struct agg *a)
 {
-    return &a->tot;
+    return &a->pt.tot;
 }
 
 int agg_n_sites(const struct agg *a)
 {
-    return a->n_sites;
+    return a->pt.n_sites;
 }
 
 const struct model_site *agg_site(const struct agg *a, int i)
 {
-    assert(i >= 0 && i < a->n_sites);
-    return &a->sites[i];
+    assert(i >= 0 && i < a->pt.n_sites);
+    return &a->pt.sites[i];
 }
 
 int agg_n_functions(const struct agg *a)
 {
-    return a->n_funcs;
+    return a->pt.n_funcs;
 }
 
 const struct model_group *agg_function(const struct agg *a, int i)
 {
-    return &a->funcs[i];
+    return &a->pt.funcs[i];
 }
 
 int agg_n_lines(const struct agg *a)
 {
-    return a->n_lines;
+    return a->pt.n_lines;
 }
 
 const struct model_group *agg_line(const struct agg *a, int i)
 {
-    return &a->lines[i];
+    return &a->pt.lines[i];
 }
 
 int agg_n_bloats(const struct agg *a)
 {
-    return a->n_bloats;
+    return a->pt.n_bloats;
 }
 
 const struct model_bloat *agg_bloat(const struct agg *a, int i)
 {
-    return &a->bloats[i];
+    return &a->pt.bloats[i];
 }
 
 void agg_fill_model(const struct agg *a, struct model *m)
 {
-    m->n_sites = a->n_sites;
-    m->sites = a->sites;
-    m->n_functions = a->n_funcs;
-    m->functions = a->funcs;
-    m->n_lines = a->n_lines;
-    m->lines = a->lines;
-    m->n_bloats = a->n_bloats;
-    m->bloats = a->bloats;
+    agg_point_fill_model(&a->pt, m);
 }
 
 void agg_free(struct agg *a)
 {
     if (a == NULL)
         return;
-    ls_free(a->live);
-    free(a->stk);
-    hmap_fini(&a->threads);
-    for (int i = 0; i < a->n_sites; i++)
-        free((void *)a->sites[i].frames);
-    free(a->sites);
-    free(a->origins);
-    for (int i = 0; i < a->n_frames_owned; i++)
-        free(a->frames[i]);
+    point_fini(&a->pt);
+    rp_free(a->rp);
+    size_t i = 0;
+    struct site_entry *se;
+    while ((se = hmap_next(&a->site_ids, &i)) != NULL)
+        free(se->ids);
+    hmap_fini(&a->site_ids);
+    for (int k = 0; k < a->n_defs; k++)
+        free((void *)a->defs[k].frames);
+    free(a->defs);
+    free(a->def_of);
+    struct pc_entry *pe;
+    i = 0;
+    while ((pe = hmap_next(&a->pcs, &i)) != NULL)
+        free(pe->ids);
+    hmap_fini(&a->pcs);
+    struct bid_entry *be;
+    i = 0;
+    while ((be = hmap_next(&a->bids, &i)) != NULL)
+        free(be->hex);
+    hmap_fini(&a->bids);
+    hmap_fini(&a->frame_ids);
+    for (int k = 0; k < a->n_frames; k++)
+        free(a->frames[k]);
     free(a->frames);
-    free(a->funcs);
-    free(a->lines);
-    for (int i = 0; i < a->n_bloats; i++)
-        free_structs((struct model_struct *)a->bloats[i].types, a->bloats[i].n_types);
-    free(a->bloats);
+    free(a->alloc_frame);
     free(a);
 }

@@ -13,8 +13,15 @@
  * Times are nanoseconds since the start of the log, already converted from the log's
  * clock. Counts and byte totals are doubles: in a sampled log they are estimates.
  *
+ * A model describes one point of a log (model_process.point): the end, the peak, a
+ * marker or a time. A model at point P describes the log as if it ended at P: every
+ * figure counts the events up to P, and what is live at P is what it calls leaked -
+ * except the blocks of sites whose leaks are set apart (enum model_leak_kind): the C
+ * runtime's one-time allocations and the user's suppressions are live, not leaked.
+ *
  * Nothing here depends on the log's format, the reader or the symbolizer: the model
- * has its own types for what those describe, and analyzer/aggregate.c fills them.
+ * has its own types for what those describe. analyzer/aggregate.c fills them from a
+ * log, analyzer/snapshot.c from a snapshot file.
  */
 #ifndef HEAPSPAN_MODEL_H
 #define HEAPSPAN_MODEL_H
@@ -30,7 +37,10 @@ struct model_stats {
     double allocations, allocated_bytes;
     double frees;
     double peak_live_bytes;                  /* live at the moment of the global peak */
-    double leaked_bytes, leaked_allocations; /* live at the end of the log (or window) */
+    double leaked_bytes, leaked_allocations; /* live at the end of the log (or window, or
+                                              * point), unless the site's leaks are set
+                                              * apart (model_site.leak_kind): then 0 */
+    double live_bytes, live_blocks;          /* live at the model's point, set apart or not */
     double temporary_allocations;            /* freed before the thread allocated anything else */
     double max_live_blocks;                  /* the site's own largest live block count */
     double slack_bytes;                    /* allocator's usable size minus requested, allocated */
@@ -46,7 +56,18 @@ struct model_frame {
     int line;             /* 0 if unknown */
     const char *module;   /* the module's file name, without its directory */
     uint64_t module_offset;
-    bool inlined; /* inlined into the next frame of the stack */
+    bool inlined;             /* inlined into the next frame of the stack */
+    const char *linkage_name; /* the mangled (linkage) name, NULL for C names or unknown */
+    const char *module_path;  /* the module as the process loaded it; NULL if unknown */
+    const char *build_id;     /* the module's GNU build-id in lowercase hex; NULL if none */
+};
+
+/* Whether a site's live blocks at the end count as leaked. */
+enum model_leak_kind {
+    MODEL_LEAK = 0,        /* the program's: leaked */
+    MODEL_LEAK_RUNTIME,    /* one-time allocations of the C runtime (stdio buffers, NSS,
+                            * TLS, the loader's, locale data, the C++ emergency pool) */
+    MODEL_LEAK_SUPPRESSED, /* matched by a user's suppression (leak:PATTERN) */
 };
 
 struct model_site {
@@ -54,6 +75,9 @@ struct model_site {
     int n_frames;                            /* at least 1 */
     const struct model_frame *const *frames; /* innermost first, allocator frames trimmed;
                                               * a frame may be shared between sites */
+    enum model_leak_kind leak_kind;
+    const char *leak_rule; /* what set it apart: a description of the runtime's
+                            * allocation, or the user's pattern; NULL for MODEL_LEAK */
 };
 
 /* A row of the by-function or by-line tables: the innermost frame's function, or its
@@ -110,8 +134,26 @@ enum model_end {
     MODEL_END_OTHER,           /* a reason this analyzer does not know */
 };
 
+/* Where in the log a model stands. */
+enum model_at {
+    MODEL_AT_END = 0, /* the end of the log (of the window, with --from/--to) */
+    MODEL_AT_PEAK,    /* the moment of the highest live total */
+    MODEL_AT_MARKER,  /* a marker: SIGUSR2, --snapshot-interval, an exec */
+    MODEL_AT_TIME,    /* a time the user gave */
+};
+
+struct model_point {
+    enum model_at at;
+    uint32_t marker;         /* MODEL_AT_MARKER: the N-th marker of the log, from 1 */
+    uint32_t marker_serial;  /* ... its serial in the log, and kind */
+    const char *marker_kind; /* "signal", "interval", "exec" or "?" */
+    double ns;               /* the point's time, ns since the start of the log */
+};
+
 struct model_process {
-    const char *log_path; /* as the user named it */
+    const char *log_path;      /* as the user named it (for a snapshot: as recorded) */
+    const char *snapshot_path; /* the snapshot file this model was read from, or NULL */
+    struct model_point point;
     uint32_t pid, ppid;
     const char *exe; /* "" when not recorded */
     int argc;
@@ -128,8 +170,11 @@ struct model_process {
 struct model_totals {
     double allocations, frees, allocated_bytes;
     double peak_live_bytes;
-    double peak_ns; /* when the peak was reached */
-    double leaked_bytes, leaked_allocations;
+    double peak_ns;                                  /* when the peak was reached */
+    double leaked_bytes, leaked_allocations;         /* without the runtime's and suppressed */
+    double live_bytes, live_blocks;                  /* at the model's point, all of them */
+    double runtime_bytes, runtime_allocations;       /* live, MODEL_LEAK_RUNTIME sites' */
+    double suppressed_bytes, suppressed_allocations; /* live, MODEL_LEAK_SUPPRESSED sites' */
     double temporary_allocations;
     uint64_t lost_events;
     uint64_t unknown_frees; /* frees of blocks never seen allocated (before recording) */

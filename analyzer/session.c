@@ -2,20 +2,28 @@
 #include "analyzer/session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analyzer/aggregate.h"
 #include "analyzer/reader.h"
+#include "analyzer/replay.h"
+#include "analyzer/snapshot.h"
+#include "analyzer/suppress.h"
 #include "analyzer/symbolize.h"
 
 struct session {
     char *path;
+    struct session_options opt; /* as given; the strings are the caller's */
     struct rd_log *r;
     struct agg *agg;
     struct sym_cache *sym;
+    struct snap *snap;
+    struct sup_rules *rules;
     bool have_model;
     struct model model;
     const char **argv;     /* the model's, pointing into the reader's */
@@ -40,10 +48,10 @@ static int fail(struct session *s, int err, const char *fmt, ...)
 }
 
 /* rd_next failed: the reader's message, or (out of memory, say) the cause. */
-static int read_failed(struct session *s, int err)
+static int read_failed(struct session *s, struct rd_log *r, int err)
 {
-    if (rd_error(s->r)[0] != '\0')
-        return fail(s, err, "%s", rd_error(s->r));
+    if (rd_error(r)[0] != '\0')
+        return fail(s, err, "%s", rd_error(r));
     return fail(s, err, "%s: %s", s->path, strerror(-err));
 }
 
@@ -63,6 +71,14 @@ static enum model_end end_of(int reason)
     default:
         return MODEL_END_OTHER;
     }
+}
+
+static const char *marker_kind(int kind)
+{
+    return kind == LF_MARKER_SIGNAL     ? "signal"
+           : kind == LF_MARKER_INTERVAL ? "interval"
+           : kind == LF_MARKER_EXEC     ? "exec"
+                                        : "?";
 }
 
 /* The reader's warnings as a list of lines (the last may lack its newline). */
@@ -92,14 +108,67 @@ static int split_warnings(struct session *s, const char *text)
     return 0;
 }
 
-/* The model of the log just read and aggregated: the process, and the totals with
- * their times in nanoseconds, converted as the reader does with every clock record. */
+/* The totals of a point, with their times in nanoseconds, converted as the reader
+ * does with every clock record. */
+static struct model_totals totals_of(struct session *s, const struct agg_totals *t)
+{
+    return (struct model_totals){
+        .allocations = t->allocations,
+        .frees = t->frees,
+        .allocated_bytes = t->allocated_bytes,
+        .peak_live_bytes = t->peak_live_bytes,
+        .peak_ns = rd_ticks_to_ns(s->r, t->peak_time),
+        .leaked_bytes = t->leaked_bytes,
+        .leaked_allocations = t->leaked_allocations,
+        .live_bytes = t->live_bytes,
+        .live_blocks = t->live_blocks,
+        .runtime_bytes = t->runtime_bytes,
+        .runtime_allocations = t->runtime_allocations,
+        .suppressed_bytes = t->suppressed_bytes,
+        .suppressed_allocations = t->suppressed_allocations,
+        .temporary_allocations = t->temporary_allocations,
+        .lost_events = t->lost_events,
+        .unknown_frees = t->unknown_frees,
+        .markers = t->markers,
+        .first_ns = rd_ticks_to_ns(s->r, t->first_time),
+        .last_ns = rd_ticks_to_ns(s->r, t->last_time),
+        .sampled = t->sampled,
+    };
+}
+
+/* Where a replay's point fell, as the model says it. */
+static struct model_point point_of(struct session *s, enum model_at at, uint32_t marker,
+                                   const struct rp_where *w, const struct model_totals *t)
+{
+    struct model_point pt = { .at = at, .marker_kind = "" };
+
+    switch (at) {
+    case MODEL_AT_END:
+        pt.ns = t->last_ns;
+        break;
+    case MODEL_AT_PEAK:
+        pt.ns = t->peak_ns;
+        break;
+    case MODEL_AT_MARKER:
+        pt.marker = marker;
+        pt.marker_serial = w->marker_serial;
+        pt.marker_kind = marker_kind(w->marker_kind);
+        pt.ns = rd_ticks_to_ns(s->r, w->time);
+        break;
+    case MODEL_AT_TIME:
+        pt.ns = s->opt.at_seconds * 1e9;
+        break;
+    }
+    return pt;
+}
+
+/* The model of the log just read and aggregated: the process, and the point's totals
+ * and sites. */
 static int build_model(struct session *s)
 {
     struct model *m = &s->model;
     const struct rd_header *h = rd_header(s->r);
     const struct rd_stats *st = rd_stats(s->r);
-    const struct agg_totals *t = agg_totals(s->agg);
     int argc = rd_argc(s->r);
 
     s->argv = calloc((size_t)argc + 1, sizeof(*s->argv));
@@ -122,24 +191,24 @@ static int build_model(struct session *s)
         .log_bytes = st->file_bytes,
         .bytes_read = st->bytes_read,
     };
-    m->totals = (struct model_totals){
-        .allocations = t->allocations,
-        .frees = t->frees,
-        .allocated_bytes = t->allocated_bytes,
-        .peak_live_bytes = t->peak_live_bytes,
-        .peak_ns = rd_ticks_to_ns(s->r, t->peak_time),
-        .leaked_bytes = t->leaked_bytes,
-        .leaked_allocations = t->leaked_allocations,
-        .temporary_allocations = t->temporary_allocations,
-        .lost_events = t->lost_events,
-        .unknown_frees = t->unknown_frees,
-        .markers = t->markers,
-        .first_ns = rd_ticks_to_ns(s->r, t->first_time),
-        .last_ns = rd_ticks_to_ns(s->r, t->last_time),
-        .sampled = t->sampled,
-    };
+    m->totals = totals_of(s, agg_totals(s->agg));
+    m->process.point = point_of(s, s->opt.at, s->opt.at_marker, agg_where(s->agg), &m->totals);
     agg_fill_model(s->agg, m);
     return split_warnings(s, rd_warnings(s->r));
+}
+
+/* The point asked for is beyond the log: say what the log has. */
+static int point_missed(struct session *s)
+{
+    const struct agg_totals *t = agg_totals(s->agg);
+
+    if (s->opt.at == MODEL_AT_MARKER)
+        return fail(s, -ERANGE,
+                    "%s: no marker %u: the log has %llu (`kill -USR2 PID` or "
+                    "--snapshot-interval writes them)",
+                    s->path, s->opt.at_marker, (unsigned long long)t->markers);
+    return fail(s, -ERANGE, "%s: the log ends at %.3f s, before time:%g", s->path,
+                rd_ticks_to_ns(s->r, t->last_time) / 1e9, s->opt.at_seconds);
 }
 
 /* Reads every item into the aggregate, symbolizes it and makes the model. */
@@ -151,11 +220,22 @@ static int aggregate(struct session *s, const struct session_options *opt)
     s->agg = agg_new(rd_header(s->r));
     if (s->agg == NULL)
         return fail(s, -ENOMEM, "%s", no_memory);
+    agg_set_rules(s->agg, s->rules);
+    if (opt->at != MODEL_AT_END) {
+        struct rp_point pt = { .at = opt->at == MODEL_AT_PEAK     ? RP_AT_PEAK
+                                     : opt->at == MODEL_AT_MARKER ? RP_AT_MARKER
+                                                                  : RP_AT_TIME,
+                               .marker = opt->at_marker };
+        if (opt->at == MODEL_AT_TIME)
+            pt.time = rd_seconds_to_ticks(s->r, opt->at_seconds);
+        if (agg_stop_at(s->agg, &pt) < 0)
+            return fail(s, -EINVAL, "%s: marker 0: markers count from 1", s->path);
+    }
     while ((k = rd_next(s->r, &it)) > 0)
         if ((err = agg_feed(s->agg, &it)) < 0)
             return fail(s, err, "%s: out of memory while aggregating", s->path);
     if (k < 0)
-        return read_failed(s, k);
+        return read_failed(s, s->r, k);
     if (opt->symbols) {
         struct sym_options so = { opt->debuginfo_path, opt->debuginfod, NULL };
         s->sym = sym_open(&so);
@@ -164,8 +244,46 @@ static int aggregate(struct session *s, const struct session_options *opt)
     }
     if ((err = agg_finish(s->agg, s->r, s->sym)) < 0)
         return fail(s, err, "%s: %s while symbolizing", s->path, strerror(-err));
+    if (!agg_where(s->agg)->reached)
+        return point_missed(s);
     if ((err = build_model(s)) < 0)
         return fail(s, err, "%s", no_memory);
+    s->have_model = true;
+    return 0;
+}
+
+/* Whether path begins with a snapshot's magic. A file that cannot be read is left to
+ * the log reader, whose messages say why. */
+static bool is_snapshot_file(const char *path)
+{
+    unsigned char head[8];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    ssize_t n = -1;
+
+    if (fd >= 0) {
+        n = pread(fd, head, sizeof(head), 0);
+        close(fd);
+    }
+    return n == (ssize_t)sizeof(head) && snap_is_snapshot(head, sizeof(head));
+}
+
+static int open_snapshot(struct session *s, const struct session_options *opt)
+{
+    int err;
+
+    if (!opt->aggregate)
+        return fail(s, -EINVAL, "%s: a snapshot, not a log: it has no records to read", s->path);
+    if (opt->from > 0 || opt->to > 0)
+        return fail(s, -EINVAL, "%s: a snapshot: --from and --to apply to logs", s->path);
+    if (opt->at != MODEL_AT_END)
+        return fail(s, -EINVAL,
+                    "%s: a snapshot stands at the point it was taken at: --at applies to logs",
+                    s->path);
+    if ((err = snap_read_file(s->path, &s->snap, s->err, sizeof(s->err))) < 0)
+        return err;
+    if ((err = snap_apply_rules(s->snap, s->rules)) < 0)
+        return fail(s, err, "%s", no_memory);
+    s->model = *snap_model(s->snap);
     s->have_model = true;
     return 0;
 }
@@ -178,9 +296,20 @@ int session_open(const struct session_options *opt, struct session **out)
     *out = s;
     if (s == NULL)
         return -ENOMEM;
+    s->opt = *opt;
     s->path = strdup(opt->path);
     if (s->path == NULL)
         return fail(s, -ENOMEM, "%s", no_memory);
+    if (opt->aggregate) {
+        s->rules = sup_new(!opt->keep_runtime_leaks);
+        if (s->rules == NULL)
+            return fail(s, -ENOMEM, "%s", no_memory);
+        if (opt->suppressions != NULL &&
+            (err = sup_load(s->rules, opt->suppressions, s->err, sizeof(s->err))) < 0)
+            return err;
+    }
+    if (is_snapshot_file(opt->path))
+        return open_snapshot(s, opt);
     s->r = rd_open(opt->path, &err);
     if (s->r == NULL)
         return fail(s, err, "%s", no_memory);
@@ -192,6 +321,11 @@ int session_open(const struct session_options *opt, struct session **out)
         rd_set_window(s->r, opt->from > 0 ? rd_seconds_to_ticks(s->r, opt->from) : 0,
                       opt->to > 0 ? rd_seconds_to_ticks(s->r, opt->to) : UINT64_MAX);
     return opt->aggregate ? aggregate(s, opt) : 0;
+}
+
+bool session_is_snapshot(const struct session *s)
+{
+    return s->snap != NULL;
 }
 
 const char *session_error(const struct session *s)
@@ -206,13 +340,77 @@ const struct model *session_model(const struct session *s)
 
 int session_next(struct session *s, struct rd_item *it)
 {
+    if (s->r == NULL)
+        return fail(s, -EINVAL, "%s: a snapshot, not a log: it has no records to read", s->path);
     int k = rd_next(s->r, it);
-    return k < 0 ? read_failed(s, k) : k;
+    return k < 0 ? read_failed(s, s->r, k) : k;
 }
 
 struct rd_log *session_reader(struct session *s)
 {
     return s->r;
+}
+
+/* The model at the marker p has just passed: the first pass's process, warnings and
+ * frames, this replay's figures. */
+static int marker_model(struct session *s, const struct replay *p, uint32_t k, session_model_fn fn,
+                        void *ctx)
+{
+    struct agg_point *pt;
+    struct model m = s->model;
+    int err;
+
+    if ((err = agg_point_new(s->agg, p, &pt)) < 0)
+        return fail(s, err, "%s: out of memory at marker %u", s->path, k);
+    m.totals = totals_of(s, agg_point_totals(pt));
+    m.process.point = point_of(s, MODEL_AT_MARKER, k, rp_where(p), &m.totals);
+    agg_point_fill_model(pt, &m);
+    err = fn(ctx, &m, k);
+    agg_point_free(pt);
+    return err;
+}
+
+int session_each_marker(struct session *s, session_model_fn fn, void *ctx)
+{
+    struct rd_log *r;
+    struct replay *p = NULL;
+    struct rd_item it;
+    uint32_t n = 0;
+    int k, err = 0;
+
+    if (!s->have_model || s->snap != NULL || s->opt.at != MODEL_AT_END)
+        return fail(s, -EINVAL, "%s: markers need the whole log, opened at its end", s->path);
+    r = rd_open(s->path, &err);
+    if (r == NULL)
+        return fail(s, -ENOMEM, "%s", no_memory);
+    if (err < 0) {
+        err = fail(s, err, "%s", rd_error(r));
+        goto out;
+    }
+    if (s->opt.from > 0 || s->opt.to > 0)
+        rd_set_window(r, s->opt.from > 0 ? rd_seconds_to_ticks(r, s->opt.from) : 0,
+                      s->opt.to > 0 ? rd_seconds_to_ticks(r, s->opt.to) : UINT64_MAX);
+    p = rp_new(rd_header(r), 0);
+    if (p == NULL) {
+        err = fail(s, -ENOMEM, "%s", no_memory);
+        goto out;
+    }
+    rp_pause_at_markers(p, true);
+    while ((k = rd_next(r, &it)) > 0) {
+        int f = rp_feed(p, &it);
+        if (f < 0) {
+            err = fail(s, f, "%s: out of memory while aggregating", s->path);
+            goto out;
+        }
+        if (f == RP_MARKER && (err = marker_model(s, p, ++n, fn, ctx)) != 0)
+            goto out;
+    }
+    if (k < 0)
+        err = read_failed(s, r, k);
+out:
+    rp_free(p);
+    rd_close(r);
+    return err;
 }
 
 void session_close(struct session *s)
@@ -222,6 +420,8 @@ void session_close(struct session *s)
     agg_free(s->agg);
     sym_close(s->sym);
     rd_close(s->r);
+    snap_free(s->snap);
+    sup_free(s->rules);
     free(s->argv);
     free(s->warnings);
     free(s->warning_text);

@@ -1,8 +1,11 @@
 /*
- * session.h - one log, opened for a command: read, aggregated and symbolized into the
- * model every renderer reads (analyzer/model.h); or, for a command that walks the
- * records itself (`heapspan dump`), read item by item. Every command opens its logs
- * through here, so that each failure is found and worded in one place.
+ * session.h - one log or snapshot, opened for a command: a log read, aggregated and
+ * symbolized into the model every renderer reads (analyzer/model.h), at its end or at
+ * another point (the peak, a marker, a time); a snapshot (analyzer/snapshot.h) read
+ * into the same model; or, for a command that walks the records itself (`heapspan
+ * dump`), a log read item by item. Which of a log and a snapshot a file is, its magic
+ * says. Every command opens its inputs through here, so that each failure is found
+ * and worded in one place.
  *
  * Called from one thread. Allocates (the reader, the aggregate, the symbol cache, the
  * model); session_close frees it all. Never prints: a function that fails returns a
@@ -36,6 +39,19 @@ struct session_options {
     /* Read on the caller's thread only, never ahead of it (rd_set_thread(r, false)):
      * for a caller that converts each item's time with the clock records read so far. */
     bool in_order;
+    /* Where in a log the model stands (model.h): MODEL_AT_END (a zeroed struct),
+     * MODEL_AT_PEAK, MODEL_AT_MARKER with at_marker (the N-th marker, from 1), or
+     * MODEL_AT_TIME with at_seconds (since the program started). A marker or time the
+     * log does not reach is an error. A snapshot stands at its own point: anything
+     * but MODEL_AT_END, or a window, is an error for one. */
+    enum model_at at;
+    uint32_t at_marker;
+    double at_seconds;
+    /* Leaks set apart (analyzer/suppress.h): the user's file of leak:PATTERN rules, or
+     * NULL; and whether the C runtime's one-time allocations count as leaks after all
+     * (by default they are set apart). For a log or a snapshot alike. */
+    const char *suppressions;
+    bool keep_runtime_leaks;
 };
 
 /*
@@ -46,6 +62,9 @@ struct session_options {
  */
 int session_open(const struct session_options *opt, struct session **out)
     __attribute__((warn_unused_result));
+
+/* Whether the session's file is a snapshot (no reader, no items: only the model). */
+bool session_is_snapshot(const struct session *s);
 
 /* The last failure's message; "" if none. s may be NULL (see session_open). */
 const char *session_error(const struct session *s);
@@ -59,8 +78,21 @@ const struct model *session_model(const struct session *s);
 int session_next(struct session *s, struct rd_item *it) __attribute__((warn_unused_result));
 
 /* The reader, for what items do not carry: the header, stacks, modules, clock, stats
- * and warnings (reader.h says when each may be read). Valid until session_close. */
+ * and warnings (reader.h says when each may be read). Valid until session_close; NULL
+ * for a snapshot. */
 struct rd_log *session_reader(struct session *s);
+
+/*
+ * The model at every marker of a log opened with opt->aggregate at its end: the log
+ * is read a second time, and at each marker fn(ctx, model, k) is called with the model
+ * at the k-th marker (from 1; valid during the call), as session_open would make it
+ * with MODEL_AT_MARKER. Returns 0 after the last marker (none at all is not an
+ * error), a negative errno with the message in session_error(), or the first nonzero
+ * value fn returns (then its message is fn's to give).
+ */
+typedef int (*session_model_fn)(void *ctx, const struct model *m, uint32_t k);
+int session_each_marker(struct session *s, session_model_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* Frees everything the session made, the model included. NULL is a no-op. */
 void session_close(struct session *s);

@@ -10,6 +10,7 @@
 
 #include "analyzer/liveset.h"
 #include "analyzer/reader.h"
+#include "analyzer/replay.h"
 #include "analyzer/session.h"
 #include "cli/opts.h"
 
@@ -21,11 +22,12 @@ static const char dump_usage[] =
 
 #define DUMP_MAX_TIDS 4096
 
-/* What --summary and --live report, counted over the items. */
+/* What --summary and --live report: the live blocks and their totals are the replay
+ * engine's (every record counted as one block, sampled log or not); the rest is
+ * counted here. */
 struct tally {
-    struct ls_map *live;
-    uint64_t allocs, frees, unknown_frees, bytes, live_bytes, peak;
-    uint64_t markers, zeros_records, zero_bytes, zero_of, end_lost;
+    struct replay *rp;
+    uint64_t zeros_records, zero_bytes, zero_of;
     uint32_t tids[DUMP_MAX_TIDS];
     int n_tids;
 };
@@ -187,73 +189,43 @@ static void note_thread(struct tally *t, uint32_t tid)
         t->tids[t->n_tids++] = tid;
 }
 
-/* Counts one event; 0 or -ENOMEM. */
-static int tally_event(struct tally *t, const struct rd_item *it)
-{
-    const struct lf_event *e = &it->ev;
-    struct ls_block old;
-
-    note_thread(t, it->tid);
-    switch (e->type) {
-    case LF_EV_ALLOC: {
-        struct ls_block b = { e->addr, e->size, e->stack, 1.0f };
-        int put = ls_put(t->live, &b, &old);
-        if (put < 0)
-            return put;
-        if (put == 1)
-            t->live_bytes -= old.size; /* a free the log missed */
-        t->allocs++;
-        t->bytes += e->size;
-        t->live_bytes += e->size;
-        if (t->live_bytes > t->peak)
-            t->peak = t->live_bytes;
-        break;
-    }
-    case LF_EV_FREE:
-        if (ls_take(t->live, e->addr, &old)) {
-            t->frees++;
-            t->live_bytes -= old.size;
-        } else {
-            t->unknown_frees++;
-        }
-        break;
-    case LF_EV_ZEROS:
-        t->zeros_records++;
-        t->zero_bytes += e->count;
-        t->zero_of += e->size;
-        break;
-    }
-    return 0;
-}
-
+/* Counts one item; 0 or -ENOMEM. */
 static int tally_item(struct tally *t, const struct rd_item *it)
 {
-    if (it->kind == RD_EVENT)
-        return tally_event(t, it);
-    if (it->kind == RD_MARKER)
-        t->markers++;
-    else if (it->kind == RD_END)
-        t->end_lost += it->count;
-    return 0;
+    if (it->kind == RD_EVENT) {
+        note_thread(t, it->tid);
+        if (it->ev.type == LF_EV_ZEROS) {
+            t->zeros_records++;
+            t->zero_bytes += it->ev.count;
+            t->zero_of += it->ev.size;
+        }
+    }
+    return rp_feed(t->rp, it) < 0 ? -ENOMEM : 0;
 }
 
 static void print_summary(const struct rd_log *r, const struct tally *t)
 {
     const struct rd_header *h = rd_header(r);
     const struct rd_stats *st = rd_stats(r);
+    struct rp_totals tot;
+
+    rp_point_totals(t->rp, &tot);
 
     printf("pid=%u\nppid=%u\nversion=%u\nsample_bytes=%" PRIu64 "\n", h->pid, h->ppid, h->version,
            h->sample_bytes);
     printf("exe=%s\n", rd_exe(r));
     printf("log_bytes=%" PRIu64 "\n", st->file_bytes);
-    printf("allocations=%" PRIu64 "\nfrees=%" PRIu64 "\nunknown_frees=%" PRIu64 "\n", t->allocs,
-           t->frees, t->unknown_frees);
-    printf("allocated_bytes=%" PRIu64 "\n", t->bytes);
-    printf("live_blocks=%" PRIu64 "\nlive_bytes=%" PRIu64 "\n", ls_count(t->live), t->live_bytes);
-    printf("peak_live_bytes=%" PRIu64 "\n", t->peak);
-    printf("lost_events=%" PRIu64 "\nlate_events=%" PRIu64 "\n", st->lost + t->end_lost, st->late);
+    /* A block taken as freed because its address was allocated again is not a free
+     * record: dump counts records. */
+    printf("allocations=%" PRIu64 "\nfrees=%" PRIu64 "\nunknown_frees=%" PRIu64 "\n",
+           (uint64_t)tot.allocations, (uint64_t)tot.frees - tot.replaced, tot.unknown_frees);
+    printf("allocated_bytes=%" PRIu64 "\n", (uint64_t)tot.allocated_bytes);
+    printf("live_blocks=%" PRIu64 "\nlive_bytes=%" PRIu64 "\n", ls_count(rp_live(t->rp)),
+           (uint64_t)tot.live_bytes);
+    printf("peak_live_bytes=%" PRIu64 "\n", (uint64_t)tot.peak_live_bytes);
+    printf("lost_events=%" PRIu64 "\nlate_events=%" PRIu64 "\n", tot.lost_events, st->late);
     printf("threads=%d\nstacks=%u\nmodules=%d\nmarkers=%" PRIu64 "\n", t->n_tids, rd_n_stacks(r),
-           rd_n_modules(r), t->markers);
+           rd_n_modules(r), tot.markers);
     printf("zero_samples=%" PRIu64 "\nzero_sample_bytes=%" PRIu64
            "\nzero_sample_zero_bytes=%" PRIu64 "\n",
            t->zeros_records, t->zero_of, t->zero_bytes);
@@ -355,7 +327,7 @@ int cmd_dump(int argc, char **argv)
     struct rd_item it;
 
     rc = 2;
-    if (t == NULL || (t->live = ls_new()) == NULL) {
+    if (t == NULL) {
         opt_error("out of memory");
         goto out;
     }
@@ -364,6 +336,10 @@ int cmd_dump(int argc, char **argv)
         goto out;
     }
     const struct rd_log *r = session_reader(s);
+    if ((t->rp = rp_new(rd_header(r), RP_UNWEIGHTED)) == NULL) {
+        opt_error("out of memory");
+        goto out;
+    }
     if (records)
         print_header(rd_header(r));
     while ((k = session_next(s, &it)) > 0) {
@@ -378,9 +354,10 @@ int cmd_dump(int argc, char **argv)
         opt_error("%s", session_error(s));
         goto out;
     }
+    rp_finish(t->rp);
     if (a.summary)
         print_summary(r, t);
-    if (a.live && print_live(r, t->live) < 0) {
+    if (a.live && print_live(r, rp_live(t->rp)) < 0) {
         opt_error("%s: out of memory", a.path);
         goto out;
     }
@@ -391,7 +368,7 @@ int cmd_dump(int argc, char **argv)
     rc = 0;
 out:
     if (t != NULL)
-        ls_free(t->live);
+        rp_free(t->rp);
     free(t);
     session_close(s);
     return rc;

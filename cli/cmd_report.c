@@ -1,5 +1,5 @@
-/* cmd_report.c - `heapspan report`: log -> session (reader, aggregator, symbolizer)
- * -> model -> renderer. */
+/* cmd_report.c - `heapspan report`: log or snapshot -> session (reader, aggregator,
+ * symbolizer; or the snapshot reader) -> model -> renderer. */
 #include "cli/commands.h"
 
 #include <stdio.h>
@@ -13,11 +13,15 @@
 static const char report_usage[] =
     "usage: heapspan report [--top N] [--format text|json|markdown] [--from SECONDS]\n"
     "                       [--to SECONDS] [--debuginfo-path PATH] [--no-debuginfod]\n"
-    "                       [--no-symbols] LOG\n"
+    "                       [--no-symbols] [--suppressions FILE]\n"
+    "                       [--no-builtin-suppressions] LOG|SNAPSHOT\n"
     "Call sites ranked by memory held at the peak, leaked, allocation calls and\n"
-    "temporary allocations; bloated structs. --from/--to keep the events between those\n"
-    "times (seconds since the program started); chunks outside are not read.\n"
-    "JSON lists every site unless --top is given (docs/report-json.md).\n";
+    "temporary allocations; bloated structs; the C runtime's one-time allocations and\n"
+    "suppressed leaks apart. --from/--to keep the events between those times (seconds\n"
+    "since the program started); chunks outside are not read. A snapshot (`heapspan\n"
+    "snapshot`) is reported as the log was at its point.\n"
+    "JSON lists every site unless --top is given (docs/report-json.md).\n"
+    "\n" OPT_MODEL_USAGE;
 
 struct report_args {
     struct session_options open;
@@ -49,10 +53,7 @@ static int parse(int argc, char **argv, struct report_args *a)
         { "format", required_argument, NULL, 'f' },
         { "from", required_argument, NULL, 'F' },
         { "to", required_argument, NULL, 'T' },
-        { "debuginfo-path", required_argument, NULL, 'd' },
-        { "debuginfod", no_argument, NULL, 'D' },
-        { "no-debuginfod", no_argument, NULL, 'N' },
-        { "no-symbols", no_argument, NULL, 'n' },
+        OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -63,6 +64,8 @@ static int parse(int argc, char **argv, struct report_args *a)
 
     opt_init(&p, report_usage, argc, argv, "h", opts);
     while ((c = opt_next(&p)) != OPT_END) {
+        if (opt_model(c, &a->open))
+            continue;
         switch (c) {
         case OPT_EXIT:
             return opt_status(&p);
@@ -84,16 +87,6 @@ static int parse(int argc, char **argv, struct report_args *a)
             if (!opt_seconds(&p, &a->open.to))
                 return 2;
             break;
-        case 'd':
-            a->open.debuginfo_path = optarg;
-            break;
-        case 'D':
-        case 'N':
-            a->open.debuginfod = c == 'D';
-            break;
-        case 'n':
-            a->open.symbols = false;
-            break;
         }
     }
     if (!opt_operands(&p, 1, 1))
@@ -108,18 +101,12 @@ static int parse(int argc, char **argv, struct report_args *a)
 
 int cmd_report(int argc, char **argv)
 {
-    /* As libdw's own tools do: debuginfod servers are asked when DEBUGINFOD_URLS names
-     * some, unless told not to. */
-    const char *urls = getenv("DEBUGINFOD_URLS");
-    struct report_args a = {
-        .open = { .to = -1,
-                  .symbols = true,
-                  .debuginfod = urls != NULL && urls[0] != '\0',
-                  .aggregate = true },
-        .format = render_find("text"),
-    };
+    struct report_args a = { .format = render_find("text") };
     struct session *s;
-    int rc = parse(argc, argv, &a);
+    int rc;
+
+    opt_model_defaults(&a.open);
+    rc = parse(argc, argv, &a);
 
     if (rc >= 0)
         return rc;

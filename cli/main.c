@@ -22,6 +22,8 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
     { "run", cmd_run, "run a program with the shim, recording its heap to a log" },
     { "report", cmd_report, "rank a log's call sites: peak, leaks, churn, bloat" },
+    { "snapshot", cmd_snapshot,
+      "write the heap at a point of a log (end, peak, marker) to a file" },
     { "dump", cmd_dump, "print a log's records, or their totals, live blocks or stacks" },
     { "diff", cmd_diff, "compare two recordings; fail when a total grew past a budget" },
     { "version", cmd_version, "print the version" },

@@ -133,3 +133,38 @@ bool opt_seconds(const struct opt_parser *p, double *out)
     *out = v;
     return true;
 }
+
+void opt_model_defaults(struct session_options *o)
+{
+    const char *urls = getenv("DEBUGINFOD_URLS");
+
+    memset(o, 0, sizeof(*o));
+    o->to = -1;
+    o->symbols = true;
+    o->debuginfod = urls != NULL && urls[0] != '\0';
+    o->aggregate = true;
+}
+
+bool opt_model(int c, struct session_options *o)
+{
+    switch (c) {
+    case OPT_MODEL_DEBUGINFO_PATH:
+        o->debuginfo_path = optarg;
+        return true;
+    case OPT_MODEL_DEBUGINFOD:
+    case OPT_MODEL_NO_DEBUGINFOD:
+        o->debuginfod = c == OPT_MODEL_DEBUGINFOD;
+        return true;
+    case OPT_MODEL_NO_SYMBOLS:
+        o->symbols = false;
+        return true;
+    case OPT_MODEL_SUPPRESSIONS:
+        o->suppressions = optarg;
+        return true;
+    case OPT_MODEL_NO_BUILTIN_SUPPRESSIONS:
+        o->keep_runtime_leaks = true;
+        return true;
+    default:
+        return false;
+    }
+}

@@ -14,6 +14,8 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "analyzer/session.h"
+
 #define OPT_HELP 'h' /* the code commands give --help (and -h) in their option table */
 
 /* What opt_next returns besides an option's code. */
@@ -61,6 +63,45 @@ bool opt_seconds(const struct opt_parser *p, double *out);
 
 /* "heapspan: --OPT ARG: expected <expected>" on stderr; returns 2. */
 int opt_bad_value(const struct opt_parser *p, const char *expected);
+
+/*
+ * The options of every command that makes a model of a log or snapshot (report,
+ * snapshot, diff): symbols and debug info, and leaks set apart. OPT_MODEL_LONGOPTS
+ * goes into the command's option table (their codes are OPT_MODEL_*, above any
+ * character), OPT_MODEL_USAGE into its --help, opt_model_defaults before parsing and
+ * opt_model for each option code: it returns whether the code was one of them.
+ */
+enum {
+    OPT_MODEL_DEBUGINFO_PATH = 0x100,
+    OPT_MODEL_DEBUGINFOD,
+    OPT_MODEL_NO_DEBUGINFOD,
+    OPT_MODEL_NO_SYMBOLS,
+    OPT_MODEL_SUPPRESSIONS,
+    OPT_MODEL_NO_BUILTIN_SUPPRESSIONS,
+};
+
+/* One entry a line (clang-format would indent all but the first twice). */
+/* clang-format off */
+#define OPT_MODEL_LONGOPTS                                                              \
+    { "debuginfo-path", required_argument, NULL, OPT_MODEL_DEBUGINFO_PATH },            \
+    { "debuginfod", no_argument, NULL, OPT_MODEL_DEBUGINFOD },                          \
+    { "no-debuginfod", no_argument, NULL, OPT_MODEL_NO_DEBUGINFOD },                    \
+    { "no-symbols", no_argument, NULL, OPT_MODEL_NO_SYMBOLS },                          \
+    { "suppressions", required_argument, NULL, OPT_MODEL_SUPPRESSIONS },                \
+    { "no-builtin-suppressions", no_argument, NULL, OPT_MODEL_NO_BUILTIN_SUPPRESSIONS }
+/* clang-format on */
+
+#define OPT_MODEL_USAGE                                                                \
+    "  --no-symbols            frames stay module+offset; no debug info is read\n"     \
+    "  --debuginfo-path PATH   where separate debug info is looked for\n"              \
+    "  --no-debuginfod         never fetch debug info from DEBUGINFOD_URLS' servers\n" \
+    "  --suppressions FILE     leaks matching its leak:PATTERN lines are set apart\n"  \
+    "  --no-builtin-suppressions  the C runtime's one-time allocations count as leaks\n"
+
+/* A whole log, symbolized (debuginfod asked if DEBUGINFOD_URLS names servers, as
+ * elfutils' tools do), into a model, the C runtime's one-time allocations apart. */
+void opt_model_defaults(struct session_options *o);
+bool opt_model(int c, struct session_options *o);
 
 /* The command whose errors follow: main() sets it from the command table. */
 void opt_set_command(const char *name);

@@ -34,6 +34,19 @@ declare -A CMDS=(
     [dump_stacks]="dump --stacks"
 )
 CMD_ORDER=(report report_md report_json report_top2 dump dump_summary dump_live dump_stacks)
+# Snapshots: LOG.CASE is `heapspan snapshot SNAPSHOT_ARGS LOG -o LOG.hsnap`, then the
+# report command on LOG.hsnap, run in the directory that holds it (so that the header
+# names it as LOG.hsnap). Its expected output is the report of the log itself, but for
+# the header (and the JSON's "snapshot" and "point").
+declare -A SNAPS=(
+    [known_c.snap_report]="--no-symbols|report"
+    [known_c.snap_report_json]="--no-symbols|report --format json"
+    [sampled.snap_report]="--no-symbols|report"
+    [cxx.snap_report_md]="--no-symbols|report --format markdown"
+    [marker.snap_marker2_report]="--no-symbols --at marker:2|report"
+    [known_peak.snap_peak_report_json]="--no-symbols --at peak|report --format json"
+    [demo.snap_time_report]="--no-symbols --at time:0.03|report --top 3"
+)
 # Windows need a log long enough to have one: the demo runs about 0.07 s.
 declare -A EXTRA=(
     [demo.report_window]="report --no-symbols --from 0.02 --to 0.05"
@@ -50,7 +63,7 @@ for log in "$DIR"/logs/*.hsl; do
         cases+=("$name.$c")
     done
 done
-for k in "${!EXTRA[@]}"; do
+for k in "${!EXTRA[@]}" "${!SNAPS[@]}"; do
     cases+=("$k")
 done
 if [[ $# -gt 0 ]]; then
@@ -62,9 +75,35 @@ failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$DIR/expected"
+HEAPSPAN_ABS=$(cd "$(dirname "$HEAPSPAN")" && pwd)/$(basename "$HEAPSPAN")
 for c in "${cases[@]}"; do
     name=${c%%.*}
     cmd=${c#*.}
+    if [[ -n ${SNAPS[$c]:-} ]]; then
+        snap_args=${SNAPS[$c]%%|*}
+        args=${SNAPS[$c]#*|}
+        rm -f "$tmp/$name.hsnap"
+        # shellcheck disable=SC2086 # args are lists of words
+        "$HEAPSPAN" snapshot $snap_args "$DIR/logs/$name.hsl" -o "$tmp/$name.hsnap" 2>"$tmp/snap.err"
+        (cd "$tmp" && "$HEAPSPAN_ABS" $args "$name.hsnap") >"$tmp/out" 2>"$tmp/err"
+        echo "exit $?" >>"$tmp/err"
+        if ((update)); then
+            cp "$tmp/out" "$DIR/expected/$c.out"
+            cp "$tmp/err" "$DIR/expected/$c.err"
+            echo "UPDATED $c"
+            pass=$((pass + 1))
+        elif diff -u "$DIR/expected/$c.out" "$tmp/out" >"$tmp/diff" &&
+            diff -u "$DIR/expected/$c.err" "$tmp/err" >>"$tmp/diff"; then
+            echo "PASS golden $c"
+            pass=$((pass + 1))
+        else
+            echo "FAIL golden $c: output differs from $DIR/expected/$c.*"
+            cat "$tmp/snap.err"
+            head -n 40 "$tmp/diff"
+            failed=$((failed + 1))
+        fi
+        continue
+    fi
     args=${EXTRA[$c]:-${CMDS[$cmd]:-}}
     if [[ -z $args ]]; then
         echo "FAIL $c: no such case"

@@ -131,6 +131,7 @@ TEST_OUT := $(BUILD)/tests/integration.out
 # programs and the sanitized analyzer (tests/report.mk).
 TEST_RUNNERS := tests/run-integration.sh tests/stress.sh tests/golden-tests.sh \
                 $(if $(TEST_REPORT_PROGS),tests/report-tests.sh) \
+                $(if $(TEST_REPORT_PROGS),tests/snapshot-tests.sh) \
                 $(if $(TEST_DIFF_PROGS),tests/diff-tests.sh) tests/check-layers-test.sh
 
 test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN) $(TEST_DIFF_PROGS)

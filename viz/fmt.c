@@ -57,3 +57,23 @@ const char *fmt_frame(char *buf, size_t cap, const struct model_frame *f)
         snprintf(buf, cap, "%s (%s)", f->function, f->module);
     return buf;
 }
+
+const char *fmt_point(char *buf, size_t cap, const struct model_point *p)
+{
+    switch (p->at) {
+    case MODEL_AT_PEAK:
+        snprintf(buf, cap, "the peak (%.3f s)", p->ns / 1e9);
+        break;
+    case MODEL_AT_MARKER:
+        snprintf(buf, cap, "marker %u (%s, serial %u, %.3f s)", p->marker, p->marker_kind,
+                 p->marker_serial, p->ns / 1e9);
+        break;
+    case MODEL_AT_TIME:
+        snprintf(buf, cap, "%.3f s", p->ns / 1e9);
+        break;
+    default:
+        snprintf(buf, cap, "the end");
+        break;
+    }
+    return buf;
+}

@@ -134,6 +134,23 @@ static void process(struct json *j, const struct model *m)
     json_bool(j, p->truncated);
     key_u64(j, "bytes", p->log_bytes);
     key_u64(j, "bytes_read", p->bytes_read);
+    /* Only for a snapshot, or a model at another point than the end: a report of a
+     * whole log reads as it always has. */
+    if (p->snapshot_path != NULL)
+        key_str(j, "snapshot", p->snapshot_path);
+    if (p->snapshot_path != NULL || p->point.at != MODEL_AT_END) {
+        static const char *const at[] = { "end", "peak", "marker", "time" };
+        json_key(j, "point");
+        json_object_begin(j);
+        key_str(j, "at", at[p->point.at]);
+        if (p->point.at == MODEL_AT_MARKER) {
+            key_u64(j, "marker", p->point.marker);
+            key_u64(j, "serial", p->point.marker_serial);
+            key_str(j, "kind", p->point.marker_kind);
+        }
+        key_num(j, "time_ns", round(p->point.ns));
+        json_object_end(j);
+    }
     json_object_end(j);
 }
 
@@ -156,6 +173,14 @@ static void totals(struct json *j, const struct model *m)
     key_u64(j, "markers", t->markers);
     json_key(j, "sites");
     json_int(j, m->n_sites);
+    if (t->runtime_allocations > 0) {
+        key_num(j, "runtime_bytes", t->runtime_bytes);
+        key_num(j, "runtime_allocations", t->runtime_allocations);
+    }
+    if (t->suppressed_allocations > 0) {
+        key_num(j, "suppressed_bytes", t->suppressed_bytes);
+        key_num(j, "suppressed_allocations", t->suppressed_allocations);
+    }
     json_object_end(j);
 }
 
@@ -182,6 +207,15 @@ static void sites(struct json *j, const struct model *m, int top, int *idx)
             frame(j, s->frames[k]);
         json_array_end(j);
         stats(j, &s->st);
+        if (s->leak_kind != MODEL_LEAK) {
+            json_key(j, "not_leaked");
+            json_object_begin(j);
+            key_str(j, "kind", s->leak_kind == MODEL_LEAK_RUNTIME ? "runtime" : "suppressed");
+            key_str(j, "rule", s->leak_rule);
+            key_num(j, "live_bytes", s->st.live_bytes);
+            key_num(j, "live_blocks", s->st.live_blocks);
+            json_object_end(j);
+        }
         json_object_end(j);
     }
     json_array_end(j);

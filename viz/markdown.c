@@ -1,5 +1,6 @@
 /* markdown.c - the report for tickets and CI summaries: the totals and the rankings as
- * tables, the bloated sizes as a list. See render.h. */
+ * tables, the live blocks that are not leaks (only when there are some), the bloated
+ * sizes as a list. See render.h. */
 #include "viz/render.h"
 
 #include <errno.h>
@@ -27,7 +28,12 @@ static void md_totals(FILE *o, const struct model *m)
     const struct model_totals *t = &m->totals;
     char b1[32], b2[32], b3[32], c1[32], c2[32], c3[64];
 
+    char pt[96];
+
     fprintf(o, "# Heap report: `%s`\n\n", m->process.exe);
+    if (m->process.snapshot_path != NULL || m->process.point.at != MODEL_AT_END)
+        fprintf(o, "_At %s of `%s`._\n\n", fmt_point(pt, sizeof(pt), &m->process.point),
+                m->process.log_path);
     if (t->sampled)
         fprintf(o, "_Sampled: one allocation per %" PRIu64 " bytes; numbers are estimates._\n\n",
                 m->process.sample_bytes);
@@ -40,6 +46,42 @@ static void md_totals(FILE *o, const struct model *m)
             fmt_count(c1, sizeof(c1), t->allocations), b1, b2, b3,
             fmt_count(c2, sizeof(c2), t->leaked_allocations),
             fmt_count(c3, sizeof(c3), t->temporary_allocations), t->lost_events);
+    if (t->runtime_allocations > 0) {
+        fmt_bytes(b3, sizeof(b3), t->runtime_bytes);
+        fprintf(o, "\n_Not leaks: %s in %s blocks made once by the C runtime._\n", b3,
+                fmt_count(c2, sizeof(c2), t->runtime_allocations));
+    }
+    if (t->suppressed_allocations > 0) {
+        fmt_bytes(b3, sizeof(b3), t->suppressed_bytes);
+        fprintf(o, "\n_Suppressed: %s in %s blocks matching `--suppressions`._\n", b3,
+                fmt_count(c2, sizeof(c2), t->suppressed_allocations));
+    }
+}
+
+/* The sites whose leaks are set apart as kind, if any. */
+static void md_set_apart(FILE *o, const struct model *m, enum model_leak_kind kind, int top,
+                         int *idx)
+{
+    char b1[32], c1[32], fr[1024];
+    int n = rank_set_apart(m, kind, idx);
+
+    if (n == 0)
+        return;
+    fprintf(o, "\n## %s\n\n",
+            kind == MODEL_LEAK_RUNTIME ? "One-time runtime allocations: live at the end, not leaks"
+                                       : "Suppressed: live at the end, matching `--suppressions`");
+    fprintf(o, "| # | bytes | blocks | call site | why |\n");
+    fprintf(o, "|---:|---:|---:|---|---|\n");
+    for (int r = 0; r < n && r < top; r++) {
+        const struct model_site *s = &m->sites[idx[r]];
+        fmt_bytes(b1, sizeof(b1), s->st.live_bytes);
+        fmt_frame(fr, sizeof(fr), s->frames[0]);
+        fprintf(o, "| %d | %s | %s | `", r + 1, b1, fmt_count(c1, sizeof(c1), s->st.live_blocks));
+        md_cell(o, fr);
+        fputs("` | ", o);
+        md_cell(o, s->leak_rule);
+        fputs(" |\n", o);
+    }
 }
 
 static void md_section(FILE *o, const struct model *m, const struct rank_section *sec,
@@ -112,6 +154,8 @@ int render_markdown(FILE *o, const struct model *m, const struct render_options 
         int n = rank_sites(m, rank_sections[k].metric, true, idx);
         md_section(o, m, &rank_sections[k], idx, n < opt->top ? n : opt->top);
     }
+    md_set_apart(o, m, MODEL_LEAK_RUNTIME, opt->top, idx);
+    md_set_apart(o, m, MODEL_LEAK_SUPPRESSED, opt->top, idx);
     md_bloats(o, m, opt->top);
     free(idx);
     return 0;

@@ -28,6 +28,11 @@ double rank_allocated_bytes(const struct model_stats *s)
     return s->allocated_bytes;
 }
 
+double rank_live_bytes(const struct model_stats *s)
+{
+    return s->live_bytes;
+}
+
 static double t_peak(const struct model_totals *t)
 {
     return t->peak_live_bytes;
@@ -82,4 +87,14 @@ int rank_sites(const struct model *m, rank_metric_fn metric, bool positive_only,
             out[n++] = i;
     qsort_r(out, (size_t)n, sizeof(*out), cmp_sites, &c);
     return n;
+}
+
+int rank_set_apart(const struct model *m, enum model_leak_kind kind, int *out)
+{
+    int n = rank_sites(m, rank_live_bytes, false, out), k = 0;
+
+    for (int i = 0; i < n; i++)
+        if (m->sites[out[i]].leak_kind == kind && m->sites[out[i]].st.live_blocks > 0)
+            out[k++] = out[i];
+    return k;
 }

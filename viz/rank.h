@@ -14,6 +14,7 @@
 typedef double (*rank_metric_fn)(const struct model_stats *s);
 
 double rank_allocated_bytes(const struct model_stats *s);
+double rank_live_bytes(const struct model_stats *s);
 
 /* One ranking as a report shows it: a title, what it ranks, and the total its shares
  * are of. */
@@ -31,5 +32,10 @@ extern const int rank_n_sections;
  * first, ties in the order found; only those with a metric above 0 if positive_only.
  * Returns how many. */
 int rank_sites(const struct model *m, rank_metric_fn metric, bool positive_only, int *out);
+
+/* Writes into out (room for m->n_sites) the sites whose leaks are set apart as kind
+ * (model.h) and that hold live blocks, most live bytes first, ties in the order
+ * found. Returns how many. */
+int rank_set_apart(const struct model *m, enum model_leak_kind kind, int *out);
 
 #endif

@@ -1,5 +1,7 @@
 /* text.c - the report for people at a terminal: the totals, the four rankings of call
- * sites with their stacks, the bloated sizes, then the warnings. See render.h. */
+ * sites with their stacks, the live blocks that are not leaks (the C runtime's, the
+ * suppressed; only when there are some), the bloated sizes, then the warnings. See
+ * render.h. */
 #include "viz/render.h"
 
 #include <errno.h>
@@ -36,6 +38,38 @@ static void text_site(FILE *o, const struct model *m, int rank, int i,
     }
     if (s->n_frames > TEXT_FRAMES)
         fprintf(o, "         ... %d more frames\n", s->n_frames - TEXT_FRAMES);
+}
+
+/* The sites whose leaks are set apart as kind, if any. */
+static void text_set_apart(FILE *o, const struct model *m, enum model_leak_kind kind, int top,
+                           int *idx)
+{
+    static const char *const titles[] = {
+        [MODEL_LEAK_RUNTIME] = "ONE-TIME RUNTIME ALLOCATIONS: live at the end, made once by the "
+                               "C runtime; not leaks",
+        [MODEL_LEAK_SUPPRESSED] = "SUPPRESSED: live at the end, matching --suppressions; not "
+                                  "counted as leaks",
+    };
+    char b[32], c[32], fr[1024];
+    int n = rank_set_apart(m, kind, idx);
+
+    if (n == 0)
+        return;
+    fprintf(o, "\n%s (top %d of %d sites)\n", titles[kind], n < top ? n : top, n);
+    for (int r = 0; r < n && r < top; r++) {
+        const struct model_site *s = &m->sites[idx[r]];
+        fmt_bytes(b, sizeof(b), s->st.live_bytes);
+        fmt_frame(fr, sizeof(fr), s->frames[0]);
+        fprintf(o, "  #%-2d %10s in %s blocks  %s\n", r + 1, b,
+                fmt_count(c, sizeof(c), s->st.live_blocks), fr);
+        fprintf(o, "       %s\n", s->leak_rule != NULL ? s->leak_rule : "");
+        for (int k = 1; k < s->n_frames && k < TEXT_FRAMES; k++) {
+            fmt_frame(fr, sizeof(fr), s->frames[k]);
+            fprintf(o, "         %s%s\n", s->frames[k]->inlined ? "(inlined) " : "", fr);
+        }
+        if (s->n_frames > TEXT_FRAMES)
+            fprintf(o, "         ... %d more frames\n", s->n_frames - TEXT_FRAMES);
+    }
 }
 
 static void text_struct(FILE *o, const struct model_struct *st)
@@ -88,9 +122,16 @@ static void text_header(FILE *o, const struct model *m)
 {
     const struct model_process *p = &m->process;
     const struct model_totals *t = &m->totals;
-    char b1[32], b2[32], c1[32], c2[32];
+    char b1[32], b2[32], c1[32], c2[32], pt[96];
 
-    fprintf(o, "heapspan report: %s\n", p->log_path);
+    if (p->snapshot_path != NULL)
+        fprintf(o, "heapspan report: %s (a snapshot of %s at %s)\n", p->snapshot_path, p->log_path,
+                fmt_point(pt, sizeof(pt), &p->point));
+    else if (p->point.at != MODEL_AT_END)
+        fprintf(o, "heapspan report: %s at %s\n", p->log_path,
+                fmt_point(pt, sizeof(pt), &p->point));
+    else
+        fprintf(o, "heapspan report: %s\n", p->log_path);
     fprintf(o, "program: %s", p->exe[0] ? p->exe : "?");
     for (int i = 1; i < p->argc && i < 8; i++)
         fprintf(o, " %s", p->argv[i]);
@@ -110,6 +151,16 @@ static void text_header(FILE *o, const struct model *m)
     fmt_bytes(b2, sizeof(b2), t->leaked_bytes);
     fprintf(o, "  leaked        %s in %s blocks\n", b2,
             fmt_count(c1, sizeof(c1), t->leaked_allocations));
+    if (t->runtime_allocations > 0) {
+        fmt_bytes(b2, sizeof(b2), t->runtime_bytes);
+        fprintf(o, "  runtime       %s in %s blocks, made once by the C runtime (not leaks)\n", b2,
+                fmt_count(c1, sizeof(c1), t->runtime_allocations));
+    }
+    if (t->suppressed_allocations > 0) {
+        fmt_bytes(b2, sizeof(b2), t->suppressed_bytes);
+        fprintf(o, "  suppressed    %s in %s blocks, matching --suppressions\n", b2,
+                fmt_count(c1, sizeof(c1), t->suppressed_allocations));
+    }
     fprintf(o, "  temporary     %s allocations (%.1f%%)\n",
             fmt_count(c2, sizeof(c2), t->temporary_allocations),
             t->allocations > 0 ? 100 * t->temporary_allocations / t->allocations : 0);
@@ -134,6 +185,8 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
         for (int r = 0; r < n; r++)
             text_site(o, m, r + 1, idx[r], sec, sec->total(&m->totals));
     }
+    text_set_apart(o, m, MODEL_LEAK_RUNTIME, opt->top, idx);
+    text_set_apart(o, m, MODEL_LEAK_SUPPRESSED, opt->top, idx);
     text_bloat(o, m, opt->top);
     if (m->n_warnings > 0) {
         fprintf(o, "\nWARNINGS\n");

@@ -85,9 +85,11 @@ static const struct model_frame *tm_frame(struct tmodel *t, const char *function
 {
     assert_true(t->n_frames < T_MAX_FRAMES);
     struct model_frame *f = &t->frames[t->n_frames++];
-    *f = (struct model_frame){
-        function, file, function ? line : 0, module, function ? 0 : (uint64_t)line, false
-    };
+    *f = (struct model_frame){ .function = function,
+                               .file = file,
+                               .line = function ? line : 0,
+                               .module = module,
+                               .module_offset = function ? 0 : (uint64_t)line };
     return f;
 }
 

@@ -40,7 +40,7 @@ static struct fixture fx;
 static void add_site(struct model *m, struct model_site *s, struct model_frame *f,
                      const struct model_frame **p, const char *fn, int line, double live)
 {
-    *f = (struct model_frame){ fn, "/src/f.cc", line, "app", 0, false };
+    *f = (struct model_frame){ .function = fn, .file = "/src/f.cc", .line = line, .module = "app" };
     *p = f;
     *s = (struct model_site){ .n_frames = 1, .frames = p };
     s->st.allocations = 1;

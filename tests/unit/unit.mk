@@ -66,6 +66,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
 # the allocation failure tests must show no leak and no bad access. --wrap: each
 # allocation the aggregator makes fails in turn (free too, to count what is given back).
 TEST_AGG_SRCS := tests/unit/test_aggregate.c tests/lib/logbuild.c analyzer/aggregate.c \
+                 analyzer/replay.c analyzer/suppress.c \
                  analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c format/logfmt.c \
                  format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
 $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
@@ -140,3 +141,44 @@ $(BUILD)/tests/unit/test_tbuf: tests/unit/test_tbuf.c $(TEST_TSAN_OBJS)
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_tbuf
 
 -include $(wildcard $(BUILD)/tests/tsan/*/*.d)
+
+# The replay engine, and the aggregator's points on it, on logs from tests/lib, with the
+# sanitizers.
+TEST_REPLAY_SRCS := tests/unit/test_replay.c tests/lib/logbuild.c analyzer/replay.c \
+                    analyzer/aggregate.c analyzer/suppress.c analyzer/reader.c \
+                    analyzer/liveset.c analyzer/symbolize.c format/logfmt.c format/evcodec.c \
+                    util/hashmap.c util/heap.c util/strbuf.c
+$(BUILD)/tests/unit/test_replay: $(TEST_REPLAY_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
+                                 tests/lib/logbuild.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_REPLAY_SRCS) -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_replay
+
+# Snapshots: written and read back, damaged, each allocation failing in turn; sessions
+# on logs and snapshots. With the sanitizers; --wrap as test_aggregate's. Run from the
+# top directory: it reads tests/golden/logs.
+TEST_SNAPSHOT_SRCS := tests/unit/test_snapshot.c tests/lib/logbuild.c analyzer/session.c \
+                      analyzer/snapshot.c analyzer/aggregate.c analyzer/replay.c \
+                      analyzer/suppress.c analyzer/reader.c analyzer/liveset.c \
+                      analyzer/symbolize.c format/logfmt.c format/evcodec.c util/hashmap.c \
+                      util/heap.c util/strbuf.c
+$(BUILD)/tests/unit/test_snapshot: $(TEST_SNAPSHOT_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
+                                   tests/lib/logbuild.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_SNAPSHOT_SRCS) \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free \
+	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_snapshot
+
+# Leaks set apart: LSan's patterns and file, the C runtime's built-in rules.
+$(BUILD)/tests/unit/test_suppress: tests/unit/test_suppress.c analyzer/suppress.c \
+                                   analyzer/suppress.h analyzer/model.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(filter %.c,$^) -lcmocka
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_suppress
