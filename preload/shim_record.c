@@ -183,8 +183,11 @@ void shim_note_free_slow(int fn, void *p)
     struct tb_thread *t = enter();
     uint64_t size = 0, zeros;
 
-    if (t == NULL)
+    if (t == NULL) {
+        /* Recording stopped since the hook looked. */
+        SHIM_COUNT_UNWRITTEN(LF_EV_FREE, p, 0);
         return;
+    }
     uint64_t addr = (uint64_t)(uintptr_t)p;
     if (!free_side(addr, &size, &zeros) || !tb_reserve(t)) {
         if (shim_sample_mean == 0)
@@ -246,8 +249,14 @@ void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p
     uint64_t now = rt_ticks();
     struct tb_thread *t = enter();
 
-    if (t == NULL)
+    if (t == NULL) {
+        /* Recording stopped since the hook looked. The sampler's test needs the old
+         * block, which the real call may have freed: full-trace mode counts it, sampled
+         * mode's count stays approximate here (docs/cli.md says so). */
+        if (shim_sample_mean == 0)
+            SHIM_COUNT_UNWRITTEN(LF_EV_REALLOC, NULL, 0);
         return;
+    }
     uint64_t oaddr = (uint64_t)(uintptr_t)old, naddr = (uint64_t)(uintptr_t)p;
     if (p == NULL && !freed_on_null) {
         shim_resize_undo(old, o); /* failed: the old block lives on */
