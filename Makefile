@@ -112,6 +112,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include tests/unit/unit.mk
 -include tests/report.mk
 -include tests/tests.mk
+-include tests/hostile.mk
 -include bench/bench.mk
 
 # ---- demo ----

@@ -89,7 +89,8 @@ struct rd_log {
     bool eof;
     uint64_t index_off; /* the index chunk's offset, once read */
     bool saw_trailer;
-    bool warned_no_end;
+    bool warned_no_end, warned_undefined;
+    uint32_t first_undefined; /* the first stack id an event named and no record defined */
 
     uint64_t from, to;
     bool windowed;
@@ -222,6 +223,17 @@ static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
     return got;
 }
 
+/* What a file that is not a regular one is, for the message that refuses it. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISFIFO(mode)   ? "a FIFO"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a file";
+}
+
 struct rd_log *rd_open(const char *path, int *err)
 {
     static const char header_cut[] = "log ends inside its header; the process died before its "
@@ -247,19 +259,32 @@ struct rd_log *rd_open(const char *path, int *err)
     pthread_cond_init(&r->emptied_cv, NULL);
     pthread_mutex_init(&r->ah_mu, NULL);
     pthread_cond_init(&r->ah_cv, NULL);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
+    /* Only a regular file is opened: opening a FIFO waits for a writer, and opening a
+     * device can do anything. stat() first, then O_NONBLOCK and fstat() for a path
+     * that changed in between. */
+    if (stat(path, &sb) != 0) {
         *err = -errno;
         snprintf(r->err, sizeof(r->err), "%s: cannot open: %s", path, strerror(errno));
         return r;
     }
-    if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (S_ISREG(sb.st_mode))
+        r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (S_ISREG(sb.st_mode) && r->fd < 0) {
+        *err = -errno;
+        snprintf(r->err, sizeof(r->err), "%s: cannot open: %s", path, strerror(errno));
+        return r;
+    }
+    if (!S_ISREG(sb.st_mode) || fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         *err = -EINVAL;
-        snprintf(r->err, sizeof(r->err), "%s: not a regular file", path);
+        snprintf(r->err, sizeof(r->err),
+                 "%s: not a regular file (%s); give the log file itself, not a pipe or a "
+                 "device",
+                 path, file_kind(sb.st_mode));
         return r;
     }
     r->st.file_bytes = (uint64_t)sb.st_size;
-    ssize_t n = read_at(r, h, sizeof(h), 0);
+    /* A file that says it is empty is not read: /proc's files say so, and some block. */
+    ssize_t n = sb.st_size > 0 ? read_at(r, h, sizeof(h), 0) : 0;
     if (n < 0) {
         *err = fail(r, (int)n, 0, "cannot read: %s", strerror((int)-n));
         return r;
@@ -382,14 +407,20 @@ const char *rd_argv(const struct rd_log *r, int i)
 
 /* ---- time ---- */
 
+/* Nanoseconds per tick, from the first and latest clock records when both clocks went
+ * forward between them (so the rate is finite and above 0, whatever the log says). */
+static double ns_per_tick(const struct rd_log *r)
+{
+    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks && r->c1_mono > r->c0_mono)
+        return (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
+    if (r->hdr.flags & LF_FILE_CLOCK_TSC)
+        return 1.0 / 2.5; /* a guess, only for logs of under 100 ms */
+    return 1.0;
+}
+
 double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks)
 {
-    double rate = 1.0; /* ns per tick */
-    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks)
-        rate = (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
-    else if (r->hdr.flags & LF_FILE_CLOCK_TSC)
-        rate = 1.0 / 2.5; /* a guess, only for logs of under 100 ms */
-    return ((double)ticks - (double)r->hdr.start_ticks) * rate;
+    return ((double)ticks - (double)r->hdr.start_ticks) * ns_per_tick(r);
 }
 
 /* ---- heaps ---- */
@@ -444,7 +475,17 @@ static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text,
 
 struct cur {
     const uint8_t *p, *end;
+    const uint8_t *payload, *rec; /* the chunk's payload, and where the record starts */
+    char where[64];               /* "record at payload byte N: ", made by rec_at */
 };
+
+/* Where in its chunk the record being read starts, for a message. */
+static const char *rec_at(struct cur *c)
+{
+    snprintf(c->where, sizeof(c->where),
+             "meta record at payload byte %zu: ", (size_t)(c->rec - c->payload));
+    return c->where;
+}
 
 static bool get(struct cur *c, uint64_t *v)
 {
@@ -464,9 +505,18 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
 {
     uint64_t id = 0, depth = 0, v;
 
-    if (!get(c, &id) || !get(c, &depth) || id == 0 || id > (1u << 28) || depth > LF_MAX_STACK_DEPTH)
-        return fail(r, -EINVAL, off, "malformed stack record (id %llu, depth %llu)",
+    if (!get(c, &id) || !get(c, &depth) || id == 0 || depth > LF_MAX_STACK_DEPTH)
+        return fail(r, -EINVAL, off, "%smalformed stack record (id %llu, depth %llu)", rec_at(c),
                     (unsigned long long)id, (unsigned long long)depth);
+    /* The table is by id: an id far beyond the stacks defined would cost memory for
+     * stacks the log does not have, here and in every consumer. */
+    if (id > (uint64_t)r->n_stacks_def + RD_STACK_ID_SLACK)
+        return fail(r, -EINVAL, off,
+                    "%sstack record with id %llu, after %u stacks were defined (the ids "
+                    "run 1, 2, 3, ...; at most %u ahead is read): not a log heapspan "
+                    "wrote - the file is damaged or was made by hand",
+                    rec_at(c), (unsigned long long)id, r->n_stacks_def,
+                    (unsigned)RD_STACK_ID_SLACK);
     if (id >= r->cap_stacks) {
         uint32_t cap = r->cap_stacks ? r->cap_stacks : 1024;
         while (cap <= id)
@@ -487,8 +537,8 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
     for (uint64_t i = 0; i < depth; i++) {
         if (!get(c, &v)) {
             free(pcs);
-            return fail(r, -EINVAL, off, "stack record %llu is cut short at frame %llu",
-                        (unsigned long long)id, (unsigned long long)i);
+            return fail(r, -EINVAL, off, "%sstack record %llu is cut short at frame %llu",
+                        rec_at(c), (unsigned long long)id, (unsigned long long)i);
         }
         prev += (uint64_t)lf_unzigzag(v);
         pcs[i] = prev;
@@ -505,9 +555,14 @@ static int meta_module(struct rd_log *r, struct cur *c, uint64_t off)
     const uint8_t *b, *p;
     struct rd_module *m;
 
-    if (!get(c, &time) || !get(c, &id) || !get(c, &bias) || !get(c, &n_segs) ||
-        n_segs > RD_MAX_SEGS)
-        return fail(r, -EINVAL, off, "malformed module record");
+    if (!get(c, &time) || !get(c, &id) || !get(c, &bias) || !get(c, &n_segs))
+        return fail(r, -EINVAL, off, "%smalformed module record", rec_at(c));
+    if (id > UINT32_MAX || n_segs > RD_MAX_SEGS)
+        return fail(r, -EINVAL, off,
+                    "%smodule record with id %llu and %llu segments (at most %u): not a "
+                    "log heapspan wrote - the file is damaged or was made by hand",
+                    rec_at(c), (unsigned long long)id, (unsigned long long)n_segs,
+                    (unsigned)RD_MAX_SEGS);
     m = calloc(1, sizeof(*m));
     if (m == NULL)
         return -ENOMEM;
@@ -556,7 +611,7 @@ static int meta_module(struct rd_log *r, struct cur *c, uint64_t off)
     return mq_push(r, &it, NULL, 0);
 bad:
     free(m);
-    return fail(r, -EINVAL, off, "malformed module record");
+    return fail(r, -EINVAL, off, "%smalformed module record", rec_at(c));
 }
 
 static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
@@ -651,6 +706,8 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             break;
         r->st.ended = true;
         r->st.end_reason = (int)d;
+        r->st.end_time = a;
+        r->st.end_lost = b;
         if (d == LF_END_STOPPED)
             warn(r,
                  "%s: byte %llu: recording stopped on a write error (a full disk?); %llu "
@@ -664,7 +721,7 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
     default:
         return 0; /* a record type from a newer writer: skipped by its length */
     }
-    return fail(r, -EINVAL, off, "malformed meta record of type %d", type);
+    return fail(r, -EINVAL, off, "%smalformed meta record of type %d", rec_at(c), type);
 }
 
 static int parse_meta(struct rd_log *r, const uint8_t *p, size_t len, uint64_t off)
@@ -679,7 +736,7 @@ static int parse_meta(struct rd_log *r, const uint8_t *p, size_t len, uint64_t o
             return fail(r, -EINVAL, off,
                         "malformed meta chunk (record at payload byte %zu runs past its end)",
                         (size_t)(p - (end - len)));
-        struct cur c = { q, q + blen };
+        struct cur c = { .p = q, .end = q + blen, .payload = end - len, .rec = p };
         int err = meta_record(r, type, &c, off);
         if (err < 0)
             return err;
@@ -1161,13 +1218,8 @@ uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
     while (r->n_clock < 2 && !r->eof && r->err[0] == '\0')
         if (read_chunk(r) < 0)
             break;
-    double rate = 0.4;
-    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks)
-        rate = (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
-    else if (!(r->hdr.flags & LF_FILE_CLOCK_TSC))
-        rate = 1.0;
-    double t = (double)r->hdr.start_ticks + seconds * 1e9 / rate;
-    return t <= 0 ? 0 : t >= 1.8e19 ? UINT64_MAX : (uint64_t)t;
+    double t = (double)r->hdr.start_ticks + seconds * 1e9 / ns_per_tick(r);
+    return !(t > 0) ? 0 : t >= 1.8e19 ? UINT64_MAX : (uint64_t)t;
 }
 
 /* ---- merging ---- */
@@ -1180,6 +1232,22 @@ static inline void note_order(struct rd_log *r, uint64_t t)
         r->st.late++;
     else
         r->last_out = t;
+}
+
+/* An event about to be handed out names a stack the log defined, or none (0): the
+ * shim defines a stack in the meta chunk of the cycle that writes its first event, or
+ * of the next one (a thread may take an id between the two), and events are handed out
+ * a cycle behind. Any other id - damage, a log cut short before the definition, a hand
+ * made log - becomes 0, counted, so that no consumer ever indexes by a wild id. */
+static inline void check_stack(struct rd_log *r, struct lf_event *e)
+{
+    uint32_t id = e->stack;
+
+    if (__builtin_expect(id != 0 && (id >= r->cap_stacks || r->stacks[id].pcs == NULL), 0)) {
+        if (r->st.undefined_stacks++ == 0)
+            r->first_undefined = id;
+        e->stack = 0;
+    }
 }
 
 /* An event handed out: the stats count it. */
@@ -1232,6 +1300,7 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             out->tid = p->tid;
             out->ev = *e;
             out->time = e->time;
+            check_stack(r, &out->ev);
             count_event(r, e);
             p->i++;
             top_moved_on(r, p);
@@ -1240,6 +1309,13 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             return 1;
         }
         if (r->eof) {
+            if (r->st.undefined_stacks > 0 && !r->warned_undefined)
+                warn(r,
+                     "%s: %llu event%s a stack id the log never defined (the first: %u); "
+                     "counted under an unknown stack",
+                     r->path, (unsigned long long)r->st.undefined_stacks,
+                     r->st.undefined_stacks == 1 ? " names" : "s name", r->first_undefined);
+            r->warned_undefined = true;
             if (!r->st.ended && !r->st.truncated && r->err[0] == '\0' && !r->warned_no_end)
                 warn(r,
                      "%s: the log has no end record: the process was killed, exec'd "
@@ -1291,6 +1367,7 @@ static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
         out[k].tid = p->tid;
         out[k].other = 0;
         out[k].ev = *e;
+        check_stack(r, &out[k].ev);
         k++;
         p->i++;
     }
