@@ -27,7 +27,7 @@ PYTHON=${PYTHON:-python3}
 TIMEOUT=${HOSTILE_TIMEOUT:-20}
 MAX_RSS_KB=$((64 * 1024))
 
-ALL_TESTS=(fifo_log dir_log stack_id_2p31 stack_ids_rss meta_stack_id)
+ALL_TESTS=(fifo_log dir_log fifo_module stack_id_2p31 stack_ids_rss meta_stack_id)
 
 # ---- helpers ----
 
@@ -92,6 +92,19 @@ t_dir_log() {
     mkdir log.hsl
     run report "$HEAPSPAN" report log.hsl
     expect_run report 2 && expect_in dir report.err "log.hsl: not a regular file (a directory)"
+}
+
+# A module whose path names a FIFO, a device or a directory: the symbolizer never hands
+# it to libdwfl (whose open of the FIFO waited for a writer for ever); its frames stay
+# module+offset.
+t_fifo_module() {
+    local p
+    mkfifo mod.fifo
+    for p in "$PWD/mod.fifo" /dev/zero /dev/stdin "$PWD"; do
+        "$MKLOG" log.hsl module "$p" || fail "mklog failed"
+        run report "$HEAPSPAN" report log.hsl
+        expect_run report 0 && expect_in "$p" report.out "$(basename "$p")+0x"
+    done
 }
 
 # An allocation naming stack 2^31, which no record defines: the aggregator's table by id
