@@ -52,7 +52,7 @@ SHIM_SRCS := preload/shim_start.c preload/shim_record.c preload/shim_libc.c \
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 # util/ is the analyzer side's only: never linked into the shim.
-UTIL_SRCS := util/hashmap.c util/strbuf.c util/heap.c util/json.c
+UTIL_SRCS := util/hashmap.c util/strbuf.c util/heap.c util/json.c util/escape.c
 ANALYZER_SRCS := analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
                  analyzer/aggregate.c analyzer/session.c
 VIZ_SRCS := viz/render.c viz/fmt.c viz/rank.c viz/text.c viz/markdown.c viz/json.c

@@ -27,7 +27,7 @@ PYTHON=${PYTHON:-python3}
 TIMEOUT=${HOSTILE_TIMEOUT:-20}
 MAX_RSS_KB=$((64 * 1024))
 
-ALL_TESTS=(fifo_log dir_log fifo_module stack_id_2p31 stack_ids_rss meta_stack_id)
+ALL_TESTS=(fifo_log dir_log fifo_module stack_id_2p31 stack_ids_rss meta_stack_id escapes json_utf8)
 
 # ---- helpers ----
 
@@ -143,6 +143,61 @@ t_meta_stack_id() {
     expect_in report report.err "heapspan report: log.hsl: byte "
     expect_in report report.err "stack record with id 268435456"
     expect_not_in report report.err "memory"
+}
+
+# safe_text NAME FILE...: each FILE holds only text a terminal shows as it is: no
+# control character but the newline, no C1 control, nothing that is not UTF-8.
+safe_text() {
+    local name=$1
+    shift
+    "$PYTHON" - "$@" <<'EOF' || fail "$name: $(cat safe.txt)"
+import re, sys
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        open("safe.txt", "w").write(f"{path}: not UTF-8 at byte {e.start}")
+        sys.exit(1)
+    m = re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", text)
+    if m:
+        open("safe.txt", "w").write(f"{path}: control character {m.group()!r} at {m.start()}")
+        sys.exit(1)
+EOF
+}
+
+# Terminal escapes, newlines and bad UTF-8 in the program's path and arguments, a
+# module's path and a note reached the terminal as they were: now text, markdown and
+# dump show them as C-style escapes.
+t_escapes() {
+    local i=0 args
+    "$MKLOG" log.hsl escapes || fail "mklog failed"
+    for args in "report --no-symbols" "report --no-symbols --format markdown" "dump" \
+        "dump --summary" "dump --stacks" "dump --live"; do
+        i=$((i + 1))
+        # shellcheck disable=SC2086 # args is a list of words
+        run "c$i" "$HEAPSPAN" $args log.hsl
+        expect_run "c$i" 0 && safe_text "$args" "c$i.out" "c$i.err"
+    done
+    expect_in text c1.out 'program: /bin/\x1b[2J\x1b]0;owned\x07|<b>\ttab\nnew\rcr\x7f\xc2\x9b31m\xff\xc3'
+    expect_in dump c3.out 'note warning note \x1b[2J'
+}
+
+# A path with bad UTF-8 made the JSON report invalid: each bad byte is now U+FFFD.
+t_json_utf8() {
+    "$MKLOG" log.hsl escapes || fail "mklog failed"
+    run json "$HEAPSPAN" report --no-symbols --format json log.hsl
+    expect_run json 0 || return
+    "$PYTHON" - <<'EOF' || fail "json: $(cat check.txt)"
+import json, sys
+try:
+    r = json.loads(open("json.out", "rb").read().decode("utf-8"))
+    want = "/bin/\x1b[2J\x1b]0;owned\x07|<b>\ttab\nnew\rcr\x7f\x9b31m\ufffd\ufffd"
+    assert r["log"]["exe"] == want, f"exe {r['log']['exe']!r}, expected {want!r}"
+except Exception as e:
+    open("check.txt", "w").write(f"{type(e).__name__}: {e}")
+    sys.exit(1)
+EOF
 }
 
 # ---- the runner ----

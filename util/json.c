@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <string.h>
+
+#include "util/escape.h"
 
 void json_init(struct json *j, FILE *out)
 {
@@ -28,16 +31,36 @@ static void before_value(struct json *j)
     j->first[j->depth] = false;
 }
 
+/* A string as JSON wants it: quotes, backslashes and control characters escaped, and
+ * valid UTF-8 whatever s holds - each byte that is not part of a valid sequence is
+ * written as \ufffd, the replacement character (docs/report-json.md). */
 static void write_escaped(FILE *o, const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+
     fputc('"', o);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    while (n > 0) {
+        size_t run = 0; /* plain ASCII, written in one go */
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        fwrite(p, 1, run, o);
+        p += run;
+        n -= run;
+        if (n == 0)
+            break;
+        int len = esc_utf8_len(p, n);
         if (*p == '"' || *p == '\\')
             fprintf(o, "\\%c", *p);
         else if (*p < 0x20)
             fprintf(o, "\\u%04x", *p);
+        else if (len == 0)
+            fputs("\\ufffd", o);
         else
-            fputc(*p, o);
+            fwrite(p, 1, (size_t)len, o);
+        len = len > 0 ? len : 1;
+        p += len;
+        n -= (size_t)len;
     }
     fputc('"', o);
 }

@@ -5,20 +5,27 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "util/escape.h"
 #include "viz/fmt.h"
 #include "viz/rank.h"
 
-/* Text inside a table cell's code span: a '|' would end the cell, a '<' open a tag. */
+/* Text inside a table cell's code span: a '|' would end the cell, a '<' open a tag;
+ * control characters and bad UTF-8 are escaped (util/escape.h). */
 static void md_cell(FILE *o, const char *s)
 {
-    for (; s && *s; s++) {
+    while (s && *s) {
+        size_t run = strcspn(s, "|<");
+        esc_fwrite(s, run, o);
+        s += run;
         if (*s == '|')
             fputs("\\|", o);
         else if (*s == '<')
             fputs("&lt;", o);
         else
-            fputc(*s, o);
+            break;
+        s++;
     }
 }
 
@@ -27,7 +34,9 @@ static void md_totals(FILE *o, const struct model *m)
     const struct model_totals *t = &m->totals;
     char b1[32], b2[32], b3[32], c1[32], c2[32], c3[64];
 
-    fprintf(o, "# Heap report: `%s`\n\n", m->process.exe);
+    fputs("# Heap report: `", o);
+    esc_fputs(m->process.exe, o);
+    fputs("`\n\n", o);
     if (t->sampled)
         fprintf(o, "_Sampled: one allocation per %" PRIu64 " bytes; numbers are estimates._\n\n",
                 m->process.sample_bytes);
@@ -45,7 +54,7 @@ static void md_totals(FILE *o, const struct model *m)
 static void md_section(FILE *o, const struct model *m, const struct rank_section *sec,
                        const int *idx, int n)
 {
-    char b1[32], b2[32], c1[32], c2[32], fr[1024];
+    char b1[32], b2[32], c1[32], c2[32], fr[FMT_FRAME_MAX];
 
     fprintf(o, "\n## %c%s: %s\n\n", sec->title[0], sec->title + 1, sec->explain);
     if (n == 0) {
@@ -73,7 +82,7 @@ static void md_section(FILE *o, const struct model *m, const struct rank_section
 
 static void md_bloats(FILE *o, const struct model *m, int top)
 {
-    char b1[32], c1[32], fr[1024];
+    char b1[32], c1[32], fr[FMT_FRAME_MAX];
 
     fprintf(o, "\n## Bloated: many live blocks of one size\n\n");
     if (m->n_bloats == 0)
@@ -93,10 +102,12 @@ static void md_bloats(FILE *o, const struct model *m, int top)
             md_cell(o, fr);
             fputc('`', o);
         }
-        for (int t = 0; t < b->n_types && t < 2; t++)
-            fprintf(o, "; %s `%s`: %" PRIu64 " B of holes, %" PRIu64 " B of padding",
-                    b->types[t].kind, b->types[t].name, b->types[t].hole_bytes,
-                    b->types[t].padding_bytes);
+        for (int t = 0; t < b->n_types && t < 2; t++) {
+            fprintf(o, "; %s `", b->types[t].kind);
+            esc_fputs(b->types[t].name, o);
+            fprintf(o, "`: %" PRIu64 " B of holes, %" PRIu64 " B of padding",
+                    b->types[t].hole_bytes, b->types[t].padding_bytes);
+        }
         fputc('\n', o);
     }
 }

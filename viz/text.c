@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "util/escape.h"
 #include "viz/fmt.h"
 #include "viz/rank.h"
 
@@ -15,7 +16,7 @@ static void text_site(FILE *o, const struct model *m, int rank, int i,
                       const struct rank_section *sec, double total)
 {
     const struct model_site *s = &m->sites[i];
-    char v[32], b1[32], b2[32], c1[32], fr[1024];
+    char v[32], b1[32], b2[32], c1[32], fr[FMT_FRAME_MAX];
     double val = sec->metric(&s->st);
 
     if (sec->bytes)
@@ -40,12 +41,14 @@ static void text_site(FILE *o, const struct model *m, int rank, int i,
 
 static void text_struct(FILE *o, const struct model_struct *st)
 {
-    fprintf(o, "    %s %s (%" PRIu64 " B): ", st->kind, st->name[0] ? st->name : "<anonymous>",
-            st->size);
-    for (int k = 0; k < st->n_members && k < 12; k++)
-        fprintf(o, "%s%s @%" PRIu64 " (%" PRIu64 ")", k ? ", " : "",
-                st->members[k].name[0] ? st->members[k].name : "<anon>", st->members[k].offset,
-                st->members[k].size);
+    fprintf(o, "    %s ", st->kind);
+    esc_fputs(st->name[0] ? st->name : "<anonymous>", o);
+    fprintf(o, " (%" PRIu64 " B): ", st->size);
+    for (int k = 0; k < st->n_members && k < 12; k++) {
+        fputs(k ? ", " : "", o);
+        esc_fputs(st->members[k].name[0] ? st->members[k].name : "<anon>", o);
+        fprintf(o, " @%" PRIu64 " (%" PRIu64 ")", st->members[k].offset, st->members[k].size);
+    }
     if (st->n_members > 12)
         fprintf(o, ", ... %d more", st->n_members - 12);
     fprintf(o, "; holes %" PRIu64 " B, padding %" PRIu64 " B\n", st->hole_bytes, st->padding_bytes);
@@ -53,7 +56,7 @@ static void text_struct(FILE *o, const struct model_struct *st)
 
 static void text_bloat(FILE *o, const struct model *m, int top)
 {
-    char c[32], b[32], fr[1024];
+    char c[32], b[32], fr[FMT_FRAME_MAX];
 
     fprintf(o, "\nBLOATED: many live blocks of one size (%d)\n", m->n_bloats);
     if (m->n_bloats == 0)
@@ -90,10 +93,15 @@ static void text_header(FILE *o, const struct model *m)
     const struct model_totals *t = &m->totals;
     char b1[32], b2[32], c1[32], c2[32];
 
-    fprintf(o, "heapspan report: %s\n", p->log_path);
-    fprintf(o, "program: %s", p->exe[0] ? p->exe : "?");
-    for (int i = 1; i < p->argc && i < 8; i++)
-        fprintf(o, " %s", p->argv[i]);
+    /* The program's path and arguments are the log's: escaped (util/escape.h). */
+    fputs("heapspan report: ", o);
+    esc_fputs(p->log_path, o);
+    fputs("\nprogram: ", o);
+    esc_fputs(p->exe[0] ? p->exe : "?", o);
+    for (int i = 1; i < p->argc && i < 8; i++) {
+        fputc(' ', o);
+        esc_fputs(p->argv[i], o);
+    }
     fprintf(o, "  (pid %u, %.3f s recorded, %s)\n", p->pid, t->last_ns / 1e9 - t->first_ns / 1e9,
             ending(p));
     if (t->sampled)
@@ -137,8 +145,10 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
     text_bloat(o, m, opt->top);
     if (m->n_warnings > 0) {
         fprintf(o, "\nWARNINGS\n");
-        for (int i = 0; i < m->n_warnings; i++)
-            fprintf(o, "%s\n", m->warnings[i]);
+        for (int i = 0; i < m->n_warnings; i++) {
+            esc_fputs(m->warnings[i], o);
+            fputc('\n', o);
+        }
     }
     free(idx);
     return 0;

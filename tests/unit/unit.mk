@@ -77,3 +77,12 @@ $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h for
 	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free \
 	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_aggregate
+
+# What a log's strings become on a terminal and in JSON (util/escape.c, util/json.c).
+$(BUILD)/tests/unit/test_escape: tests/unit/test_escape.c util/escape.c util/json.c \
+                                 util/escape.h util/json.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(filter %.c,$^) -lcmocka
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_escape
