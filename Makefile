@@ -5,6 +5,7 @@
 #   make test       build, then run unit and integration tests, format-check and
 #                   check-layers ("N passed, N failed")
 #   make check-layers   every #include points the way the layers depend (docs/architecture.md)
+#   make fuzz FUZZ_SECONDS=N   each libFuzzer target for N seconds (tests/fuzz/README.md)
 #   make bench      the benchmark against heaptrack and jemalloc's profiler (bench/)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format / format-check / clean
@@ -22,7 +23,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils
+                zstd binutils clang-14 libclang-rt-14-dev
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
@@ -113,6 +114,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include tests/report.mk
 -include tests/tests.mk
 -include tests/hostile.mk
+-include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 
 # ---- demo ----
@@ -134,7 +136,7 @@ install: all
 	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
 
 CLANG_FORMAT_SRCS = $(wildcard format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] viz/*.[ch] \
-                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c)
+                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c tests/fuzz/*.[ch])
 
 format:
 	clang-format -i $(CLANG_FORMAT_SRCS)
@@ -159,6 +161,7 @@ TEST_CHECK_format-check = $(FORMAT_CHECK)
 TEST_CHECK_check-layers = $(CHECK_LAYERS)
 
 clean:
-	rm -rf $(BUILD)/shim $(BUILD)/obj $(BUILD)/tests $(BUILD)/heapspan $(BUILD)/libheapspan.so
+	rm -rf $(BUILD)/shim $(BUILD)/obj $(BUILD)/tests $(BUILD)/heapspan $(BUILD)/libheapspan.so \
+	    $(BUILD)/fuzz
 
 .PHONY: all demo install format format-check check-layers clean

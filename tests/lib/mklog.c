@@ -201,11 +201,103 @@ static void seed_full(struct lb_log *l, unsigned version, unsigned zstd)
     lb_close(l);
 }
 
-static int seeds(const char *dir)
+/* One file of DIR/<kind>/, from a first byte (none if first < 0) and a buffer. */
+static int write_seed(const char *dir, const char *kind, const char *name, int first,
+                      const struct lb_buf *b)
 {
     char path[PATH_MAX];
-    struct lb_log l;
+    struct lb_buf out = { 0 };
+    int err;
+
+    if (first >= 0)
+        lb_put_u8(&out, (uint8_t)first);
+    lb_put(&out, b->p, b->len);
+    snprintf(path, sizeof(path), "%s/%s/%s", dir, kind, name);
+    err = lb_write_bytes(path, out.p, out.len);
+    if (err < 0)
+        fprintf(stderr, "mklog: %s: %s\n", path, strerror(-err));
+    lb_buf_fini(&out);
+    return err < 0 ? 2 : 0;
+}
+
+/* Meta chunk payloads: each record type alone, then all of them together. */
+static int meta_seeds(const char *dir)
+{
+    static const char *const argv[] = { "prog", "-v" };
+    static const uint64_t deep[] = { 0x401000, 0x7fff00000000ull, 0x401000, 0 };
+    struct lb_buf all = { 0 }, one = { 0 };
     int err = 0;
+
+#define META(name, rec)                                 \
+    do {                                                \
+        one.len = 0;                                    \
+        lb_meta_##rec;                                  \
+        err |= write_seed(dir, "meta", name, -1, &one); \
+        lb_put(&all, one.p, one.len);                   \
+    } while (0)
+
+    META("process", process(&one, "/bin/prog", 2, argv));
+    META("clock", clock(&one, T0, 5000000000ull, 1700000000000000000ull));
+    META("clock2", clock(&one, T0 + 1000, 5000001000ull, 1700000000000001000ull));
+    META("stack1", stack(&one, 1, 2, stack_pcs));
+    META("stack2", stack(&one, 2, 4, deep));
+    META("stack3-empty", stack(&one, 3, 0, NULL));
+    META("module",
+         module(&one, T0, 1, 0x400000, 1, &text_seg, (const uint8_t *)"\x01\x02", 2, "/bin/prog"));
+    META("unload", unload(&one, T0 + 5, 1));
+    META("barrier", barrier(&one, T0 + 6));
+    META("marker", marker(&one, T0 + 7, LF_MARKER_EXEC, 3));
+    META("note", note(&one, T0 + 8, 1, "a note"));
+    META("thread", thread(&one, T0 + 9, 100, "worker"));
+    META("end-stopped", end(&one, T0 + 50, 99, LF_END_STOPPED));
+#undef META
+    err |= write_seed(dir, "meta", "all", -1, &all);
+    lb_buf_fini(&all);
+    lb_buf_fini(&one);
+    return err;
+}
+
+/* Events chunk payloads, stored (columns compressed or not) and unpacked. */
+static int evcodec_seeds(const char *dir)
+{
+    struct lf_event ev[16];
+    struct lb_buf b = { 0 };
+    int n = 0, err = 0;
+
+    ev[n++] = lb_ev_alloc(LF_FN_MALLOC, T0 + 10, 0x10000, 100, 1);
+    ev[n++] = lb_ev_alloc(LF_FN_CALLOC, T0 + 11, 0x10100, 24, 2);
+    ev[n++] = lb_ev_free(T0 + 12, 0x10000);
+    ev[n++] = lb_ev_alloc(LF_FN_NEW, T0 + 13, 0x10000, 100, 3);         /* a size class hit */
+    ev[n++] = lb_ev_realloc(T0 + 14, T0 + 15, 0x10100, 0x10100, 30, 2); /* in place */
+    ev[n++] = lb_ev_realloc(T0 + 16, T0 + 18, 0x10100, 0x7fff00001000ull, 5000, 2); /* moved */
+    ev[n++] = lb_ev_zeros(T0 + 19, 0x10000, 100, 60);
+    ev[n++] = lb_ev_free(T0 + 19, 0x10000);
+    ev[n++] = lb_ev_lost(T0 + 20, 7);
+    ev[n++] = lb_ev_free(T0 + 21, 0x123456789ull);
+    ev[n++] = lb_ev_alloc(LF_FN_MALLOCX, T0 + 21, 0xffffffffffff0ull, 1ull << 40, UINT32_MAX);
+    lb_events_payload(&b, LF_VERSION, T0, ev, n, false);
+    err |= write_seed(dir, "evcodec", "raw-stored", 0, &b);
+    err |= write_seed(dir, "evcodec", "raw-unpacked", 1, &b);
+    b.len = 0;
+    lb_events_payload(&b, LF_VERSION, T0, ev, n, true);
+    err |= write_seed(dir, "evcodec", "zstd-stored", 0, &b);
+    b.len = 0;
+    for (n = 0; n < 16; n++) /* alike: zstd compresses the columns */
+        ev[n] = lb_ev_alloc(LF_FN_MALLOC, T0 + (uint64_t)n, 0x10000 + 32 * (uint64_t)n, 24,
+                            1 + (uint32_t)n % 3);
+    lb_events_payload(&b, LF_VERSION, T0, ev, n, true);
+    err |= write_seed(dir, "evcodec", "zstd-allocs", 0, &b);
+    lb_buf_fini(&b);
+    return err;
+}
+
+static int seeds(const char *top)
+{
+    char path[PATH_MAX + 64], dir[PATH_MAX];
+    struct lb_log l;
+    int err = meta_seeds(top) | evcodec_seeds(top);
+
+    snprintf(dir, sizeof(dir), "%s/reader", top);
 
 #define SEED(name, build)                                     \
     do {                                                      \
