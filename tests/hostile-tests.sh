@@ -27,7 +27,8 @@ PYTHON=${PYTHON:-python3}
 TIMEOUT=${HOSTILE_TIMEOUT:-20}
 MAX_RSS_KB=$((64 * 1024))
 
-ALL_TESTS=(fifo_log dir_log fifo_module stack_id_2p31 stack_ids_rss meta_stack_id escapes json_utf8)
+ALL_TESTS=(fifo_log dir_log fifo_module stack_id_2p31 stack_ids_rss meta_stack_id escapes json_utf8
+    stopped)
 
 # ---- helpers ----
 
@@ -198,6 +199,49 @@ except Exception as e:
     open("check.txt", "w").write(f"{type(e).__name__}: {e}")
     sys.exit(1)
 EOF
+}
+
+# Recording stopped on a full disk at 0.5 s with 21.8 M events not written: the report
+# called the process "exited" and the blocks live then "leaked". Now it says recording
+# stopped, when, and how much was lost, and shows those blocks as live at the stop.
+t_stopped() {
+    "$MKLOG" log.hsl stopped 21800000 || fail "mklog failed"
+    run text "$HEAPSPAN" report --no-symbols log.hsl
+    if expect_run text 0; then
+        expect_in text text.out "recording stopped)"
+        expect_in text text.out "recording stopped at 0.500 s"
+        expect_in text text.out "21,800,000 events after it were not written"
+        expect_in text text.out "  live at stop  2.93 KiB in 3 blocks"
+        expect_in text text.out "LIVE AT STOP: live when recording stopped"
+        expect_in text text.out "2.93 KiB live at the stop in 3 blocks"
+        expect_not_in text text.out "exited"
+        expect_not_in text text.out "leaked"
+        expect_not_in text text.out "LEAKS"
+    fi
+    run md "$HEAPSPAN" report --no-symbols --format markdown log.hsl
+    if expect_run md 0; then
+        expect_in md md.out "_Recording stopped at 0.500 s"
+        expect_in md md.out "| live at stop |"
+        expect_not_in md md.out "leaked"
+    fi
+    run json "$HEAPSPAN" report --no-symbols --format json log.hsl
+    expect_run json 0 || return
+    "$PYTHON" - <<'EOF' || fail "json: $(cat check.txt)"
+import json, sys
+try:
+    r = json.load(open("json.out"))
+    s = r["log"].get("stopped")
+    assert s == {"time_ns": 500000000, "lost_events": 21800000}, f"log.stopped {s!r}"
+    assert r["totals"]["leaked_bytes"] == 3000, r["totals"]
+    assert r["totals"]["lost_events"] == 21800000, r["totals"]
+except Exception as e:
+    open("check.txt", "w").write(f"{type(e).__name__}: {e}")
+    sys.exit(1)
+EOF
+    # A log that ended as usual says nothing of a stop.
+    "$MKLOG" exit.hsl event-stack 1 || fail "mklog failed"
+    run exit "$HEAPSPAN" report --no-symbols --format json exit.hsl
+    expect_run exit 0 && expect_not_in exit exit.out '"stopped"'
 }
 
 # ---- the runner ----

@@ -40,10 +40,18 @@ static void md_totals(FILE *o, const struct model *m)
     if (t->sampled)
         fprintf(o, "_Sampled: one allocation per %" PRIu64 " bytes; numbers are estimates._\n\n",
                 m->process.sample_bytes);
+    if (rank_stopped(m))
+        fprintf(o,
+                "_Recording stopped at %.3f s (a write error: a full disk?); %s events after "
+                "it were not written. Blocks live then are shown as live at the stop, not as "
+                "leaks._\n\n",
+                m->process.end_ns / 1e9,
+                fmt_count(c1, sizeof(c1), (double)m->process.end_lost_events));
     fmt_bytes(b1, sizeof(b1), t->allocated_bytes);
     fmt_bytes(b2, sizeof(b2), t->peak_live_bytes);
     fmt_bytes(b3, sizeof(b3), t->leaked_bytes);
-    fprintf(o, "| allocations | allocated | peak live | leaked | temporary | lost events |\n");
+    fprintf(o, "| allocations | allocated | peak live | %s | temporary | lost events |\n",
+            rank_stopped(m) ? "live at stop" : "leaked");
     fprintf(o, "|---:|---:|---:|---:|---:|---:|\n");
     fprintf(o, "| %s | %s | %s | %s in %s blocks | %s | %" PRIu64 " |\n",
             fmt_count(c1, sizeof(c1), t->allocations), b1, b2, b3,
@@ -56,13 +64,13 @@ static void md_section(FILE *o, const struct model *m, const struct rank_section
 {
     char b1[32], b2[32], c1[32], c2[32], fr[FMT_FRAME_MAX];
 
-    fprintf(o, "\n## %c%s: %s\n\n", sec->title[0], sec->title + 1, sec->explain);
+    fprintf(o, "\n## %s: %s\n\n", rank_title(sec, m), rank_explain(sec, m));
     if (n == 0) {
         fprintf(o, "None.\n");
         return;
     }
-    fprintf(o, "| # | %s | call site | allocations | leaked | temporary |\n",
-            sec->bytes ? "bytes" : "count");
+    fprintf(o, "| # | %s | call site | allocations | %s | temporary |\n",
+            sec->bytes ? "bytes" : "count", rank_stopped(m) ? "live at stop" : "leaked");
     fprintf(o, "|---:|---:|---|---:|---:|---:|\n");
     for (int r = 0; r < n; r++) {
         const struct model_site *s = &m->sites[idx[r]];

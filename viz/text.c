@@ -27,8 +27,9 @@ static void text_site(FILE *o, const struct model *m, int rank, int i,
     fprintf(o, "  #%-2d %10s %5.1f%%  %s\n", rank, v, total > 0 ? 100 * val / total : 0, fr);
     fmt_bytes(b1, sizeof(b1), s->st.allocated_bytes);
     fmt_bytes(b2, sizeof(b2), s->st.leaked_bytes);
-    fprintf(o, "       %s allocations, %s in all, %s leaked in %s blocks, %s temporary\n",
+    fprintf(o, "       %s allocations, %s in all, %s %s in %s blocks, %s temporary\n",
             fmt_count(c1, sizeof(c1), s->st.allocations), b1, b2,
+            rank_stopped(m) ? "live at the stop" : "leaked",
             fmt_count(v, sizeof(v), s->st.leaked_allocations),
             fmt_count(fr, sizeof(fr), s->st.temporary_allocations));
     for (int k = 0; k < s->n_frames && k < TEXT_FRAMES; k++) {
@@ -82,6 +83,8 @@ static void text_bloat(FILE *o, const struct model *m, int top)
 
 static const char *ending(const struct model_process *p)
 {
+    if (p->end_reason == MODEL_END_STOPPED)
+        return "recording stopped";
     if (p->truncated || !p->ended)
         return "log cut short";
     return p->end_reason == MODEL_END_SIGNAL ? "ended by a signal" : "exited";
@@ -104,6 +107,12 @@ static void text_header(FILE *o, const struct model *m)
     }
     fprintf(o, "  (pid %u, %.3f s recorded, %s)\n", p->pid, t->last_ns / 1e9 - t->first_ns / 1e9,
             ending(p));
+    if (rank_stopped(m))
+        fprintf(o,
+                "recording stopped at %.3f s (a write error: a full disk?); %s events after "
+                "it were not written, and blocks live then may have been freed since: they "
+                "are shown as live at the stop, not as leaks\n",
+                p->end_ns / 1e9, fmt_count(c1, sizeof(c1), (double)p->end_lost_events));
     if (t->sampled)
         fprintf(o,
                 "sampled: one allocation per %" PRIu64
@@ -116,7 +125,7 @@ static void text_header(FILE *o, const struct model *m)
     fmt_bytes(b1, sizeof(b1), t->peak_live_bytes);
     fprintf(o, "  peak live     %s at %.3f s\n", b1, t->peak_ns / 1e9);
     fmt_bytes(b2, sizeof(b2), t->leaked_bytes);
-    fprintf(o, "  leaked        %s in %s blocks\n", b2,
+    fprintf(o, "  %s %s in %s blocks\n", rank_stopped(m) ? "live at stop " : "leaked       ", b2,
             fmt_count(c1, sizeof(c1), t->leaked_allocations));
     fprintf(o, "  temporary     %s allocations (%.1f%%)\n",
             fmt_count(c2, sizeof(c2), t->temporary_allocations),
@@ -136,7 +145,8 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
         int n = rank_sites(m, sec->metric, true, idx);
         if (n > opt->top)
             n = opt->top;
-        fprintf(o, "\n%s: %s (top %d of %d sites)\n", sec->title, sec->explain, n, m->n_sites);
+        fprintf(o, "\n%s: %s (top %d of %d sites)\n", rank_title(sec, m), rank_explain(sec, m), n,
+                m->n_sites);
         if (n == 0)
             fprintf(o, "  none\n");
         for (int r = 0; r < n; r++)
