@@ -103,6 +103,8 @@ struct rd_log {
     struct heap pend;       /* of struct pending, by key */
     struct pending *spares; /* consumed chunks, reused: no fresh pages per chunk */
     int n_spares;
+    size_t spare_bytes; /* their buffers' */
+
     struct heap meta; /* of struct meta_item, by (time, seq) */
     uint64_t mseq;
     char *cur_text;
@@ -753,17 +755,21 @@ static void pend_free(struct pending *p)
     free(p);
 }
 
-#define MAX_SPARES 64
+/* Spares are kept for their buffers, up to a bound: a log of many chunks that each
+ * decompress to 16 MiB would otherwise hold 64 of them for nothing. */
+#define MAX_SPARES      64
+#define MAX_SPARE_BYTES (32u << 20)
 
 static void pend_done(struct rd_log *r, struct pending *p)
 {
-    if (r->n_spares >= MAX_SPARES) {
+    if (r->n_spares >= MAX_SPARES || r->spare_bytes + p->cap > MAX_SPARE_BYTES) {
         pend_free(p);
         return;
     }
     p->next_spare = r->spares;
     r->spares = p;
     r->n_spares++;
+    r->spare_bytes += p->cap;
 }
 
 /* Makes *buf hold at least need bytes (at least 1, so that it is never NULL after);
@@ -788,6 +794,7 @@ static struct pending *pend_get(struct rd_log *r, size_t len)
     if (p != NULL) {
         r->spares = p->next_spare;
         r->n_spares--;
+        r->spare_bytes -= p->cap;
     } else {
         p = calloc(1, sizeof(*p));
         if (p == NULL)
