@@ -33,6 +33,7 @@ struct pending {
     uint32_t tid;
     bool done;       /* every record decoded (or the rest is unreadable) */
     uint64_t offset; /* of the chunk, for messages */
+    size_t held;     /* its payload's bytes, counted in the reader's held while queued */
     uint64_t key;    /* time of ev[i] */
     struct lf_event ev[PEND_BATCH + 1];
 };
@@ -42,6 +43,7 @@ struct meta_item {
     struct rd_item item;
     char *text;
     uint64_t seq; /* keeps equal times in file order */
+    size_t cost;  /* counted in the reader's held bytes */
 };
 
 /* Items merged on the producer thread, handed over a batch at a time: one lock and one
@@ -103,7 +105,8 @@ struct rd_log {
     struct heap pend;       /* of struct pending, by key */
     struct pending *spares; /* consumed chunks, reused: no fresh pages per chunk */
     int n_spares;
-    size_t spare_bytes; /* their buffers' */
+    size_t spare_bytes;    /* their buffers' */
+    size_t held, held_max; /* what the reader holds for what it read: see charge() */
 
     struct heap meta; /* of struct meta_item, by (time, seq) */
     uint64_t mseq;
@@ -285,6 +288,9 @@ struct rd_log *rd_open(const char *path, int *err)
         return r;
     }
     r->st.file_bytes = (uint64_t)sb.st_size;
+    r->held_max = RD_HELD_FLOOR + (r->st.file_bytes < (SIZE_MAX - RD_HELD_FLOOR) / RD_HELD_PER_BYTE
+                                       ? (size_t)r->st.file_bytes * RD_HELD_PER_BYTE
+                                       : SIZE_MAX - RD_HELD_FLOOR);
     /* A file that says it is empty is not read: /proc's files say so, and some block. */
     ssize_t n = sb.st_size > 0 ? read_at(r, h, sizeof(h), 0) : 0;
     if (n < 0) {
@@ -425,6 +431,29 @@ double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks)
     return ((double)ticks - (double)r->hdr.start_ticks) * ns_per_tick(r);
 }
 
+/* ---- what the reader holds ---- */
+
+/* Stacks, modules, items waiting for their time and event chunks waiting for a
+ * barrier cost memory in proportion to what their records decompress to, which a
+ * few bytes of zstd can make 16 MiB a chunk: the reader counts what it holds and
+ * refuses a log that needs more than RD_HELD_FLOOR + RD_HELD_PER_BYTE times its size,
+ * far beyond any log heapspan writes (its chunks compress 1.2 to 10 times). */
+static void charge(struct rd_log *r, size_t n)
+{
+    r->held += n;
+}
+
+static int check_held(struct rd_log *r, uint64_t off)
+{
+    if (r->held <= r->held_max)
+        return 0;
+    return fail(r, -EINVAL, off,
+                "reading up to here takes more than the %zu MiB allowed for a log of its size "
+                "(%zu MiB and %u bytes per byte): its records decompress far beyond anything "
+                "heapspan writes - the file is damaged or was made by hand",
+                r->held_max >> 20, RD_HELD_FLOOR >> 20, (unsigned)RD_HELD_PER_BYTE);
+}
+
 /* ---- heaps ---- */
 
 static bool pend_less(const void *a, const void *b)
@@ -457,6 +486,7 @@ static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text,
     m->item = *it;
     m->text = NULL;
     m->seq = r->mseq++;
+    m->cost = sizeof(*m) + (text != NULL ? tlen + 1 : 0);
     if (text != NULL) {
         m->text = malloc(tlen + 1);
         if (m->text == NULL) {
@@ -470,6 +500,7 @@ static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text,
         mq_free(m);
         return -ENOMEM;
     }
+    charge(r, m->cost);
     return 0;
 }
 
@@ -527,6 +558,7 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
         if (s == NULL)
             return -ENOMEM;
         memset(s + r->cap_stacks, 0, (cap - r->cap_stacks) * sizeof(*s));
+        charge(r, (cap - r->cap_stacks) * sizeof(*s));
         r->stacks = s;
         r->cap_stacks = cap;
     }
@@ -547,6 +579,7 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
     }
     r->stacks[id].pcs = pcs;
     r->stacks[id].depth = (uint32_t)depth;
+    charge(r, (depth ? depth : 1) * sizeof(*pcs));
     r->n_stacks_def++;
     return 0;
 }
@@ -609,6 +642,7 @@ static int meta_module(struct rd_log *r, struct cur *c, uint64_t off)
         r->cap_modules = cap;
     }
     r->modules[r->n_modules++] = m;
+    charge(r, sizeof(*m) + plen + 1 + sizeof(m));
     struct rd_item it = { .kind = RD_MODULE, .time = time, .module = m };
     return mq_push(r, &it, NULL, 0);
 bad:
@@ -686,6 +720,7 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             break;
         free(r->exe);
         r->exe = strndup((const char *)s, len);
+        charge(r, len + 1 + (n + 1) * sizeof(*r->argv));
         for (int i = 0; i < r->argc; i++)
             free(r->argv[i]);
         free(r->argv);
@@ -697,6 +732,7 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             if (!get(c, &len) || !get_bytes(c, len, &s))
                 break;
             r->argv[r->argc] = strndup((const char *)s, len);
+            charge(r, len + 1);
             if (r->argv[r->argc] == NULL)
                 return -ENOMEM;
             r->argc++;
@@ -740,6 +776,8 @@ static int parse_meta(struct rd_log *r, const uint8_t *p, size_t len, uint64_t o
                         (size_t)(p - (end - len)));
         struct cur c = { .p = q, .end = q + blen, .payload = end - len, .rec = p };
         int err = meta_record(r, type, &c, off);
+        if (err == 0)
+            err = check_held(r, off);
         if (err < 0)
             return err;
         p = q + blen;
@@ -874,7 +912,9 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
         pend_free(p);
         return -ENOMEM;
     }
-    return 0;
+    p->held = len;
+    charge(r, len);
+    return check_held(r, off);
 }
 
 /* A chunk header's fields (logfmt.h gives the layout). */
@@ -1276,6 +1316,7 @@ static void top_moved_on(struct rd_log *r, struct pending *p)
             heap_down(&r->pend, 0, pend_less);
     } else {
         heap_pop(&r->pend, pend_less);
+        r->held -= p->held;
         pend_done(r, p);
     }
 }
@@ -1294,6 +1335,7 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             note_order(r, t);
             if (have_meta && tmeta <= tev) {
                 struct meta_item *m = heap_pop(&r->meta, mq_less);
+                r->held -= m->cost;
                 free(r->cur_text);
                 r->cur_text = m->text;
                 *out = m->item;

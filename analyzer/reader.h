@@ -19,8 +19,9 @@
  *
  * Every length, count, id and offset is checked before use, so that memory is bounded
  * by what the log holds, not by the values it states: stacks are kept by id with ids at
- * most RD_STACK_ID_SLACK beyond the number defined, and an event's stack id is one the
- * log defined or 0 (see RD_EVENT). An error is one message in rd_error(): "<file>: byte
+ * most RD_STACK_ID_SLACK beyond the number defined, an event's stack id is one the log
+ * defined or 0 (see RD_EVENT), and what the reader holds stays within RD_HELD_FLOOR +
+ * RD_HELD_PER_BYTE times the file's size. An error is one message in rd_error(): "<file>: byte
  * <offset>: <what>; <what to do>". A log cut short (a killed process) is not an error:
  * it is read up to its last complete chunk and rd_warnings() says so. rd_open refuses
  * anything but a regular file before opening it (a FIFO would block it). rd_open and
@@ -30,6 +31,7 @@
 #define HEAPSPAN_READER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "format/logfmt.h"
@@ -50,6 +52,13 @@ struct rd_header {
  * table by id - the reader's, or a consumer's - is at most this many entries longer
  * than the stacks the log defines. A record beyond it is an error. */
 #define RD_STACK_ID_SLACK 4096u
+
+/* What the reader may hold for what it has read - stacks, modules, items waiting for
+ * their time, event chunks waiting for a barrier - at most: RD_HELD_FLOOR bytes plus
+ * RD_HELD_PER_BYTE per byte of the file. A log that needs more (records made to
+ * decompress far beyond what heapspan writes) is an error naming the byte. */
+#define RD_HELD_FLOOR    ((size_t)16 << 20)
+#define RD_HELD_PER_BYTE 256u
 
 struct rd_module {
     uint32_t id;

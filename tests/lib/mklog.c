@@ -12,6 +12,9 @@
  *                                 a note
  *   mklog OUT stopped LOST        recording stopped (a full disk) with LOST events not
  *                                 written; three blocks live when it stopped
+ *   mklog OUT modules N           N module records in one meta chunk of a few KB (zstd)
+ *   mklog OUT no-barriers K       K events chunks of 262,000 allocations each, a few
+ *                                 hundred bytes apiece (zstd columns), and no barrier
  *   mklog DIR seeds               one small log per record type and per kind of damage,
  *                                 as DIR/NAME.hsl
  *
@@ -140,6 +143,40 @@ static void log_stopped(struct lb_log *l, uint64_t lost)
     ev[4] = lb_ev_free(T0 + 20, 0x10000);
     lb_events_chunk(l, 100, T0, ev, 5, 0);
     end_meta(l, T0 + 500000000, lost, LF_END_STOPPED);
+}
+
+/* Records that decompress to far more than they take: what a reader holds for them
+ * must stay bounded by the file's size. */
+static void log_modules(struct lb_log *l, int n)
+{
+    struct lb_file f = lb_file_default(LF_VERSION);
+    struct lb_buf c = { 0 };
+
+    lb_init(l, &f);
+    for (int i = 0; i < n; i++)
+        lb_meta_module(&c, T0, 1, 0x400000, 0, NULL, NULL, 0, "");
+    lb_meta_chunk(l, &c, LB_ZSTD_CHUNK);
+    lb_buf_fini(&c);
+}
+
+static void log_no_barriers(struct lb_log *l, int k)
+{
+    enum { N = 262000 };
+    struct lb_file f = lb_file_default(LF_VERSION);
+    struct lf_event *ev = malloc(N * sizeof(*ev));
+    struct lb_buf p = { 0 };
+
+    if (ev == NULL)
+        exit(2);
+    lb_init(l, &f);
+    first_meta(l, "/bin/prog", true);
+    for (int i = 0; i < N; i++)
+        ev[i] = lb_ev_alloc(LF_FN_MALLOC, T0 + 10, 0x10000, 16, 1);
+    lb_events_payload(&p, LF_VERSION, T0, ev, N, true);
+    for (int i = 0; i < k; i++)
+        lb_chunk(l, LF_CHUNK_EVENTS, 100 + (uint32_t)i, T0, &p, 0);
+    lb_buf_fini(&p);
+    free(ev);
 }
 
 /* ---- seeds ---- */
@@ -361,9 +398,13 @@ int main(int argc, char **argv)
         log_escapes(&l);
     else if (argc == 4 && !strcmp(argv[2], "stopped"))
         log_stopped(&l, number(argv[3]));
+    else if (argc == 4 && !strcmp(argv[2], "modules"))
+        log_modules(&l, (int)number(argv[3]));
+    else if (argc == 4 && !strcmp(argv[2], "no-barriers"))
+        log_no_barriers(&l, (int)number(argv[3]));
     else {
         fprintf(stderr, "usage: mklog OUT event-stack ID | meta-stack ID | module PATH | "
-                        "escapes | stopped LOST\n"
+                        "escapes | stopped LOST | modules N | no-barriers K\n"
                         "       mklog DIR seeds\n");
         return 2;
     }
