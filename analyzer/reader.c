@@ -435,7 +435,8 @@ double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks)
 
 /* Stacks, modules, items waiting for their time and event chunks waiting for a
  * barrier cost memory in proportion to what their records decompress to, which a
- * few bytes of zstd can make 16 MiB a chunk: the reader counts what it holds and
+ * few bytes of zstd can make 16 MiB a chunk, and each stack costs its consumers too
+ * (RD_STACK_COST): the reader counts what it and they hold and
  * refuses a log that needs more than RD_HELD_FLOOR + RD_HELD_PER_BYTE times its size,
  * far beyond any log heapspan writes (its chunks compress 1.2 to 10 times). */
 static void charge(struct rd_log *r, size_t n)
@@ -579,7 +580,7 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
     }
     r->stacks[id].pcs = pcs;
     r->stacks[id].depth = (uint32_t)depth;
-    charge(r, (depth ? depth : 1) * sizeof(*pcs));
+    charge(r, RD_STACK_COST + (depth ? depth : 1) * sizeof(*pcs));
     r->n_stacks_def++;
     return 0;
 }

@@ -54,11 +54,16 @@ struct rd_header {
 #define RD_STACK_ID_SLACK 4096u
 
 /* What the reader may hold for what it has read - stacks, modules, items waiting for
- * their time, event chunks waiting for a barrier - at most: RD_HELD_FLOOR bytes plus
- * RD_HELD_PER_BYTE per byte of the file. A log that needs more (records made to
- * decompress far beyond what heapspan writes) is an error naming the byte. */
+ * their time, event chunks waiting for a barrier, and RD_STACK_COST per stack for its
+ * consumers - at most: RD_HELD_FLOOR bytes plus RD_HELD_PER_BYTE per byte of the file.
+ * A log that needs more (records made to decompress far beyond what heapspan writes)
+ * is an error naming the byte. */
 #define RD_HELD_FLOOR    ((size_t)16 << 20)
 #define RD_HELD_PER_BYTE 256u
+/* What a consumer may keep per stack the log defines (the aggregator: its numbers per
+ * stack, about half a KiB), counted with what the reader holds: a log of a few hundred
+ * KB can define 600,000 stacks, and every one would cost that. */
+#define RD_STACK_COST 512u
 
 struct rd_module {
     uint32_t id;

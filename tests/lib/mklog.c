@@ -13,6 +13,8 @@
  *   mklog OUT stopped LOST        recording stopped (a full disk) with LOST events not
  *                                 written; three blocks live when it stopped
  *   mklog OUT modules N           N module records in one meta chunk of a few KB (zstd)
+ *   mklog OUT stacks N            N stacks (zstd meta chunks) and an allocation naming
+ *                                 the last: each costs the aggregator half a KiB
  *   mklog OUT no-barriers K       K events chunks of 262,000 allocations each, a few
  *                                 hundred bytes apiece (zstd columns), and no barrier
  *   mklog DIR seeds               one small log per record type and per kind of damage,
@@ -156,6 +158,24 @@ static void log_modules(struct lb_log *l, int n)
     for (int i = 0; i < n; i++)
         lb_meta_module(&c, T0, 1, 0x400000, 0, NULL, NULL, 0, "");
     lb_meta_chunk(l, &c, LB_ZSTD_CHUNK);
+    lb_buf_fini(&c);
+}
+
+static void log_stacks(struct lb_log *l, uint32_t n)
+{
+    struct lb_file f = lb_file_default(LF_VERSION);
+    struct lb_buf c = { 0 };
+    struct lf_event ev = lb_ev_alloc(LF_FN_MALLOC, T0 + 10, 0x10000, 16, n);
+
+    lb_init(l, &f);
+    for (uint32_t i = 1; i <= n; i++) {
+        lb_meta_stack(&c, i, 1, stack_pcs);
+        if (c.len > (15u << 20) || i == n) {
+            lb_meta_chunk(l, &c, LB_ZSTD_CHUNK);
+            c.len = 0;
+        }
+    }
+    lb_events_chunk(l, 100, T0, &ev, 1, 0);
     lb_buf_fini(&c);
 }
 
@@ -400,11 +420,13 @@ int main(int argc, char **argv)
         log_stopped(&l, number(argv[3]));
     else if (argc == 4 && !strcmp(argv[2], "modules"))
         log_modules(&l, (int)number(argv[3]));
+    else if (argc == 4 && !strcmp(argv[2], "stacks"))
+        log_stacks(&l, (uint32_t)number(argv[3]));
     else if (argc == 4 && !strcmp(argv[2], "no-barriers"))
         log_no_barriers(&l, (int)number(argv[3]));
     else {
         fprintf(stderr, "usage: mklog OUT event-stack ID | meta-stack ID | module PATH | "
-                        "escapes | stopped LOST | modules N | no-barriers K\n"
+                        "escapes | stopped LOST | modules N | stacks N | no-barriers K\n"
                         "       mklog DIR seeds\n");
         return 2;
     }
