@@ -6,6 +6,7 @@
 #                   check-layers ("N passed, N failed")
 #   make check-layers   every #include points the way the layers depend (docs/architecture.md)
 #   make stress     the stress suite in full, a few minutes (tests/stress.sh)
+#   make fuzz FUZZ_SECONDS=N   each libFuzzer target for N seconds (tests/fuzz/README.md)
 #   make bench      the benchmark against heaptrack and jemalloc's profiler (bench/)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format / format-check / clean
@@ -23,7 +24,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils libxml2-utils sqlite3
+                zstd binutils libxml2-utils sqlite3 clang-14 libclang-rt-14-dev
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
@@ -73,7 +74,8 @@ UTIL_SRCS := \
 	util/heap.c \
 	util/json.c \
 	util/pbuf.c \
-	util/gzip.c
+	util/gzip.c \
+	util/escape.c
 ANALYZER_SRCS := \
 	analyzer/reader.c \
 	analyzer/liveset.c \
@@ -161,6 +163,8 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include tests/report.mk
 -include tests/diff.mk
 -include tests/tests.mk
+-include tests/hostile.mk
+-include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 
 # ---- demo ----
@@ -182,7 +186,8 @@ install: all
 	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
 
 CLANG_FORMAT_SRCS = $(wildcard format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] viz/*.[ch] \
-                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c tests/stress/*.c)
+                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c tests/stress/*.c \
+                    tests/fuzz/*.[ch])
 
 format:
 	clang-format -i $(CLANG_FORMAT_SRCS)
@@ -207,6 +212,7 @@ TEST_CHECK_format-check = $(FORMAT_CHECK)
 TEST_CHECK_check-layers = $(CHECK_LAYERS)
 
 clean:
-	rm -rf $(BUILD)/shim $(BUILD)/obj $(BUILD)/tests $(BUILD)/heapspan $(BUILD)/libheapspan.so
+	rm -rf $(BUILD)/shim $(BUILD)/obj $(BUILD)/tests $(BUILD)/heapspan $(BUILD)/libheapspan.so \
+	    $(BUILD)/fuzz
 
 .PHONY: all demo install format format-check check-layers clean

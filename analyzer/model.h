@@ -163,6 +163,11 @@ struct model_process {
     bool ended;            /* the log holds its end record */
     bool truncated;        /* the log is cut short (in a chunk, or after its end record) */
     enum model_end end_reason;
+    /* The end record's time and the events it says were not written: with
+     * MODEL_END_STOPPED, when recording stopped and what was lost after it (blocks
+     * live then may have been freed later, unrecorded: they are not known leaks). */
+    double end_ns;
+    uint64_t end_lost_events;
     uint64_t log_bytes;  /* the file's size */
     uint64_t bytes_read; /* of it, to make this model (less with a time window) */
 };

@@ -33,6 +33,7 @@ struct pending {
     uint32_t tid;
     bool done;       /* every record decoded (or the rest is unreadable) */
     uint64_t offset; /* of the chunk, for messages */
+    size_t held;     /* its payload's bytes, counted in the reader's held while queued */
     uint64_t key;    /* time of ev[i] */
     struct lf_event ev[PEND_BATCH + 1];
 };
@@ -42,6 +43,7 @@ struct meta_item {
     struct rd_item item;
     char *text;
     uint64_t seq; /* keeps equal times in file order */
+    size_t cost;  /* counted in the reader's held bytes */
 };
 
 /* Items merged on the producer thread, handed over a batch at a time: one lock and one
@@ -89,7 +91,8 @@ struct rd_log {
     bool eof;
     uint64_t index_off; /* the index chunk's offset, once read */
     bool saw_trailer;
-    bool warned_no_end;
+    bool warned_no_end, warned_undefined;
+    uint32_t first_undefined; /* the first stack id an event named and no record defined */
 
     uint64_t from, to;
     bool windowed;
@@ -102,6 +105,9 @@ struct rd_log {
     struct heap pend;       /* of struct pending, by key */
     struct pending *spares; /* consumed chunks, reused: no fresh pages per chunk */
     int n_spares;
+    size_t spare_bytes;    /* their buffers' */
+    size_t held, held_max; /* what the reader holds for what it read: see charge() */
+
     struct heap meta; /* of struct meta_item, by (time, seq) */
     uint64_t mseq;
     char *cur_text;
@@ -222,6 +228,17 @@ static ssize_t read_at(struct rd_log *r, void *dst, size_t n, uint64_t off)
     return got;
 }
 
+/* What a file that is not a regular one is, for the message that refuses it. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISFIFO(mode)   ? "a FIFO"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a file";
+}
+
 struct rd_log *rd_open(const char *path, int *err)
 {
     static const char header_cut[] = "log ends inside its header; the process died before its "
@@ -247,19 +264,35 @@ struct rd_log *rd_open(const char *path, int *err)
     pthread_cond_init(&r->emptied_cv, NULL);
     pthread_mutex_init(&r->ah_mu, NULL);
     pthread_cond_init(&r->ah_cv, NULL);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
+    /* Only a regular file is opened: opening a FIFO waits for a writer, and opening a
+     * device can do anything. stat() first, then O_NONBLOCK and fstat() for a path
+     * that changed in between. */
+    if (stat(path, &sb) != 0) {
         *err = -errno;
         snprintf(r->err, sizeof(r->err), "%s: cannot open: %s", path, strerror(errno));
         return r;
     }
-    if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (S_ISREG(sb.st_mode))
+        r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (S_ISREG(sb.st_mode) && r->fd < 0) {
+        *err = -errno;
+        snprintf(r->err, sizeof(r->err), "%s: cannot open: %s", path, strerror(errno));
+        return r;
+    }
+    if (!S_ISREG(sb.st_mode) || fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         *err = -EINVAL;
-        snprintf(r->err, sizeof(r->err), "%s: not a regular file", path);
+        snprintf(r->err, sizeof(r->err),
+                 "%s: not a regular file (%s); give the log file itself, not a pipe or a "
+                 "device",
+                 path, file_kind(sb.st_mode));
         return r;
     }
     r->st.file_bytes = (uint64_t)sb.st_size;
-    ssize_t n = read_at(r, h, sizeof(h), 0);
+    r->held_max = RD_HELD_FLOOR + (r->st.file_bytes < (SIZE_MAX - RD_HELD_FLOOR) / RD_HELD_PER_BYTE
+                                       ? (size_t)r->st.file_bytes * RD_HELD_PER_BYTE
+                                       : SIZE_MAX - RD_HELD_FLOOR);
+    /* A file that says it is empty is not read: /proc's files say so, and some block. */
+    ssize_t n = sb.st_size > 0 ? read_at(r, h, sizeof(h), 0) : 0;
     if (n < 0) {
         *err = fail(r, (int)n, 0, "cannot read: %s", strerror((int)-n));
         return r;
@@ -382,14 +415,44 @@ const char *rd_argv(const struct rd_log *r, int i)
 
 /* ---- time ---- */
 
+/* Nanoseconds per tick, from the first and latest clock records when both clocks went
+ * forward between them (so the rate is finite and above 0, whatever the log says). */
+static double ns_per_tick(const struct rd_log *r)
+{
+    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks && r->c1_mono > r->c0_mono)
+        return (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
+    if (r->hdr.flags & LF_FILE_CLOCK_TSC)
+        return 1.0 / 2.5; /* a guess, only for logs of under 100 ms */
+    return 1.0;
+}
+
 double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks)
 {
-    double rate = 1.0; /* ns per tick */
-    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks)
-        rate = (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
-    else if (r->hdr.flags & LF_FILE_CLOCK_TSC)
-        rate = 1.0 / 2.5; /* a guess, only for logs of under 100 ms */
-    return ((double)ticks - (double)r->hdr.start_ticks) * rate;
+    return ((double)ticks - (double)r->hdr.start_ticks) * ns_per_tick(r);
+}
+
+/* ---- what the reader holds ---- */
+
+/* Stacks, modules, items waiting for their time and event chunks waiting for a
+ * barrier cost memory in proportion to what their records decompress to, which a
+ * few bytes of zstd can make 16 MiB a chunk, and each stack costs its consumers too
+ * (RD_STACK_COST): the reader counts what it and they hold and
+ * refuses a log that needs more than RD_HELD_FLOOR + RD_HELD_PER_BYTE times its size,
+ * far beyond any log heapspan writes (its chunks compress 1.2 to 10 times). */
+static void charge(struct rd_log *r, size_t n)
+{
+    r->held += n;
+}
+
+static int check_held(struct rd_log *r, uint64_t off)
+{
+    if (r->held <= r->held_max)
+        return 0;
+    return fail(r, -EINVAL, off,
+                "reading up to here takes more than the %zu MiB allowed for a log of its size "
+                "(%zu MiB and %u bytes per byte): its records decompress far beyond anything "
+                "heapspan writes - the file is damaged or was made by hand",
+                r->held_max >> 20, RD_HELD_FLOOR >> 20, (unsigned)RD_HELD_PER_BYTE);
 }
 
 /* ---- heaps ---- */
@@ -424,6 +487,7 @@ static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text,
     m->item = *it;
     m->text = NULL;
     m->seq = r->mseq++;
+    m->cost = sizeof(*m) + (text != NULL ? tlen + 1 : 0);
     if (text != NULL) {
         m->text = malloc(tlen + 1);
         if (m->text == NULL) {
@@ -437,6 +501,7 @@ static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text,
         mq_free(m);
         return -ENOMEM;
     }
+    charge(r, m->cost);
     return 0;
 }
 
@@ -444,7 +509,17 @@ static int mq_push(struct rd_log *r, const struct rd_item *it, const char *text,
 
 struct cur {
     const uint8_t *p, *end;
+    const uint8_t *payload, *rec; /* the chunk's payload, and where the record starts */
+    char where[64];               /* "record at payload byte N: ", made by rec_at */
 };
+
+/* Where in its chunk the record being read starts, for a message. */
+static const char *rec_at(struct cur *c)
+{
+    snprintf(c->where, sizeof(c->where),
+             "meta record at payload byte %zu: ", (size_t)(c->rec - c->payload));
+    return c->where;
+}
 
 static bool get(struct cur *c, uint64_t *v)
 {
@@ -464,9 +539,18 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
 {
     uint64_t id = 0, depth = 0, v;
 
-    if (!get(c, &id) || !get(c, &depth) || id == 0 || id > (1u << 28) || depth > LF_MAX_STACK_DEPTH)
-        return fail(r, -EINVAL, off, "malformed stack record (id %llu, depth %llu)",
+    if (!get(c, &id) || !get(c, &depth) || id == 0 || depth > LF_MAX_STACK_DEPTH)
+        return fail(r, -EINVAL, off, "%smalformed stack record (id %llu, depth %llu)", rec_at(c),
                     (unsigned long long)id, (unsigned long long)depth);
+    /* The table is by id: an id far beyond the stacks defined would cost memory for
+     * stacks the log does not have, here and in every consumer. */
+    if (id > (uint64_t)r->n_stacks_def + RD_STACK_ID_SLACK)
+        return fail(r, -EINVAL, off,
+                    "%sstack record with id %llu, after %u stacks were defined (the ids "
+                    "run 1, 2, 3, ...; at most %u ahead is read): not a log heapspan "
+                    "wrote - the file is damaged or was made by hand",
+                    rec_at(c), (unsigned long long)id, r->n_stacks_def,
+                    (unsigned)RD_STACK_ID_SLACK);
     if (id >= r->cap_stacks) {
         uint32_t cap = r->cap_stacks ? r->cap_stacks : 1024;
         while (cap <= id)
@@ -475,6 +559,7 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
         if (s == NULL)
             return -ENOMEM;
         memset(s + r->cap_stacks, 0, (cap - r->cap_stacks) * sizeof(*s));
+        charge(r, (cap - r->cap_stacks) * sizeof(*s));
         r->stacks = s;
         r->cap_stacks = cap;
     }
@@ -487,14 +572,15 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
     for (uint64_t i = 0; i < depth; i++) {
         if (!get(c, &v)) {
             free(pcs);
-            return fail(r, -EINVAL, off, "stack record %llu is cut short at frame %llu",
-                        (unsigned long long)id, (unsigned long long)i);
+            return fail(r, -EINVAL, off, "%sstack record %llu is cut short at frame %llu",
+                        rec_at(c), (unsigned long long)id, (unsigned long long)i);
         }
         prev += (uint64_t)lf_unzigzag(v);
         pcs[i] = prev;
     }
     r->stacks[id].pcs = pcs;
     r->stacks[id].depth = (uint32_t)depth;
+    charge(r, RD_STACK_COST + (depth ? depth : 1) * sizeof(*pcs));
     r->n_stacks_def++;
     return 0;
 }
@@ -505,9 +591,14 @@ static int meta_module(struct rd_log *r, struct cur *c, uint64_t off)
     const uint8_t *b, *p;
     struct rd_module *m;
 
-    if (!get(c, &time) || !get(c, &id) || !get(c, &bias) || !get(c, &n_segs) ||
-        n_segs > RD_MAX_SEGS)
-        return fail(r, -EINVAL, off, "malformed module record");
+    if (!get(c, &time) || !get(c, &id) || !get(c, &bias) || !get(c, &n_segs))
+        return fail(r, -EINVAL, off, "%smalformed module record", rec_at(c));
+    if (id > UINT32_MAX || n_segs > RD_MAX_SEGS)
+        return fail(r, -EINVAL, off,
+                    "%smodule record with id %llu and %llu segments (at most %u): not a "
+                    "log heapspan wrote - the file is damaged or was made by hand",
+                    rec_at(c), (unsigned long long)id, (unsigned long long)n_segs,
+                    (unsigned)RD_MAX_SEGS);
     m = calloc(1, sizeof(*m));
     if (m == NULL)
         return -ENOMEM;
@@ -552,11 +643,12 @@ static int meta_module(struct rd_log *r, struct cur *c, uint64_t off)
         r->cap_modules = cap;
     }
     r->modules[r->n_modules++] = m;
+    charge(r, sizeof(*m) + plen + 1 + sizeof(m));
     struct rd_item it = { .kind = RD_MODULE, .time = time, .module = m };
     return mq_push(r, &it, NULL, 0);
 bad:
     free(m);
-    return fail(r, -EINVAL, off, "malformed module record");
+    return fail(r, -EINVAL, off, "%smalformed module record", rec_at(c));
 }
 
 static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
@@ -629,6 +721,7 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             break;
         free(r->exe);
         r->exe = strndup((const char *)s, len);
+        charge(r, len + 1 + (n + 1) * sizeof(*r->argv));
         for (int i = 0; i < r->argc; i++)
             free(r->argv[i]);
         free(r->argv);
@@ -640,6 +733,7 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             if (!get(c, &len) || !get_bytes(c, len, &s))
                 break;
             r->argv[r->argc] = strndup((const char *)s, len);
+            charge(r, len + 1);
             if (r->argv[r->argc] == NULL)
                 return -ENOMEM;
             r->argc++;
@@ -651,6 +745,8 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             break;
         r->st.ended = true;
         r->st.end_reason = (int)d;
+        r->st.end_time = a;
+        r->st.end_lost = b;
         if (d == LF_END_STOPPED)
             warn(r,
                  "%s: byte %llu: recording stopped on a write error (a full disk?); %llu "
@@ -664,7 +760,7 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
     default:
         return 0; /* a record type from a newer writer: skipped by its length */
     }
-    return fail(r, -EINVAL, off, "malformed meta record of type %d", type);
+    return fail(r, -EINVAL, off, "%smalformed meta record of type %d", rec_at(c), type);
 }
 
 static int parse_meta(struct rd_log *r, const uint8_t *p, size_t len, uint64_t off)
@@ -679,8 +775,10 @@ static int parse_meta(struct rd_log *r, const uint8_t *p, size_t len, uint64_t o
             return fail(r, -EINVAL, off,
                         "malformed meta chunk (record at payload byte %zu runs past its end)",
                         (size_t)(p - (end - len)));
-        struct cur c = { q, q + blen };
+        struct cur c = { .p = q, .end = q + blen, .payload = end - len, .rec = p };
         int err = meta_record(r, type, &c, off);
+        if (err == 0)
+            err = check_held(r, off);
         if (err < 0)
             return err;
         p = q + blen;
@@ -696,17 +794,21 @@ static void pend_free(struct pending *p)
     free(p);
 }
 
-#define MAX_SPARES 64
+/* Spares are kept for their buffers, up to a bound: a log of many chunks that each
+ * decompress to 16 MiB would otherwise hold 64 of them for nothing. */
+#define MAX_SPARES      64
+#define MAX_SPARE_BYTES (32u << 20)
 
 static void pend_done(struct rd_log *r, struct pending *p)
 {
-    if (r->n_spares >= MAX_SPARES) {
+    if (r->n_spares >= MAX_SPARES || r->spare_bytes + p->cap > MAX_SPARE_BYTES) {
         pend_free(p);
         return;
     }
     p->next_spare = r->spares;
     r->spares = p;
     r->n_spares++;
+    r->spare_bytes += p->cap;
 }
 
 /* Makes *buf hold at least need bytes (at least 1, so that it is never NULL after);
@@ -731,6 +833,7 @@ static struct pending *pend_get(struct rd_log *r, size_t len)
     if (p != NULL) {
         r->spares = p->next_spare;
         r->n_spares--;
+        r->spare_bytes -= p->cap;
     } else {
         p = calloc(1, sizeof(*p));
         if (p == NULL)
@@ -810,7 +913,9 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
         pend_free(p);
         return -ENOMEM;
     }
-    return 0;
+    p->held = len;
+    charge(r, len);
+    return check_held(r, off);
 }
 
 /* A chunk header's fields (logfmt.h gives the layout). */
@@ -1161,13 +1266,8 @@ uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds)
     while (r->n_clock < 2 && !r->eof && r->err[0] == '\0')
         if (read_chunk(r) < 0)
             break;
-    double rate = 0.4;
-    if (r->n_clock >= 2 && r->c1_ticks > r->c0_ticks)
-        rate = (double)(r->c1_mono - r->c0_mono) / (double)(r->c1_ticks - r->c0_ticks);
-    else if (!(r->hdr.flags & LF_FILE_CLOCK_TSC))
-        rate = 1.0;
-    double t = (double)r->hdr.start_ticks + seconds * 1e9 / rate;
-    return t <= 0 ? 0 : t >= 1.8e19 ? UINT64_MAX : (uint64_t)t;
+    double t = (double)r->hdr.start_ticks + seconds * 1e9 / ns_per_tick(r);
+    return !(t > 0) ? 0 : t >= 1.8e19 ? UINT64_MAX : (uint64_t)t;
 }
 
 /* ---- merging ---- */
@@ -1180,6 +1280,22 @@ static inline void note_order(struct rd_log *r, uint64_t t)
         r->st.late++;
     else
         r->last_out = t;
+}
+
+/* An event about to be handed out names a stack the log defined, or none (0): the
+ * shim defines a stack in the meta chunk of the cycle that writes its first event, or
+ * of the next one (a thread may take an id between the two), and events are handed out
+ * a cycle behind. Any other id - damage, a log cut short before the definition, a hand
+ * made log - becomes 0, counted, so that no consumer ever indexes by a wild id. */
+static inline void check_stack(struct rd_log *r, struct lf_event *e)
+{
+    uint32_t id = e->stack;
+
+    if (__builtin_expect(id != 0 && (id >= r->cap_stacks || r->stacks[id].pcs == NULL), 0)) {
+        if (r->st.undefined_stacks++ == 0)
+            r->first_undefined = id;
+        e->stack = 0;
+    }
 }
 
 /* An event handed out: the stats count it. */
@@ -1201,6 +1317,7 @@ static void top_moved_on(struct rd_log *r, struct pending *p)
             heap_down(&r->pend, 0, pend_less);
     } else {
         heap_pop(&r->pend, pend_less);
+        r->held -= p->held;
         pend_done(r, p);
     }
 }
@@ -1219,6 +1336,7 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             note_order(r, t);
             if (have_meta && tmeta <= tev) {
                 struct meta_item *m = heap_pop(&r->meta, mq_less);
+                r->held -= m->cost;
                 free(r->cur_text);
                 r->cur_text = m->text;
                 *out = m->item;
@@ -1232,6 +1350,7 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             out->tid = p->tid;
             out->ev = *e;
             out->time = e->time;
+            check_stack(r, &out->ev);
             count_event(r, e);
             p->i++;
             top_moved_on(r, p);
@@ -1240,6 +1359,13 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             return 1;
         }
         if (r->eof) {
+            if (r->st.undefined_stacks > 0 && !r->warned_undefined)
+                warn(r,
+                     "%s: %llu event%s a stack id the log never defined (the first: %u); "
+                     "counted under an unknown stack",
+                     r->path, (unsigned long long)r->st.undefined_stacks,
+                     r->st.undefined_stacks == 1 ? " names" : "s name", r->first_undefined);
+            r->warned_undefined = true;
             if (!r->st.ended && !r->st.truncated && r->err[0] == '\0' && !r->warned_no_end)
                 warn(r,
                      "%s: the log has no end record: the process was killed, exec'd "
@@ -1291,6 +1417,7 @@ static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
         out[k].tid = p->tid;
         out[k].other = 0;
         out[k].ev = *e;
+        check_stack(r, &out[k].ev);
         k++;
         p->i++;
     }

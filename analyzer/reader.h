@@ -17,15 +17,21 @@
  * rd_header: the rest (stacks, modules, process, clock, stats, warnings) is still being
  * read. rd_set_thread(r, false) keeps all of it on the caller's thread.
  *
- * Every length, count and offset is checked before use. An error is one message in
- * rd_error(): "<file>: byte <offset>: <what>; <what to do>". A log cut short (a killed
- * process) is not an error: it is read up to its last complete chunk and rd_warnings()
- * says so. rd_open and rd_next return 0/1 or a negative errno.
+ * Every length, count, id and offset is checked before use, so that memory is bounded
+ * by what the log holds, not by the values it states: stacks are kept by id with ids at
+ * most RD_STACK_ID_SLACK beyond the number defined, an event's stack id is one the log
+ * defined or 0 (see RD_EVENT), and what the reader holds stays within RD_HELD_FLOOR +
+ * RD_HELD_PER_BYTE times the file's size. An error is one message in rd_error(): "<file>: byte
+ * <offset>: <what>; <what to do>". A log cut short (a killed process) is not an error:
+ * it is read up to its last complete chunk and rd_warnings() says so. rd_open refuses
+ * anything but a regular file before opening it (a FIFO would block it). rd_open and
+ * rd_next return 0/1 or a negative errno.
  */
 #ifndef HEAPSPAN_READER_H
 #define HEAPSPAN_READER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "format/logfmt.h"
@@ -40,6 +46,24 @@ struct rd_header {
 };
 
 #define RD_MAX_SEGS 16
+
+/* How far a stack record's id may run ahead of the number of distinct stacks defined
+ * before it. The shim numbers stacks 1, 2, 3, ... in the order it defines them, so a
+ * table by id - the reader's, or a consumer's - is at most this many entries longer
+ * than the stacks the log defines. A record beyond it is an error. */
+#define RD_STACK_ID_SLACK 4096u
+
+/* What the reader may hold for what it has read - stacks, modules, items waiting for
+ * their time, event chunks waiting for a barrier, and RD_STACK_COST per stack for its
+ * consumers - at most: RD_HELD_FLOOR bytes plus RD_HELD_PER_BYTE per byte of the file.
+ * A log that needs more (records made to decompress far beyond what heapspan writes)
+ * is an error naming the byte. */
+#define RD_HELD_FLOOR    ((size_t)16 << 20)
+#define RD_HELD_PER_BYTE 256u
+/* What a consumer may keep per stack the log defines (the aggregator: its numbers per
+ * stack, about half a KiB), counted with what the reader holds: a log of a few hundred
+ * KB can define 600,000 stacks, and every one would cost that. */
+#define RD_STACK_COST 512u
 
 struct rd_module {
     uint32_t id;
@@ -61,6 +85,10 @@ struct rd_stack {
     const uint64_t *pcs; /* return addresses, innermost first */
 };
 
+/* An RD_EVENT's ev.stack is 0 (unknown) or the id of a stack the log defined before
+ * the event was handed out: rd_stack() finds it once the read is over, and it is at
+ * most rd_n_stacks() + RD_STACK_ID_SLACK. An id no record had defined by then becomes
+ * 0, counted in rd_stats()->undefined_stacks, with one warning at the end. */
 enum rd_kind {
     RD_EVENT = 1, /* ev: an allocator event */
     RD_MARKER,    /* marker_kind, serial */
@@ -92,6 +120,8 @@ struct rd_stats {
     bool truncated;              /* ended mid-chunk */
     bool ended;                  /* saw the end record */
     int end_reason;
+    uint64_t end_time, end_lost; /* the end record's time (ticks) and lost events */
+    uint64_t undefined_stacks;   /* events handed out with stack 0 for an undefined id */
 };
 
 /* Opens and checks the header. Errors (missing file, not a log, newer version) leave

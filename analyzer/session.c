@@ -188,6 +188,8 @@ static int build_model(struct session *s)
         .ended = st->ended,
         .truncated = st->truncated,
         .end_reason = end_of(st->end_reason),
+        .end_ns = st->ended ? rd_ticks_to_ns(s->r, st->end_time) : 0,
+        .end_lost_events = st->end_lost,
         .log_bytes = st->file_bytes,
         .bytes_read = st->bytes_read,
     };

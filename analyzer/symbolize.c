@@ -320,6 +320,37 @@ static void sym_warn(struct sym_cache *c, const struct sym_mod *mod, const char 
     fputc('\n', c->warn);
 }
 
+/* Opens path for libelf or libdwfl only if it is a regular file that can hold an ELF
+ * header: paths come from the log, and a FIFO's open waits for a writer for ever, a
+ * device's open or read can do anything, and /proc's files say they are empty while
+ * some block on read. stat() before the open, fstat() after it for a path swapped in
+ * between. Returns the descriptor, or -1 with the reason in *why. */
+static int open_elf_file(const char *path, const char **why)
+{
+    struct stat st;
+    int fd;
+
+    if (stat(path, &st) != 0) {
+        *why = strerror(errno); /* "No such file or directory", as libdwfl said it */
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *why = "not a regular file";
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        *why = strerror(errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf32_Ehdr)) {
+        *why = S_ISREG(st.st_mode) ? "too small for an ELF file" : "not a regular file";
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* Whether the ELF file open on fd carries this GNU build-id. */
 static bool fd_has_build_id(int fd, const uint8_t *id, size_t len)
 {
@@ -385,7 +416,8 @@ static int find_debuginfo_local(Dwfl_Module *dm, void **userdata, const char *mo
             r = asprintf(&cand, "%.*s/%.*s/%s", dir_len, dir, e_len, e, debuglink);
         else if (dir[0] == '/')
             r = asprintf(&cand, "%.*s%.*s/%s", e_len, e, dir_len, dir, debuglink);
-        fd = r < 0 ? -1 : open(cand, O_RDONLY | O_CLOEXEC);
+        const char *why;
+        fd = r < 0 ? -1 : open_elf_file(cand, &why);
         if (fd >= 0) {
             struct stat st;
 
@@ -436,11 +468,20 @@ static int report_file(struct sym_cache *c, struct sym_mod *mod, const char *fil
 
     if (d == NULL)
         return -ENOMEM;
+    /* libdwfl is given the descriptor, never the path to open: it would open a FIFO. */
+    int fd = open_elf_file(file, why);
+    if (fd < 0) {
+        dwfl_end(d);
+        return 0;
+    }
     dwfl_report_begin(d);
-    /* add_p_vaddr: base is the bias, ELF vaddr + bias = runtime address, as dlpi_addr. */
-    dm = dwfl_report_elf(d, mod->name, file, -1, mod->bias, true);
-    if (dm == NULL)
-        *why = dwfl_errmsg(-1); /* "No such file or directory", "not a valid ELF file" */
+    /* add_p_vaddr: base is the bias, ELF vaddr + bias = runtime address, as dlpi_addr.
+     * The module reported owns fd (dwfl_end closes it); without one it is still ours. */
+    dm = dwfl_report_elf(d, mod->name, file, fd, mod->bias, true);
+    if (dm == NULL) {
+        *why = dwfl_errmsg(-1); /* "not a valid ELF file" */
+        close(fd);
+    }
     if (dwfl_report_end(d, NULL, NULL) != 0 || dm == NULL)
         goto reject;
     int id_len = dwfl_module_build_id(dm, &id, &id_vaddr);

@@ -1,5 +1,6 @@
 /* cmd_dump.c - `heapspan dump`: the records of a log as text, or a summary of them.
- * For debugging the recording side and for tests that check exact counts. */
+ * For debugging the recording side and for tests that check exact counts. Strings from
+ * the log (paths, notes, the program) are escaped for the terminal (util/escape.h). */
 #include "cli/commands.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "analyzer/replay.h"
 #include "analyzer/session.h"
 #include "cli/opts.h"
+#include "util/escape.h"
 
 static const char dump_usage[] =
     "usage: heapspan dump [--summary] [--live] [--stacks] LOG\n"
@@ -67,9 +69,10 @@ static const char *basename_of(const char *path)
 static void print_frame(const struct rd_log *r, uint64_t pc, uint64_t time)
 {
     const struct rd_module *m = rd_module_at(r, pc, time);
-    if (m != NULL)
-        printf("%s+0x%" PRIx64, basename_of(m->path), pc - m->bias);
-    else
+    if (m != NULL) {
+        esc_fputs(basename_of(m->path), stdout);
+        printf("+0x%" PRIx64, pc - m->bias);
+    } else
         printf("0x%" PRIx64, pc);
 }
 
@@ -163,16 +166,19 @@ static void print_record(const struct rd_log *r, const struct rd_item *it)
     case RD_MODULE:
     case RD_UNLOAD: {
         const struct rd_module *m = it->module;
-        printf(
-            "%.6f %s id=%u path=%s bias=0x%" PRIx64 " range=0x%" PRIx64 "-0x%" PRIx64 " build_id=",
-            ms, it->kind == RD_MODULE ? "module" : "unload", m->id, m->path, m->bias, m->lo, m->hi);
+        printf("%.6f %s id=%u path=", ms, it->kind == RD_MODULE ? "module" : "unload", m->id);
+        esc_fputs(m->path, stdout);
+        printf(" bias=0x%" PRIx64 " range=0x%" PRIx64 "-0x%" PRIx64 " build_id=", m->bias, m->lo,
+               m->hi);
         for (int i = 0; i < m->build_id_len; i++)
             printf("%02x", m->build_id[i]);
         putchar('\n');
         break;
     }
     case RD_NOTE:
-        printf("%.6f note %s %s\n", ms, it->severity ? "warning" : "info", it->text);
+        printf("%.6f note %s ", ms, it->severity ? "warning" : "info");
+        esc_fputs(it->text, stdout);
+        putchar('\n');
         break;
     case RD_END:
         printf("%.6f end reason=%s lost=%" PRIu64 "\n", ms, end_reason(it->end_reason), it->count);
@@ -213,7 +219,9 @@ static void print_summary(const struct rd_log *r, const struct tally *t)
 
     printf("pid=%u\nppid=%u\nversion=%u\nsample_bytes=%" PRIu64 "\n", h->pid, h->ppid, h->version,
            h->sample_bytes);
-    printf("exe=%s\n", rd_exe(r));
+    fputs("exe=", stdout);
+    esc_fputs(rd_exe(r), stdout);
+    putchar('\n');
     printf("log_bytes=%" PRIu64 "\n", st->file_bytes);
     /* A block taken as freed because its address was allocated again is not a free
      * record: dump counts records. */
@@ -363,8 +371,13 @@ int cmd_dump(int argc, char **argv)
     }
     if (a.stacks)
         print_stacks(r);
-    if (rd_warnings(r)[0] != '\0')
-        fprintf(stderr, "%s", rd_warnings(r));
+    /* Line by line: the newlines are the reader's, anything else is escaped. */
+    for (const char *w = rd_warnings(r); *w != '\0';) {
+        size_t n = strcspn(w, "\n");
+        esc_fwrite(w, n, stderr);
+        fputc('\n', stderr);
+        w += n + (w[n] == '\n');
+    }
     rc = 0;
 out:
     if (t != NULL)

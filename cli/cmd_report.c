@@ -8,6 +8,7 @@
 
 #include "analyzer/session.h"
 #include "cli/opts.h"
+#include "util/escape.h"
 #include "viz/render.h"
 
 static const char report_usage[] =
@@ -123,8 +124,10 @@ int cmd_report(int argc, char **argv)
         opt_error("cannot write the report: %s", strerror(-err));
         rc = 2;
     }
-    for (int i = 0; a.format->echo_warnings && i < m->n_warnings; i++)
-        fprintf(stderr, "%s\n", m->warnings[i]);
+    for (int i = 0; a.format->echo_warnings && i < m->n_warnings; i++) {
+        esc_fputs(m->warnings[i], stderr);
+        fputc('\n', stderr);
+    }
     session_close(s);
     return rc;
 }

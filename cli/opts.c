@@ -2,6 +2,7 @@
 #include "cli/opts.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ bool opt_seconds(const struct opt_parser *p, double *out)
     char *end;
     errno = 0;
     double v = strtod(optarg, &end);
-    if (errno != 0 || end == optarg || *end != '\0' || v < 0) {
+    if (errno != 0 || end == optarg || *end != '\0' || !(v >= 0) || isinf(v)) {
         opt_bad_value(p, "seconds (e.g. 1.5)");
         return false;
     }

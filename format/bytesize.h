@@ -12,11 +12,13 @@
 #include <stdlib.h>
 
 /* Parses a byte count with an optional K/M/G suffix (powers of 1024) and an optional
- * i and B after it: "524288", "512K", "512KiB". */
+ * i and B after it: "524288", "512K", "512KiB". False for anything else, and for a
+ * count that does not fit 64 bits. */
 static inline bool hs_parse_bytes(const char *s, uint64_t *out)
 {
     char *end;
     unsigned long long v;
+    int shift = 0;
 
     if (s[0] < '0' || s[0] > '9')
         return false;
@@ -27,19 +29,22 @@ static inline bool hs_parse_bytes(const char *s, uint64_t *out)
     switch (*end) {
     case 'k':
     case 'K':
-        v <<= 10;
-        end++;
+        shift = 10;
         break;
     case 'm':
     case 'M':
-        v <<= 20;
-        end++;
+        shift = 20;
         break;
     case 'g':
     case 'G':
-        v <<= 30;
-        end++;
+        shift = 30;
         break;
+    }
+    if (shift != 0) {
+        if (v > (UINT64_MAX >> shift))
+            return false; /* "17179869184G" does not fit 64 bits: refused, not wrapped */
+        v <<= shift;
+        end++;
     }
     if (*end == 'i' || *end == 'I')
         end++;

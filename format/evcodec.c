@@ -238,8 +238,11 @@ static bool walk_columns(const uint8_t *payload, size_t len,
         return false;
     for (uint64_t c = 0; c < n; c++) {
         uint64_t raw_len, stored;
+        /* A known column is at most what the encoder writes: a few bytes must not
+         * decompress to more than that. */
         if (!lf_get_varint(&p, end, &raw_len) || !lf_get_varint(&p, end, &stored) ||
-            stored > (uint64_t)(end - p) || stored > raw_len || raw_len > LF_MAX_CHUNK_RAW)
+            stored > (uint64_t)(end - p) || stored > raw_len || raw_len > LF_MAX_CHUNK_RAW ||
+            (c < EC_NCOLS && raw_len > EC_COL_CAP))
             return false;
         if (c < EC_NCOLS && !f(arg, (int)c, raw_len, p, stored))
             return false;

@@ -61,10 +61,12 @@ enum ec_col {
 #define EC_OLD_DELTA 0 /* in EC_OLD */
 #define EC_OLD_AGE   1 /* by age, in EC_AGE */
 
-#define EC_WINDOW      4096         /* allocations a release can refer back to (power of two) */
-#define EC_CLASS_DEPTH 4            /* releases remembered per size class */
-#define EC_CLASSES     66           /* size classes: 16-byte steps up to 1032 bytes requested */
-#define EC_COL_CAP     (256u << 10) /* encoder: bytes per column and chunk */
+#define EC_WINDOW      4096 /* allocations a release can refer back to (power of two) */
+#define EC_CLASS_DEPTH 4    /* releases remembered per size class */
+#define EC_CLASSES     66   /* size classes: 16-byte steps up to 1032 bytes requested */
+#define EC_COL_CAP                                                    \
+    (256u << 10) /* bytes per column and chunk: the encoder writes no \
+                  * more, decoders refuse more */
 
 /* What encoder and decoder both track. */
 struct ec_model {

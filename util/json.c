@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <string.h>
+
+#include "util/escape.h"
 
 void json_init(struct json *j, FILE *out)
 {
@@ -28,24 +31,39 @@ static void before_value(struct json *j)
     j->first[j->depth] = false;
 }
 
-/* Runs of characters that need no escape go out in one fwrite: a diff's JSON of 100,000
- * sites writes a few million strings, and a call per character was most of its time. */
+/* A string as JSON wants it: quotes, backslashes and control characters escaped, and
+ * valid UTF-8 whatever s holds - each byte that is not part of a valid sequence is
+ * written as \ufffd, the replacement character (docs/report-json.md). Runs of plain
+ * characters go out in one fwrite: a diff's JSON of 100,000 sites writes a few million
+ * strings, and a call per character was most of its time. */
 static void write_escaped(FILE *o, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s, *run = p;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
 
     fputc('"', o);
-    for (; *p; p++) {
-        if (*p != '"' && *p != '\\' && *p >= 0x20)
-            continue;
-        fwrite(run, 1, (size_t)(p - run), o);
-        if (*p < 0x20)
-            fprintf(o, "\\u%04x", *p);
-        else
+    while (n > 0) {
+        size_t run = 0; /* plain ASCII, written in one go */
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        fwrite(p, 1, run, o);
+        p += run;
+        n -= run;
+        if (n == 0)
+            break;
+        int len = esc_utf8_len(p, n);
+        if (*p == '"' || *p == '\\')
             fprintf(o, "\\%c", *p);
-        run = p + 1;
+        else if (*p < 0x20)
+            fprintf(o, "\\u%04x", *p);
+        else if (len == 0)
+            fputs("\\ufffd", o);
+        else
+            fwrite(p, 1, (size_t)len, o);
+        len = len > 0 ? len : 1;
+        p += len;
+        n -= (size_t)len;
     }
-    fwrite(run, 1, (size_t)(p - run), o);
     fputc('"', o);
 }
 

@@ -5,6 +5,10 @@
  * numbers have their own rules (integers as such, estimates with one decimal). Output
  * is compact: no spaces, no newlines.
  *
+ * Strings come out valid UTF-8 whatever bytes they hold: a byte that is not part of a
+ * valid UTF-8 sequence is written as \ufffd (U+FFFD, the replacement character);
+ * control characters as \u00XX.
+ *
  * One thread per writer. Allocates nothing. Write errors are the FILE's: check
  * ferror() at the end. Nesting deeper than JSON_MAX_DEPTH, a value where a key is due
  * or unbalanced ends are the caller's bugs (asserted).

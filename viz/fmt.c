@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/escape.h"
+
 const char *fmt_bytes(char *buf, size_t cap, double bytes)
 {
     static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -49,12 +51,20 @@ static const char *base_name(const char *path)
 
 const char *fmt_frame(char *buf, size_t cap, const struct model_frame *f)
 {
-    if (f->function == NULL)
-        snprintf(buf, cap, "%s+0x%" PRIx64, f->module, f->module_offset);
-    else if (f->file != NULL && f->line > 0)
-        snprintf(buf, cap, "%s (%s:%d)", f->function, base_name(f->file), f->line);
+    /* Names come from the log and from the binaries: escaped (util/escape.h). */
+    char fn[FMT_FRAME_MAX], file[FMT_FRAME_MAX], mod[FMT_FRAME_MAX];
+
+    esc_text(mod, sizeof(mod), f->module);
+    if (f->function == NULL) {
+        snprintf(buf, cap, "%s+0x%" PRIx64, mod, f->module_offset);
+        return buf;
+    }
+    esc_text(fn, sizeof(fn), f->function);
+    if (f->file != NULL && f->line > 0)
+        snprintf(buf, cap, "%s (%s:%d)", fn, esc_text(file, sizeof(file), base_name(f->file)),
+                 f->line);
     else
-        snprintf(buf, cap, "%s (%s)", f->function, f->module);
+        snprintf(buf, cap, "%s (%s)", fn, mod);
     return buf;
 }
 

@@ -1,6 +1,8 @@
 /*
  * fmt.h - numbers and frames as the reports for people (text, markdown) write them.
  * Pure functions into the caller's buffer, cut to fit; thread-safe; never allocate.
+ * Strings from the log or the binaries go through util/escape.h: a terminal shows
+ * them, and must never obey them.
  */
 #ifndef HEAPSPAN_VIZ_FMT_H
 #define HEAPSPAN_VIZ_FMT_H
@@ -15,7 +17,11 @@ const char *fmt_bytes(char *buf, size_t cap, double bytes);
 /* 1234567 -> "1,234,567" (rounded to an integer). Returns buf. */
 const char *fmt_count(char *buf, size_t cap, double v);
 
-/* "function (file.c:12)", "function (module)" or "module+0xoffset". Returns buf. */
+/* Room for a frame as fmt_frame writes it: callers' buffers need no more. */
+#define FMT_FRAME_MAX 1024
+
+/* "function (file.c:12)", "function (module)" or "module+0xoffset", each name with
+ * its control characters and bad UTF-8 escaped (util/escape.h). Returns buf. */
 const char *fmt_frame(char *buf, size_t cap, const struct model_frame *f);
 
 /* Where a model stands: "the end", "the peak (1.234 s)", "marker 2 (signal, serial 2,

@@ -132,6 +132,16 @@ static void process(struct json *j, const struct model *m)
     json_bool(j, p->ended && !p->truncated);
     json_key(j, "truncated");
     json_bool(j, p->truncated);
+    /* Only when recording stopped before the program ended: the totals' leaked_* are
+     * then what was live when it stopped. */
+    if (p->end_reason == MODEL_END_STOPPED) {
+        json_key(j, "stopped");
+        json_object_begin(j);
+        json_key(j, "time_ns");
+        json_rawf(j, "%.0f", p->end_ns);
+        key_u64(j, "lost_events", p->end_lost_events);
+        json_object_end(j);
+    }
     key_u64(j, "bytes", p->log_bytes);
     key_u64(j, "bytes_read", p->bytes_read);
     /* Only for a snapshot, or a model at another point than the end: a report of a

@@ -6,20 +6,27 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "util/escape.h"
 #include "viz/fmt.h"
 #include "viz/rank.h"
 
-/* Text inside a table cell's code span: a '|' would end the cell, a '<' open a tag. */
+/* Text inside a table cell's code span: a '|' would end the cell, a '<' open a tag;
+ * control characters and bad UTF-8 are escaped (util/escape.h). */
 static void md_cell(FILE *o, const char *s)
 {
-    for (; s && *s; s++) {
+    while (s && *s) {
+        size_t run = strcspn(s, "|<");
+        esc_fwrite(s, run, o);
+        s += run;
         if (*s == '|')
             fputs("\\|", o);
         else if (*s == '<')
             fputs("&lt;", o);
         else
-            fputc(*s, o);
+            break;
+        s++;
     }
 }
 
@@ -30,17 +37,29 @@ static void md_totals(FILE *o, const struct model *m)
 
     char pt[96];
 
-    fprintf(o, "# Heap report: `%s`\n\n", m->process.exe);
-    if (m->process.snapshot_path != NULL || m->process.point.at != MODEL_AT_END)
-        fprintf(o, "_At %s of `%s`._\n\n", fmt_point(pt, sizeof(pt), &m->process.point),
-                m->process.log_path);
+    fputs("# Heap report: `", o);
+    esc_fputs(m->process.exe, o);
+    fputs("`\n\n", o);
+    if (m->process.snapshot_path != NULL || m->process.point.at != MODEL_AT_END) {
+        fprintf(o, "_At %s of `", fmt_point(pt, sizeof(pt), &m->process.point));
+        esc_fputs(m->process.log_path, o);
+        fputs("`._\n\n", o);
+    }
     if (t->sampled)
         fprintf(o, "_Sampled: one allocation per %" PRIu64 " bytes; numbers are estimates._\n\n",
                 m->process.sample_bytes);
+    if (rank_stopped(m))
+        fprintf(o,
+                "_Recording stopped at %.3f s (a write error: a full disk?); %s events after "
+                "it were not written. Blocks live then are shown as live at the stop, not as "
+                "leaks._\n\n",
+                m->process.end_ns / 1e9,
+                fmt_count(c1, sizeof(c1), (double)m->process.end_lost_events));
     fmt_bytes(b1, sizeof(b1), t->allocated_bytes);
     fmt_bytes(b2, sizeof(b2), t->peak_live_bytes);
     fmt_bytes(b3, sizeof(b3), t->leaked_bytes);
-    fprintf(o, "| allocations | allocated | peak live | leaked | temporary | lost events |\n");
+    fprintf(o, "| allocations | allocated | peak live | %s | temporary | lost events |\n",
+            rank_stopped(m) ? "live at stop" : "leaked");
     fprintf(o, "|---:|---:|---:|---:|---:|---:|\n");
     fprintf(o, "| %s | %s | %s | %s in %s blocks | %s | %" PRIu64 " |\n",
             fmt_count(c1, sizeof(c1), t->allocations), b1, b2, b3,
@@ -87,15 +106,15 @@ static void md_set_apart(FILE *o, const struct model *m, enum model_leak_kind ki
 static void md_section(FILE *o, const struct model *m, const struct rank_section *sec,
                        const int *idx, int n)
 {
-    char b1[32], b2[32], c1[32], c2[32], fr[1024];
+    char b1[32], b2[32], c1[32], c2[32], fr[FMT_FRAME_MAX];
 
-    fprintf(o, "\n## %c%s: %s\n\n", sec->title[0], sec->title + 1, sec->explain);
+    fprintf(o, "\n## %s: %s\n\n", rank_title(sec, m), rank_explain(sec, m));
     if (n == 0) {
         fprintf(o, "None.\n");
         return;
     }
-    fprintf(o, "| # | %s | call site | allocations | leaked | temporary |\n",
-            sec->bytes ? "bytes" : "count");
+    fprintf(o, "| # | %s | call site | allocations | %s | temporary |\n",
+            sec->bytes ? "bytes" : "count", rank_stopped(m) ? "live at stop" : "leaked");
     fprintf(o, "|---:|---:|---|---:|---:|---:|\n");
     for (int r = 0; r < n; r++) {
         const struct model_site *s = &m->sites[idx[r]];
@@ -115,7 +134,7 @@ static void md_section(FILE *o, const struct model *m, const struct rank_section
 
 static void md_bloats(FILE *o, const struct model *m, int top)
 {
-    char b1[32], c1[32], fr[1024];
+    char b1[32], c1[32], fr[FMT_FRAME_MAX];
 
     fprintf(o, "\n## Bloated: many live blocks of one size\n\n");
     if (m->n_bloats == 0)
@@ -135,10 +154,12 @@ static void md_bloats(FILE *o, const struct model *m, int top)
             md_cell(o, fr);
             fputc('`', o);
         }
-        for (int t = 0; t < b->n_types && t < 2; t++)
-            fprintf(o, "; %s `%s`: %" PRIu64 " B of holes, %" PRIu64 " B of padding",
-                    b->types[t].kind, b->types[t].name, b->types[t].hole_bytes,
-                    b->types[t].padding_bytes);
+        for (int t = 0; t < b->n_types && t < 2; t++) {
+            fprintf(o, "; %s `", b->types[t].kind);
+            esc_fputs(b->types[t].name, o);
+            fprintf(o, "`: %" PRIu64 " B of holes, %" PRIu64 " B of padding",
+                    b->types[t].hole_bytes, b->types[t].padding_bytes);
+        }
         fputc('\n', o);
     }
 }

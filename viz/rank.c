@@ -54,13 +54,31 @@ static double t_temp(const struct model_totals *t)
 }
 
 const struct rank_section rank_sections[] = {
-    { "PEAK", "call sites holding memory at the moment of the peak", m_peak, true, t_peak },
-    { "LEAKS", "still live at the end of the log", m_leak, true, t_leak },
-    { "ALLOCATIONS", "most allocation calls", m_allocs, false, t_allocs },
-    { "TEMPORARY", "freed before their thread allocated anything else", m_temp, false, t_temp },
+    { "PEAK", "call sites holding memory at the moment of the peak", m_peak, true, t_peak, NULL,
+      NULL },
+    { "LEAKS", "still live at the end of the log", m_leak, true, t_leak, "LIVE AT STOP",
+      "live when recording stopped; frees after it were not recorded, so not known leaks" },
+    { "ALLOCATIONS", "most allocation calls", m_allocs, false, t_allocs, NULL, NULL },
+    { "TEMPORARY", "freed before their thread allocated anything else", m_temp, false, t_temp, NULL,
+      NULL },
 };
 
 const int rank_n_sections = sizeof(rank_sections) / sizeof(rank_sections[0]);
+
+bool rank_stopped(const struct model *m)
+{
+    return m->process.end_reason == MODEL_END_STOPPED;
+}
+
+const char *rank_title(const struct rank_section *s, const struct model *m)
+{
+    return rank_stopped(m) && s->stopped_title != NULL ? s->stopped_title : s->title;
+}
+
+const char *rank_explain(const struct rank_section *s, const struct model *m)
+{
+    return rank_stopped(m) && s->stopped_explain != NULL ? s->stopped_explain : s->explain;
+}
 
 struct rank_ctx {
     const struct model *m;

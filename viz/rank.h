@@ -23,7 +23,18 @@ struct rank_section {
     rank_metric_fn metric;
     bool bytes; /* the metric is bytes (else a count) */
     double (*total)(const struct model_totals *t);
+    /* The title and explanation when recording stopped before the program ended (a
+     * full disk): what is live then is not known to leak. NULL: the same as above. */
+    const char *stopped_title, *stopped_explain;
 };
+
+/* Whether recording stopped before the program ended (MODEL_END_STOPPED): blocks live
+ * at the end of the log are then live when it stopped, not leaks. */
+bool rank_stopped(const struct model *m);
+
+/* The section's title and explanation for m. */
+const char *rank_title(const struct rank_section *s, const struct model *m);
+const char *rank_explain(const struct rank_section *s, const struct model *m);
 
 extern const struct rank_section rank_sections[];
 extern const int rank_n_sections;

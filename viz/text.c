@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "util/escape.h"
 #include "viz/fmt.h"
 #include "viz/rank.h"
 
@@ -17,7 +18,7 @@ static void text_site(FILE *o, const struct model *m, int rank, int i,
                       const struct rank_section *sec, double total)
 {
     const struct model_site *s = &m->sites[i];
-    char v[32], b1[32], b2[32], c1[32], fr[1024];
+    char v[32], b1[32], b2[32], c1[32], fr[FMT_FRAME_MAX];
     double val = sec->metric(&s->st);
 
     if (sec->bytes)
@@ -28,8 +29,9 @@ static void text_site(FILE *o, const struct model *m, int rank, int i,
     fprintf(o, "  #%-2d %10s %5.1f%%  %s\n", rank, v, total > 0 ? 100 * val / total : 0, fr);
     fmt_bytes(b1, sizeof(b1), s->st.allocated_bytes);
     fmt_bytes(b2, sizeof(b2), s->st.leaked_bytes);
-    fprintf(o, "       %s allocations, %s in all, %s leaked in %s blocks, %s temporary\n",
+    fprintf(o, "       %s allocations, %s in all, %s %s in %s blocks, %s temporary\n",
             fmt_count(c1, sizeof(c1), s->st.allocations), b1, b2,
+            rank_stopped(m) ? "live at the stop" : "leaked",
             fmt_count(v, sizeof(v), s->st.leaked_allocations),
             fmt_count(fr, sizeof(fr), s->st.temporary_allocations));
     for (int k = 0; k < s->n_frames && k < TEXT_FRAMES; k++) {
@@ -74,12 +76,14 @@ static void text_set_apart(FILE *o, const struct model *m, enum model_leak_kind 
 
 static void text_struct(FILE *o, const struct model_struct *st)
 {
-    fprintf(o, "    %s %s (%" PRIu64 " B): ", st->kind, st->name[0] ? st->name : "<anonymous>",
-            st->size);
-    for (int k = 0; k < st->n_members && k < 12; k++)
-        fprintf(o, "%s%s @%" PRIu64 " (%" PRIu64 ")", k ? ", " : "",
-                st->members[k].name[0] ? st->members[k].name : "<anon>", st->members[k].offset,
-                st->members[k].size);
+    fprintf(o, "    %s ", st->kind);
+    esc_fputs(st->name[0] ? st->name : "<anonymous>", o);
+    fprintf(o, " (%" PRIu64 " B): ", st->size);
+    for (int k = 0; k < st->n_members && k < 12; k++) {
+        fputs(k ? ", " : "", o);
+        esc_fputs(st->members[k].name[0] ? st->members[k].name : "<anon>", o);
+        fprintf(o, " @%" PRIu64 " (%" PRIu64 ")", st->members[k].offset, st->members[k].size);
+    }
     if (st->n_members > 12)
         fprintf(o, ", ... %d more", st->n_members - 12);
     fprintf(o, "; holes %" PRIu64 " B, padding %" PRIu64 " B\n", st->hole_bytes, st->padding_bytes);
@@ -87,7 +91,7 @@ static void text_struct(FILE *o, const struct model_struct *st)
 
 static void text_bloat(FILE *o, const struct model *m, int top)
 {
-    char c[32], b[32], fr[1024];
+    char c[32], b[32], fr[FMT_FRAME_MAX];
 
     fprintf(o, "\nBLOATED: many live blocks of one size (%d)\n", m->n_bloats);
     if (m->n_bloats == 0)
@@ -113,6 +117,8 @@ static void text_bloat(FILE *o, const struct model *m, int top)
 
 static const char *ending(const struct model_process *p)
 {
+    if (p->end_reason == MODEL_END_STOPPED)
+        return "recording stopped";
     if (p->truncated || !p->ended)
         return "log cut short";
     return p->end_reason == MODEL_END_SIGNAL ? "ended by a signal" : "exited";
@@ -124,19 +130,33 @@ static void text_header(FILE *o, const struct model *m)
     const struct model_totals *t = &m->totals;
     char b1[32], b2[32], c1[32], c2[32], pt[96];
 
-    if (p->snapshot_path != NULL)
-        fprintf(o, "heapspan report: %s (a snapshot of %s at %s)\n", p->snapshot_path, p->log_path,
-                fmt_point(pt, sizeof(pt), &p->point));
-    else if (p->point.at != MODEL_AT_END)
-        fprintf(o, "heapspan report: %s at %s\n", p->log_path,
-                fmt_point(pt, sizeof(pt), &p->point));
-    else
-        fprintf(o, "heapspan report: %s\n", p->log_path);
-    fprintf(o, "program: %s", p->exe[0] ? p->exe : "?");
-    for (int i = 1; i < p->argc && i < 8; i++)
-        fprintf(o, " %s", p->argv[i]);
+    /* The program's path and arguments and the log's path are the log's or the user's:
+     * escaped (util/escape.h). */
+    fputs("heapspan report: ", o);
+    if (p->snapshot_path != NULL) {
+        esc_fputs(p->snapshot_path, o);
+        fputs(" (a snapshot of ", o);
+        esc_fputs(p->log_path, o);
+        fprintf(o, " at %s)", fmt_point(pt, sizeof(pt), &p->point));
+    } else {
+        esc_fputs(p->log_path, o);
+        if (p->point.at != MODEL_AT_END)
+            fprintf(o, " at %s", fmt_point(pt, sizeof(pt), &p->point));
+    }
+    fputs("\nprogram: ", o);
+    esc_fputs(p->exe[0] ? p->exe : "?", o);
+    for (int i = 1; i < p->argc && i < 8; i++) {
+        fputc(' ', o);
+        esc_fputs(p->argv[i], o);
+    }
     fprintf(o, "  (pid %u, %.3f s recorded, %s)\n", p->pid, t->last_ns / 1e9 - t->first_ns / 1e9,
             ending(p));
+    if (rank_stopped(m))
+        fprintf(o,
+                "recording stopped at %.3f s (a write error: a full disk?); %s events after "
+                "it were not written, and blocks live then may have been freed since: they "
+                "are shown as live at the stop, not as leaks\n",
+                p->end_ns / 1e9, fmt_count(c1, sizeof(c1), (double)p->end_lost_events));
     if (t->sampled)
         fprintf(o,
                 "sampled: one allocation per %" PRIu64
@@ -149,7 +169,7 @@ static void text_header(FILE *o, const struct model *m)
     fmt_bytes(b1, sizeof(b1), t->peak_live_bytes);
     fprintf(o, "  peak live     %s at %.3f s\n", b1, t->peak_ns / 1e9);
     fmt_bytes(b2, sizeof(b2), t->leaked_bytes);
-    fprintf(o, "  leaked        %s in %s blocks\n", b2,
+    fprintf(o, "  %s %s in %s blocks\n", rank_stopped(m) ? "live at stop " : "leaked       ", b2,
             fmt_count(c1, sizeof(c1), t->leaked_allocations));
     if (t->runtime_allocations > 0) {
         fmt_bytes(b2, sizeof(b2), t->runtime_bytes);
@@ -179,7 +199,8 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
         int n = rank_sites(m, sec->metric, true, idx);
         if (n > opt->top)
             n = opt->top;
-        fprintf(o, "\n%s: %s (top %d of %d sites)\n", sec->title, sec->explain, n, m->n_sites);
+        fprintf(o, "\n%s: %s (top %d of %d sites)\n", rank_title(sec, m), rank_explain(sec, m), n,
+                m->n_sites);
         if (n == 0)
             fprintf(o, "  none\n");
         for (int r = 0; r < n; r++)
@@ -190,8 +211,10 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
     text_bloat(o, m, opt->top);
     if (m->n_warnings > 0) {
         fprintf(o, "\nWARNINGS\n");
-        for (int i = 0; i < m->n_warnings; i++)
-            fprintf(o, "%s\n", m->warnings[i]);
+        for (int i = 0; i < m->n_warnings; i++) {
+            esc_fputs(m->warnings[i], o);
+            fputc('\n', o);
+        }
     }
     free(idx);
     return 0;

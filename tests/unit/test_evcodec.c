@@ -321,6 +321,36 @@ static void damaged_payloads_are_refused_safely(void **state)
     ZSTD_freeDCtx(zd);
 }
 
+/* A column that says it holds more than EC_COL_CAP bytes - what no encoder writes -
+ * is refused before anything is allocated for it: a few stored bytes of zstd would
+ * otherwise decompress to 16 MiB per chunk (and a reader holds many chunks). */
+static void oversized_columns_are_refused(void **state)
+{
+    const size_t big = EC_COL_CAP + 1;
+    uint8_t *col = calloc(1, big), *z = malloc(ZSTD_compressBound(big));
+    uint8_t payload[256], *p = payload;
+
+    (void)state;
+    assert_non_null(col);
+    assert_non_null(z);
+    size_t zl = ZSTD_compress(z, ZSTD_compressBound(big), col, big, 19);
+    assert_false(ZSTD_isError(zl));
+    assert_true(zl < 100);
+    p = lf_put_varint(p, EC_NCOLS);
+    for (int c = 0; c < EC_NCOLS; c++) {
+        size_t raw = c == EC_TAG ? big : 0;
+        p = lf_put_varint(p, raw);
+        p = lf_put_varint(p, c == EC_TAG ? zl : 0);
+        if (c == EC_TAG) {
+            memcpy(p, z, zl);
+            p += zl;
+        }
+    }
+    assert_int_equal(ec_unpacked_size(payload, (size_t)(p - payload)), SIZE_MAX);
+    free(col);
+    free(z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +358,7 @@ int main(void)
         cmocka_unit_test(churn_reuse_codes_no_addresses),
         cmocka_unit_test(full_columns_split_chunks),
         cmocka_unit_test(damaged_payloads_are_refused_safely),
+        cmocka_unit_test(oversized_columns_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

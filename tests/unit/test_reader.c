@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -549,6 +550,195 @@ static void reader_refuses_random_bytes(void **state)
     lb_fini(&l);
 }
 
+/* ---- hostile values and files ---- */
+
+/* Runs fn(arg) in a child that must finish within `seconds`: a call that used to hang
+ * (a FIFO opened for reading) fails the test instead of stalling it. */
+static void bounded(void (*fn)(const void *), const void *arg, int seconds, const char *what)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm((unsigned)seconds + 1);
+        fn(arg);
+        _exit(0);
+    }
+    int status = 0;
+    for (int i = 0; i < seconds * 20; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("%s: the child failed (status 0x%x)", what, status);
+            return;
+        }
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fail_msg("%s: still running after %d s", what, seconds);
+}
+
+/* In the child: the path is refused, with a message that says what it is. */
+static void refused_as(const void *arg)
+{
+    const char *const *a = arg; /* path, the kind the message names */
+    struct outcome o;
+
+    read_all(a[0], &o);
+    if (o.open_err != -EINVAL || strstr(o.error, "not a regular file") == NULL ||
+        strstr(o.error, a[1]) == NULL) {
+        fprintf(stderr, "%s: expected 'not a regular file (%s)' vs got %d '%s'\n", a[0], a[1],
+                o.open_err, o.error);
+        _exit(1);
+    }
+}
+
+/* A FIFO, a directory or a device given as the log is refused before it is opened: a
+ * FIFO's open would wait for a writer for ever. */
+static void reader_refuses_non_regular_files(void **state)
+{
+    char fifo[PATH_MAX];
+
+    (void)state;
+    tmp_path(fifo, sizeof(fifo), "log.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *fifo_case[] = { fifo, "a FIFO" };
+    bounded(refused_as, fifo_case, 5, "a FIFO as the log");
+    const char *dir_case[] = { tmp_dir, "a directory" };
+    bounded(refused_as, dir_case, 5, "a directory as the log");
+    const char *dev_case[] = { "/dev/null", "a character device" };
+    bounded(refused_as, dev_case, 5, "/dev/null as the log");
+    unlink(fifo);
+}
+
+/* A file that says it is empty (as /proc's do) is not read: it is an empty log. */
+static void reader_does_not_read_empty_files(void **state)
+{
+    struct outcome o;
+
+    (void)state;
+    read_all("/proc/self/status", &o);
+    assert_int_equal(o.open_err, -EINVAL);
+    if (strstr(o.error, "empty file") == NULL)
+        fail_msg("expected 'empty file' vs got '%s'", o.error);
+}
+
+/* Events naming stacks no record defined - none, 2^31, the largest id - are handed out
+ * with stack 0 and counted, with one warning; a defined stack is handed out as it is.
+ * Consumers index tables by stack id: a wild id made the aggregator's table double past
+ * 2^31 to 0 for ever, and 2^24 asked it for 17 GB. */
+static void reader_zeroes_undefined_stack_ids(void **state)
+{
+    static const uint64_t pc = 0x401000;
+    static const uint32_t ids[] = { 7, 1u << 20, 1u << 31, UINT32_MAX, 1 };
+    const int n = sizeof(ids) / sizeof(ids[0]);
+    struct lb_file f = lb_file_default(LF_VERSION);
+    struct lb_buf c = { 0 };
+    struct lf_event ev[8];
+    struct lb_log l;
+    char path[PATH_MAX];
+
+    (void)state;
+    lb_init(&l, &f);
+    lb_meta_stack(&c, 1, 1, &pc);
+    lb_meta_chunk(&l, &c, 0);
+    for (int i = 0; i < n; i++)
+        ev[i] = lb_ev_alloc(LF_FN_MALLOC, START_TICKS + 10 + (uint64_t)i,
+                            0x10000 + 0x100 * (uint64_t)i, 64, ids[i]);
+    lb_events_chunk(&l, 100, START_TICKS, ev, n, 0);
+    c.len = 0;
+    lb_meta_end(&c, START_TICKS + 100, 0, LF_END_EXIT);
+    lb_meta_chunk(&l, &c, 0);
+    lb_close(&l);
+    tmp_path(path, sizeof(path), "undefined-stacks.hsl");
+    write_file(path, l.b.p, l.b.len);
+    for (int thread = 0; thread < 2; thread++) {
+        int err = 0, k, got = 0;
+        struct rd_log *r = rd_open(path, &err);
+        struct rd_item it;
+
+        assert_non_null(r);
+        assert_int_equal(err, 0);
+        rd_set_thread(r, thread);
+        while ((k = rd_next(r, &it)) > 0) {
+            if (it.kind != RD_EVENT)
+                continue;
+            assert_true(got < n);
+            uint32_t want = ids[got] == 1 ? 1 : 0;
+            if (it.ev.stack != want)
+                fail_msg("event %d naming stack %u: expected stack %u vs got %u", got, ids[got],
+                         want, it.ev.stack);
+            got++;
+        }
+        assert_int_equal(k, 0);
+        assert_int_equal(got, n);
+        assert_int_equal(rd_stats(r)->undefined_stacks, n - 1);
+        const char *w = rd_warnings(r);
+        if (strstr(w, "4 events name a stack id the log never defined (the first: 7)") == NULL ||
+            strchr(w, '\n') != strrchr(w, '\n'))
+            fail_msg("expected one warning counting 4 undefined stack ids vs got '%s'", w);
+        rd_close(r);
+    }
+    lb_buf_fini(&c);
+    lb_fini(&l);
+}
+
+/* A stack record whose id runs more than RD_STACK_ID_SLACK ahead of the stacks defined
+ * is refused, naming the file, the chunk's offset and the id: one at 2^28 made the
+ * reader ask for 8 GiB. Up to the slack, and ids defined in any order, are read. */
+static void reader_bounds_stack_record_ids(void **state)
+{
+    static const uint64_t pc = 0x401000;
+    static const uint64_t bad[] = { RD_STACK_ID_SLACK + 2, 1u << 28, 1ull << 40 };
+    char path[PATH_MAX], want[128];
+    struct lb_file f = lb_file_default(LF_VERSION);
+
+    (void)state;
+    tmp_path(path, sizeof(path), "stack-ids.hsl");
+    for (size_t i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
+        struct lb_buf c = { 0 };
+        struct lb_log l;
+        struct outcome o;
+        bool ok = i == sizeof(bad) / sizeof(bad[0]);
+
+        lb_init(&l, &f);
+        lb_meta_stack(&c, 1, 1, &pc);
+        if (ok) {
+            lb_meta_stack(&c, 3, 1, &pc);
+            lb_meta_stack(&c, 2 + RD_STACK_ID_SLACK, 1, &pc); /* 2 defined before it */
+        } else {
+            /* lb_meta_stack takes 32-bit ids: the body by hand. */
+            struct lb_buf b = { 0 };
+            lb_put_varint(&b, bad[i]);
+            lb_put_varint(&b, 1);
+            lb_put_varint(&b, lf_zigzag((int64_t)pc));
+            lb_meta_raw(&c, LF_META_STACK, b.p, b.len);
+            lb_buf_fini(&b);
+        }
+        int k = lb_meta_chunk(&l, &c, 0);
+        c.len = 0;
+        lb_meta_end(&c, START_TICKS + 100, 0, LF_END_EXIT);
+        lb_meta_chunk(&l, &c, 0);
+        lb_close(&l);
+        write_file(path, l.b.p, l.b.len);
+        read_all(path, &o);
+        if (ok) {
+            assert_false(failed(&o));
+            assert_int_equal(o.n_stacks, 3);
+        } else {
+            if (!failed(&o))
+                fail_msg("a stack record with id %llu: expected an error vs got none",
+                         (unsigned long long)bad[i]);
+            assert_int_equal(error_offset(&o, path, l.ch[k].off), l.ch[k].off);
+            snprintf(want, sizeof(want), "id %llu", (unsigned long long)bad[i]);
+            if (strstr(o.error, want) == NULL)
+                fail_msg("expected the message to name '%s' vs got '%s'", want, o.error);
+        }
+        lb_buf_fini(&c);
+        lb_fini(&l);
+    }
+}
+
 /* ---- truncation at every byte ---- */
 
 /* Cuts data at every offset from 0 to len and reads each prefix. A cut must be refused
@@ -940,6 +1130,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(reader_refuses_empty_file),
         cmocka_unit_test(reader_reports_flipped_payload_byte),
         cmocka_unit_test(reader_refuses_random_bytes),
+        cmocka_unit_test(reader_refuses_non_regular_files),
+        cmocka_unit_test(reader_does_not_read_empty_files),
+        cmocka_unit_test(reader_zeroes_undefined_stack_ids),
+        cmocka_unit_test(reader_bounds_stack_record_ids),
         cmocka_unit_test(synthetic_cut_at_every_byte),
         cmocka_unit_test(real_log_reads_clean),
         cmocka_unit_test(real_log_cut_at_every_byte),

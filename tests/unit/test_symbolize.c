@@ -7,11 +7,13 @@
  * with objcopy and strip from binutils. DEBUGINFOD_URLS is unset: no network. Link
  * with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc (allocation failure tests).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -620,6 +623,114 @@ static void bad_files_do_not_crash(void **state)
     sym_close(c);
 }
 
+/* Runs fn(arg) in a child that must finish within `seconds`: a path that used to make
+ * libdwfl wait for ever fails the test instead of stalling it. */
+static void bounded(void (*fn)(const void *), const void *arg, int seconds, const char *what)
+{
+    pid_t pid = fork();
+    int status = 0;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm((unsigned)seconds + 1);
+        fn(arg);
+        _exit(0);
+    }
+    for (int i = 0; i < seconds * 20; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("%s: the child failed (status 0x%x)", what, status);
+            return;
+        }
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fail_msg("%s: still running after %d s", what, seconds);
+}
+
+/* Open descriptors of this process. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    assert_non_null(d);
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* In the child: the module at path (its pcs, the run's build-id) resolves to
+ * module+offset, counted as a module without a file, and no descriptor is left open. */
+static void no_file_at(const void *arg)
+{
+    const char *path = arg;
+    int fds = open_fds();
+    struct sym_cache *c = open_in(NULL);
+    struct sym_module m = at_path(&c_run, path);
+    uint64_t pc = site(&c_run, "inline")->pc;
+    const struct sym_frame *f;
+    struct sym_stats st;
+
+    check_unknown_in(f, sym_resolve(c, &m, pc, false, &f), base(path), &c_run, pc);
+    sym_get_stats(c, &st);
+    assert_int_equal(st.n_modules_no_file, 1);
+    sym_close(c);
+    assert_int_equal(open_fds(), fds);
+}
+
+/* A module path from the log that names a FIFO, a device, a directory, a file of
+ * /proc (which says it is empty) or a file too small for ELF: never handed to libdwfl,
+ * whose open of a FIFO waited for a writer for ever. */
+static void module_paths_that_are_not_files(void **state)
+{
+    char fifo[PATH_MAX], tiny[PATH_MAX];
+
+    (void)state;
+    tmp_path(fifo, "module.fifo");
+    tmp_path(tiny, "tiny.so");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    sh("printf '\\177ELF' > %s", tiny);
+    const char *paths[] = { fifo, "/dev/zero", tmp_dir, "/proc/self/status", tiny };
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        bounded(no_file_at, paths[i], 10, paths[i]);
+    unlink(fifo);
+}
+
+/* In the child: the stripped module resolves (with no symbols: module+offset), and no
+ * descriptor is left open. */
+static void stripped_resolves(const void *arg)
+{
+    const char *bin = arg;
+    int fds = open_fds();
+    struct sym_cache *c = open_in(NULL);
+    struct sym_module m = at_path(&c_run, bin);
+    uint64_t pc = site(&c_run, "inline")->pc;
+    const struct sym_frame *f;
+
+    check_unknown(f, sym_resolve(c, &m, pc, false, &f), &c_run, pc);
+    sym_close(c);
+    assert_int_equal(open_fds(), fds);
+}
+
+/* A .gnu_debuglink name that leads to a FIFO beside the module: skipped, not opened. */
+static void debuglink_to_a_fifo(void **state)
+{
+    char dir[PATH_MAX], bin[PATH_MAX + 16], link[PATH_MAX + 16];
+
+    (void)state;
+    tmp_path(dir, "fifolink");
+    snprintf(bin, sizeof(bin), "%s/sym_inline", dir);
+    snprintf(link, sizeof(link), "%s/sym_inline.dbg", dir);
+    sh("mkdir -p %s && objcopy --only-keep-debug %s %s", dir, c_run.path, link);
+    sh("strip --strip-all -o %s %s && objcopy --add-gnu-debuglink=%s %s && rm %s", bin, c_run.path,
+       link, bin, link);
+    assert_int_equal(mkfifo(link, 0600), 0);
+    bounded(stripped_resolves, bin, 10, "a debuglink to a FIFO");
+}
+
 static void bad_arguments(void **state)
 {
     struct sym_cache *c = sym_open(NULL);
@@ -825,6 +936,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(warns_once_per_module),
         cmocka_unit_test(no_build_id_checks_span),
         cmocka_unit_test(bad_files_do_not_crash),
+        cmocka_unit_test(module_paths_that_are_not_files),
+        cmocka_unit_test(debuglink_to_a_fifo),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(allocation_failures_are_reported),
         cmocka_unit_test(struct_with_hole_and_padding),

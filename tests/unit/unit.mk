@@ -109,6 +109,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_diff
 
 # The diff renderers (viz/diff_*.c) on a diff built by hand, with the sanitizers.
 TEST_DIFF_RENDER_SRCS := tests/unit/test_diff_render.c analyzer/diff.c util/hashmap.c util/json.c \
+                         util/escape.c \
                          viz/fmt.c viz/diff_render.c viz/diff_text.c viz/diff_markdown.c \
                          viz/diff_json.c viz/diff_junit.c
 $(BUILD)/tests/unit/test_diff_render: $(TEST_DIFF_RENDER_SRCS) analyzer/diff.h analyzer/model.h \
@@ -182,3 +183,12 @@ $(BUILD)/tests/unit/test_suppress: tests/unit/test_suppress.c analyzer/suppress.
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(filter %.c,$^) -lcmocka
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_suppress
+
+# What a log's strings become on a terminal and in JSON (util/escape.c, util/json.c).
+$(BUILD)/tests/unit/test_escape: tests/unit/test_escape.c util/escape.c util/json.c \
+                                 util/escape.h util/json.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(filter %.c,$^) -lcmocka
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_escape

@@ -1,0 +1,115 @@
+# fuzz.mk - the standing fuzz suite: one libFuzzer target per parser of outside input
+# (tests/fuzz/README.md says what each takes and how to add one). Included by the
+# top-level Makefile after tests/tests.mk.
+#
+#   make fuzz FUZZ_SECONDS=600         every target for that long, one after the other,
+#                                      its corpus kept in build/fuzz/corpus/TARGET/
+#   make fuzz FUZZ_ONLY='reader meta'  only those
+#   make fuzz-build                    only build them, into build/fuzz/
+#
+# `make test` runs each target's committed crash inputs (tests/fuzz/regressions/TARGET/)
+# and a short run of FUZZ_TEST_SECONDS from its seeds (tests/fuzz-tests.sh), each
+# counted as a test. Built with clang's libFuzzer, AddressSanitizer and UBSan (clang-14
+# and libclang-rt-14-dev are in the top-level Makefile's DEB_PACKAGES).
+
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 10
+FUZZ_ONLY ?=
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -I. $(WARN) \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+# The analyzer's sources as `heapspan report` links them, less the CLI.
+FUZZ_REPORT_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) \
+                    tests/fuzz/fuzzlib.c tests/fuzz/fuzzreport.c
+FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
+
+# ---- the targets: FUZZ_SRCS_<t>, FUZZ_LIBS_<t>, FUZZ_MAX_LEN_<t>, FUZZ_SEEDS_<t> ----
+# Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
+
+FUZZ_TARGETS := reader meta evcodec bytesize escape
+
+FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
+FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
+FUZZ_MAX_LEN_reader := 65536
+FUZZ_SEEDS_reader := $(FUZZ_DIR)/seeds/reader tests/golden/logs
+
+FUZZ_SRCS_meta := tests/fuzz/meta.c tests/lib/logbuild.c $(FUZZ_REPORT_SRCS)
+FUZZ_LIBS_meta := $(FUZZ_REPORT_LIBS)
+FUZZ_MAX_LEN_meta := 16384
+FUZZ_SEEDS_meta := $(FUZZ_DIR)/seeds/meta
+
+FUZZ_SRCS_evcodec := tests/fuzz/evcodec.c tests/fuzz/fuzzlib.c format/evcodec.c format/logfmt.c \
+                     util/escape.c
+FUZZ_LIBS_evcodec := -lzstd
+FUZZ_MAX_LEN_evcodec := 16384
+FUZZ_SEEDS_evcodec := $(FUZZ_DIR)/seeds/evcodec
+
+FUZZ_SRCS_bytesize := tests/fuzz/bytesize.c tests/fuzz/fuzzlib.c util/escape.c
+FUZZ_MAX_LEN_bytesize := 64
+
+FUZZ_SRCS_escape := tests/fuzz/escape.c tests/fuzz/fuzzlib.c util/escape.c util/json.c
+FUZZ_MAX_LEN_escape := 4096
+
+# ---- building ----
+
+FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+
+$(FUZZ_DIR)/obj/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d)
+
+# Each target from its sources' objects (a rule per target: its list is its own).
+define FUZZ_TARGET_RULE
+$(FUZZ_DIR)/$(1): $$(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$$(FUZZ_SRCS_$(1)))
+	@echo "  FUZZLD  $$@"
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $$@ $$^ $$(FUZZ_LIBS_$(1))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULE,$(t))))
+
+# The seeds made by tests/lib/mklog.c, one directory per target that has some.
+$(FUZZ_DIR)/seeds/.made: $(TEST_MKLOG)
+	$(Q)rm -rf $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/seeds/reader $(FUZZ_DIR)/seeds/meta \
+	    $(FUZZ_DIR)/seeds/evcodec
+	$(Q)$(TEST_MKLOG) $(FUZZ_DIR)/seeds seeds
+	$(Q)touch $@
+
+# The list tests/fuzz-tests.sh runs: a line per target, "NAME MAX_LEN SEED_DIR...".
+$(FUZZ_DIR)/targets: tests/fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(Q)printf '%s\n' $(foreach t,$(FUZZ_TARGETS),'$(t) $(FUZZ_MAX_LEN_$(t)) $(wildcard tests/fuzz/corpus/$(t)) $(FUZZ_SEEDS_$(t))') >$@
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/seeds/.made $(FUZZ_DIR)/targets
+
+# ---- running ----
+
+FUZZ_RUN := $(if $(FUZZ_ONLY),$(FUZZ_ONLY),$(FUZZ_TARGETS))
+
+# One target: its corpus grows in build/fuzz/corpus/<t>/ (new inputs are written to the
+# first directory); a crash is written to build/fuzz/crashes/<t>/ and stops the run
+# (copy it to tests/fuzz/regressions/<t>/ once fixed). The last line of each run says
+# how many inputs it executed, in how long.
+fuzz: fuzz-build
+	$(Q)fail=0; \
+	$(foreach t,$(FUZZ_RUN),\
+	mkdir -p $(FUZZ_DIR)/corpus/$(t) $(FUZZ_DIR)/crashes/$(t); \
+	echo "== fuzz $(t): $(FUZZ_SECONDS) s"; \
+	start=$$(date +%s); \
+	$(FUZZ_DIR)/$(t) -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN_$(t)) -timeout=20 \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$(t)/ \
+	    $(FUZZ_DIR)/corpus/$(t) $(wildcard tests/fuzz/corpus/$(t)) $(FUZZ_SEEDS_$(t)) \
+	    >$(FUZZ_DIR)/$(t).log 2>&1 || { fail=1; tail -n 30 $(FUZZ_DIR)/$(t).log; }; \
+	execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$(t).log); \
+	echo "   $(t): $${execs:-?} executions in $$(( $$(date +%s) - start )) s, corpus $$(ls $(FUZZ_DIR)/corpus/$(t) | wc -l) inputs";) \
+	exit $$fail
+
+# For `make test`: the fuzz targets and their seeds, and the runner.
+TEST_RUNNERS += tests/fuzz-tests.sh
+test: fuzz-build
+
+.PHONY: fuzz fuzz-build

@@ -1,0 +1,47 @@
+/* fuzzreport.c - fz_report: a log through the session and every renderer (fuzzlib.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer/session.h"
+#include "tests/fuzz/fuzzlib.h"
+#include "viz/render.h"
+
+void fz_report(const char *path, bool threads)
+{
+    struct session_options opt = {
+        .path = path, .to = -1, .symbols = false, .aggregate = true, .in_order = !threads
+    };
+    struct session *s = NULL;
+
+    if (session_open(&opt, &s) < 0) {
+        if (session_error(s)[0] == '\0')
+            fz_fail("session_open", "failed without a message", 0);
+        session_close(s);
+        return;
+    }
+    const struct model *m = session_model(s);
+    int n;
+    const struct renderer *list = render_list(&n);
+    for (int i = 0; i < n; i++) {
+        char *out = NULL;
+        size_t len = 0, at = 0;
+        const char *why = NULL;
+        FILE *f = open_memstream(&out, &len);
+        struct render_options ro = { list[i].default_top };
+        if (f == NULL)
+            abort();
+        int err = render_write(&list[i], f, m, &ro);
+        fclose(f);
+        if (err < 0)
+            fz_fail(list[i].name, "render_write failed", 0);
+        if (strcmp(list[i].name, "json") == 0) {
+            if (!fz_json_valid(out, len, &why, &at))
+                fz_fail("json report", why, at);
+        } else if (!fz_text_safe(out, len, &at)) {
+            fz_fail(list[i].name, "a control character or bad UTF-8", at);
+        }
+        free(out);
+    }
+    session_close(s);
+}
