@@ -45,7 +45,7 @@ SHIM_LIBS := -lzstd -lm -pthread -ldl
 FORMAT_SRCS := format/logfmt.c format/evcodec.c
 SHIM_SRCS := preload/shim_start.c preload/shim_record.c preload/shim_libc.c \
              preload/shim_cxx.c preload/shim_jemalloc.c preload/shim_process.c \
-             preload/shim_signal.c preload/shim_fork.c \
+             preload/shim_signal.c preload/shim_fork.c preload/shim_api.c \
              preload/tbuf.c preload/stacks.c preload/writer.c \
              preload/modmap.c preload/sampler.c preload/rt.c preload/fdguard.c \
              $(FORMAT_SRCS)
@@ -132,8 +132,8 @@ install: all
 	install -m 755 $(BUILD)/heapspan $(DESTDIR)$(PREFIX)/bin/heapspan
 	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
 
-CLANG_FORMAT_SRCS = $(wildcard format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] viz/*.[ch] \
-                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c)
+CLANG_FORMAT_SRCS = $(wildcard include/*.h format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] \
+                    viz/*.[ch] cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c)
 
 format:
 	clang-format -i $(CLANG_FORMAT_SRCS)

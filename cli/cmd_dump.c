@@ -40,7 +40,9 @@ static const char *fn_name(int type, int fn)
                                          "reallocarray", "posix_memalign", "aligned_alloc",
                                          "memalign",     "valloc",         "pvalloc",
                                          "new",          "new[]",          "mallocx",
-                                         "rallocx",      "xallocx" };
+                                         "rallocx",      "xallocx",        "api" };
+    _Static_assert(sizeof(alloc_names) / sizeof(alloc_names[0]) == LF_FN_COUNT,
+                   "a name for every allocator function");
     if (type == LF_EV_FREE) {
         switch (fn) {
         case LF_FN_FREE:

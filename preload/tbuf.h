@@ -28,7 +28,7 @@
  * worth; the writer also comes every 100 ms): woken for every buffer, the writer would
  * make chunks of one buffer, which compress worse and cost readers more per event. */
 #define TB_WAKE_BUFFERS 16
-#define TB_MAX_RECORD   80 /* an encoded event never exceeds this */
+#define TB_MAX_RECORD   96 /* an encoded event never exceeds this (with its LOST) */
 
 struct tb_buf {
     struct tb_buf *next; /* set by the owner when it moves on (release) */
