@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analyzer/aggregate.h"
+#include "analyzer/pools.h"
 #include "analyzer/reader.h"
 #include "analyzer/symbolize.h"
 
@@ -92,9 +93,25 @@ static int split_warnings(struct session *s, const char *text)
     return 0;
 }
 
+/* Pools (include/heapspan.h). */
+static int api_model(struct session *s, bool symbols)
+{
+    struct model *m = &s->model;
+    struct pl_tracker *pt = rd_pools(s->r);
+    int n;
+
+    m->totals.api_allocations = pl_api_allocations(pt);
+    m->pools = pl_pools(pt, &n);
+    if (n < 0)
+        return -ENOMEM;
+    m->n_pools = n;
+    (void)symbols;
+    return 0;
+}
+
 /* The model of the log just read and aggregated: the process, and the totals with
  * their times in nanoseconds, converted as the reader does with every clock record. */
-static int build_model(struct session *s)
+static int build_model(struct session *s, bool symbols)
 {
     struct model *m = &s->model;
     const struct rd_header *h = rd_header(s->r);
@@ -139,7 +156,8 @@ static int build_model(struct session *s)
         .sampled = t->sampled,
     };
     agg_fill_model(s->agg, m);
-    return split_warnings(s, rd_warnings(s->r));
+    int err = api_model(s, symbols);
+    return err < 0 ? err : split_warnings(s, rd_warnings(s->r));
 }
 
 /* Reads every item into the aggregate, symbolizes it and makes the model. */
@@ -164,7 +182,7 @@ static int aggregate(struct session *s, const struct session_options *opt)
     }
     if ((err = agg_finish(s->agg, s->r, s->sym)) < 0)
         return fail(s, err, "%s: %s while symbolizing", s->path, strerror(-err));
-    if ((err = build_model(s)) < 0)
+    if ((err = build_model(s, opt->symbols)) < 0)
         return fail(s, err, "%s", no_memory);
     s->have_model = true;
     return 0;

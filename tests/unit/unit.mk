@@ -35,12 +35,13 @@ TEST_LOGBUILD := $(BUILD)/obj/tests/lib/logbuild.o
 
 ifneq ($(wildcard tests/unit/test_reader.c),)
 $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
+                                 $(BUILD)/obj/analyzer/pools.o $(BUILD)/obj/analyzer/liveset.o \
                                  $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o \
                                  $(BUILD)/obj/util/heap.o $(BUILD)/obj/util/strbuf.o \
-                                 $(TEST_LOGBUILD)
+                                 $(BUILD)/obj/util/hashmap.o $(TEST_LOGBUILD)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -pthread
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_reader
 TEST_ARGS_test_reader := $(BUILD)/libheapspan.so
 endif
@@ -66,7 +67,8 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
 # the allocation failure tests must show no leak and no bad access. --wrap: each
 # allocation the aggregator makes fails in turn (free too, to count what is given back).
 TEST_AGG_SRCS := tests/unit/test_aggregate.c tests/lib/logbuild.c analyzer/aggregate.c \
-                 analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c format/logfmt.c \
+                 analyzer/reader.c analyzer/pools.c analyzer/liveset.c analyzer/symbolize.c \
+                 format/logfmt.c \
                  format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
 $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
                                     tests/lib/logbuild.h $(BUILD)/.deps-ok
