@@ -54,7 +54,7 @@ SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 # util/ is the analyzer side's only: never linked into the shim.
 UTIL_SRCS := util/hashmap.c util/strbuf.c util/heap.c util/json.c
 ANALYZER_SRCS := analyzer/reader.c analyzer/pools.c analyzer/liveset.c analyzer/symbolize.c \
-                 analyzer/aggregate.c analyzer/session.c
+                 analyzer/aggregate.c analyzer/allocdetect.c analyzer/session.c
 VIZ_SRCS := viz/render.c viz/fmt.c viz/rank.c viz/text.c viz/markdown.c viz/json.c
 CLI_SRCS := cli/main.c cli/opts.c cli/cmd_run.c cli/cmd_dump.c cli/cmd_report.c
 HEAPSPAN_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) $(CLI_SRCS)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analyzer/aggregate.h"
+#include "analyzer/allocdetect.h"
 #include "analyzer/pools.h"
 #include "analyzer/reader.h"
 #include "analyzer/symbolize.h"
@@ -17,6 +18,7 @@ struct session {
     struct rd_log *r;
     struct agg *agg;
     struct sym_cache *sym;
+    struct ad_result *unseen;
     bool have_model;
     struct model model;
     const char **argv;     /* the model's, pointing into the reader's */
@@ -93,20 +95,27 @@ static int split_warnings(struct session *s, const char *text)
     return 0;
 }
 
-/* Pools (include/heapspan.h). */
+/* Pools (include/heapspan.h) and, when symbols may be read, the allocators the shim
+ * could not see (allocdetect.h): whether few allocations went through malloc is the
+ * question, so the totals come first. */
 static int api_model(struct session *s, bool symbols)
 {
     struct model *m = &s->model;
     struct pl_tracker *pt = rd_pools(s->r);
-    int n;
+    int n, err;
 
     m->totals.api_allocations = pl_api_allocations(pt);
     m->pools = pl_pools(pt, &n);
     if (n < 0)
         return -ENOMEM;
     m->n_pools = n;
-    (void)symbols;
-    return 0;
+    if (!symbols)
+        return 0;
+    err = ad_detect(s->r, m->totals.allocations - m->totals.api_allocations,
+                    m->totals.api_allocations, &s->unseen);
+    m->n_unseen = ad_count(s->unseen);
+    m->unseen = ad_findings(s->unseen);
+    return err;
 }
 
 /* The model of the log just read and aggregated: the process, and the totals with
@@ -239,6 +248,7 @@ void session_close(struct session *s)
         return;
     agg_free(s->agg);
     sym_close(s->sym);
+    ad_free(s->unseen);
     rd_close(s->r);
     free(s->argv);
     free(s->warnings);
