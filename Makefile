@@ -111,6 +111,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include $(wildcard $(BUILD)/shim/*/*.d $(BUILD)/obj/*/*.d)
 -include tests/unit/unit.mk
 -include tests/report.mk
+-include tests/api.mk
 -include tests/tests.mk
 -include bench/bench.mk
 

@@ -110,9 +110,9 @@ TEST_OUT := $(BUILD)/tests/integration.out
 # The runners: each prints `N passed, N failed` last. The report tests need their own
 # programs and the sanitized analyzer (tests/report.mk).
 TEST_RUNNERS := tests/run-integration.sh tests/golden-tests.sh $(if $(TEST_REPORT_PROGS),tests/report-tests.sh) \
-                tests/check-layers-test.sh
+                $(if $(TEST_API_PROGS),tests/api-tests.sh) tests/check-layers-test.sh
 
-test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN)
+test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN) $(TEST_API_PROGS)
 	$(TEST_Q)pass=0; fail=0; \
 	run_unit() { \
 		bin=$$1; shift; \

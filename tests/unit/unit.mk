@@ -79,3 +79,18 @@ $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h for
 	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free \
 	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_aggregate
+
+# Pools of blocks reported through include/heapspan.h: resets turned into frees by the
+# reader (analyzer/pools.c), into the aggregator, with the sanitizers; each allocation
+# fails in turn (--wrap).
+TEST_POOLS_SRCS := tests/unit/test_pools.c tests/lib/logbuild.c analyzer/pools.c \
+                   analyzer/aggregate.c analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
+                   format/logfmt.c format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
+$(BUILD)/tests/unit/test_pools: $(TEST_POOLS_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
+                                tests/lib/logbuild.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_POOLS_SRCS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
+	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_pools
