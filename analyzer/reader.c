@@ -1467,22 +1467,33 @@ static int next_merged(struct rd_log *r, struct rd_item *out)
 }
 
 /* Pools: the frees of a reset first, then the next item, which the tracker sees if it
- * may concern a pool (made on the first that does). A reset outside the window frees
- * nothing: the blocks it would free are outside it too, or must stay live at its end. */
-int rd_next(struct rd_log *r, struct rd_item *out)
+ * may concern a pool. Until the log shows a pool or an API block there is no tracker,
+ * and an item costs two compares here (this is the aggregate's hottest loop). A reset
+ * outside the window frees nothing: the blocks it would free are outside it too, or
+ * must stay live at its end. */
+static int feed_pools(struct rd_log *r, struct rd_item *out)
 {
-    if (pl_next_free(r->pools, out))
-        return 1;
-    int k = next_merged(r, out);
-    if (k != 1 || !pl_wants(r->pools, out))
-        return k;
-    if (r->pools == NULL && (r->pools = pl_new(r->hdr.sample_bytes)) == NULL)
-        return -ENOMEM;
     if (out->kind == RD_POOL && out->pool_op == LF_POOL_RESET && r->windowed &&
         (out->time < r->from || out->time >= r->to))
         return 1;
-    k = pl_feed(r->pools, out);
+    int k = pl_feed(r->pools, out);
     return k < 0 ? k : 1;
+}
+
+int rd_next(struct rd_log *r, struct rd_item *out)
+{
+    if (r->pools != NULL) {
+        if (pl_next_free(r->pools, out))
+            return 1;
+        int k = next_merged(r, out);
+        return k != 1 || !pl_wants(r->pools, out) ? k : feed_pools(r, out);
+    }
+    int k = next_merged(r, out);
+    if (k != 1 || (out->kind == RD_EVENT ? out->ev.fn != LF_FN_API : out->kind != RD_POOL))
+        return k;
+    if ((r->pools = pl_new(r->hdr.sample_bytes)) == NULL)
+        return -ENOMEM;
+    return feed_pools(r, out);
 }
 
 struct pl_tracker *rd_pools(const struct rd_log *r)
