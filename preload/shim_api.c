@@ -245,18 +245,29 @@ static void api_pool_reset(uintptr_t pool)
         members_reset(pool);
 }
 
+/* The sample countdown as it was when the outermost ignore began. */
+static __thread int64_t ignored_left __attribute__((tls_model("initial-exec")));
+
 /* The recursion flag, as the shim's own calls set it: whatever the program calls in
  * between reaches the real functions unrecorded. A fatal signal that arrives meanwhile
- * waits for the end, as it waits for a hook to return (shim_signal.c). */
+ * waits for the end, as it waits for a hook to return (shim_signal.c). The hooks' fast
+ * paths count bytes down before they could look at the flag, so the countdown is put
+ * back at the end: the bytes a wrapped allocator mallocs for a block are not charged
+ * twice, once by malloc's hook and once by the block's report (Tracked<System> would
+ * otherwise be sampled at twice the rate its weights assume). */
 static void api_ignore_begin(void)
 {
-    rt_in_shim++;
+    if (rt_in_shim++ == 0)
+        ignored_left = shim_sample_left;
 }
 
 static void api_ignore_end(void)
 {
-    if (rt_in_shim > 0 && --rt_in_shim == 0 && SHIM_UNLIKELY(shim_pending_signal))
-        shim_deliver_pending_signal();
+    if (rt_in_shim > 0 && --rt_in_shim == 0) {
+        shim_sample_left = ignored_left;
+        if (SHIM_UNLIKELY(shim_pending_signal))
+            shim_deliver_pending_signal();
+    }
 }
 
 static int api_active(void)

@@ -30,7 +30,7 @@ TEST_API_STRICT_CXX := -O2 -Wall -Wextra -Werror -Wpedantic -Wold-style-cast -Wu
 # programs at -O0, like tests/report.mk's Rust program: every frame is a real one.
 TEST_API_RUSTFLAGS := --edition 2021 -g -C opt-level=0
 
-TEST_API_C := $(addprefix $(TEST_API_DIR)/,api_pool api_twice fake_allocs own_malloc)
+TEST_API_C := $(addprefix $(TEST_API_DIR)/,api_pool api_twice api_bracket fake_allocs own_malloc)
 TEST_API_STATIC := $(TEST_API_DIR)/static_prog
 TEST_API_HEADER := $(addprefix $(TEST_API_DIR)/,api_header_c99.o api_header_c11.o \
                      api_header_cxx98.o api_header_cxx17.o api_header_disabled.o)
