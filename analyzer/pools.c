@@ -45,6 +45,7 @@ struct group_entry {
 };
 
 struct pl_tracker {
+    struct pl_head head; /* first: pools.h reads it through the handle */
     uint64_t sample_bytes;
     struct ls_map *live;
     struct node *nodes;
@@ -80,15 +81,6 @@ struct pl_tracker *pl_new(uint64_t sample_bytes)
         return NULL;
     }
     return t;
-}
-
-bool pl_wants(const struct pl_tracker *t, const struct rd_item *it)
-{
-    if (it->kind == RD_POOL)
-        return true;
-    if (it->kind != RD_EVENT)
-        return false;
-    return it->ev.fn == LF_FN_API || (t != NULL && ls_count(t->live) > 0);
 }
 
 /* Blocks one recorded block stands for: as the aggregate weighs them (aggregate.h), to
@@ -207,6 +199,7 @@ static void release(struct pl_tracker *t, const struct ls_block *b, bool reset)
     else
         g->st.frees += b->weight;
     unlink_node(t, b->stack);
+    t->head.live--;
 }
 
 static int add_block(struct pl_tracker *t, const struct lf_event *e, double w)
@@ -234,6 +227,7 @@ static int add_block(struct pl_tracker *t, const struct lf_event *e, double w)
     if (in->head != NIL)
         t->nodes[in->head].prev = n;
     in->head = n;
+    t->head.live++;
     g->st.allocations += w;
     g->st.allocated_bytes += (double)e->size * w;
     g->live_bytes += (double)e->size * w;
@@ -250,7 +244,7 @@ static int on_event(struct pl_tracker *t, const struct lf_event *e)
     if (e->type != LF_EV_ALLOC && e->type != LF_EV_FREE)
         return 0;
     /* A free, or a new block where one of a pool was (its free was lost). */
-    if (ls_count(t->live) > 0 && ls_take(t->live, e->addr, &b))
+    if (t->head.live > 0 && ls_take(t->live, e->addr, &b))
         release(t, &b, false);
     if (e->type != LF_EV_ALLOC || e->fn != LF_FN_API)
         return 0;
@@ -286,6 +280,7 @@ static int on_reset(struct pl_tracker *t, struct rd_item *it)
         t->queue[t->n_queue++] = addr;
     }
     it->count = t->n_queue;
+    t->head.queued = t->n_queue;
     return 0;
 }
 
@@ -325,6 +320,7 @@ bool pl_next_free(struct pl_tracker *t, struct rd_item *out)
 {
     if (t == NULL || t->next_queue >= t->n_queue)
         return false;
+    t->head.queued = t->n_queue - t->next_queue - 1;
     memset(out, 0, sizeof(*out));
     out->kind = RD_EVENT;
     out->time = t->q_time;

@@ -27,17 +27,36 @@ struct pl_tracker;
  * else as the aggregate weighs them); NULL when out of memory. */
 struct pl_tracker *pl_new(uint64_t sample_bytes);
 
-/* Whether an item must be fed: every item of kind RD_POOL, every event reported
- * through the API, and every event at all while a block of a pool is live (an address
- * freed or reused is no longer the pool's). t may be NULL (no tracker yet). */
-bool pl_wants(const struct pl_tracker *t, const struct rd_item *it);
+/* The start of a tracker, which rd_next reads for every item without a call (the
+ * aggregate's hottest loop): only this module writes it. */
+struct pl_head {
+    uint64_t live;   /* blocks of pools live now */
+    uint32_t queued; /* frees of the last reset not yet handed out */
+};
+
+/* Whether an item must be fed: every item of kind RD_POOL, every allocation reported
+ * through the API (counted, and maybe a pool's), and every event at all while a block
+ * of a pool is live (an address freed or reused is no longer the pool's). */
+static inline bool pl_wants(const struct pl_tracker *t, const struct rd_item *it)
+{
+    const struct pl_head *h = (const struct pl_head *)(const void *)t;
+    if (it->kind != RD_EVENT)
+        return it->kind == RD_POOL;
+    return h->live > 0 || (it->ev.fn == LF_FN_API && it->ev.type == LF_EV_ALLOC);
+}
+
+/* Whether pl_next_free has a free to hand out. */
+static inline bool pl_queued(const struct pl_tracker *t)
+{
+    return ((const struct pl_head *)(const void *)t)->queued > 0;
+}
 
 /* Feeds one item, in the order rd_next hands them out. A reset (RD_POOL, op
  * LF_POOL_RESET) queues a free of each live block of the pool and sets it->count to
  * how many; others leave it as it is. 0 or -ENOMEM. */
 int pl_feed(struct pl_tracker *t, struct rd_item *it);
 
-/* The next queued free, as an RD_EVENT item: an LF_EV_FREE of fn LF_FN_API at the
+/* The next queued free (pl_queued), as an RD_EVENT item: an LF_EV_FREE of fn LF_FN_API at the
  * reset's time and thread, its ev.pool the pool's handle (a FREE record in a log never
  * has one). false when none is queued. */
 bool pl_next_free(struct pl_tracker *t, struct rd_item *out);

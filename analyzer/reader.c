@@ -1468,7 +1468,8 @@ static int next_merged(struct rd_log *r, struct rd_item *out)
 
 /* Pools: the frees of a reset first, then the next item, which the tracker sees if it
  * may concern a pool. Until the log shows a pool or an API block there is no tracker,
- * and an item costs two compares here (this is the aggregate's hottest loop). A reset
+ * and an item costs two compares here; after, a few loads (pl_wants, inline): this is
+ * the aggregate's hottest loop. A reset
  * outside the window frees nothing: the blocks it would free are outside it too, or
  * must stay live at its end. */
 static int feed_pools(struct rd_log *r, struct rd_item *out)
@@ -1483,7 +1484,7 @@ static int feed_pools(struct rd_log *r, struct rd_item *out)
 int rd_next(struct rd_log *r, struct rd_item *out)
 {
     if (r->pools != NULL) {
-        if (pl_next_free(r->pools, out))
+        if (pl_queued(r->pools) && pl_next_free(r->pools, out))
             return 1;
         int k = next_merged(r, out);
         return k != 1 || !pl_wants(r->pools, out) ? k : feed_pools(r, out);
