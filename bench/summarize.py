@@ -332,9 +332,10 @@ def api_section(cells, variants, out):
                "block reported through include/heapspan.h costs next to one the shim's "
                "malloc hook records; in the plain runs, *api ÷ own* is what the header's "
                "calls cost when no shim is loaded (a load and a branch each). The modes are "
-               "cells of their own, run one after the other, so the machine's drift is not "
-               "paired out as it is within a cell: CPU time (user + sys of the process "
-               "tree, which a neighbour's load moves less) is given beside wall time.\n")
+               "cells of their own: only with `--interleave-cells` do they alternate within "
+               "each repetition, so that the pairing takes out the machine's drift. CPU "
+               "time (user + sys of the process tree, which a neighbour's load moves less) "
+               "is given beside wall time.\n")
     out.append("| N | variant | api ÷ malloc, wall | CPU | api ÷ own, wall | CPU |")
     out.append("|---|---|---|---|---|---|")
     out.extend(rows)
