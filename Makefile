@@ -56,6 +56,7 @@ SHIM_SRCS := \
 	preload/shim_process.c \
 	preload/shim_signal.c \
 	preload/shim_fork.c \
+	preload/shim_api.c \
 	preload/tbuf.c \
 	preload/stacks.c \
 	preload/writer.c \
@@ -78,11 +79,13 @@ UTIL_SRCS := \
 	util/escape.c
 ANALYZER_SRCS := \
 	analyzer/reader.c \
+	analyzer/pools.c \
 	analyzer/liveset.c \
 	analyzer/symbolize.c \
 	analyzer/replay.c \
 	analyzer/suppress.c \
 	analyzer/aggregate.c \
+	analyzer/allocdetect.c \
 	analyzer/snapshot.c \
 	analyzer/session.c \
 	analyzer/diff.c
@@ -162,6 +165,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include tests/unit/unit.mk
 -include tests/report.mk
 -include tests/diff.mk
+-include tests/api.mk
 -include tests/tests.mk
 -include tests/hostile.mk
 -include tests/fuzz/fuzz.mk
@@ -185,9 +189,9 @@ install: all
 	install -m 755 $(BUILD)/heapspan $(DESTDIR)$(PREFIX)/bin/heapspan
 	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
 
-CLANG_FORMAT_SRCS = $(wildcard format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] viz/*.[ch] \
-                    cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c tests/stress/*.c \
-                    tests/fuzz/*.[ch])
+CLANG_FORMAT_SRCS = $(wildcard include/*.h format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] \
+                    viz/*.[ch] cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c \
+                    tests/stress/*.c tests/fuzz/*.[ch])
 
 format:
 	clang-format -i $(CLANG_FORMAT_SRCS)

@@ -194,6 +194,14 @@ static bool allocator_frame(const char *fn)
          * site is the code that asked it for memory. */
         "alloc::",
         "<alloc::",
+        /* include/heapspan.h's inline functions and the Rust crate of bindings/rust: a
+         * block reported through them is the caller's. */
+        "heapspan_",
+        "<heapspan_alloc::",
+        /* The allocator shim of rustc 1.7x and later, in the crate `__rustc`. */
+        "__rustc::__rust_",
+        "__rustc::__rdl_",
+        "__rustc::__rg_",
     };
     if (fn == NULL)
         return false;

@@ -124,6 +124,28 @@ struct model_bloat {
     const struct model_struct *types;
 };
 
+/* Pools of blocks the program reported through include/heapspan.h, by name: every pool
+ * that bore the name (a pool named again starts over under its new name). */
+struct model_pool {
+    const char *name; /* "" for pools never named */
+    uint64_t pools;   /* pools that bore the name */
+    uint64_t resets;  /* resets of those pools */
+    double allocations, allocated_bytes;
+    double frees;                            /* blocks freed one by one */
+    double reset_frees;                      /* blocks freed by a reset */
+    double peak_live_bytes;                  /* the most live in these pools at once */
+    double leaked_bytes, leaked_allocations; /* live at the end of the log (or window) */
+};
+
+/* An allocator compiled into the program or a library whose calls do not go through
+ * malloc, with few that did: the report says so first. */
+struct model_unseen {
+    const char *allocator; /* "mimalloc", "jemalloc (tikv-jemallocator)", ... */
+    const char *symbol;    /* the symbol that names it, as the module defines it */
+    const char *module;    /* the module's file name, without its directory */
+    const char *advice;    /* one sentence: how to see its calls */
+};
+
 /* How the recorded process ended, as its log says. */
 enum model_end {
     MODEL_END_NONE,            /* no end record (killed, exec'd, still running) */
@@ -186,6 +208,7 @@ struct model_totals {
     uint64_t markers;
     double first_ns, last_ns; /* the first and last event (in the window) */
     bool sampled;             /* every count and byte total is an estimate */
+    double api_allocations;   /* of allocations, those reported through the API */
 };
 
 struct model {
@@ -201,6 +224,10 @@ struct model {
     const struct model_bloat *bloats; /* most bytes at the peak first */
     int n_warnings;
     const char *const *warnings; /* one line each, without its newline */
+    int n_pools;
+    const struct model_pool *pools; /* most bytes allocated first */
+    int n_unseen;
+    const struct model_unseen *unseen; /* none unless few allocations went through malloc */
 };
 
 /* ---- a diff of two models: analyzer/diff.h makes it, viz/diff_*.c render it ---- */

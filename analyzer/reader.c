@@ -1,6 +1,7 @@
 /* reader.c - see reader.h. */
 #include "analyzer/reader.h"
 
+#include "analyzer/pools.h"
 #include "format/evcodec.h"
 #include "util/heap.h"
 #include "util/strbuf.h"
@@ -97,6 +98,8 @@ struct rd_log {
     uint64_t from, to;
     bool windowed;
     int barriers_past_to;
+
+    struct pl_tracker *pools; /* made when the log first shows a pool or an API block */
 
     /* Barriers: items below `safe` can be handed out. */
     uint64_t last_barrier, safe;
@@ -739,6 +742,21 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
             r->argc++;
         }
         return 0;
+    }
+    case LF_META_POOL: {
+        uint64_t tid, op;
+        if (!get(c, &a) || !get(c, &tid) || tid > UINT32_MAX || !get(c, &op) || !get(c, &b))
+            break;
+        it.kind = RD_POOL;
+        it.time = a;
+        it.tid = (uint32_t)tid;
+        it.pool = b;
+        it.pool_op = op == LF_POOL_NAME || op == LF_POOL_RESET ? (int)op : 0;
+        if (op != LF_POOL_NAME)
+            return mq_push(r, &it, NULL, 0);
+        if (!get(c, &len) || !get_bytes(c, len, &s))
+            break;
+        return mq_push(r, &it, (const char *)s, len);
     }
     case LF_META_END:
         if (!get(c, &a) || !get(c, &b) || !get(c, &d))
@@ -1437,7 +1455,7 @@ void rd_set_thread(struct rd_log *r, bool on)
 static void batch_clear(struct batch *b)
 {
     for (uint32_t i = 0; i < b->n_others; i++)
-        if (b->others[i].kind == RD_NOTE)
+        if (b->others[i].kind == RD_NOTE || b->others[i].kind == RD_POOL)
             free((char *)b->others[i].text);
     b->n_others = 0;
 }
@@ -1473,7 +1491,7 @@ static int fill(struct rd_log *r, struct batch *b)
             b->others = o;
             b->cap_others = cap;
         }
-        if (it.kind == RD_NOTE)
+        if (it.kind == RD_NOTE || it.kind == RD_POOL)
             r->cur_text = NULL; /* the batch's now */
         b->others[b->n_others++] = it;
         s->other = b->n_others;
@@ -1536,7 +1554,7 @@ static void stop_threads(struct rd_log *r)
     stop_ahead(r);
 }
 
-int rd_next(struct rd_log *r, struct rd_item *out)
+static int next_merged(struct rd_log *r, struct rd_item *out)
 {
     if (!r->started)
         start(r);
@@ -1575,10 +1593,47 @@ int rd_next(struct rd_log *r, struct rd_item *out)
     }
 }
 
+/* Pools: the frees of a reset first, then the next item, which the tracker sees if it
+ * may concern a pool. Until the log shows a pool or an API block there is no tracker,
+ * and an item costs two compares here; after, a few loads (pl_wants, inline): this is
+ * the aggregate's hottest loop. A reset
+ * outside the window frees nothing: the blocks it would free are outside it too, or
+ * must stay live at its end. */
+static int feed_pools(struct rd_log *r, struct rd_item *out)
+{
+    if (out->kind == RD_POOL && out->pool_op == LF_POOL_RESET && r->windowed &&
+        (out->time < r->from || out->time >= r->to))
+        return 1;
+    int k = pl_feed(r->pools, out);
+    return k < 0 ? k : 1;
+}
+
+int rd_next(struct rd_log *r, struct rd_item *out)
+{
+    if (r->pools != NULL) {
+        if (pl_queued(r->pools) && pl_next_free(r->pools, out))
+            return 1;
+        int k = next_merged(r, out);
+        return k != 1 || !pl_wants(r->pools, out) ? k : feed_pools(r, out);
+    }
+    int k = next_merged(r, out);
+    if (k != 1 || (out->kind == RD_EVENT ? out->ev.fn != LF_FN_API : out->kind != RD_POOL))
+        return k;
+    if ((r->pools = pl_new(r->hdr.sample_bytes)) == NULL)
+        return -ENOMEM;
+    return feed_pools(r, out);
+}
+
+struct pl_tracker *rd_pools(const struct rd_log *r)
+{
+    return r->pools;
+}
+
 void rd_close(struct rd_log *r)
 {
     if (r == NULL)
         return;
+    pl_free(r->pools);
     if (r->running)
         stop_threads(r);
     for (int i = 0; i < N_BATCHES; i++) {

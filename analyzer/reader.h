@@ -96,6 +96,8 @@ enum rd_kind {
     RD_UNLOAD,    /* module: unloaded at time */
     RD_NOTE,      /* text, severity */
     RD_END,       /* end_reason, count = lost events */
+    RD_POOL,      /* pool, pool_op (lf_pool_op), tid; text: LF_POOL_NAME's name; count:
+                   * LF_POOL_RESET's blocks, whose frees are the items that follow */
 };
 
 struct rd_item {
@@ -110,6 +112,8 @@ struct rd_item {
     int severity;
     int end_reason;
     uint64_t count;
+    uint64_t pool; /* RD_POOL: the pool's handle */
+    int pool_op;
 };
 
 struct rd_stats {
@@ -139,8 +143,14 @@ void rd_set_window(struct rd_log *r, uint64_t from, uint64_t to);
  * the first rd_next. */
 void rd_set_thread(struct rd_log *r, bool on);
 
-/* Next item in time order: 1, 0 at the end, or a negative errno. */
+/* Next item in time order: 1, 0 at the end, or a negative errno. A pool's reset
+ * (include/heapspan.h) comes out as its RD_POOL item, then a free of each block of the
+ * pool still live (analyzer/pools.h), at the reset's time. */
 int rd_next(struct rd_log *r, struct rd_item *out);
+
+/* The pools of blocks reported through the API, as read so far (pools.h); NULL when
+ * the log has shown none. */
+struct pl_tracker *rd_pools(const struct rd_log *r);
 
 /* Stack by id, NULL if the log never defined it (cut short). */
 const struct rd_stack *rd_stack(const struct rd_log *r, uint32_t id);

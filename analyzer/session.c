@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "analyzer/aggregate.h"
+#include "analyzer/allocdetect.h"
+#include "analyzer/pools.h"
 #include "analyzer/reader.h"
 #include "analyzer/replay.h"
 #include "analyzer/snapshot.h"
@@ -24,6 +26,7 @@ struct session {
     struct sym_cache *sym;
     struct snap *snap;
     struct sup_rules *rules;
+    struct ad_result *unseen;
     bool have_model;
     struct model model;
     const char **argv;     /* the model's, pointing into the reader's */
@@ -162,9 +165,32 @@ static struct model_point point_of(struct session *s, enum model_at at, uint32_t
     return pt;
 }
 
+/* Pools (include/heapspan.h) and, when symbols may be read, the allocators the shim
+ * could not see (allocdetect.h): whether few allocations went through malloc is the
+ * question, so the totals come first. */
+static int api_model(struct session *s, bool symbols)
+{
+    struct model *m = &s->model;
+    struct pl_tracker *pt = rd_pools(s->r);
+    int n, err;
+
+    m->totals.api_allocations = pl_api_allocations(pt);
+    m->pools = pl_pools(pt, &n);
+    if (n < 0)
+        return -ENOMEM;
+    m->n_pools = n;
+    if (!symbols)
+        return 0;
+    err = ad_detect(s->r, m->totals.allocations - m->totals.api_allocations,
+                    m->totals.api_allocations, &s->unseen);
+    m->n_unseen = ad_count(s->unseen);
+    m->unseen = ad_findings(s->unseen);
+    return err;
+}
+
 /* The model of the log just read and aggregated: the process, and the point's totals
  * and sites. */
-static int build_model(struct session *s)
+static int build_model(struct session *s, bool symbols)
 {
     struct model *m = &s->model;
     const struct rd_header *h = rd_header(s->r);
@@ -196,7 +222,8 @@ static int build_model(struct session *s)
     m->totals = totals_of(s, agg_totals(s->agg));
     m->process.point = point_of(s, s->opt.at, s->opt.at_marker, agg_where(s->agg), &m->totals);
     agg_fill_model(s->agg, m);
-    return split_warnings(s, rd_warnings(s->r));
+    int err = api_model(s, symbols);
+    return err < 0 ? err : split_warnings(s, rd_warnings(s->r));
 }
 
 /* The point asked for is beyond the log: say what the log has. */
@@ -248,7 +275,7 @@ static int aggregate(struct session *s, const struct session_options *opt)
         return fail(s, err, "%s: %s while symbolizing", s->path, strerror(-err));
     if (!agg_where(s->agg)->reached)
         return point_missed(s);
-    if ((err = build_model(s)) < 0)
+    if ((err = build_model(s, opt->symbols)) < 0)
         return fail(s, err, "%s", no_memory);
     s->have_model = true;
     return 0;
@@ -421,6 +448,7 @@ void session_close(struct session *s)
         return;
     agg_free(s->agg);
     sym_close(s->sym);
+    ad_free(s->unseen);
     rd_close(s->r);
     snap_free(s->snap);
     sup_free(s->rules);

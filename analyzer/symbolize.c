@@ -325,7 +325,7 @@ static void sym_warn(struct sym_cache *c, const struct sym_mod *mod, const char 
  * device's open or read can do anything, and /proc's files say they are empty while
  * some block on read. stat() before the open, fstat() after it for a path swapped in
  * between. Returns the descriptor, or -1 with the reason in *why. */
-static int open_elf_file(const char *path, const char **why)
+int sym_open_elf_file(const char *path, const char **why)
 {
     struct stat st;
     int fd;
@@ -417,7 +417,7 @@ static int find_debuginfo_local(Dwfl_Module *dm, void **userdata, const char *mo
         else if (dir[0] == '/')
             r = asprintf(&cand, "%.*s%.*s/%s", e_len, e, dir_len, dir, debuglink);
         const char *why;
-        fd = r < 0 ? -1 : open_elf_file(cand, &why);
+        fd = r < 0 ? -1 : sym_open_elf_file(cand, &why);
         if (fd >= 0) {
             struct stat st;
 
@@ -469,7 +469,7 @@ static int report_file(struct sym_cache *c, struct sym_mod *mod, const char *fil
     if (d == NULL)
         return -ENOMEM;
     /* libdwfl is given the descriptor, never the path to open: it would open a FIFO. */
-    int fd = open_elf_file(file, why);
+    int fd = sym_open_elf_file(file, why);
     if (fd < 0) {
         dwfl_end(d);
         return 0;

@@ -126,6 +126,12 @@ int sym_structs_of_size(struct sym_cache *c, const struct sym_module *m, uint64_
 
 void sym_get_stats(const struct sym_cache *c, struct sym_stats *out);
 
+/* Opens path read-only for libelf only if it is a regular file that can hold an ELF
+ * header (module paths come from the log: a FIFO's open would wait for ever, a
+ * device's read can do anything). The descriptor, or -1 with the reason in *why (a
+ * static string or strerror's). Every module file the analyzer reads is opened here. */
+int sym_open_elf_file(const char *path, const char **why) __attribute__((warn_unused_result));
+
 /* Frees the cache and everything it returned. NULL is a no-op. */
 void sym_close(struct sym_cache *c);
 

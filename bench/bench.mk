@@ -39,12 +39,18 @@ BENCH_TOOLS := $(BENCH_DIR)/runstat $(BENCH_DIR)/interpose.so $(BENCH_DIR)/sampl
 BENCH_V := $(filter 1,$(V))
 BENCH_Q := $(if $(BENCH_V),,@)
 
-bench-build: $(BENCH_CPROGS) $(BENCH_TOOLS) $(BENCH_SCRIPTS) $(BENCH_DIR)/benchext.so
+bench-build: $(BENCH_CPROGS) $(BENCH_DIR)/apichurn $(BENCH_TOOLS) $(BENCH_SCRIPTS) \
+             $(BENCH_DIR)/benchext.so
 
 $(BENCH_CPROGS): $(BENCH_DIR)/%: $(BENCH_SRC)/%.c $(BENCH_SRC)/common.h $(BENCH_SRC)/churn_loop.h \
                  | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -o $@ $< -pthread
+
+# -I.: include/heapspan.h, from the top directory (bench/run makes with -C there).
+$(BENCH_DIR)/apichurn: $(BENCH_SRC)/apichurn.c $(BENCH_SRC)/common.h include/heapspan.h | $(BENCH_DIR)
+	@$(if $(BENCH_V),,echo "  CC      $@")
+	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -I. -o $@ $<
 
 $(BENCH_DIR)/runstat: bench/runstat.c | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")

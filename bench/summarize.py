@@ -19,7 +19,7 @@ from collections import defaultdict
 VARIANT_ORDER = ["plain", "interpose", "sampler-floor", "heapspan-hooks", "heapspan-512k-preload",
                  "heapspan", "heapspan-512k", "heaptrack", "jemalloc"]
 WORKLOAD_ORDER = ["churn", "threads", "retain", "deep", "realloc", "pyext", "pyjson",
-                  "sqlite"]
+                  "sqlite", "apichurn"]
 WORKLOAD_WHAT = {
     "churn": "N malloc/free pairs, 16..512 bytes, 12 frames deep",
     "threads": "churn split over T threads (N pairs in all)",
@@ -29,6 +29,8 @@ WORKLOAD_WHAT = {
     "pyext": "CPython calling a C extension: N malloc/free pairs, 1 MB leaked",
     "pyjson": "CPython json.dumps + json.loads of N records (PYTHONMALLOC=malloc)",
     "sqlite": "sqlite3 CLI: N single-row INSERTs into an indexed table, one transaction",
+    "apichurn": "churn's loop through malloc, a program's own allocator (own), or that "
+                "allocator reporting through include/heapspan.h (api)",
 }
 
 
@@ -98,12 +100,17 @@ def size_label(wl, size):
     label = f"{int(n):,}"
     if wl == "threads":
         label += f" ({t} thr)"
+    elif wl == "apichurn":
+        label += f" ({t})"
     return label
+
+
+APICHURN_MODES = {"malloc": 0, "own": 1, "api": 2}
 
 
 def size_key(size):
     n, _, t = size.partition(":")
-    return (int(n), int(t or 0))
+    return (int(n), APICHURN_MODES[t] if t in APICHURN_MODES else int(t or 0))
 
 
 def read_meta(path):
@@ -290,6 +297,51 @@ def summary_table(cells, variants, out):
                    "heaptrack_print.\n")
 
 
+def api_section(cells, variants, out):
+    """apichurn's three modes at one N, paired by repetition: api over malloc (what
+    reporting through include/heapspan.h costs next to the shim's own malloc hooks) and
+    api over own (what the header's calls cost next to the bare loop)."""
+    by_n = defaultdict(dict)
+    for c in cells:
+        if c.wl == "apichurn":
+            n, _, mode = c.size.partition(":")
+            by_n[n][mode] = c
+    rows = []
+    for n, modes in sorted(by_n.items(), key=lambda kv: int(kv[0])):
+        if "api" not in modes:
+            continue
+        for v in variants:
+            cols = []
+            for base in ("malloc", "own"):
+                for what in ("wall", "cpu"):
+                    if base not in modes:
+                        cols.append("-")
+                        continue
+                    a, b = modes["api"].by_rep(v), modes[base].by_rep(v)
+                    t = ((lambda r: num(r["wall_s"])) if what == "wall" else
+                         (lambda r: num(r["user_s"]) + num(r["sys_s"])))
+                    vals = [t(a[k]) / t(b[k]) for k in a if k in b and t(b[k])]
+                    cols.append(with_range(med_range(vals), fmt_ratio))
+            if any(x != "-" for x in cols):
+                rows.append(f"| {int(n):,} | {v} | " + " | ".join(cols) + " |")
+    if not rows:
+        return
+    out.append("## apichurn: the API next to malloc, and next to the bare loop\n")
+    out.append("Wall time of the `api` mode over the `malloc` and `own` modes of the same "
+               "variant, paired by repetition: under heapspan, *api ÷ malloc* is what a "
+               "block reported through include/heapspan.h costs next to one the shim's "
+               "malloc hook records; in the plain runs, *api ÷ own* is what the header's "
+               "calls cost when no shim is loaded (a load and a branch each). The modes are "
+               "cells of their own: only with `--interleave-cells` do they alternate within "
+               "each repetition, so that the pairing takes out the machine's drift. CPU "
+               "time (user + sys of the process tree, which a neighbour's load moves less) "
+               "is given beside wall time.\n")
+    out.append("| N | variant | api ÷ malloc, wall | CPU | api ÷ own, wall | CPU |")
+    out.append("|---|---|---|---|---|---|")
+    out.extend(rows)
+    out.append("")
+
+
 def cell_or_failed(c, variant, f, mr):
     """f(median of mr), or why there is none: the variant was skipped or every run FAILED."""
     if variant not in c.runs:
@@ -398,6 +450,7 @@ def main():
     out = []
     header(meta, out)
     summary_table(cells, variants, out)
+    api_section(cells, variants, out)
     details(cells, variants, out)
     legend(out)
     text = "\n".join(out).rstrip("\n") + "\n"

@@ -44,7 +44,9 @@ static const char *fn_name(int type, int fn)
                                          "reallocarray", "posix_memalign", "aligned_alloc",
                                          "memalign",     "valloc",         "pvalloc",
                                          "new",          "new[]",          "mallocx",
-                                         "rallocx",      "xallocx" };
+                                         "rallocx",      "xallocx",        "api" };
+    _Static_assert(sizeof(alloc_names) / sizeof(alloc_names[0]) == LF_FN_COUNT,
+                   "a name for every allocator function");
     if (type == LF_EV_FREE) {
         switch (fn) {
         case LF_FN_FREE:
@@ -134,11 +136,16 @@ static void print_event(const struct rd_item *it, double ms)
                fn_name(e->type, e->fn), e->addr, e->size, e->stack);
         if (e->old_addr != e->addr)
             printf(" from=0x%" PRIx64, e->old_addr);
+        if (e->fn == LF_FN_API && e->pool != 0)
+            printf(" pool=0x%" PRIx64, e->pool);
         putchar('\n');
         break;
     case LF_EV_FREE:
-        printf("%.6f tid=%u free fn=%s addr=0x%" PRIx64 "\n", ms, it->tid, fn_name(e->type, e->fn),
+        printf("%.6f tid=%u free fn=%s addr=0x%" PRIx64, ms, it->tid, fn_name(e->type, e->fn),
                e->addr);
+        if (e->pool != 0) /* made by the reader of a pool's reset */
+            printf(" pool=0x%" PRIx64, e->pool);
+        putchar('\n');
         break;
     case LF_EV_LOST:
         printf("%.6f tid=%u lost count=%" PRIu64 "\n", ms, it->tid, e->count);
@@ -182,6 +189,13 @@ static void print_record(const struct rd_log *r, const struct rd_item *it)
         break;
     case RD_END:
         printf("%.6f end reason=%s lost=%" PRIu64 "\n", ms, end_reason(it->end_reason), it->count);
+        break;
+    case RD_POOL:
+        if (it->pool_op == LF_POOL_NAME)
+            printf("%.6f tid=%u pool=0x%" PRIx64 " name=%s\n", ms, it->tid, it->pool, it->text);
+        else if (it->pool_op == LF_POOL_RESET)
+            printf("%.6f tid=%u pool=0x%" PRIx64 " reset blocks=%" PRIu64 "\n", ms, it->tid,
+                   it->pool, it->count);
         break;
     }
 }

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analyzer/allocdetect.h"
 #include "cli/opts.h"
 #include "format/bytesize.h"
 #include "format/settings.h"
@@ -17,16 +18,17 @@
 static const char run_usage[] =
     "usage: heapspan run [-o LOG] [--sample BYTES] [--depth N] [--no-follow-children]\n"
     "                    [--marker-signal SIG] [--snapshot-interval SECONDS]\n"
-    "                    [--snapshot-on-rss SIZE] -- PROG [ARGS...]\n"
+    "                    [--snapshot-on-rss SIZE] [--force] -- PROG [ARGS...]\n"
     "Runs PROG with libheapspan.so preloaded, records every allocation to LOG\n"
     "(default heapspan.PID.hsl; %p in LOG is the pid, %e the program name) and exits\n"
     "with PROG's exit status. Children the program forks or execs write LOG-derived\n"
-    "logs with their pid in the name, unless --no-follow-children.\n";
+    "logs with their pid in the name, unless --no-follow-children. A statically linked\n"
+    "PROG cannot be recorded, and is not run unless --force.\n";
 
 /* The options, as the strings the shim reads from its environment (NULL: its default). */
 struct run_args {
     const char *output, *sample, *depth, *marker, *interval, *on_rss;
-    bool follow;
+    bool follow, force;
     char **prog; /* PROG and its arguments, NULL-terminated */
 };
 
@@ -49,6 +51,7 @@ static int parse(int argc, char **argv, struct run_args *a)
         { "marker-signal", required_argument, NULL, 'm' },
         { "snapshot-interval", required_argument, NULL, 'i' },
         { "snapshot-on-rss", required_argument, NULL, 'r' },
+        { "force", no_argument, NULL, 'f' },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -88,6 +91,9 @@ static int parse(int argc, char **argv, struct run_args *a)
             if (!hs_parse_bytes(optarg, &bytes))
                 return opt_bad_value(&p, "a byte count like 512M or 2G");
             a->on_rss = optarg;
+            break;
+        case 'f':
+            a->force = true;
             break;
         }
     }
@@ -130,6 +136,52 @@ static int find_shim(char *out, size_t cap)
         return 0;
     }
     return -ENOENT;
+}
+
+/* The file execvp would run for name: itself if it holds a '/', else the first
+ * executable one of that name on PATH. false if there is none (execvp will say). */
+static bool find_program(const char *name, char *out, size_t cap)
+{
+    if (strchr(name, '/') != NULL) {
+        snprintf(out, cap, "%s", name);
+        return true;
+    }
+    const char *path = getenv("PATH");
+    for (const char *p = path != NULL ? path : "/usr/local/bin:/bin:/usr/bin"; *p != '\0';) {
+        size_t len = strcspn(p, ":");
+        snprintf(out, cap, "%.*s%s%s", (int)len, p, len > 0 ? "/" : "", name);
+        if (access(out, X_OK) == 0)
+            return true;
+        p += len + (p[len] == ':');
+    }
+    return false;
+}
+
+/* A program the shim cannot be preloaded into is named before it starts: 0 to go on,
+ * or 2 after the message (a statically linked one, unless --force). */
+static int check_program(const struct run_args *a)
+{
+    char path[PATH_MAX];
+    struct ad_linkage l;
+
+    if (!find_program(a->prog[0], path, sizeof(path)) || ad_linkage(path, &l) < 0 || !l.elf)
+        return 0;
+    if (l.is_static && !a->force) {
+        opt_error("%s is statically linked: LD_PRELOAD cannot load the shim into it, so "
+                  "nothing would be recorded; link it dynamically (against libc at least), "
+                  "or pass --force to run it anyway",
+                  a->prog[0]);
+        return 2;
+    }
+    if (l.is_static)
+        fprintf(stderr, "heapspan: %s is statically linked: nothing will be recorded\n",
+                a->prog[0]);
+    else if (!l.needs_libc)
+        fprintf(stderr,
+                "heapspan: %s does not link libc: only what it allocates through libc's "
+                "malloc (or reports through include/heapspan.h) will be recorded\n",
+                a->prog[0]);
+    return 0;
 }
 
 /* An empty file the shim appends each log's path to; 0, or 2 after the message. */
@@ -255,6 +307,8 @@ int cmd_run(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
+    if (check_program(&a) != 0)
+        return 2;
     if (find_shim(shim, sizeof(shim)) < 0) {
         opt_error("cannot find libheapspan.so next to this executable or in ../lib/heapspan; "
                   "build it with `make`, or set " HS_ENV_SHIM);

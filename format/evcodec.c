@@ -163,6 +163,8 @@ void ec_enc_add(struct ec_enc *e, const struct lf_event *ev)
         put_byte(e, EC_MODE, mode);
         put_size(e, ev->size);
         put_varint(e, EC_STACK, ev->stack);
+        if (ev->fn == LF_FN_API)
+            put_varint(e, EC_POOL, ev->pool);
         break;
     case LF_EV_FREE:
         old_class = enc_old(e, ev->addr, &mode);
@@ -180,6 +182,8 @@ void ec_enc_add(struct ec_enc *e, const struct lf_event *ev)
         put_byte(e, EC_MODE, mode);
         put_size(e, ev->size);
         put_varint(e, EC_STACK, ev->stack);
+        if (ev->fn == LF_FN_API)
+            put_varint(e, EC_POOL, ev->pool);
         break;
     case LF_EV_LOST:
         put_varint(e, EC_COUNT, ev->count);
@@ -234,7 +238,7 @@ static bool walk_columns(const uint8_t *payload, size_t len,
     const uint8_t *p = payload, *end = payload + len;
     uint64_t n;
 
-    if (!lf_get_varint(&p, end, &n) || n < EC_NCOLS || n > 64)
+    if (!lf_get_varint(&p, end, &n) || n < EC_NCOLS_MIN || n > 64)
         return false;
     for (uint64_t c = 0; c < n; c++) {
         uint64_t raw_len, stored;
@@ -299,13 +303,21 @@ size_t ec_unpacked_size(const uint8_t *payload, size_t len)
 bool ec_unpack(const uint8_t *payload, size_t len, ZSTD_DCtx *zd, uint8_t *out)
 {
     struct unpack u = { 1, zd, out + 1, NULL };
-    out[0] = EC_NCOLS;
+    const uint8_t *p = payload;
+    uint64_t n;
+
+    /* The columns kept: those known, of those the payload has. */
+    if (!lf_get_varint(&p, payload + len, &n))
+        return false;
+    out[0] = (uint8_t)(n < EC_NCOLS ? n : EC_NCOLS);
     return walk_columns(payload, len, unpack_column, &u);
 }
 
 bool ec_dec_begin(struct ec_dec *d, const uint8_t *unpacked, size_t len, uint64_t base_time)
 {
     struct unpack u = { 0, NULL, NULL, d };
+    for (int c = 0; c < EC_NCOLS; c++)
+        d->p[c] = d->end[c] = NULL; /* a column the payload lacks reads as empty */
     if (!walk_columns(unpacked, len, unpack_column, &u))
         return false;
     model_reset(&d->m);
@@ -436,7 +448,8 @@ __attribute__((always_inline)) static inline int dec_one(struct ec_dec *d, struc
     case LF_EV_ALLOC:
         if (!get_byte(c, EC_MODE, &mode) || mode >> 4 != 0 || (mode & 0x0f) == EC_NEW_SAME ||
             !get_size(c, &ev->size) || !dec_new(d, c, mode, 0, ev->size, &ev->addr) ||
-            !get_varint(c, EC_STACK, &w) || w > UINT32_MAX)
+            !get_varint(c, EC_STACK, &w) || w > UINT32_MAX ||
+            (ev->fn == LF_FN_API && !get_varint(c, EC_POOL, &ev->pool)))
             return -1;
         ev->stack = (uint32_t)w;
         ev->old_addr = ev->addr;
@@ -452,7 +465,8 @@ __attribute__((always_inline)) static inline int dec_one(struct ec_dec *d, struc
         if (!get_varint(c, EC_TIME, &before) || before > dt || !get_byte(c, EC_MODE, &mode) ||
             !get_size(c, &ev->size) || !dec_old(d, c, mode, &ev->old_addr, &cls) ||
             !dec_new(d, c, mode, ev->old_addr, ev->size, &ev->addr) ||
-            !get_varint(c, EC_STACK, &w) || w > UINT32_MAX)
+            !get_varint(c, EC_STACK, &w) || w > UINT32_MAX ||
+            (ev->fn == LF_FN_API && !get_varint(c, EC_POOL, &ev->pool)))
             return -1;
         ev->time_before = ev->time - before;
         if (ev->addr != ev->old_addr)

@@ -26,7 +26,9 @@
  * Payload: varint n_cols, then per column: varint raw length, varint stored length,
  * stored bytes - a zstd frame, or the column as is when the two lengths are equal.
  * Each column is its own frame so that zstd's entropy tables fit one kind of value.
- * A decoder reads the columns it knows (EC_NCOLS) and ignores any after them.
+ * A decoder reads the columns it knows (EC_NCOLS) and ignores any after them; a
+ * payload with fewer (at least EC_NCOLS_MIN: a writer from before the later columns)
+ * decodes with those columns empty. Columns are only ever added at the end.
  */
 #ifndef HEAPSPAN_EVCODEC_H
 #define HEAPSPAN_EVCODEC_H
@@ -50,8 +52,12 @@ enum ec_col {
     EC_SIZE_HI, /* varint: size >> 8 */
     EC_STACK,   /* varint stack id per ALLOC, REALLOC */
     EC_COUNT,   /* varint: LOST's count, ZEROS's zero bytes */
+    EC_POOL,    /* varint: the pool of an ALLOC, REALLOC of fn LF_FN_API (logfmt.h) */
     EC_NCOLS
 };
+
+/* Columns every version 2 payload has: EC_POOL came later, without a version bump. */
+#define EC_NCOLS_MIN 10
 
 /* Mode byte. Low nibble: the new block's address (ALLOC, REALLOC). */
 #define EC_NEW_DELTA  0 /* in EC_NEW */

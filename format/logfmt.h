@@ -86,17 +86,23 @@
  * host's threads); a record whose address needs more than 48 bits uses the type with
  * LF_EV_WIDE set and 8-byte addresses.
  *
- *   LF_EV_ALLOC    tag, dt, addr, size, stack_id
+ *   LF_EV_ALLOC    tag, dt, addr, size, stack_id [, pool]
  *   LF_EV_FREE     tag, dt, addr
  *   LF_EV_REALLOC  tag, dt, dt_before, old addr, new addr, size, stack_id: the old
  *                  block was freed at time - dt_before (taken before the real call, as
  *                  any free's) and the new one allocated at time (after it), so neither
  *                  side can be ordered wrongly against another thread that reuses
  *                  either address. realloc(NULL) is recorded as an alloc.
+ *                  [, pool]
  *   LF_EV_LOST     tag, dt, count   events the shim could not record on this thread
  *                  (re-entered from a signal handler, out of memory)
  *   LF_EV_ZEROS    tag, dt, addr, size, zero_bytes   a sampled block's contents when it
  *                  was freed (or at exit): zero_bytes of its size bytes were zero
+ *
+ * An ALLOC or REALLOC of fn LF_FN_API (a block the program reported through
+ * include/heapspan.h) ends with `pool`: the pool's handle (the address the program
+ * names it by), 0 for none. Added without a version bump: version 1 logs, the only
+ * ones stored in this form, have no such record.
  *
  * Meta records (in LF_CHUNK_META): tag byte = type (>= 16), then varint length of the
  * body, then the body. A reader skips a type it does not know by its length.
@@ -114,6 +120,10 @@
  *   LF_META_PROCESS   exe_len, exe, n_args, n_args x (len, bytes)
  *   LF_META_THREAD    time, tid, name_len, name
  *   LF_META_END       time, lost_events, reason (lf_end)
+ *   LF_META_POOL      time, tid, op (lf_pool_op), pool, then for LF_POOL_NAME:
+ *                     name_len, name. A pool of blocks reported through the API: its
+ *                     name, or its reset (every live block of the pool released at
+ *                     time, by thread tid; readers turn it into frees, reader.h)
  */
 enum lf_ev {
     LF_EV_ALLOC = 1,
@@ -146,7 +156,15 @@ enum lf_meta {
     LF_META_PROCESS = 23,
     LF_META_THREAD = 24,
     LF_META_END = 25,
+    LF_META_POOL = 26,
 };
+
+/* LF_META_POOL's op. */
+enum lf_pool_op {
+    LF_POOL_NAME = 1,
+    LF_POOL_RESET = 2,
+};
+#define LF_POOL_NAME_MAX 255 /* bytes of a pool's name kept */
 
 /* Which entry point made an event. Allocation and release functions share the space;
  * the record type says which side it is. */
@@ -165,8 +183,12 @@ enum lf_fn {
     LF_FN_MALLOCX = 11,   /* jemalloc mallocx; dallocx/sdallocx for frees */
     LF_FN_RALLOCX = 12,
     LF_FN_XALLOCX = 13,
+    /* Reported through include/heapspan.h (the program's own allocator): heapspan_free
+     * for frees, heapspan_resize for REALLOC; ALLOC and REALLOC carry a pool. A reader
+     * that predates it takes these for any allocator's events, which they are. */
+    LF_FN_API = 14,
     LF_FN_FREE = 0, /* on LF_EV_FREE: free() */
-    LF_FN_COUNT = 14,
+    LF_FN_COUNT = 15,
 };
 
 enum lf_marker {
@@ -276,8 +298,11 @@ struct lf_event {
     uint32_t stack;
     uint64_t time, time_before;
     uint64_t addr, old_addr;
-    uint64_t size;  /* bytes requested; for LF_EV_ZEROS the block's size */
-    uint64_t count; /* LF_EV_LOST: events lost; LF_EV_ZEROS: zero bytes counted */
+    uint64_t size; /* bytes requested; for LF_EV_ZEROS the block's size */
+    union {
+        uint64_t count; /* LF_EV_LOST: events lost; LF_EV_ZEROS: zero bytes counted */
+        uint64_t pool;  /* ALLOC, REALLOC of fn LF_FN_API: the pool's handle, 0 for none */
+    };
 };
 
 /* Turns the LF_EV_REALLOC event at e[0] into its two halves, e[0] and e[1]: the FREE
@@ -292,6 +317,7 @@ static inline void lf_split_realloc(struct lf_event *e)
     e->time = e->time_before;
     e->size = 0;
     e->stack = 0;
+    e->count = 0; /* and pool: a free has none */
 }
 
 static inline bool lf_get_addr(const uint8_t **pp, const uint8_t *end, int width, uint64_t *out)
@@ -335,7 +361,8 @@ static inline int lf_decode_event(const uint8_t **pp, const uint8_t *end, uint64
     switch (ev->type) {
     case LF_EV_ALLOC:
         if (!lf_get_addr(&p, end, width, &ev->addr) || !lf_get_varint(&p, end, &ev->size) ||
-            !lf_get_varint(&p, end, &w) || w > UINT32_MAX)
+            !lf_get_varint(&p, end, &w) || w > UINT32_MAX ||
+            (ev->fn == LF_FN_API && !lf_get_varint(&p, end, &ev->pool)))
             return -1;
         ev->stack = (uint32_t)w;
         ev->old_addr = ev->addr;
@@ -351,7 +378,8 @@ static inline int lf_decode_event(const uint8_t **pp, const uint8_t *end, uint64
         ev->time_before = ev->time - w;
         if (!lf_get_addr(&p, end, width, &ev->old_addr) ||
             !lf_get_addr(&p, end, width, &ev->addr) || !lf_get_varint(&p, end, &ev->size) ||
-            !lf_get_varint(&p, end, &w) || w > UINT32_MAX)
+            !lf_get_varint(&p, end, &w) || w > UINT32_MAX ||
+            (ev->fn == LF_FN_API && !lf_get_varint(&p, end, &ev->pool)))
             return -1;
         ev->stack = (uint32_t)w;
         break;

@@ -264,6 +264,17 @@ static inline uint64_t shim_resize_growth(void *old, size_t size)
     return shim_growth_beyond(shim_usable_size(old), size);
 }
 
+/* The API's events (include/heapspan.h, shim_api.c), recorded with fn LF_FN_API and the
+ * pool's handle (0: none). An allocation's sampling decision is the caller's
+ * (shim_not_sampled); shim_note_api_alloc returns whether the block was recorded, and
+ * shim_resize_end_api whether the new block is in the sampled set (sampled mode). */
+bool shim_note_api_alloc(void *p, size_t size, uint64_t pool);
+bool shim_resize_end_api(void *old, const struct shim_resize_old *o, void *p, size_t size,
+                         uint64_t growth, uint64_t t_before, uint64_t pool);
+/* A pool's name (op LF_POOL_NAME) or reset (LF_POOL_RESET), as a meta record. Takes the
+ * writer's meta lock: not from a signal handler. */
+void shim_note_pool(int op, uint64_t pool, const char *name);
+
 /* At exit: the blocks picked for zero counting that were never freed. */
 void shim_count_live_zeros(void);
 

@@ -8,6 +8,7 @@
  * says how a handler's event is counted).
  */
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "preload/shim.h"
 #include "preload/stacks.h"
 #include "preload/tbuf.h"
+#include "preload/writer.h"
 
 /* Mean bytes between blocks whose zero bytes are counted, in full-trace mode: a few
  * thousand blocks per GiB allocated, enough for a per-site share, cheap enough to
@@ -122,30 +124,34 @@ static inline uint32_t capture(struct tb_thread *t)
     return st_capture_id(t, shim_max_depth);
 }
 
-void shim_note_alloc_slow(int fn, void *p, size_t size)
+/* An allocation's record; pool is written for fn LF_FN_API only (logfmt.h). A block
+ * reported through the API is never picked for zero counting: its memory may be
+ * anything, and a pool's reset frees it with no call per block. Returns whether the
+ * block was recorded. */
+static inline bool note_alloc(int fn, void *p, size_t size, uint64_t pool)
 {
     uint64_t now = rt_ticks();
     struct tb_thread *t = enter();
 
     if (t == NULL) {
         SHIM_COUNT_UNWRITTEN(LF_EV_ALLOC, p, size);
-        return;
+        return false;
     }
     uint64_t addr = (uint64_t)(uintptr_t)p;
     if (shim_sample_mean != 0) {
         if (!smp_take(&shim_sample_left, &t->rng, shim_sample_mean, size)) {
             leave(t);
-            return;
+            return false;
         }
         smp_add(shim_sampled, addr, size);
-    } else if (smp_take(&t->zero_left, &t->rng, ZERO_SAMPLE_BYTES, size)) {
+    } else if (fn != LF_FN_API && smp_take(&t->zero_left, &t->rng, ZERO_SAMPLE_BYTES, size)) {
         smp_add(shim_zero_set, addr, size);
     }
     uint32_t sid = capture(t);
     if (!tb_reserve(t)) {
         t->lost++;
         leave(t);
-        return;
+        return false;
     }
     now = event_time(t, now);
     uint8_t *w = t->pos;
@@ -157,23 +163,38 @@ void shim_note_alloc_slow(int fn, void *p, size_t size)
     w = lf_put_addr(w, addr, width);
     w = lf_put_varint(w, size);
     w = lf_put_varint(w, sid);
+    if (fn == LF_FN_API)
+        w = lf_put_varint(w, pool);
     t->last_time = now;
     tb_commit(t, w);
     leave(t);
+    return true;
+}
+
+void shim_note_alloc_slow(int fn, void *p, size_t size)
+{
+    note_alloc(fn, p, size, 0);
+}
+
+bool shim_note_api_alloc(void *p, size_t size, uint64_t pool)
+{
+    return note_alloc(LF_FN_API, p, size, pool);
 }
 
 /* Whether the block at addr is one the log knows about (sampled mode), and - for a
- * block picked for zero counting - how many of its bytes are zero. */
-static bool free_side(uint64_t addr, uint64_t *size, uint64_t *zeros)
+ * block picked for zero counting - how many of its bytes are zero. A block reported
+ * through the API is never read: its memory may be anything (include/heapspan.h). */
+static bool free_side(int fn, uint64_t addr, uint64_t *size, uint64_t *zeros)
 {
     *zeros = UINT64_MAX;
     if (shim_sample_mean != 0) {
         if (!smp_remove(shim_sampled, addr, size))
             return false;
-        *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
+        if (fn != LF_FN_API)
+            *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
         return true;
     }
-    if (smp_remove(shim_zero_set, addr, size))
+    if (fn != LF_FN_API && smp_remove(shim_zero_set, addr, size))
         *zeros = smp_count_zeros((const void *)(uintptr_t)addr, *size);
     return true;
 }
@@ -189,7 +210,7 @@ void shim_note_free_slow(int fn, void *p)
         return;
     }
     uint64_t addr = (uint64_t)(uintptr_t)p;
-    if (!free_side(addr, &size, &zeros) || !tb_reserve(t)) {
+    if (!free_side(fn, addr, &size, &zeros) || !tb_reserve(t)) {
         if (shim_sample_mean == 0)
             t->lost++;
         leave(t);
@@ -242,9 +263,12 @@ void shim_resize_undo(void *old, const struct shim_resize_old *o)
         smp_add(shim_zero_set, addr, o->size);
 }
 
-/* After a resize that returned p (NULL: failed, or freed for size 0). */
-void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p, size_t size,
-                     uint64_t growth, uint64_t t_before, bool freed_on_null)
+/* After a resize that returned p (NULL: failed, or freed for size 0). pool as for
+ * note_alloc. Returns whether the new block is one the log knows (sampled mode: in the
+ * sampled set). */
+static inline bool resize_end(int fn, void *old, const struct shim_resize_old *o, void *p,
+                              size_t size, uint64_t growth, uint64_t t_before, bool freed_on_null,
+                              uint64_t pool)
 {
     uint64_t now = rt_ticks();
     struct tb_thread *t = enter();
@@ -255,13 +279,13 @@ void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p
          * mode's count stays approximate here (docs/cli.md says so). */
         if (shim_sample_mean == 0)
             SHIM_COUNT_UNWRITTEN(LF_EV_REALLOC, NULL, 0);
-        return;
+        return false;
     }
     uint64_t oaddr = (uint64_t)(uintptr_t)old, naddr = (uint64_t)(uintptr_t)p;
     if (p == NULL && !freed_on_null) {
         shim_resize_undo(old, o); /* failed: the old block lives on */
         leave(t);
-        return;
+        return false;
     }
     bool old_known = o->known, new_known = p != NULL;
     if (p != NULL && shim_sample_mean != 0) {
@@ -271,19 +295,19 @@ void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p
             new_known = smp_take(&shim_sample_left, &t->rng, shim_sample_mean, growth);
         if (new_known)
             smp_add(shim_sampled, naddr, size);
-    } else if (p != NULL &&
+    } else if (p != NULL && fn != LF_FN_API &&
                (o->picked || smp_take(&t->zero_left, &t->rng, ZERO_SAMPLE_BYTES, growth))) {
         smp_add(shim_zero_set, naddr, size); /* picked as the allocation of its size would be */
     }
     if (!old_known && !new_known) {
         leave(t);
-        return;
+        return false;
     }
     uint32_t sid = new_known ? capture(t) : 0;
     if (!tb_reserve(t)) {
         t->lost++;
         leave(t);
-        return;
+        return new_known && shim_sample_mean != 0;
     }
     now = event_time(t, now);
     t_before = t_before < t->last_time ? t->last_time : t_before;
@@ -299,6 +323,8 @@ void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p
         w = lf_put_addr(w, naddr, width);
         w = lf_put_varint(w, size);
         w = lf_put_varint(w, sid);
+        if (fn == LF_FN_API)
+            w = lf_put_varint(w, pool);
         t->last_time = now;
     } else if (old_known) {
         w = put_tag(w, LF_EV_FREE, fn, oaddr, 0, &width);
@@ -311,9 +337,68 @@ void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p
         w = lf_put_addr(w, naddr, width);
         w = lf_put_varint(w, size);
         w = lf_put_varint(w, sid);
+        if (fn == LF_FN_API)
+            w = lf_put_varint(w, pool);
         t->last_time = now;
     }
     tb_commit(t, w);
+    leave(t);
+    return new_known && shim_sample_mean != 0;
+}
+
+void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p, size_t size,
+                     uint64_t growth, uint64_t t_before, bool freed_on_null)
+{
+    resize_end(fn, old, o, p, size, growth, t_before, freed_on_null, 0);
+}
+
+bool shim_resize_end_api(void *old, const struct shim_resize_old *o, void *p, size_t size,
+                         uint64_t growth, uint64_t t_before, uint64_t pool)
+{
+    return resize_end(LF_FN_API, old, o, p, size, growth, t_before, true, pool);
+}
+
+/* A pool's name or reset, as a meta record (logfmt.h): rare next to the blocks, and
+ * skipped by readers that do not know it. Its time is strictly after this thread's
+ * last event, and the thread's later events are not before it: a reader merging by
+ * time (which puts a meta record first among equal times) then applies a reset after
+ * every block this thread allocated before it, and before any it allocates after. When
+ * the clock has not moved since that event, a LOST record (of no events, unless some
+ * were lost) moves this thread's time on. */
+void shim_note_pool(int op, uint64_t pool, const char *name)
+{
+    struct tb_thread *t = enter();
+    uint8_t body[LF_POOL_NAME_MAX + 64], rec[LF_POOL_NAME_MAX + 80], *p = body;
+    size_t n = 0;
+
+    if (t == NULL)
+        return;
+    uint64_t now = rt_ticks();
+    if (SHIM_UNLIKELY(now <= t->last_time)) {
+        if (!tb_reserve(t)) {
+            t->lost++;
+            leave(t);
+            return;
+        }
+        tb_commit(t, put_lost(t, t->pos, t->last_time + 1));
+        now = t->last_time;
+    }
+    p = lf_put_varint(p, now);
+    p = lf_put_varint(p, (uint64_t)t->tid);
+    p = lf_put_varint(p, (uint64_t)op);
+    p = lf_put_varint(p, pool);
+    if (op == LF_POOL_NAME) {
+        while (name != NULL && n < LF_POOL_NAME_MAX && name[n] != '\0')
+            n++;
+        p = lf_put_varint(p, n);
+        memcpy(p, name, n);
+        p += n;
+    }
+    uint8_t *r = rec;
+    *r++ = LF_META_POOL;
+    r = lf_put_varint(r, (uint64_t)(p - body));
+    memcpy(r, body, (size_t)(p - body));
+    wr_meta(rec, (size_t)(r - rec) + (size_t)(p - body));
     leave(t);
 }
 

@@ -34,6 +34,7 @@
  * machine - is waited for: 600 threads filling buffers on a loaded 2-core machine left it
  * without a release for over a second. */
 #define STUCK_WRITE_NS 1000000000ull
+#define WRITE_CPU_NS   100000ull /* CPU a write blocked on a disk does not use in a second */
 #define NO_PROGRESS_NS 10000000000ull
 
 enum { IDLE_WATCHING, IDLE_CLAMPED, IDLE_TRIMMED };
@@ -61,6 +62,31 @@ static uint64_t last_release_ns, gave_up_ns;
 void (*tb_on_buffer_full)(void);
 int tb_writer_alive;
 uint64_t tb_writer_blocked_since;
+clockid_t tb_writer_clock;
+uint64_t tb_writer_cpu_at_block;
+
+uint64_t tb_writer_cpu_ns(void)
+{
+    struct timespec ts;
+    clockid_t c = __atomic_load_n(&tb_writer_clock, __ATOMIC_RELAXED);
+    if (c == 0 || clock_gettime(c, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether the writer's write() has not returned for STUCK_WRITE_NS while its thread used
+ * no CPU: blocked in the kernel (a stuck disk, a full pipe), not merely waiting for a
+ * core. 600 threads allocating on a loaded 2-core machine kept the writer off the CPU
+ * for over a second in the middle of a 4 MiB write, and took it for a stuck disk. */
+static bool writer_stuck_in_write(uint64_t now)
+{
+    uint64_t blocked = __atomic_load_n(&tb_writer_blocked_since, __ATOMIC_RELAXED);
+    if (blocked == 0 || now - blocked < STUCK_WRITE_NS)
+        return false;
+    uint64_t at = __atomic_load_n(&tb_writer_cpu_at_block, __ATOMIC_RELAXED),
+             cpu = tb_writer_cpu_ns();
+    return cpu == 0 || at == 0 || cpu - at < WRITE_CPU_NS;
+}
 
 /* The main thread has left by pthread_exit (its tid is the pid). */
 static int main_exited;
@@ -165,9 +191,8 @@ static struct tb_buf *buf_next(void)
         /* Once a thread has given up, the others do not wait again until the writer
          * has released a buffer since: a stuck writer costs the program one wait. */
         uint64_t released = __atomic_load_n(&last_release_ns, __ATOMIC_RELAXED);
-        uint64_t blocked = __atomic_load_n(&tb_writer_blocked_since, __ATOMIC_RELAXED);
         bool stuck = !__atomic_load_n(&tb_writer_alive, __ATOMIC_RELAXED) ||
-                     (blocked != 0 && now - blocked >= STUCK_WRITE_NS) ||
+                     writer_stuck_in_write(now) ||
                      now - (released > start ? released : start) >= NO_PROGRESS_NS ||
                      released < __atomic_load_n(&gave_up_ns, __ATOMIC_RELAXED);
         if (!stuck)
@@ -471,6 +496,7 @@ void tb_fork_child(void)
     main_exited = 0;     /* the forking thread is the child's main thread */
     tb_writer_alive = 0; /* until the child's own starts */
     tb_writer_blocked_since = 0;
+    tb_writer_clock = 0;
     if (me != NULL) {
         struct tb_buf *b = buf_take_locked();
         if (b == NULL) {

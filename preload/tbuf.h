@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "format/settings.h"
 
@@ -40,7 +41,7 @@
  * worth; the writer also comes every 100 ms): woken for every buffer, the writer would
  * make chunks of one buffer, which compress worse and cost readers more per event. */
 #define TB_WAKE_BUFFERS 16
-#define TB_MAX_RECORD   80 /* an encoded event never exceeds this */
+#define TB_MAX_RECORD   96 /* an encoded event never exceeds this (with its LOST) */
 
 struct tb_buf {
     struct tb_buf *next; /* set by the owner when it moves on (release) */
@@ -164,8 +165,14 @@ void tb_fork_child(void);
 /* Set by writer.c: called when a buffer fills, to wake the writer. */
 extern void (*tb_on_buffer_full)(void);
 /* Set by writer.c, for back-pressure: whether its thread runs (a thread waits for buffer
- * space only if one does), and since when its write() has not returned (0: not in one). */
+ * space only if one does), since when its write() has not returned (0: not in one), the
+ * writer thread's CPU clock and its reading when that write began: a write that has
+ * taken a second but used CPU meanwhile is a writer short of CPU, not a stuck disk. */
 extern int tb_writer_alive;
 extern uint64_t tb_writer_blocked_since;
+extern clockid_t tb_writer_clock;
+extern uint64_t tb_writer_cpu_at_block;
+/* The writer thread's CPU time in ns (0 if its clock cannot be read). */
+uint64_t tb_writer_cpu_ns(void);
 
 #endif

@@ -358,6 +358,7 @@ static void stage_flush(void)
         stage_events = 0;
         return;
     }
+    __atomic_store_n(&tb_writer_cpu_at_block, tb_writer_cpu_ns(), __ATOMIC_RELAXED);
     __atomic_store_n(&tb_writer_blocked_since, rt_monotonic_ns(), __ATOMIC_RELAXED);
     int err = rt_write_all(fd, stage, stage_len);
     __atomic_store_n(&tb_writer_blocked_since, 0, __ATOMIC_RELAXED);
@@ -735,6 +736,9 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     rt_in_shim = 1; /* anything it might still allocate is not the program's */
+    clockid_t clock;
+    if (pthread_getcpuclockid(pthread_self(), &clock) == 0)
+        __atomic_store_n(&tb_writer_clock, clock, __ATOMIC_RELAXED);
     uint64_t last_tail = rt_monotonic_ns();
     uint64_t next_snapshot =
         rt_cfg.snapshot_interval_ns ? last_tail + rt_cfg.snapshot_interval_ns : UINT64_MAX;

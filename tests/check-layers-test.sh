@@ -17,8 +17,9 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0
 failed=0
 
+R_INCLUDE="include/ includes nothing of the project"
 R_FORMAT="format/ includes only format/"
-R_PRELOAD="preload/ includes only preload/ and format/"
+R_PRELOAD="preload/ includes only preload/, format/ and include/"
 R_ANALYZER="analyzer/ includes only analyzer/, format/ and util/"
 R_UTIL="util/ includes only util/"
 R_VIZ="viz/ includes only viz/, util/ and analyzer/model.h"
@@ -30,13 +31,15 @@ R_PROJECT="not a project header"
 # written "#  include", and files that are not C sources (never read).
 make_clean_tree() {
     local t=$1
-    mkdir -p "$t"/{format,preload,analyzer/sub,util,viz,cli,tests,docs}
+    mkdir -p "$t"/{include,format,preload,analyzer/sub,util,viz,cli,tests,docs}
+    printf '#include <stdint.h>\n#include <dlfcn.h>\n' >"$t/include/heapspan.h"
     printf '#include <stdint.h>\n' >"$t/format/logfmt.h"
     printf '#include "format/logfmt.h"\n#  include "format/logfmt.h"\n' >"$t/format/evcodec.h"
     printf '#include "format/evcodec.h"\n' >"$t/format/evcodec.c"
     printf '#include "format/logfmt.h"\n' >"$t/preload/shim.h"
     printf '#include "preload/shim.h"\n#include "format/evcodec.h"\n#include <stdio.h>\n' \
         >"$t/preload/shim.c"
+    printf '#include "include/heapspan.h"\n#include "preload/shim.h"\n' >"$t/preload/shim_api.c"
     printf '#include <stddef.h>\n' >"$t/util/strbuf.h"
     printf '#include "util/strbuf.h"\n' >"$t/util/strbuf.c"
     printf '#include "format/logfmt.h"\n' >"$t/analyzer/reader.h"
@@ -118,6 +121,9 @@ inject() {
     fi
 }
 
+inject include_includes_format include/heapspan.h '#include "format/logfmt.h"' "$R_INCLUDE"
+inject include_includes_itself include/heapspan.h '#include "include/heapspan.h"' "$R_INCLUDE"
+inject analyzer_includes_include analyzer/reader.c '#include "include/heapspan.h"' "$R_ANALYZER"
 inject preload_includes_reader preload/shim.c '#include "analyzer/reader.h"' "$R_PRELOAD"
 inject preload_includes_util preload/shim.h '#include "util/strbuf.h"' "$R_PRELOAD"
 inject preload_includes_angled_reader preload/shim.c '#include <analyzer/reader.h>' "$R_PRELOAD"
@@ -176,7 +182,7 @@ real_case() {
     local name=$1 dir=$2 text=$3 rule=$4 t="$tmp/real-$1" d file line inc
     selected "$name" || return 0
     mkdir -p "$t"
-    for d in format preload analyzer util viz cli; do
+    for d in include format preload analyzer util viz cli; do
         [[ -d $d ]] && cp -r "$d" "$t/"
     done
     file=$(cd "$t" && find "$dir" -type f -name '*.c' 2>/dev/null | sort | head -n 1)

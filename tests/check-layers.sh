@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # check-layers.sh - the include arrows of docs/architecture.md, as a test: every #include in
-# format/, preload/, analyzer/, util/, viz/ and cli/ (*.c and *.h, at any depth) must
-# point the way the layers depend on each other:
+# include/, format/, preload/, analyzer/, util/, viz/ and cli/ (*.c and *.h, at any depth)
+# must point the way the layers depend on each other:
 #
+#   include/   includes nothing of the project (the public header stands alone)
 #   format/    includes only format/
-#   preload/   includes only preload/ and format/
+#   preload/   includes only preload/, format/ and include/ (the API it implements)
 #   analyzer/  includes only analyzer/, format/ and util/
 #   util/      includes only util/
 #   viz/       includes only viz/, util/ and analyzer/model.h
@@ -25,11 +26,11 @@ set -u -o pipefail
 
 root=${1:-.}
 dirs=()
-for d in format preload analyzer util viz cli; do
+for d in include format preload analyzer util viz cli; do
     [[ -d $root/$d ]] && dirs+=("$d")
 done
 if [[ ${#dirs[@]} -eq 0 ]]; then
-    echo "check-layers: $root has none of format/ preload/ analyzer/ util/ viz/ cli/" >&2
+    echo "check-layers: $root has none of include/ format/ preload/ analyzer/ util/ viz/ cli/" >&2
     exit 2
 fi
 
@@ -39,11 +40,12 @@ mapfile -d '' files < <(find "${dirs[@]}" -type f \( -name '*.c' -o -name '*.h' 
 # One awk over every file: its status is ours (1: violations; 2: awk itself failed).
 awk '
     BEGIN {
-        split("format preload analyzer util viz cli", names, " ")
+        split("include format preload analyzer util viz cli", names, " ")
         for (i in names)
             project[names[i]] = 1
+        rule["include"] = "include/ includes nothing of the project (a program includes it alone)"
         rule["format"] = "format/ includes only format/"
-        rule["preload"] = "preload/ includes only preload/ and format/ (the shim links nothing else)"
+        rule["preload"] = "preload/ includes only preload/, format/ and include/ (the shim links nothing else)"
         rule["analyzer"] = "analyzer/ includes only analyzer/, format/ and util/ (never viz/, cli/ or preload/)"
         rule["util"] = "util/ includes only util/"
         rule["viz"] = "viz/ includes only viz/, util/ and analyzer/model.h (it reads the model, never the log)"
@@ -53,10 +55,12 @@ awk '
     # Whether a file of layer src may include the project header at path (top: its
     # first directory).
     function allowed(src, top, path) {
+        if (src == "include")
+            return 0
         if (src == "format")
             return top == "format"
         if (src == "preload")
-            return top == "preload" || top == "format"
+            return top == "preload" || top == "format" || top == "include"
         if (src == "analyzer")
             return top == "analyzer" || top == "format" || top == "util"
         if (src == "util")
@@ -94,7 +98,7 @@ awk '
         if (path ~ /(^|\/)\.\.?(\/|$)/ || substr(path, 1, 1) == "/" || top == "")
             report("not written from the project root (\"dir/name.h\", docs/architecture.md)")
         else if (!(top in project))
-            report("not a project header (format/ preload/ analyzer/ util/ viz/ cli/); system headers take <>")
+            report("not a project header (include/ format/ preload/ analyzer/ util/ viz/ cli/); system headers take <>")
         else if (!allowed(src, top, path))
             report(rule[src])
     }

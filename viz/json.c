@@ -164,6 +164,50 @@ static void process(struct json *j, const struct model *m)
     json_object_end(j);
 }
 
+/* Present only when the report warns of them (allocdetect.h): first, as in the text. */
+static void unseen(struct json *j, const struct model *m)
+{
+    if (m->n_unseen == 0)
+        return;
+    json_key(j, "unseen_allocators");
+    json_array_begin(j);
+    for (int i = 0; i < m->n_unseen; i++) {
+        const struct model_unseen *u = &m->unseen[i];
+        json_object_begin(j);
+        key_str(j, "allocator", u->allocator);
+        key_str(j, "symbol", u->symbol);
+        key_str(j, "module", u->module);
+        key_str(j, "advice", u->advice);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+/* Present only when the program reported pools (include/heapspan.h). */
+static void pools(struct json *j, const struct model *m)
+{
+    if (m->n_pools == 0)
+        return;
+    json_key(j, "pools");
+    json_array_begin(j);
+    for (int i = 0; i < m->n_pools; i++) {
+        const struct model_pool *p = &m->pools[i];
+        json_object_begin(j);
+        key_str(j, "name", p->name);
+        key_u64(j, "pools", p->pools);
+        key_u64(j, "resets", p->resets);
+        key_num(j, "allocations", p->allocations);
+        key_num(j, "allocated_bytes", p->allocated_bytes);
+        key_num(j, "frees", p->frees);
+        key_num(j, "reset_frees", p->reset_frees);
+        key_num(j, "peak_live_bytes", p->peak_live_bytes);
+        key_num(j, "leaked_bytes", p->leaked_bytes);
+        key_num(j, "leaked_allocations", p->leaked_allocations);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 static void totals(struct json *j, const struct model *m)
 {
     const struct model_totals *t = &m->totals;
@@ -191,6 +235,8 @@ static void totals(struct json *j, const struct model *m)
         key_num(j, "suppressed_bytes", t->suppressed_bytes);
         key_num(j, "suppressed_allocations", t->suppressed_allocations);
     }
+    if (t->api_allocations > 0) /* only then: the field came later */
+        key_num(j, "api_allocations", t->api_allocations);
     json_object_end(j);
 }
 
@@ -294,6 +340,7 @@ int render_json(FILE *o, const struct model *m, const struct render_options *opt
     json_key(&j, "heapspan_report");
     json_int(&j, 1);
     process(&j, m);
+    unseen(&j, m);
     totals(&j, m);
     sites(&j, m, opt->top, idx);
     json_key(&j, "functions");
@@ -307,6 +354,7 @@ int render_json(FILE *o, const struct model *m, const struct render_options *opt
         group(&j, &m->lines[i], true);
     json_array_end(&j);
     bloats(&j, m);
+    pools(&j, m);
     json_key(&j, "warnings");
     json_array_begin(&j);
     for (int i = 0; i < m->n_warnings; i++)

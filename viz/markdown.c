@@ -30,6 +30,53 @@ static void md_cell(FILE *o, const char *s)
     }
 }
 
+/* First of all: the allocator the shim could not see (allocdetect.h), and what to do. */
+static void md_unseen(FILE *o, const struct model *m)
+{
+    char c[32];
+
+    if (m->n_unseen == 0)
+        return;
+    fprintf(o,
+            "> **Warning: most allocations are missing from this report.** Only %s went "
+            "through malloc and the like, and the program allocates through an allocator of "
+            "its own that heapspan does not see:\n>\n",
+            fmt_count(c, sizeof(c), m->totals.allocations - m->totals.api_allocations));
+    for (int i = 0; i < m->n_unseen; i++) {
+        const struct model_unseen *u = &m->unseen[i];
+        fprintf(o, "> - %s (`", u->allocator);
+        md_cell(o, u->symbol);
+        fprintf(o, "` in `");
+        md_cell(o, u->module);
+        fprintf(o, "`): to see its allocations, %s\n", u->advice);
+    }
+    fputc('\n', o);
+}
+
+static void md_pools(FILE *o, const struct model *m, int top)
+{
+    char b1[32], b2[32], b3[32], c1[32], c2[32], c3[32], c4[32];
+
+    if (m->n_pools == 0)
+        return;
+    fprintf(o, "\n## Pools: blocks reported through include/heapspan.h, by pool name\n\n");
+    fprintf(o, "| pool | pools | resets | allocations | allocated | freed | freed by resets "
+               "| peak live | leaked |\n");
+    fprintf(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < m->n_pools && i < top; i++) {
+        const struct model_pool *p = &m->pools[i];
+        fmt_bytes(b1, sizeof(b1), p->allocated_bytes);
+        fmt_bytes(b2, sizeof(b2), p->peak_live_bytes);
+        fmt_bytes(b3, sizeof(b3), p->leaked_bytes);
+        fprintf(o, "| `");
+        md_cell(o, p->name[0] ? p->name : "(unnamed)");
+        fprintf(o, "` | %" PRIu64 " | %" PRIu64 " | %s | %s | %s | %s | %s | %s in %s blocks |\n",
+                p->pools, p->resets, fmt_count(c1, sizeof(c1), p->allocations), b1,
+                fmt_count(c2, sizeof(c2), p->frees), fmt_count(c3, sizeof(c3), p->reset_frees), b2,
+                b3, fmt_count(c4, sizeof(c4), p->leaked_allocations));
+    }
+}
+
 static void md_totals(FILE *o, const struct model *m)
 {
     const struct model_totals *t = &m->totals;
@@ -45,6 +92,7 @@ static void md_totals(FILE *o, const struct model *m)
         esc_fputs(m->process.log_path, o);
         fputs("`._\n\n", o);
     }
+    md_unseen(o, m);
     if (t->sampled)
         fprintf(o, "_Sampled: one allocation per %" PRIu64 " bytes; numbers are estimates._\n\n",
                 m->process.sample_bytes);
@@ -75,6 +123,9 @@ static void md_totals(FILE *o, const struct model *m)
         fprintf(o, "\n_Suppressed: %s in %s blocks matching `--suppressions`._\n", b3,
                 fmt_count(c2, sizeof(c2), t->suppressed_allocations));
     }
+    if (t->api_allocations > 0)
+        fprintf(o, "\nOf the allocations, %s were reported through include/heapspan.h.\n",
+                fmt_count(c1, sizeof(c1), t->api_allocations));
 }
 
 /* The sites whose leaks are set apart as kind, if any. */
@@ -171,6 +222,7 @@ int render_markdown(FILE *o, const struct model *m, const struct render_options 
     if (idx == NULL)
         return -ENOMEM;
     md_totals(o, m);
+    md_pools(o, m, opt->top);
     for (int k = 0; k < rank_n_sections; k++) {
         int n = rank_sites(m, rank_sections[k].metric, true, idx);
         md_section(o, m, &rank_sections[k], idx, n < opt->top ? n : opt->top);

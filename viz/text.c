@@ -115,6 +115,50 @@ static void text_bloat(FILE *o, const struct model *m, int top)
     }
 }
 
+/* First of all: the allocator the shim could not see (allocdetect.h), and what to do. */
+static void text_unseen(FILE *o, const struct model *m)
+{
+    char c[32];
+
+    if (m->n_unseen == 0)
+        return;
+    fprintf(o,
+            "\nWARNING: most allocations are missing from this report. Only %s went through\n"
+            "malloc and the like, and the program allocates through an allocator of its own\n"
+            "that heapspan does not see:\n",
+            fmt_count(c, sizeof(c), m->totals.allocations - m->totals.api_allocations));
+    for (int i = 0; i < m->n_unseen; i++) {
+        const struct model_unseen *u = &m->unseen[i];
+        fprintf(o, "  - %s (%s in %s)\n    to see its allocations, %s\n", u->allocator, u->symbol,
+                u->module, u->advice);
+    }
+}
+
+/* Pools of blocks reported through include/heapspan.h, by name. */
+static void text_pools(FILE *o, const struct model *m, int top)
+{
+    char c1[32], c2[32], c3[32], b1[32], b2[32], b3[32];
+
+    if (m->n_pools == 0)
+        return;
+    fprintf(o, "\nPOOLS: blocks reported through include/heapspan.h, by pool name (%d)\n",
+            m->n_pools);
+    for (int i = 0; i < m->n_pools && i < top; i++) {
+        const struct model_pool *p = &m->pools[i];
+        fmt_bytes(b1, sizeof(b1), p->allocated_bytes);
+        fmt_bytes(b2, sizeof(b2), p->peak_live_bytes);
+        fmt_bytes(b3, sizeof(b3), p->leaked_bytes);
+        fprintf(o, "  %-24s %" PRIu64 " pool%s, %" PRIu64 " reset%s\n",
+                p->name[0] ? p->name : "(unnamed)", p->pools, p->pools == 1 ? "" : "s", p->resets,
+                p->resets == 1 ? "" : "s");
+        fprintf(o, "       %s allocations (%s), %s freed one by one, %s by resets\n",
+                fmt_count(c1, sizeof(c1), p->allocations), b1, fmt_count(c2, sizeof(c2), p->frees),
+                fmt_count(c3, sizeof(c3), p->reset_frees));
+        fprintf(o, "       peak live %s, leaked %s in %s blocks\n", b2, b3,
+                fmt_count(c1, sizeof(c1), p->leaked_allocations));
+    }
+}
+
 static const char *ending(const struct model_process *p)
 {
     if (p->end_reason == MODEL_END_STOPPED)
@@ -157,6 +201,7 @@ static void text_header(FILE *o, const struct model *m)
                 "it were not written, and blocks live then may have been freed since: they "
                 "are shown as live at the stop, not as leaks\n",
                 p->end_ns / 1e9, fmt_count(c1, sizeof(c1), (double)p->end_lost_events));
+    text_unseen(o, m);
     if (t->sampled)
         fprintf(o,
                 "sampled: one allocation per %" PRIu64
@@ -185,6 +230,9 @@ static void text_header(FILE *o, const struct model *m)
             fmt_count(c2, sizeof(c2), t->temporary_allocations),
             t->allocations > 0 ? 100 * t->temporary_allocations / t->allocations : 0);
     fprintf(o, "  lost events   %" PRIu64 "\n", t->lost_events);
+    if (t->api_allocations > 0)
+        fprintf(o, "  of the allocations, %s reported through include/heapspan.h\n",
+                fmt_count(c1, sizeof(c1), t->api_allocations));
 }
 
 int render_text(FILE *o, const struct model *m, const struct render_options *opt)
@@ -194,6 +242,7 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
     if (idx == NULL)
         return -ENOMEM;
     text_header(o, m);
+    text_pools(o, m, opt->top);
     for (int k = 0; k < rank_n_sections; k++) {
         const struct rank_section *sec = &rank_sections[k];
         int n = rank_sites(m, sec->metric, true, idx);

@@ -993,6 +993,10 @@ static void transcribe(const char *path, bool thread, uint64_t from, uint64_t to
         case RD_END:
             say(t, "end %d %" PRIu64 "\n", it.end_reason, it.count);
             break;
+        case RD_POOL:
+            say(t, "pool %d %" PRIx64 " %s %" PRIu64 "\n", it.pool_op, it.pool,
+                it.text != NULL ? it.text : "", it.count);
+            break;
         }
     }
     if (stop_after < 0) {

@@ -35,12 +35,13 @@ TEST_LOGBUILD := $(BUILD)/obj/tests/lib/logbuild.o
 
 ifneq ($(wildcard tests/unit/test_reader.c),)
 $(BUILD)/tests/unit/test_reader: tests/unit/test_reader.c $(BUILD)/obj/analyzer/reader.o \
+                                 $(BUILD)/obj/analyzer/pools.o $(BUILD)/obj/analyzer/liveset.o \
                                  $(BUILD)/obj/format/logfmt.o $(BUILD)/obj/format/evcodec.o \
                                  $(BUILD)/obj/util/heap.o $(BUILD)/obj/util/strbuf.o \
-                                 $(TEST_LOGBUILD)
+                                 $(BUILD)/obj/util/hashmap.o $(TEST_LOGBUILD)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -pthread
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $^ -lcmocka -lzstd -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_reader
 TEST_ARGS_test_reader := $(BUILD)/libheapspan.so
 endif
@@ -66,7 +67,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
 # the allocation failure tests must show no leak and no bad access. --wrap: each
 # allocation the aggregator makes fails in turn (free too, to count what is given back).
 TEST_AGG_SRCS := tests/unit/test_aggregate.c tests/lib/logbuild.c analyzer/aggregate.c \
-                 analyzer/replay.c analyzer/suppress.c \
+                 analyzer/replay.c analyzer/suppress.c analyzer/pools.c \
                  analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c format/logfmt.c \
                  format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
 $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
@@ -146,7 +147,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_tbuf
 # The replay engine, and the aggregator's points on it, on logs from tests/lib, with the
 # sanitizers.
 TEST_REPLAY_SRCS := tests/unit/test_replay.c tests/lib/logbuild.c analyzer/replay.c \
-                    analyzer/aggregate.c analyzer/suppress.c analyzer/reader.c \
+                    analyzer/aggregate.c analyzer/suppress.c analyzer/reader.c analyzer/pools.c \
                     analyzer/liveset.c analyzer/symbolize.c format/logfmt.c format/evcodec.c \
                     util/hashmap.c util/heap.c util/strbuf.c
 $(BUILD)/tests/unit/test_replay: $(TEST_REPLAY_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
@@ -161,7 +162,8 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_replay
 # on logs and snapshots. With the sanitizers; --wrap as test_aggregate's. Run from the
 # top directory: it reads tests/golden/logs.
 TEST_SNAPSHOT_SRCS := tests/unit/test_snapshot.c tests/lib/logbuild.c analyzer/session.c \
-                      analyzer/snapshot.c analyzer/aggregate.c analyzer/replay.c \
+                      analyzer/snapshot.c analyzer/aggregate.c analyzer/replay.c analyzer/pools.c \
+                      analyzer/allocdetect.c \
                       analyzer/suppress.c analyzer/reader.c analyzer/liveset.c \
                       analyzer/symbolize.c format/logfmt.c format/evcodec.c util/hashmap.c \
                       util/heap.c util/strbuf.c
@@ -192,3 +194,18 @@ $(BUILD)/tests/unit/test_escape: tests/unit/test_escape.c util/escape.c util/jso
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(filter %.c,$^) -lcmocka
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_escape
+
+# Pools of blocks reported through include/heapspan.h: resets turned into frees by the
+# reader (analyzer/pools.c), into the aggregator, with the sanitizers; each allocation
+# fails in turn (--wrap).
+TEST_POOLS_SRCS := tests/unit/test_pools.c tests/lib/logbuild.c analyzer/pools.c \
+                   analyzer/aggregate.c analyzer/replay.c analyzer/suppress.c analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c \
+                   format/logfmt.c format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
+$(BUILD)/tests/unit/test_pools: $(TEST_POOLS_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
+                                tests/lib/logbuild.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_POOLS_SRCS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
+	    -lcmocka -lzstd -ldw -lelf -liberty -lm -pthread
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_pools
