@@ -275,8 +275,9 @@ static int on_event(struct replay *p, const struct rd_item *it)
         const struct ls_block *b = ls_get(p->live, it->ev.addr);
         if (b != NULL && b->size == it->ev.size) {
             struct rp_stack *s = &p->stk[b->stack];
-            /* Not a change of what it holds: no save_peak. A peak copy then lacks
-             * the zero samples taken after that peak, which is what it should. */
+            /* Not a change of what it holds: no save_peak. At a peak point a stack
+             * then has the zero samples taken up to its first change after the peak
+             * (the blocks' contents are samples, not counts). */
             s->st.zero_sampled_bytes += (double)it->ev.size;
             s->st.zero_bytes += (double)it->ev.count;
         }
