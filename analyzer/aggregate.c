@@ -135,6 +135,11 @@ const struct rp_where *agg_where(const struct agg *a)
     return rp_where(a->rp);
 }
 
+const struct rp_timeline *agg_timeline(const struct agg *a)
+{
+    return rp_timeline(a->rp);
+}
+
 uint64_t agg_usable_size(uint64_t size, bool jemalloc)
 {
     return rp_usable_size(size, jemalloc);
