@@ -46,5 +46,6 @@ int render_write(const struct renderer *r, FILE *out, const struct model *m,
 int render_text(FILE *out, const struct model *m, const struct render_options *opt);
 int render_markdown(FILE *out, const struct model *m, const struct render_options *opt);
 int render_json(FILE *out, const struct model *m, const struct render_options *opt);
+int render_html(FILE *out, const struct model *m, const struct render_options *opt);
 
 #endif
