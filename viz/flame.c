@@ -442,8 +442,9 @@ static void emitted_fini(struct emitted *e)
     free(e->frames);
 }
 
-/* Preorder from the root; each node's children narrower than frac of every total go
- * into one "(smaller frames)" child, which has none of its own. */
+/* Preorder from the root, each node with its own values (less its children's); each
+ * node's children narrower than frac of every total go into one "(smaller frames)"
+ * child, which has none of its own. */
 static int emit_tree(struct emitted *e, struct ftree *t, double frac)
 {
     struct item {
@@ -476,7 +477,16 @@ static int emit_tree(struct emitted *e, struct ftree *t, double frac)
     while (n_stack > 0) {
         struct item it = stack[--n_stack];
         const struct tnode *n = &t->nodes[it.node];
-        if ((err = emit_node(e, t, it.depth, n->frame, n->v, n->b)) < 0)
+        /* What the node holds itself: the page adds its children's back. */
+        double own_v[NV], own_b[NV];
+        memcpy(own_v, n->v, sizeof(own_v));
+        memcpy(own_b, n->b, sizeof(own_b));
+        for (int c = n->first; c >= 0; c = t->nodes[c].next)
+            for (int k = 0; k < NV; k++) {
+                own_v[k] -= t->nodes[c].v[k];
+                own_b[k] -= t->nodes[c].b[k];
+            }
+        if ((err = emit_node(e, t, it.depth, n->frame, own_v, own_b)) < 0)
             goto out;
         double sv[NV] = { 0 }, sb[NV] = { 0 };
         bool small = false;
@@ -549,6 +559,21 @@ static int str_id(struct strtab *st, const char *s)
     return e->id;
 }
 
+/* A number in base 36, as the page's arrays carry them (parseInt(s, 36)); nothing for
+ * 0, so that the many zeros cost one comma each. */
+static void put_b36(FILE *o, uint64_t v)
+{
+    char buf[16];
+    int n = 0;
+    while (v > 0) {
+        int d = (int)(v % 36);
+        buf[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+        v /= 36;
+    }
+    while (n > 0)
+        fputc(buf[--n], o);
+}
+
 static void write_int_array(FILE *o, const int *a, int n)
 {
     fputc('[', o);
@@ -560,16 +585,29 @@ static void write_int_array(FILE *o, const int *a, int n)
     fputc(']', o);
 }
 
-/* Column k of the node values (NV per node). */
-static void write_value_array(FILE *o, const double *v, int n, int k)
+/* An array of non-negative integers as one string: base 36, comma-separated. */
+static void write_b36_ints(FILE *o, const int *a, int n)
 {
-    fputc('[', o);
+    fputc('"', o);
     for (int i = 0; i < n; i++) {
         if (i)
             fputc(',', o);
-        web_num(o, round(v[(size_t)i * NV + k]));
+        put_b36(o, a[i] > 0 ? (uint64_t)a[i] : 0);
     }
-    fputc(']', o);
+    fputc('"', o);
+}
+
+/* Column k of the node values (NV per node), rounded, likewise. */
+static void write_b36_values(FILE *o, const double *v, int n, int k)
+{
+    fputc('"', o);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputc(',', o);
+        double x = round(v[(size_t)i * NV + k]);
+        put_b36(o, x > 0 && x < 9e15 ? (uint64_t)x : 0);
+    }
+    fputc('"', o);
 }
 
 static const char *model_exe(const struct model *m)
@@ -697,23 +735,23 @@ static int write_data(FILE *o, const struct model *before, const struct model *a
     write_int_array(o, kind, e.n_frames);
     fputs(",\"inl\":", o);
     write_int_array(o, inl, e.n_frames);
-    fputs("},\"nodes\":{\"depth\":", o);
-    write_int_array(o, e.depth, e.n);
+    fprintf(o, "},\"nodes\":{\"n\":%d,\"depth\":", e.n);
+    write_b36_ints(o, e.depth, e.n);
     fputs(",\"frame\":", o);
-    write_int_array(o, e.frame, e.n);
-    fputs(",\"v\":[", o);
+    write_b36_ints(o, e.frame, e.n);
+    fputs(",\"self\":[", o);
     for (int k = 0; k < NV; k++) {
         if (k)
             fputc(',', o);
-        write_value_array(o, e.v, e.n, k);
+        write_b36_values(o, e.v, e.n, k);
     }
     fputc(']', o);
     if (before != NULL) {
-        fputs(",\"b\":[", o);
+        fputs(",\"baseSelf\":[", o);
         for (int k = 0; k < NV; k++) {
             if (k)
                 fputc(',', o);
-            write_value_array(o, e.b, e.n, k);
+            write_b36_values(o, e.b, e.n, k);
         }
         fputc(']', o);
     }

@@ -1,6 +1,6 @@
 /*
  * render.h - the model -> bytes: the renderers by name, one per file (text.c,
- * markdown.c, json.c), each reading only the model (analyzer/model.h), never the log.
+ * markdown.c, json.c, html.c), each reading only the model (analyzer/model.h), never the log.
  * A new output format is a new file and a line in render.c's table.
  *
  * Renderers are reentrant (any state is on the stack) and write to the caller's FILE.

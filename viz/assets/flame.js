@@ -90,17 +90,35 @@ var HeapspanFlame = (function () {
         }
     }
 
-    /* The tree of the data: parents, children as linked lists, values per column. */
+    /* One of the data's columns: base-36 integers, comma-separated, empty for 0. */
+    function column(s, n, Type) {
+        var a = new Type(n), start = 0, i = 0;
+        for (var j = 0; j <= s.length && i < n; j++) {
+            if (j === s.length || s.charCodeAt(j) === 44) {
+                if (j > start)
+                    a[i] = parseInt(s.substring(start, j), 36);
+                i++;
+                start = j + 1;
+            }
+        }
+        return a;
+    }
+
+    /* The tree of the data: parents, children as linked lists, values per column (each
+     * node's own in the data; here with its children's added). */
     function buildTree(d) {
-        var depth = d.nodes.depth, frameOf = d.nodes.frame, n = depth.length;
+        var n = d.nodes.n, depth = column(d.nodes.depth, n, Int32Array);
+        var cols = function (list) {
+            return list.map(function (s) { return column(s, n, Float64Array); });
+        };
         var t = {
             n: n,
             parent: new Int32Array(n),
             first: new Int32Array(n).fill(-1),
             next: new Int32Array(n).fill(-1),
-            frame: Int32Array.from(frameOf),
-            v: d.nodes.v.map(function (a) { return Float64Array.from(a); }),
-            b: d.nodes.b ? d.nodes.b.map(function (a) { return Float64Array.from(a); }) : null
+            frame: column(d.nodes.frame, n, Int32Array),
+            v: cols(d.nodes.self),
+            b: d.nodes.baseSelf ? cols(d.nodes.baseSelf) : null
         };
         var last = new Int32Array(n).fill(-1), stack = [];
         for (var i = 0; i < n; i++) {
@@ -116,6 +134,10 @@ var HeapspanFlame = (function () {
                 last[p] = i;
             }
         }
+        var all = t.b ? t.v.concat(t.b) : t.v;
+        for (i = n - 1; i > 0; i--)
+            for (var k = 0; k < all.length; k++)
+                all[k][t.parent[i]] += all[k][i];
         return t;
     }
 
