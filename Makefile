@@ -179,6 +179,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include tests/unit/unit.mk
 -include tests/report.mk
 -include tests/diff.mk
+-include tests/flame.mk
 -include tests/tests.mk
 -include bench/bench.mk
 

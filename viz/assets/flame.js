@@ -243,6 +243,11 @@ var HeapspanFlame = (function () {
         return this.metricInfo().bytes ? fmtBytes(v) : fmtCount(v);
     };
 
+    /* With the exact byte count beside the short form, where people check amounts. */
+    Widget.prototype.fmtExact = function (v) {
+        return this.metricInfo().bytes ? fmtBytes(v) + ' (' + fmtCount(v) + ' B)' : fmtCount(v);
+    };
+
     Widget.prototype.build = function () {
         var self = this, d = this.data, root = this.root;
         root.classList.add('hs-fg');
@@ -552,7 +557,7 @@ var HeapspanFlame = (function () {
                 if (fr.mod[f] !== null)
                     html += '<br>module ' + esc(fr.mod[f]) + ' (' + KIND_NAMES[fr.kind[f]] + ')';
             }
-            html += '<br>' + esc(m.label) + ': <b>' + esc(this.fmt(v[n])) + '</b> (' +
+            html += '<br>' + esc(m.label) + ': <b>' + esc(this.fmtExact(v[n])) + '</b> (' +
                 (total > 0 ? (100 * v[n] / total).toFixed(2) : '0') + '% of all';
             if (this.zoom !== 0 && v[this.zoom] > 0)
                 html += ', ' + (100 * v[n] / v[this.zoom]).toFixed(2) + '% of the zoomed';
@@ -564,8 +569,8 @@ var HeapspanFlame = (function () {
                 ' allocated in all';
             if (b) {
                 var delta = v[n] - b[n];
-                html += '<br>BASE ' + esc(this.fmt(b[n])) + ', change <b>' + (delta >= 0 ? '+' : '') +
-                    esc(this.fmt(delta)) + '</b>' + (b[n] === 0 && n !== 0 ? ' <b>(new)</b>' : '');
+                html += '<br>BASE ' + esc(this.fmtExact(b[n])) + ', change <b>' + (delta >= 0 ? '+' : '') +
+                    esc(this.fmtExact(delta)) + '</b>' + (b[n] === 0 && n !== 0 ? ' <b>(new)</b>' : '');
             }
         }
         var tip = this.tip;
