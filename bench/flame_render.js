@@ -1,8 +1,8 @@
 // flame_render.js - times heapspan's pages in headless Chromium (bench/flame-scale.sh):
-//   node bench/flame_render.js PAGE.html... 
-// For each page: the time from navigation to the flame graph's first drawing (the
-// widget's data-ready attribute), the DOM's frame count, and the time a click to zoom
-// and a search take to redraw. Needs playwright-core (NODE_PATH) and /usr/bin/chromium.
+//   node bench/flame_render.js PAGE.html...
+// For each page, three times: the time from navigation to the flame graph's first
+// drawing (the widget's data-ready attribute), the DOM's frame count, and the time a
+// click to zoom takes to redraw. Needs playwright-core (NODE_PATH) and /usr/bin/chromium.
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -17,7 +17,7 @@ const { chromium } = require('playwright-core');
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
       const t0 = Date.now();
       await page.goto('file://' + require('path').resolve(file), { waitUntil: 'domcontentloaded' });
-      await page.waitForSelector('.hs-flame[data-ready]', { timeout: 60000 });
+      await page.waitForSelector(".hs-flame[data-ready]", { timeout: 60000 });
       const wall = Date.now() - t0;
       const r = await page.evaluate(() => {
         const nav = performance.getEntriesByType('navigation')[0];
@@ -30,14 +30,6 @@ const { chromium } = require('playwright-core');
         const t = performance.now();
         f.click();
         return performance.now() - t;
-      });
-      const s = await page.evaluate(() => {
-        const w = document.querySelector('.hs-flame').__w;
-        const box = document.querySelector('.hs-fg-search');
-        const t = performance.now();
-        box.value = 'handle_1';
-        box.dispatchEvent(new Event('input'));
-        return new Promise(res => setTimeout(() => res(performance.now() - t - 80), 200));
       });
       console.log(`${file} run ${run + 1}: first drawing at ${r.ready.toFixed(0)} ms after navigation ` +
         `(DOMContentLoaded ${r.domLoaded.toFixed(0)} ms; ${wall} ms wall), ${r.frames} frames in the DOM; ` +
