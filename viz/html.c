@@ -272,6 +272,7 @@ static void chart(FILE *o, const struct model *m)
                 X(p->ns + tl->bucket_ns), Y(p->max_live));
     }
     fputs("\"/>\n", o);
+    /* Markers numbered at the foot of their line, clear of the peak's label. */
     for (int i = 0; i < tl->n_markers; i++) {
         const struct model_marker *mk = &tl->markers[i];
         fprintf(o,
@@ -279,7 +280,7 @@ static void chart(FILE *o, const struct model *m)
                 ") at %.3f s</title><line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
                 "<text x=\"%.1f\" y=\"%.1f\">#%d</text></g>\n",
                 i + 1, mk->kind, mk->serial, mk->ns / 1e9, X(mk->ns), X(mk->ns), CH_TOP, Y(0),
-                X(mk->ns) + 3, CH_TOP + 10, i + 1);
+                X(mk->ns) + 3, Y(0) - 4, i + 1);
     }
     double px = X(m->totals.peak_ns), py = Y(m->totals.peak_live_bytes);
     fmt_bytes(b, sizeof(b), m->totals.peak_live_bytes);
