@@ -254,9 +254,15 @@ static uint64_t location_of(struct pp *p, const struct model_frame *const *frame
     if (!added)
         return e->id;
     const struct model_frame *real = frames[n - 1];
-    uint64_t map = mapping_of(p, module_key(real), real);
+    /* The program's code is mapping 1's, whatever path its module was loaded by (a
+     * symlink, a relative argv[0]). */
+    uint64_t map = flame_frame_kind(p->m, real) == FLAME_KIND_PROGRAM
+                       ? 1
+                       : mapping_of(p, module_key(real), real);
     if (map == 0 || !grow(&p->loc_list, p->n_locs))
         return 0;
+    if (map == 1 && p->map_list[0]->f == NULL)
+        p->map_list[0]->f = real;
     struct locent *c = malloc(sizeof(*c));
     if (c == NULL)
         return 0;
