@@ -135,6 +135,11 @@ const struct rp_where *agg_where(const struct agg *a)
     return rp_where(a->rp);
 }
 
+const struct rp_timeline *agg_timeline(const struct agg *a)
+{
+    return rp_timeline(a->rp);
+}
+
 uint64_t agg_usable_size(uint64_t size, bool jemalloc)
 {
     return rp_usable_size(size, jemalloc);
@@ -143,6 +148,18 @@ uint64_t agg_usable_size(uint64_t size, bool jemalloc)
 /* ---- symbolizing and merging ---- */
 
 /* Frames of allocator wrappers and the profiler: the site is their caller. */
+
+/* A function of include/heapspan.h (heapspan_alloc, heapspan_pool_resize, ...,
+ * heapspan__boot_alloc): a plain C name with that prefix, or the same declared in C++
+ * (a parameter list follows) - never a name in a namespace or class of the program's
+ * that merely starts so, such as heapspan_test::make_box. */
+static bool api_frame(const char *fn)
+{
+    if (strncmp(fn, "heapspan_", 9) != 0)
+        return false;
+    size_t n = strcspn(fn, "(");
+    return memchr(fn, ':', n) == NULL && memchr(fn, '<', n) == NULL;
+}
 static bool allocator_frame(const char *fn)
 {
     static const char *const exact[] = {
@@ -194,9 +211,8 @@ static bool allocator_frame(const char *fn)
          * site is the code that asked it for memory. */
         "alloc::",
         "<alloc::",
-        /* include/heapspan.h's inline functions and the Rust crate of bindings/rust: a
-         * block reported through them is the caller's. */
-        "heapspan_",
+        /* The Rust crate of bindings/rust: a block reported through it is the
+         * caller's (include/heapspan.h's functions: api_frame below). */
         "<heapspan_alloc::",
         /* The allocator shim of rustc 1.7x and later, in the crate `__rustc`. */
         "__rustc::__rust_",
@@ -205,6 +221,8 @@ static bool allocator_frame(const char *fn)
     };
     if (fn == NULL)
         return false;
+    if (api_frame(fn))
+        return true;
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
         if (!strcmp(fn, exact[i]))
             return true;

@@ -78,6 +78,8 @@ int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
 const struct rp_where *agg_where(const struct agg *a);
 
 const struct agg_totals *agg_totals(const struct agg *a);
+/* The live total over time, up to the point (replay.h). */
+const struct rp_timeline *agg_timeline(const struct agg *a);
 int agg_n_sites(const struct agg *a);
 const struct model_site *agg_site(const struct agg *a, int i);
 int agg_n_functions(const struct agg *a);

@@ -29,8 +29,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MODEL_HIST_BUCKETS 40 /* log2 size classes: [2^k, 2^(k+1)) */
-#define MODEL_BLOAT_SITES  8  /* sites listed per bloated size */
+#define MODEL_HIST_BUCKETS     40   /* log2 size classes: [2^k, 2^(k+1)) */
+#define MODEL_BLOAT_SITES      8    /* sites listed per bloated size */
+#define MODEL_TIMELINE_POINTS  1024 /* buckets of the heap over time, at most */
+#define MODEL_TIMELINE_MARKERS 256  /* markers kept with their times (all are counted) */
 
 /* Numbers for one site, function or line. */
 struct model_stats {
@@ -211,6 +213,30 @@ struct model_totals {
     double api_allocations;   /* of allocations, those reported through the API */
 };
 
+/* One time bucket of the live total: [ns, ns + bucket_ns). */
+struct model_timeline_point {
+    double ns;                           /* the bucket's start, since the start of the log */
+    double max_live, min_live, end_live; /* bytes live: highest, lowest, at its last event */
+};
+
+struct model_marker {
+    double ns;
+    uint32_t serial;
+    const char *kind; /* "signal", "interval", "exec" or "?" */
+};
+
+/* Live bytes over time, for a chart: the log's events (up to the model's point) cut
+ * into at most MODEL_TIMELINE_POINTS buckets of equal length; a bucket without events
+ * holds the live total it inherits. The highest max_live is the peak, exactly. Empty
+ * (n_points 0) for a model read from a snapshot, which keeps no history. */
+struct model_timeline {
+    double bucket_ns;
+    int n_points;
+    const struct model_timeline_point *points; /* in time order */
+    int n_markers; /* the first MODEL_TIMELINE_MARKERS markers; totals.markers counts all */
+    const struct model_marker *markers;
+};
+
 struct model {
     struct model_process process;
     struct model_totals totals;
@@ -228,6 +254,7 @@ struct model {
     const struct model_pool *pools; /* most bytes allocated first */
     int n_unseen;
     const struct model_unseen *unseen; /* none unless few allocations went through malloc */
+    struct model_timeline timeline;
 };
 
 /* ---- a diff of two models: analyzer/diff.h makes it, viz/diff_*.c render it ---- */

@@ -968,6 +968,15 @@ static bool ahead_kind(const struct rd_log *r, uint8_t flags)
     return r->hdr.version >= 2 ? !(flags & LF_CHUNK_ZSTD) : (flags & LF_CHUNK_ZSTD) != 0;
 }
 
+/* What the read-ahead threads may hold: AHEAD_BYTES, but no more than a quarter of what
+ * the reader may hold for the log's size (held_max): a small hostile log must not get
+ * 32 MiB read ahead before the merge finds it too big (the memory bound would then
+ * depend on how far the threads got first). */
+static uint64_t ahead_budget(const struct rd_log *r)
+{
+    return r->held_max / 4 < AHEAD_BYTES ? r->held_max / 4 : AHEAD_BYTES;
+}
+
 /* While the merge works through one cycle's events, threads of their own read, check
  * and decompress the event chunks after them (a third of the reader's time), so that
  * read_chunk, which decides everything as before, finds them done. They take the next
@@ -984,7 +993,7 @@ static void *read_ahead(void *arg)
     pthread_mutex_lock(&r->ah_mu);
     while (zd != NULL) {
         while (!r->ah_stop && !r->ah_end &&
-               (r->ah_tail - r->ah_head == AHEAD_CHUNKS || r->ah_bytes >= AHEAD_BYTES))
+               (r->ah_tail - r->ah_head == AHEAD_CHUNKS || r->ah_bytes >= ahead_budget(r)))
             pthread_cond_wait(&r->ah_cv, &r->ah_mu);
         if (r->ah_stop || r->ah_end)
             break;
@@ -1016,6 +1025,14 @@ static void *read_ahead(void *arg)
              lf_crc32c(0, buf, stored) == crc;
         /* Version 1: a zstd frame of the records; 2: columns, each its own frame. */
         size_t len = !ok ? 0 : r->hdr.version < 2 ? rawlen : ec_unpacked_size(buf, stored);
+        if (ok && len != SIZE_MAX && len > rawlen) {
+            /* Columns unpack to more than the header's raw length says: what is held is
+             * the unpacked size, and the budget counts that. */
+            pthread_mutex_lock(&r->ah_mu);
+            r->ah_bytes += len - rawlen;
+            a->rawlen = (uint32_t)len;
+            pthread_mutex_unlock(&r->ah_mu);
+        }
         ok = ok && len != SIZE_MAX && reserve_bytes(&a->raw, &a->cap, len);
         if (ok && r->hdr.version < 2)
             ok = ZSTD_decompressDCtx(zd, a->raw, rawlen, buf, stored) == rawlen;

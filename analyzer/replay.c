@@ -38,6 +38,8 @@ struct replay {
 
     struct hmap threads;        /* of struct tstate */
     struct tstate *last_thread; /* in threads; NULL after it may have moved */
+
+    struct rp_timeline tl;
 };
 
 struct replay *rp_new(const struct rd_header *h, unsigned flags)
@@ -287,6 +289,55 @@ static int on_event(struct replay *p, const struct rd_item *it)
     return 0;
 }
 
+/* Two neighbouring buckets into one, the width doubled. */
+static void tl_halve(struct rp_timeline *tl)
+{
+    int n = (tl->n + 1) / 2;
+
+    for (int j = 0; j < n; j++) {
+        struct rp_timeline_point a = tl->pt[2 * j];
+        if (2 * j + 1 < tl->n) {
+            const struct rp_timeline_point *b = &tl->pt[2 * j + 1];
+            a.max = b->max > a.max ? b->max : a.max;
+            a.min = b->min < a.min ? b->min : a.min;
+            a.end = b->end;
+        }
+        tl->pt[j] = a;
+    }
+    tl->n = n;
+    tl->shift++;
+}
+
+/* After an event at time t: the live total in t's bucket. Items come in time order;
+ * one out of order (clock records are per thread) counts in the last bucket. */
+static inline void tl_note(struct rp_timeline *tl, uint64_t t, double live)
+{
+    if (tl->n == 0) {
+        tl->start = t;
+        tl->n = 1;
+        tl->pt[0] = (struct rp_timeline_point){ live > 0 ? live : 0, live < 0 ? live : 0, live };
+        return;
+    }
+    uint64_t i = t > tl->start ? (t - tl->start) >> tl->shift : 0;
+    while (i >= RP_TIMELINE_POINTS) {
+        tl_halve(tl);
+        i >>= 1;
+    }
+    if (i < (uint64_t)tl->n - 1)
+        i = (uint64_t)tl->n - 1;
+    struct rp_timeline_point *last = &tl->pt[tl->n - 1];
+    double prev = last->end;
+    while ((uint64_t)tl->n <= i) {
+        tl->pt[tl->n++] = (struct rp_timeline_point){ prev, prev, prev };
+        last = &tl->pt[tl->n - 1];
+    }
+    if (live > last->max)
+        last->max = live;
+    if (live < last->min)
+        last->min = live;
+    last->end = live;
+}
+
 int rp_feed(struct replay *p, const struct rd_item *it)
 {
     if (p->passed)
@@ -297,8 +348,12 @@ int rp_feed(struct replay *p, const struct rd_item *it)
         return RP_PASSED;
     }
     switch (it->kind) {
-    case RD_EVENT:
-        return on_event(p, it);
+    case RD_EVENT: {
+        int err = on_event(p, it);
+        if (err == 0)
+            tl_note(&p->tl, it->time, p->tot.live_bytes);
+        return err;
+    }
     case RD_MODULE:
         if (strstr(it->module->path, "libjemalloc") != NULL)
             p->jemalloc = true;
@@ -308,6 +363,9 @@ int rp_feed(struct replay *p, const struct rd_item *it)
         p->where.time = it->time;
         p->where.marker_serial = it->serial;
         p->where.marker_kind = it->marker_kind;
+        if (p->tl.n_markers < RP_TIMELINE_MARKERS)
+            p->tl.markers[p->tl.n_markers++] =
+                (struct rp_timeline_marker){ it->time, it->serial, it->marker_kind };
         if (p->stop.at == RP_AT_MARKER && p->tot.markers == p->stop.marker) {
             p->passed = true;
             p->where.reached = true;
@@ -390,6 +448,11 @@ bool rp_point_stack(const struct replay *p, uint32_t id, struct rp_stack *out)
 void rp_point_totals(const struct replay *p, struct rp_totals *out)
 {
     *out = p->stop.at == RP_AT_PEAK ? p->tot_at_peak : p->tot;
+}
+
+const struct rp_timeline *rp_timeline(const struct replay *p)
+{
+    return &p->tl;
 }
 
 const struct ls_map *rp_live(const struct replay *p)

@@ -95,6 +95,29 @@ struct rp_where {
     int marker_kind;
 };
 
+/* The live total over time (model.h's struct model_timeline, in ticks): buckets of
+ * 2^shift ticks from the first event's time, halved in number (neighbours merged,
+ * the width doubled) whenever an event falls past the last one, so that a log of any
+ * length fits; and the first markers with their times. Kept for every replay: one
+ * shift and compare per event. */
+#define RP_TIMELINE_POINTS  1024
+#define RP_TIMELINE_MARKERS 256
+
+struct rp_timeline {
+    uint64_t start; /* the first event's time */
+    unsigned shift;
+    int n; /* buckets in use */
+    struct rp_timeline_point {
+        double max, min, end;
+    } pt[RP_TIMELINE_POINTS];
+    int n_markers;
+    struct rp_timeline_marker {
+        uint64_t time;
+        uint32_t serial;
+        int kind; /* LF_MARKER_* */
+    } markers[RP_TIMELINE_MARKERS];
+};
+
 /* rp_feed's results besides 0 (counted) and a negative errno. */
 #define RP_PASSED 1 /* the point is behind: the item was ignored */
 #define RP_MARKER 2 /* with rp_pause_at_markers: a marker, counted; the state is its */
@@ -123,6 +146,9 @@ const struct rp_where *rp_where(const struct replay *p);
 uint32_t rp_n_stacks(const struct replay *p);
 bool rp_point_stack(const struct replay *p, uint32_t id, struct rp_stack *out);
 void rp_point_totals(const struct replay *p, struct rp_totals *out);
+
+/* The live total over time, up to the point (or now). */
+const struct rp_timeline *rp_timeline(const struct replay *p);
 
 /* The blocks live now (at the point, after rp_finish, except for the peak). */
 const struct ls_map *rp_live(const struct replay *p);

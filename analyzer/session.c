@@ -32,7 +32,9 @@ struct session {
     const char **argv;     /* the model's, pointing into the reader's */
     char *warning_text;    /* the reader's warnings, each line cut at its newline */
     const char **warnings; /* the model's, pointing into warning_text */
-    char err[1536];        /* room for the reader's message and what we add */
+    struct model_timeline_point *tl_points; /* the model's timeline */
+    struct model_marker *tl_markers;
+    char err[1536]; /* room for the reader's message and what we add */
 };
 
 static const char no_memory[] = "out of memory";
@@ -188,6 +190,44 @@ static int api_model(struct session *s, bool symbols)
     return err;
 }
 
+/* The replay's live total over time, in nanoseconds. */
+static int build_timeline(struct session *s)
+{
+    const struct rp_timeline *tl = agg_timeline(s->agg);
+    struct model_timeline *mt = &s->model.timeline;
+
+    if (tl->n > 0) {
+        s->tl_points = calloc((size_t)tl->n, sizeof(*s->tl_points));
+        if (s->tl_points == NULL)
+            return -ENOMEM;
+        for (int i = 0; i < tl->n; i++)
+            s->tl_points[i] = (struct model_timeline_point){
+                .ns = rd_ticks_to_ns(s->r, tl->start + ((uint64_t)i << tl->shift)),
+                .max_live = tl->pt[i].max,
+                .min_live = tl->pt[i].min,
+                .end_live = tl->pt[i].end,
+            };
+        mt->bucket_ns = rd_ticks_to_ns(s->r, tl->start + ((uint64_t)1 << tl->shift)) -
+                        rd_ticks_to_ns(s->r, tl->start);
+        mt->n_points = tl->n;
+        mt->points = s->tl_points;
+    }
+    if (tl->n_markers > 0) {
+        s->tl_markers = calloc((size_t)tl->n_markers, sizeof(*s->tl_markers));
+        if (s->tl_markers == NULL)
+            return -ENOMEM;
+        for (int i = 0; i < tl->n_markers; i++)
+            s->tl_markers[i] = (struct model_marker){
+                .ns = rd_ticks_to_ns(s->r, tl->markers[i].time),
+                .serial = tl->markers[i].serial,
+                .kind = marker_kind(tl->markers[i].kind),
+            };
+        mt->n_markers = tl->n_markers;
+        mt->markers = s->tl_markers;
+    }
+    return 0;
+}
+
 /* The model of the log just read and aggregated: the process, and the point's totals
  * and sites. */
 static int build_model(struct session *s, bool symbols)
@@ -223,7 +263,9 @@ static int build_model(struct session *s, bool symbols)
     m->process.point = point_of(s, s->opt.at, s->opt.at_marker, agg_where(s->agg), &m->totals);
     agg_fill_model(s->agg, m);
     int err = api_model(s, symbols);
-    return err < 0 ? err : split_warnings(s, rd_warnings(s->r));
+    if (err < 0 || (err = build_timeline(s)) < 0)
+        return err;
+    return split_warnings(s, rd_warnings(s->r));
 }
 
 /* The point asked for is beyond the log: say what the log has. */
@@ -455,6 +497,8 @@ void session_close(struct session *s)
     free(s->argv);
     free(s->warnings);
     free(s->warning_text);
+    free(s->tl_points);
+    free(s->tl_markers);
     free(s->path);
     free(s);
 }

@@ -134,5 +134,22 @@ bench-diff: all $(BENCH_DIR)/diff_scale
 
 .PHONY: bench-diff
 
+# The flame graph and the HTML report at scale (bench/flame-scale.sh): pages of 100,000
+# unique stacks, their size, and their time to draw in Chromium. Not part of `make bench`.
+BENCH_FLAME_SRCS := bench/flame_scale.c viz/web.c viz/flame.c viz/fmt.c viz/rank.c \
+                    viz/render.c viz/text.c viz/markdown.c viz/json.c viz/html.c \
+                    util/hashmap.c util/json.c util/strbuf.c $(WEB_ASSETS_C)
+
+$(BENCH_DIR)/flame_scale: $(BENCH_FLAME_SRCS) viz/flame.h viz/render.h viz/web.h \
+                          analyzer/model.h | $(BENCH_DIR)
+	@$(if $(BENCH_V),,echo "  CC      $@")
+	$(BENCH_Q)$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -I. -o $@ \
+	    $(BENCH_FLAME_SRCS) -lm
+
+bench-flame: all $(BENCH_DIR)/flame_scale
+	bench/flame-scale.sh --build-dir '$(BUILD)'
+
+.PHONY: bench-flame
+
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
 

@@ -8,11 +8,13 @@
 
 #include "analyzer/session.h"
 #include "cli/opts.h"
+#include "cli/output.h"
 #include "util/escape.h"
 #include "viz/render.h"
 
 static const char report_usage[] =
-    "usage: heapspan report [--top N] [--format text|json|markdown] [--from SECONDS]\n"
+    "usage: heapspan report [--top N] [--format text|json|markdown|html] [-o FILE]\n"
+    "                       [--from SECONDS]\n"
     "                       [--to SECONDS] [--debuginfo-path PATH] [--no-debuginfod]\n"
     "                       [--no-symbols] [--suppressions FILE]\n"
     "                       [--no-builtin-suppressions] LOG|SNAPSHOT\n"
@@ -21,13 +23,17 @@ static const char report_usage[] =
     "suppressed leaks apart. --from/--to keep the events between those times (seconds\n"
     "since the program started); chunks outside are not read. A snapshot (`heapspan\n"
     "snapshot`) is reported as the log was at its point.\n"
-    "JSON lists every site unless --top is given (docs/report-json.md).\n"
+    "JSON lists every site unless --top is given (docs/report-json.md). HTML is one\n"
+    "page that works offline: the summary, the heap over time, the rankings with their\n"
+    "stacks, bloated structs and a flame graph (docs/flame.md). -o FILE writes the\n"
+    "report there instead of stdout.\n"
     "\n" OPT_MODEL_USAGE;
 
 struct report_args {
     struct session_options open;
     const struct renderer *format;
-    int top; /* 0: the format's default */
+    const char *output; /* -o; NULL: stdout */
+    int top;            /* 0: the format's default */
 };
 
 /* "text, json or markdown": the renderers' names. */
@@ -50,20 +56,17 @@ static const char *format_names(char *buf, size_t cap)
 static int parse(int argc, char **argv, struct report_args *a)
 {
     static const struct option opts[] = {
-        { "top", required_argument, NULL, 't' },
-        { "format", required_argument, NULL, 'f' },
-        { "from", required_argument, NULL, 'F' },
-        { "to", required_argument, NULL, 'T' },
-        OPT_MODEL_LONGOPTS,
-        { "help", no_argument, NULL, OPT_HELP },
-        { NULL, 0, NULL, 0 },
+        { "top", required_argument, NULL, 't' },    { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' }, { "from", required_argument, NULL, 'F' },
+        { "to", required_argument, NULL, 'T' },     OPT_MODEL_LONGOPTS,
+        { "help", no_argument, NULL, OPT_HELP },    { NULL, 0, NULL, 0 },
     };
     struct opt_parser p;
     char names[64];
     long top;
     int c;
 
-    opt_init(&p, report_usage, argc, argv, "h", opts);
+    opt_init(&p, report_usage, argc, argv, "ho:", opts);
     while ((c = opt_next(&p)) != OPT_END) {
         if (opt_model(c, &a->open))
             continue;
@@ -79,6 +82,9 @@ static int parse(int argc, char **argv, struct report_args *a)
             a->format = render_find(optarg);
             if (a->format == NULL)
                 return opt_bad_value(&p, format_names(names, sizeof(names)));
+            break;
+        case 'o':
+            a->output = optarg;
             break;
         case 'F':
             if (!opt_seconds(&p, &a->open.from))
@@ -119,9 +125,19 @@ int cmd_report(int argc, char **argv)
     }
     const struct model *m = session_model(s);
     struct render_options ro = { a.top > 0 ? a.top : a.format->default_top };
-    int err = render_write(a.format, stdout, m, &ro);
+    FILE *out = out_open(a.output);
+    if (out == NULL) {
+        session_close(s);
+        return 2;
+    }
+    int err = render_write(a.format, out, m, &ro);
     if (err < 0) {
-        opt_error("cannot write the report: %s", strerror(-err));
+        opt_error("cannot write the report%s%s: %s", a.output ? " to " : "",
+                  a.output ? a.output : "", strerror(-err));
+        rc = 2;
+        if (out != stdout)
+            fclose(out);
+    } else if (out_close(out, a.output, "the report") < 0) {
         rc = 2;
     }
     for (int i = 0; a.format->echo_warnings && i < m->n_warnings; i++) {

@@ -26,6 +26,8 @@ static const struct command commands[] = {
       "write the heap at a point of a log (end, peak, marker) to a file" },
     { "dump", cmd_dump, "print a log's records, or their totals, live blocks or stacks" },
     { "diff", cmd_diff, "compare two recordings; fail when a total grew past a budget" },
+    { "flame", cmd_flame, "draw a flame graph of a recording (HTML page or SVG)" },
+    { "export", cmd_export, "write pprof, folded stacks or speedscope, or push to Pyroscope" },
     { "version", cmd_version, "print the version" },
     { "help", cmd_help, "print this list" },
 };

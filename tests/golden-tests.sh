@@ -51,6 +51,10 @@ declare -A SNAPS=(
 declare -A EXTRA=(
     [demo.report_window]="report --no-symbols --from 0.02 --to 0.05"
     [demo.report_json_window]="report --no-symbols --format json --from 0.02 --to 0.05"
+    [known_c.export_folded]="export --no-symbols --folded -"
+    [known_c.export_speedscope]="export --no-symbols --speedscope -"
+    [sampled.export_folded_allocated]="export --no-symbols --metric allocated --folded -"
+    [cxx.export_folded_leaked]="export --no-symbols --metric leaked --folded -"
 )
 
 cases=()

@@ -133,10 +133,11 @@ TEST_RUNNERS := tests/run-integration.sh tests/stress.sh tests/golden-tests.sh \
                 $(if $(TEST_REPORT_PROGS),tests/report-tests.sh) \
                 $(if $(TEST_REPORT_PROGS),tests/snapshot-tests.sh) \
                 $(if $(TEST_DIFF_PROGS),tests/diff-tests.sh) \
-                $(if $(TEST_API_PROGS),tests/api-tests.sh) tests/check-layers-test.sh
+                $(if $(TEST_API_PROGS),tests/api-tests.sh) \
+                $(if $(TEST_FLAME_DEPS),tests/flame-tests.sh) tests/check-layers-test.sh
 
 test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN) \
-      $(TEST_DIFF_PROGS) $(TEST_API_PROGS)
+      $(TEST_DIFF_PROGS) $(TEST_API_PROGS) $(TEST_FLAME_DEPS)
 	$(TEST_Q)pass=0; fail=0; \
 	run_unit() { \
 		bin=$$1; shift; \
@@ -153,6 +154,8 @@ test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT
 	run_script() { \
 		script=$$1; shift; \
 		{ HEAPSPAN='$(BUILD)/heapspan' SHIM='$(BUILD)/libheapspan.so' PROGS='$(TEST_PROGS_DIR)' \
+		  CI_PROGS='$(BUILD)/tests/ci' NODE_DIR='$(BUILD)/tests/node' \
+		  ARTIFACTS='$(BUILD)/tests/artifacts' \
 		  PYTHON='$(TEST_PYTHON)' HEAPSPAN_ASAN='$(TEST_REPORT_ASAN)' "$$script" "$$@"; \
 		  echo "$$?" > $(TEST_OUT).rc; } 2>&1 | tee $(TEST_OUT); \
 		rc=$$(cat $(TEST_OUT).rc); last=$$(tail -n 1 $(TEST_OUT)); \

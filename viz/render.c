@@ -5,11 +5,13 @@
 #include <string.h>
 
 /* text for people, json for scripts (docs/report-json.md), markdown for tickets and CI
- * summaries. JSON lists every site unless told otherwise. */
+ * summaries, html for a browser (one offline page with charts and a flame graph). JSON lists every
+ * site unless told otherwise. */
 static const struct renderer renderers[] = {
     { "text", NULL, render_text, 10, false },
     { "json", NULL, render_json, 0, true },
     { "markdown", "md", render_markdown, 10, true },
+    { "html", NULL, render_html, 10, true },
 };
 
 const struct renderer *render_find(const char *name)

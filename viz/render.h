@@ -1,6 +1,6 @@
 /*
  * render.h - the model -> bytes: the renderers by name, one per file (text.c,
- * markdown.c, json.c), each reading only the model (analyzer/model.h), never the log.
+ * markdown.c, json.c, html.c), each reading only the model (analyzer/model.h), never the log.
  * A new output format is a new file and a line in render.c's table.
  *
  * Renderers are reentrant (any state is on the stack) and write to the caller's FILE.
@@ -46,5 +46,6 @@ int render_write(const struct renderer *r, FILE *out, const struct model *m,
 int render_text(FILE *out, const struct model *m, const struct render_options *opt);
 int render_markdown(FILE *out, const struct model *m, const struct render_options *opt);
 int render_json(FILE *out, const struct model *m, const struct render_options *opt);
+int render_html(FILE *out, const struct model *m, const struct render_options *opt);
 
 #endif

@@ -22,7 +22,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -I. $(WAR
 FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 # The analyzer's sources as `heapspan report` links them, less the CLI.
-FUZZ_REPORT_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) \
+FUZZ_REPORT_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) $(WEB_ASSETS_C) \
                     tests/fuzz/fuzzlib.c tests/fuzz/fuzzreport.c
 FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 

@@ -539,6 +539,78 @@ static void aggregate_at_marker(void **state)
     items_done(&in);
 }
 
+/* The live total over time (rp_timeline) of the log above: buckets of one tick from
+ * the first event (100), each holding the live total it starts with, its highest,
+ * lowest and last; the markers with their times and kinds. Up to marker 1, it stops
+ * there. */
+static void timeline(void **state)
+{
+    char path[PATH_MAX];
+    struct items in;
+
+    (void)state;
+    write_log("timeline.hsl", path, sizeof(path));
+    read_items(path, &in);
+    struct replay *p = replay_to(&in, NULL);
+    const struct rp_timeline *tl = rp_timeline(p);
+    assert_int_equal(tl->start, T0 + 100);
+    assert_int_equal(tl->shift, 0);
+    assert_int_equal(tl->n, 91); /* 100 .. 190 */
+    static const struct {
+        int at;
+        double max, min, end;
+    } want[] = {
+        { 0, 100, 0, 100 },    { 5, 100, 100, 100 },    { 10, 300, 100, 300 },
+        { 20, 300, 200, 200 }, { 40, 1200, 200, 1200 }, { 50, 1200, 200, 200 },
+        { 60, 600, 200, 600 }, { 80, 650, 600, 650 },   { 90, 650, 450, 450 },
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct rp_timeline_point *pt = &tl->pt[want[i].at];
+        if (pt->max != want[i].max || pt->min != want[i].min || pt->end != want[i].end)
+            fail_msg("bucket %d: expected %g/%g/%g vs got %g/%g/%g", want[i].at, want[i].max,
+                     want[i].min, want[i].end, pt->max, pt->min, pt->end);
+    }
+    assert_int_equal(tl->n_markers, 2);
+    assert_int_equal(tl->markers[0].time, T0 + 130);
+    assert_int_equal(tl->markers[0].kind, LF_MARKER_SIGNAL);
+    assert_int_equal(tl->markers[1].time, T0 + 170);
+    assert_int_equal(tl->markers[1].serial, 2);
+    rp_free(p);
+
+    const struct rp_point m1 = { .at = RP_AT_MARKER, .marker = 1 };
+    p = replay_to(&in, &m1);
+    tl = rp_timeline(p);
+    assert_int_equal(tl->n, 21); /* up to the free at 120 */
+    assert_int_equal(tl->n_markers, 1);
+    rp_free(p);
+    items_done(&in);
+}
+
+/* 5,000 allocations of one byte, one a tick: past 1,024 buckets, neighbours merge and
+ * the width doubles, to 8 ticks (625 buckets); each bucket still holds its exact
+ * highest, lowest and last, and the highest of all is the peak. */
+static void timeline_halves(void **state)
+{
+    struct rd_header h = { 0 };
+    struct replay *p = rp_new(&h, 0);
+    (void)state;
+    assert_non_null(p);
+    for (int i = 0; i < 5000; i++) {
+        struct rd_item it = { .kind = RD_EVENT, .time = T0 + (uint64_t)i, .tid = 1 };
+        it.ev = lb_ev_alloc(LF_FN_MALLOC, it.time, 0x10000 + 16 * (uint64_t)i, 1, 1);
+        assert_int_equal(rp_feed(p, &it), 0);
+    }
+    rp_finish(p);
+    const struct rp_timeline *tl = rp_timeline(p);
+    assert_int_equal(tl->shift, 3);
+    assert_int_equal(tl->n, 625);
+    assert_true(tl->pt[0].max == 8 && tl->pt[0].min == 0 && tl->pt[0].end == 8);
+    for (int j = 1; j < tl->n; j++)
+        if (tl->pt[j].max != 8 * j + 8 || tl->pt[j].min != 8 * j || tl->pt[j].end != 8 * j + 8)
+            fail_msg("bucket %d: %g/%g/%g", j, tl->pt[j].max, tl->pt[j].min, tl->pt[j].end);
+    rp_free(p);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -564,6 +636,8 @@ int main(void)
         cmocka_unit_test(at_time),
         cmocka_unit_test(unweighted_and_replaced),
         cmocka_unit_test(aggregate_at_marker),
+        cmocka_unit_test(timeline),
+        cmocka_unit_test(timeline_halves),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

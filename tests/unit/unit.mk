@@ -121,6 +121,18 @@ $(BUILD)/tests/unit/test_diff_render: $(TEST_DIFF_RENDER_SRCS) analyzer/diff.h a
 	    -o $@ $(TEST_DIFF_RENDER_SRCS) -lcmocka -lm
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_diff_render
 
+# The flame graph's data and the exports on a model built by hand, with the sanitizers.
+TEST_FLAME_SRCS := tests/unit/test_flame.c viz/flame.c viz/folded.c viz/speedscope.c \
+                   viz/pprof.c viz/web.c viz/fmt.c util/hashmap.c util/json.c util/strbuf.c \
+                   util/pbuf.c util/gzip.c util/escape.c $(WEB_ASSETS_C)
+$(BUILD)/tests/unit/test_flame: $(TEST_FLAME_SRCS) viz/flame.h viz/export.h viz/web.h \
+                                analyzer/model.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_FLAME_SRCS) -lcmocka -lz -lm
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_flame
+
 # The shim's threaded core (buffers, writer and reaper, stacks, the recording core) in a
 # program built with ThreadSanitizer; test_tbuf.c says why the preloaded shim cannot be.
 # Its own objects: the shim's sources with the shim's flags, plus -fsanitize=thread.
