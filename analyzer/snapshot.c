@@ -510,6 +510,8 @@ static void *vec_push(struct vec *v)
 /* Appends n elements; false when out of memory. */
 static bool vec_append(struct vec *v, const void *src, size_t n)
 {
+    if (n == 0) /* an empty string first: v->p may still be NULL, not to be offset */
+        return true;
     if (v->n + n > v->cap) {
         size_t cap = v->cap ? v->cap : 64;
         while (cap < v->n + n)
@@ -562,6 +564,7 @@ struct reader {
     struct vec argv;        /* uint32_t */
     struct vec warnings;    /* uint32_t */
     bool have_process, have_totals, have_end;
+    double live_bytes_sum, live_blocks_sum; /* of the sites read, in magnitude */
     struct {
         uint32_t log_path, exe, marker_kind;
         struct model_process p;
@@ -627,6 +630,8 @@ static int get_f(struct reader *rd, const char *field, double *v)
     memcpy(v, &bits, sizeof(*v));
     if (!isfinite(*v))
         return bad(rd, "%s is not a finite number", field);
+    if (fabs(*v) > SF_MAX_NUMBER)
+        return bad(rd, "%s %g is beyond 2^128, more than any log counts", field, *v);
     rd->p += 8;
     return 0;
 }
@@ -819,8 +824,19 @@ static int read_site(struct reader *rd)
             (err = get_f(rd, "histogram count", &c)) < 0)
             return err;
         /* A newer writer's finer sizes go to the last bucket, as the largest do. */
-        st->hist[v < MODEL_HIST_BUCKETS ? v : MODEL_HIST_BUCKETS - 1] += c;
+        double *h = &st->hist[v < MODEL_HIST_BUCKETS ? v : MODEL_HIST_BUCKETS - 1];
+        *h += c;
+        if (fabs(*h) > SF_MAX_NUMBER)
+            return bad(rd, "histogram bucket %llu: the counts add up beyond 2^128",
+                       (unsigned long long)v);
     }
+    /* The totals a reader remakes from the sites' live blocks (snap_apply_rules) must
+     * be numbers it reads too. */
+    rd->live_bytes_sum += fabs(st->live_bytes);
+    rd->live_blocks_sum += fabs(st->live_blocks);
+    if (rd->live_bytes_sum > SF_MAX_NUMBER || rd->live_blocks_sum > SF_MAX_NUMBER)
+        return bad(rd, "the sites' live %s add up beyond 2^128",
+                   rd->live_bytes_sum > SF_MAX_NUMBER ? "bytes" : "blocks");
     if ((err = get_n(rd, "leak kind", MODEL_LEAK_SUPPRESSED, &v)) < 0)
         return err;
     s->kind = (enum model_leak_kind)v;
@@ -846,9 +862,10 @@ static int read_bloat(struct reader *rd)
         (err = get_n(rd, "sites listed", MODEL_BLOAT_SITES, &listed)) < 0)
         return err;
     b->n_sites = (int)v;
-    if (listed > v)
-        return bad(rd, "%llu sites listed of %llu", (unsigned long long)listed,
-                   (unsigned long long)v);
+    /* The renderers show the first MODEL_BLOAT_SITES of n_sites: each must be there. */
+    if (listed != (v < MODEL_BLOAT_SITES ? v : MODEL_BLOAT_SITES))
+        return bad(rd, "%llu sites listed of %llu: the first %d are", (unsigned long long)listed,
+                   (unsigned long long)v, MODEL_BLOAT_SITES);
     for (uint64_t k = 0; k < listed; k++) {
         if ((err = get_u(rd, "site", &v)) < 0)
             return err;

@@ -7,10 +7,11 @@
  *
  * Writing is deterministic: the same model gives the same bytes. Reading checks
  * everything before use - the magic, the version (another major version is refused,
- * naming both), both checksums, every length, count, string and frame id - and
- * allocates only what the checked counts allow; snap_read_mem reads a buffer, so a
- * fuzzer can call it directly. A failure is one message, "<file>: byte <offset>: <what>"
- * (an offset in the decompressed body says so).
+ * naming both), both checksums, every length, count, number (SF_MAX_NUMBER), string
+ * and frame id - and allocates only what the checked counts allow. Whatever it reads,
+ * snap_encode writes and it reads again to the same bytes. snap_read_mem reads a
+ * buffer, so a fuzzer can call it directly (tests/fuzz/snapshot.c). A failure is one message,
+ * "<file>: byte <offset>: <what>" (an offset in the decompressed body says so).
  *
  * One thread per snapshot. Allocates; snap_free frees the model and all it points to.
  * Functions return 0 or a negative errno: -ENOMEM, -EIO (zstd, a write), -EINVAL (not

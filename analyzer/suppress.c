@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/escape.h"
+
 struct user_rule {
     char *pattern;
 };
@@ -259,8 +261,12 @@ int sup_load(struct sup_rules *r, const char *path, char *err, size_t err_cap)
         }
         char *colon = memchr(s, ':', (size_t)(e - s));
         if (colon == NULL) {
-            snprintf(err, err_cap, "%s:%d: expected TYPE:PATTERN, as leak:my_function, vs '%.*s'",
-                     path, lineno, (int)(e - s > 60 ? 60 : e - s), s);
+            /* The line as a terminal may show it: a file's bytes, escaped, cut short. */
+            char shown[64];
+            *e = '\0';
+            esc_text(shown, sizeof(shown), s);
+            snprintf(err, err_cap, "%s:%d: expected TYPE:PATTERN, as leak:my_function, vs '%s'",
+                     path, lineno, shown);
             rc = -EINVAL;
             break;
         }

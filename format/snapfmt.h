@@ -60,6 +60,7 @@
  *                   (kind str, name str, size u, hole_bytes u, padding_bytes u,
  *                   n_members u, (name str, type_name str, offset u, size u,
  *                   bit_offset u, bit_size u, hole_after u)[n_members])[n_types]
+ *                   (n_listed: the first min(n_sites, MODEL_BLOAT_SITES) sites, 8)
  *   SF_REC_WARNING  text str
  *   SF_REC_END      n_strings u, n_frames u, n_sites u, n_bloats u, n_warnings u: what
  *                   came before, checked
@@ -93,6 +94,11 @@
 #define SF_MAX_FRAMES 65536        /* frames of one site (pcs and the frames inlined in them) */
 #define SF_MAX_HIST   64           /* histogram buckets of one site */
 #define SF_MAX_ARGS   (1 << 20)
+/* The magnitude of any number (f): no log counts more than 2^64 events of 2^64 bytes.
+ * Sums a reader makes from numbers so bounded stay finite; the numbers it keeps from a
+ * sum (a site's histogram buckets, the totals remade from the sites' live blocks) are
+ * checked against the same bound, so that what it writes back it reads. */
+#define SF_MAX_NUMBER 0x1p128
 
 enum sf_rec {
     SF_REC_STRING = 1,

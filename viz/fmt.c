@@ -74,10 +74,14 @@ const char *fmt_point(char *buf, size_t cap, const struct model_point *p)
     case MODEL_AT_PEAK:
         snprintf(buf, cap, "the peak (%.3f s)", p->ns / 1e9);
         break;
-    case MODEL_AT_MARKER:
-        snprintf(buf, cap, "marker %u (%s, serial %u, %.3f s)", p->marker, p->marker_kind,
-                 p->marker_serial, p->ns / 1e9);
+    case MODEL_AT_MARKER: {
+        /* A snapshot's string: any bytes. */
+        char kind[64];
+        esc_text(kind, sizeof(kind), p->marker_kind != NULL ? p->marker_kind : "");
+        snprintf(buf, cap, "marker %u (%s, serial %u, %.3f s)", p->marker, kind, p->marker_serial,
+                 p->ns / 1e9);
         break;
+    }
     case MODEL_AT_TIME:
         snprintf(buf, cap, "%.3f s", p->ns / 1e9);
         break;

@@ -25,7 +25,7 @@ const char *fmt_count(char *buf, size_t cap, double v);
 const char *fmt_frame(char *buf, size_t cap, const struct model_frame *f);
 
 /* Where a model stands: "the end", "the peak (1.234 s)", "marker 2 (signal, serial 2,
- * 1.234 s)", "1.500 s". Returns buf. */
+ * 1.234 s)", "1.500 s"; the marker's kind escaped (util/escape.h). Returns buf. */
 const char *fmt_point(char *buf, size_t cap, const struct model_point *p);
 
 #endif

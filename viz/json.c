@@ -41,7 +41,8 @@ static void key_str(struct json *j, const char *key, const char *s)
 static void key_share(struct json *j, const char *key, bool known, double share)
 {
     json_key(j, key);
-    if (known)
+    /* A snapshot's numbers may make a share JSON cannot hold (a tiny denominator). */
+    if (known && isfinite(share))
         json_rawf(j, "%.4f", share);
     else
         json_null(j);

@@ -206,7 +206,9 @@ static void md_bloats(FILE *o, const struct model *m, int top)
             fputc('`', o);
         }
         for (int t = 0; t < b->n_types && t < 2; t++) {
-            fprintf(o, "; %s `", b->types[t].kind);
+            fputs("; ", o);
+            esc_fputs(b->types[t].kind, o);
+            fputs(" `", o);
             esc_fputs(b->types[t].name, o);
             fprintf(o, "`: %" PRIu64 " B of holes, %" PRIu64 " B of padding",
                     b->types[t].hole_bytes, b->types[t].padding_bytes);

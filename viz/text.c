@@ -64,7 +64,10 @@ static void text_set_apart(FILE *o, const struct model *m, enum model_leak_kind 
         fmt_frame(fr, sizeof(fr), s->frames[0]);
         fprintf(o, "  #%-2d %10s in %s blocks  %s\n", r + 1, b,
                 fmt_count(c, sizeof(c), s->st.live_blocks), fr);
-        fprintf(o, "       %s\n", s->leak_rule != NULL ? s->leak_rule : "");
+        /* A user's pattern, or a snapshot's string: escaped as a log's are. */
+        fputs("       ", o);
+        esc_fputs(s->leak_rule != NULL ? s->leak_rule : "", o);
+        fputc('\n', o);
         for (int k = 1; k < s->n_frames && k < TEXT_FRAMES; k++) {
             fmt_frame(fr, sizeof(fr), s->frames[k]);
             fprintf(o, "         %s%s\n", s->frames[k]->inlined ? "(inlined) " : "", fr);
@@ -76,7 +79,9 @@ static void text_set_apart(FILE *o, const struct model *m, enum model_leak_kind 
 
 static void text_struct(FILE *o, const struct model_struct *st)
 {
-    fprintf(o, "    %s ", st->kind);
+    fputs("    ", o);
+    esc_fputs(st->kind, o); /* "struct" from DWARF; a snapshot's string: any bytes */
+    fputc(' ', o);
     esc_fputs(st->name[0] ? st->name : "<anonymous>", o);
     fprintf(o, " (%" PRIu64 " B): ", st->size);
     for (int k = 0; k < st->n_members && k < 12; k++) {

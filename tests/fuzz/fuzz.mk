@@ -29,7 +29,7 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # ---- the targets: FUZZ_SRCS_<t>, FUZZ_LIBS_<t>, FUZZ_MAX_LEN_<t>, FUZZ_SEEDS_<t> ----
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
-FUZZ_TARGETS := reader meta evcodec bytesize escape
+FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -53,6 +53,14 @@ FUZZ_MAX_LEN_bytesize := 64
 FUZZ_SRCS_escape := tests/fuzz/escape.c tests/fuzz/fuzzlib.c util/escape.c util/json.c
 FUZZ_MAX_LEN_escape := 4096
 
+FUZZ_SRCS_snapshot := tests/fuzz/snapshot.c $(FUZZ_REPORT_SRCS)
+FUZZ_LIBS_snapshot := $(FUZZ_REPORT_LIBS)
+FUZZ_MAX_LEN_snapshot := 16384
+FUZZ_SEEDS_snapshot := $(FUZZ_DIR)/seeds/snapshot
+
+FUZZ_SRCS_suppress := tests/fuzz/suppress.c tests/fuzz/fuzzlib.c analyzer/suppress.c util/escape.c
+FUZZ_MAX_LEN_suppress := 4096
+
 # ---- building ----
 
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
@@ -74,9 +82,31 @@ $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULE,$(t))))
 
 # The seeds made by tests/lib/mklog.c, one directory per target that has some.
 $(FUZZ_DIR)/seeds/.made: $(TEST_MKLOG)
-	$(Q)rm -rf $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/seeds/reader $(FUZZ_DIR)/seeds/meta \
-	    $(FUZZ_DIR)/seeds/evcodec
+	$(Q)rm -rf $(FUZZ_DIR)/seeds/reader $(FUZZ_DIR)/seeds/meta $(FUZZ_DIR)/seeds/evcodec && \
+	    mkdir -p $(FUZZ_DIR)/seeds/reader $(FUZZ_DIR)/seeds/meta $(FUZZ_DIR)/seeds/evcodec
 	$(Q)$(TEST_MKLOG) $(FUZZ_DIR)/seeds seeds
+	$(Q)touch $@
+
+# The snapshot target's: the golden logs' snapshots, with and without symbols, then
+# tests/fuzz/mksnap.c's (a model by hand, and damaged variants of every snapshot there).
+FUZZ_MKSNAP := $(FUZZ_DIR)/mksnap
+FUZZ_MKSNAP_OBJS := $(BUILD)/obj/tests/fuzz/mksnap.o \
+                    $(patsubst %.c,$(BUILD)/obj/%.o,$(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS))
+-include $(wildcard $(BUILD)/obj/tests/fuzz/*.d)
+
+$(FUZZ_MKSNAP): $(FUZZ_MKSNAP_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(CLI_LIBS)
+
+$(FUZZ_DIR)/seeds/snapshot/.made: $(FUZZ_MKSNAP) $(BUILD)/heapspan $(wildcard tests/golden/logs/*.hsl)
+	$(Q)rm -rf $(dir $@) && mkdir -p $(dir $@)
+	$(Q)for log in tests/golden/logs/*.hsl; do \
+	    name=$$(basename $$log .hsl); \
+	    $(BUILD)/heapspan snapshot --no-symbols -o $(dir $@)golden-$$name.hsnap $$log 2>/dev/null && \
+	    $(BUILD)/heapspan snapshot -o $(dir $@)golden-$$name-sym.hsnap $$log 2>/dev/null || exit 1; \
+	done
+	$(Q)$(FUZZ_MKSNAP) $(dir $@)
 	$(Q)touch $@
 
 # The list tests/fuzz-tests.sh runs: a line per target, "NAME MAX_LEN SEED_DIR...".
@@ -84,7 +114,7 @@ $(FUZZ_DIR)/targets: tests/fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(Q)printf '%s\n' $(foreach t,$(FUZZ_TARGETS),'$(t) $(FUZZ_MAX_LEN_$(t)) $(wildcard tests/fuzz/corpus/$(t)) $(FUZZ_SEEDS_$(t))') >$@
 
-fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/seeds/.made $(FUZZ_DIR)/targets
+fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/seeds/.made $(FUZZ_DIR)/seeds/snapshot/.made $(FUZZ_DIR)/targets
 
 # ---- running ----
 

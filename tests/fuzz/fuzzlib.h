@@ -27,12 +27,17 @@ bool fz_json_valid(const char *s, size_t n, const char **why, size_t *at);
  * no DEL, no C1). */
 bool fz_text_safe(const char *s, size_t n, size_t *at);
 
+struct model;
+
 /* Opens the log at path as `heapspan report --no-symbols` does (on the reader's thread
  * or on threads of its own), renders the model in every format, and checks each
  * output: JSON with fz_json_valid, text and markdown with fz_text_safe. A log the
  * reader refuses is fine; a crash, a leak or a failed check is not. Defined in
  * fuzzreport.c, which links the analyzer and the renderers. */
 void fz_report(const char *path, bool threads);
+
+/* Renders m in every format and checks each output as fz_report does (fuzzreport.c). */
+void fz_render(const struct model *m);
 
 /* Prints what and where, then aborts. */
 void fz_fail(const char *what, const char *detail, size_t at) __attribute__((noreturn));

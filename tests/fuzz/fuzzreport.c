@@ -1,4 +1,5 @@
-/* fuzzreport.c - fz_report: a log through the session and every renderer (fuzzlib.h). */
+/* fuzzreport.c - fz_report and fz_render: a log through the session, a model through
+ * every renderer (fuzzlib.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,20 +8,8 @@
 #include "tests/fuzz/fuzzlib.h"
 #include "viz/render.h"
 
-void fz_report(const char *path, bool threads)
+void fz_render(const struct model *m)
 {
-    struct session_options opt = {
-        .path = path, .to = -1, .symbols = false, .aggregate = true, .in_order = !threads
-    };
-    struct session *s = NULL;
-
-    if (session_open(&opt, &s) < 0) {
-        if (session_error(s)[0] == '\0')
-            fz_fail("session_open", "failed without a message", 0);
-        session_close(s);
-        return;
-    }
-    const struct model *m = session_model(s);
     int n;
     const struct renderer *list = render_list(&n);
     for (int i = 0; i < n; i++) {
@@ -50,5 +39,21 @@ void fz_report(const char *path, bool threads)
         }
         free(out);
     }
+}
+
+void fz_report(const char *path, bool threads)
+{
+    struct session_options opt = {
+        .path = path, .to = -1, .symbols = false, .aggregate = true, .in_order = !threads
+    };
+    struct session *s = NULL;
+
+    if (session_open(&opt, &s) < 0) {
+        if (session_error(s)[0] == '\0')
+            fz_fail("session_open", "failed without a message", 0);
+        session_close(s);
+        return;
+    }
+    fz_render(session_model(s));
     session_close(s);
 }

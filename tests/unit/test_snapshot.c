@@ -842,6 +842,78 @@ static void damaged_body_fuzz(void **state)
     free(b);
 }
 
+/* The hand model, changed by change, encoded: refused with want_words. */
+static void expect_hand_refused(void (*change)(struct hand *), const char *want_words)
+{
+    struct hand *h = malloc(sizeof(*h));
+    uint8_t *b;
+    size_t len;
+
+    assert_non_null(h);
+    make_hand(h);
+    change(h);
+    assert_int_equal(snap_encode(&h->m, &b, &len), 0);
+    expect_error(b, len, -EINVAL, want_words);
+    free(b);
+    hand_fini(h);
+    free(h);
+}
+
+static void frees_beyond(struct hand *h)
+{
+    h->sites[1].st.frees = 0x1p129;
+}
+
+static void live_bytes_add_up(struct hand *h)
+{
+    for (int i = 0; i < 3; i++)
+        h->sites[i].st.live_bytes = -0x1p127; /* in magnitude: a subset could add up */
+}
+
+/* Numbers no log could count were read, and sums of them made totals the writer wrote
+ * and the reader then refused (inf and beyond); a denominator near 0 made a share
+ * JSON cannot hold. Now any number beyond 2^128 is refused, and so is a sum the reader
+ * would keep. */
+static void numbers_bounded(void **state)
+{
+    (void)state;
+    expect_hand_refused(frees_beyond, "site record: frees");
+    expect_hand_refused(frees_beyond, "beyond 2^128");
+    expect_hand_refused(live_bytes_add_up, "the sites' live bytes add up beyond 2^128");
+}
+
+/* A bloat listing fewer of its sites than it has left the renderers reading site 0,
+ * or a site that is not there when there are none (a crash). */
+static void bloat_sites_listed(void **state)
+{
+    size_t len, raw, n2;
+    uint8_t *b = hand_snapshot(&len);
+    uint8_t *body = body_of(b, len, &raw);
+    bool found = false;
+
+    (void)state;
+    for (const uint8_t *p = body; p < body + raw;) {
+        uint64_t type, rlen;
+        assert_true(lf_get_varint(&p, body + raw, &type));
+        assert_true(lf_get_varint(&p, body + raw, &rlen));
+        if (type == SF_REC_BLOAT) {
+            /* size u (16: one byte), four doubles, then n_sites u (2: one byte) */
+            uint8_t *n_sites = body + (p - body) + 1 + 4 * 8;
+            assert_int_equal(*n_sites, 2);
+            *n_sites = 3;
+            found = true;
+            break;
+        }
+        p += rlen;
+    }
+    assert_true(found);
+    uint8_t *v = rebuild(body, raw, lf_get_u32(b + 36), SF_MAJOR, SF_MINOR, &n2);
+    expect_error(v, n2, -EINVAL, "2 sites listed of 3: the first 8 are");
+    free(v);
+    free(body);
+    free(b);
+}
+
 /* ---- each allocation failing in turn ---- */
 
 static void allocation_failures(void **state)
@@ -1062,6 +1134,7 @@ int main(void)
         cmocka_unit_test(round_trip_synthetic), cmocka_unit_test(round_trip_golden_logs),
         cmocka_unit_test(round_trip_by_hand),   cmocka_unit_test(damaged),
         cmocka_unit_test(newer_minor_version),  cmocka_unit_test(damaged_body_fuzz),
+        cmocka_unit_test(numbers_bounded),      cmocka_unit_test(bloat_sites_listed),
         cmocka_unit_test(allocation_failures),  cmocka_unit_test(session_marker_beyond),
         cmocka_unit_test(session_every_marker), cmocka_unit_test(session_snapshot_suppressions),
     };

@@ -192,6 +192,14 @@ static void user_rules(void **state)
     if (strncmp(err, want, strlen(want)) != 0)
         fail_msg("expected '%s...' vs got '%s'", want, err);
     sup_free(r);
+    /* The bad line is shown escaped: a file's escape sequences never reach the terminal. */
+    write_file("esc.supp", "\x1b]0;title\x07\x1b[2J\xc3 \xe2\x82\xac\n", path, sizeof(path));
+    r = sup_new(true);
+    assert_non_null(r);
+    assert_int_equal(sup_load(r, path, err, sizeof(err)), -EINVAL);
+    if (strstr(err, "vs '\\x1b]0;title\\x07\\x1b[2J\\xc3 \xe2\x82\xac'") == NULL)
+        fail_msg("expected the line escaped vs got '%s'", err);
+    sup_free(r);
     write_file("empty.supp", "leak:\n", path, sizeof(path));
     r = sup_new(true);
     assert_non_null(r);

@@ -69,7 +69,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
 TEST_AGG_SRCS := tests/unit/test_aggregate.c tests/lib/logbuild.c analyzer/aggregate.c \
                  analyzer/replay.c analyzer/suppress.c analyzer/pools.c \
                  analyzer/reader.c analyzer/liveset.c analyzer/symbolize.c format/logfmt.c \
-                 format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c
+                 format/evcodec.c util/hashmap.c util/heap.c util/strbuf.c util/escape.c
 $(BUILD)/tests/unit/test_aggregate: $(TEST_AGG_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
                                     tests/lib/logbuild.h $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -161,7 +161,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_tbuf
 TEST_REPLAY_SRCS := tests/unit/test_replay.c tests/lib/logbuild.c analyzer/replay.c \
                     analyzer/aggregate.c analyzer/suppress.c analyzer/reader.c analyzer/pools.c \
                     analyzer/liveset.c analyzer/symbolize.c format/logfmt.c format/evcodec.c \
-                    util/hashmap.c util/heap.c util/strbuf.c
+                    util/hashmap.c util/heap.c util/strbuf.c util/escape.c
 $(BUILD)/tests/unit/test_replay: $(TEST_REPLAY_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
                                  tests/lib/logbuild.h $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -178,7 +178,7 @@ TEST_SNAPSHOT_SRCS := tests/unit/test_snapshot.c tests/lib/logbuild.c analyzer/s
                       analyzer/allocdetect.c \
                       analyzer/suppress.c analyzer/reader.c analyzer/liveset.c \
                       analyzer/symbolize.c format/logfmt.c format/evcodec.c util/hashmap.c \
-                      util/heap.c util/strbuf.c
+                      util/heap.c util/strbuf.c util/escape.c
 $(BUILD)/tests/unit/test_snapshot: $(TEST_SNAPSHOT_SRCS) $(wildcard analyzer/*.h format/*.h util/*.h) \
                                    tests/lib/logbuild.h $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -190,7 +190,7 @@ $(BUILD)/tests/unit/test_snapshot: $(TEST_SNAPSHOT_SRCS) $(wildcard analyzer/*.h
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_snapshot
 
 # Leaks set apart: LSan's patterns and file, the C runtime's built-in rules.
-$(BUILD)/tests/unit/test_suppress: tests/unit/test_suppress.c analyzer/suppress.c \
+$(BUILD)/tests/unit/test_suppress: tests/unit/test_suppress.c analyzer/suppress.c util/escape.c \
                                    analyzer/suppress.h analyzer/model.h $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
