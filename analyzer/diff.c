@@ -81,15 +81,24 @@ bool diff_parse_budget(const char *spec, enum model_metric metric, struct model_
            parse_part(comma + 1, strlen(comma + 1), &out->percent, &out->amount);
 }
 
+/* Whether what is live counts as leaked: at the end of a process that ended. Up to a
+ * marker or a time - a service between two SIGUSR2s - what is live is live, and nothing
+ * has leaked yet. Live blocks of the C runtime's and of suppressed sites are never
+ * leaks (model.h): leaked_bytes leaves them out, live_bytes counts them. */
+static bool leaks_count(const struct model *m)
+{
+    return m->process.ended && m->process.point.at == MODEL_AT_END;
+}
+
 double diff_site_value(const struct model *m, const struct model_site *s, enum model_metric k)
 {
     switch (k) {
     case MODEL_METRIC_LIVE:
-        return s->st.leaked_bytes;
+        return s->st.live_bytes;
     case MODEL_METRIC_PEAK:
         return s->st.peak_live_bytes;
     case MODEL_METRIC_LEAKED:
-        return m->process.ended ? s->st.leaked_bytes : 0;
+        return leaks_count(m) ? s->st.leaked_bytes : 0;
     case MODEL_METRIC_ALLOCATIONS:
         return s->st.allocations;
     case MODEL_METRIC_TEMPORARY:
@@ -104,11 +113,11 @@ static double total_value(const struct model *m, enum model_metric k)
     const struct model_totals *t = &m->totals;
     switch (k) {
     case MODEL_METRIC_LIVE:
-        return t->leaked_bytes;
+        return t->live_bytes;
     case MODEL_METRIC_PEAK:
         return t->peak_live_bytes;
     case MODEL_METRIC_LEAKED:
-        return m->process.ended ? t->leaked_bytes : 0;
+        return leaks_count(m) ? t->leaked_bytes : 0;
     case MODEL_METRIC_ALLOCATIONS:
         return t->allocations;
     case MODEL_METRIC_TEMPORARY:

@@ -119,7 +119,8 @@ bench-clean:
 
 # The diff at scale (bench/diff-scale.sh): analyzer/diff and its renderers on two models
 # of 100,000 sites, and the logs for `heapspan diff` end to end. Not part of `make bench`.
-BENCH_DIFF_SRCS := bench/diff_scale.c analyzer/diff.c util/hashmap.c util/json.c viz/fmt.c \
+BENCH_DIFF_SRCS := bench/diff_scale.c analyzer/diff.c util/hashmap.c util/json.c util/escape.c \
+                   viz/fmt.c \
                    viz/diff_render.c viz/diff_text.c viz/diff_markdown.c viz/diff_json.c \
                    viz/diff_junit.c tests/lib/logbuild.c format/logfmt.c format/evcodec.c
 

@@ -91,8 +91,11 @@ static const char *gen_name(const char *fmt, int i)
 /* A frame of function f (in file f / 10, module f % 3) at a line in it. */
 static void frame_at(const struct gen *g, struct model_frame *fr, int f, int line)
 {
-    *fr = (struct model_frame){ g->function_names[f], g->file_names[f % g->n_files], line,
-                                g->modules[f % 3], (uint64_t)(f * 4096 + line), false };
+    *fr = (struct model_frame){ .function = g->function_names[f],
+                                .file = g->file_names[f % g->n_files],
+                                .line = line,
+                                .module = g->modules[f % 3],
+                                .module_offset = (uint64_t)(f * 4096 + line) };
 }
 
 /* BASE, or (is_new) NEW: the same slots with the changes the header lists. */
@@ -131,12 +134,13 @@ static void build(const struct gen *g, struct built *b, bool is_new)
         s->st.allocations = blocks * (1 + (double)(next_rand() % 4));
         s->st.allocated_bytes = s->st.allocations * size;
         s->st.peak_live_bytes = blocks * size;
-        s->st.leaked_bytes = (double)(next_rand() % 3) * size;
+        s->st.leaked_bytes = s->st.live_bytes = (double)(next_rand() % 3) * size;
         s->st.temporary_allocations = (double)(next_rand() % 100);
         b->m.totals.allocations += s->st.allocations;
         b->m.totals.allocated_bytes += s->st.allocated_bytes;
         b->m.totals.peak_live_bytes += s->st.peak_live_bytes;
         b->m.totals.leaked_bytes += s->st.leaked_bytes;
+        b->m.totals.live_bytes += s->st.live_bytes;
         b->m.totals.temporary_allocations += s->st.temporary_allocations;
     }
     b->m.n_sites = n;

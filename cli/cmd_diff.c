@@ -19,6 +19,7 @@ static const char diff_usage[] =
     "                     [--fail-on-growth PCT%|SIZE|PCT%,SIZE]... [--min-size SIZE]\n"
     "                     [--warn-only] [--format text|markdown|json|junit] [-o FILE]\n"
     "                     [--top N] [--base-at WHERE] [--new-at WHERE]\n"
+    "                     [--suppressions FILE] [--no-builtin-suppressions]\n"
     "                     [--debuginfo-path PATH] [--no-debuginfod] [--no-symbols] BASE NEW\n"
     "Compares two recordings: totals, call sites and functions ranked by growth and by\n"
     "shrink (by --metric, default peak), new and vanished sites. Sites match by their\n"
@@ -26,15 +27,16 @@ static const char diff_usage[] =
     "on the growth of the metric's total (METRIC:SPEC for another metric; repeatable):\n"
     "10% of BASE, 512KiB, or 10%,512KiB (over both); exit status 1 when one is breached\n"
     "(0 with --warn-only), 2 on an error. --min-size leaves smaller changes out of the\n"
-    "lists. --base-at/--new-at: end (default), marker:N (the Nth snapshot marker) or\n"
-    "time:SECONDS, the recording up to that point. JSON: docs/diff-json.md.\n";
+    "lists. --base-at/--new-at: end (default), peak, marker:N (the Nth snapshot marker)\n"
+    "or time:SECONDS, the log up to that point (a snapshot stands at its own point).\n"
+    "BASE and NEW are logs or snapshots. JSON: docs/diff-json.md.\n";
 
 #define MAX_BUDGETS 32
 
 /* One side of the diff: where its recording is cut, and its session. */
 struct diff_side {
-    const char *at; /* as given; NULL: the end */
-    struct session_options open;
+    const char *at;              /* as given; NULL: the end */
+    struct session_options open; /* its point too (at, at_marker, at_seconds) */
     struct session *s;
     struct model model; /* the session's, with what the cut changes */
     char label[4200];
@@ -66,21 +68,32 @@ static const char *format_names(char *buf, size_t cap)
     return buf;
 }
 
-/* Whether s names a point of a recording: end, marker:N or time:SECONDS. */
-static bool valid_at(const char *s)
+/* Reads a point of a recording - end, peak, marker:N or time:SECONDS - into o's point;
+ * false if s names none. */
+static bool parse_at(const char *s, struct session_options *o)
 {
     char *end;
-    if (!strcmp(s, "end"))
+    if (!strcmp(s, "end") || !strcmp(s, "peak")) {
+        o->at = s[0] == 'e' ? MODEL_AT_END : MODEL_AT_PEAK;
         return true;
+    }
     if (!strncmp(s, "marker:", 7)) {
         errno = 0;
         long n = strtol(s + 7, &end, 10);
-        return s[7] >= '0' && s[7] <= '9' && errno == 0 && *end == '\0' && n >= 1;
+        if (s[7] < '0' || s[7] > '9' || errno != 0 || *end != '\0' || n < 1 || n > UINT32_MAX)
+            return false;
+        o->at = MODEL_AT_MARKER;
+        o->at_marker = (uint32_t)n;
+        return true;
     }
     if (!strncmp(s, "time:", 5)) {
         errno = 0;
         double t = strtod(s + 5, &end);
-        return end != s + 5 && errno == 0 && *end == '\0' && t > 0;
+        if (end == s + 5 || errno != 0 || *end != '\0' || !(t >= 0 && t < 1e9))
+            return false;
+        o->at = MODEL_AT_TIME;
+        o->at_seconds = t;
+        return true;
     }
     return false;
 }
@@ -98,10 +111,7 @@ static int parse(int argc, char **argv, struct diff_args *a)
         { "top", required_argument, NULL, 't' },
         { "base-at", required_argument, NULL, 'B' },
         { "new-at", required_argument, NULL, 'N' },
-        { "debuginfo-path", required_argument, NULL, 'd' },
-        { "debuginfod", no_argument, NULL, 'D' },
-        { "no-debuginfod", no_argument, NULL, 'X' },
-        { "no-symbols", no_argument, NULL, 'n' },
+        OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -152,19 +162,16 @@ static int parse(int argc, char **argv, struct diff_args *a)
             break;
         case 'B':
         case 'N':
-            if (!valid_at(optarg))
-                return opt_bad_value(&p, "end, marker:N (N from 1) or time:SECONDS");
+            if (!parse_at(optarg, &a->side[c == 'N'].open))
+                return opt_bad_value(&p, "end, peak, marker:N (N from 1) or time:SECONDS");
             a->side[c == 'N'].at = optarg;
             break;
-        case 'd':
-            a->side[0].open.debuginfo_path = a->side[1].open.debuginfo_path = optarg;
-            break;
-        case 'D':
-        case 'X':
-            a->side[0].open.debuginfod = a->side[1].open.debuginfod = c == 'D';
-            break;
-        case 'n':
-            a->side[0].open.symbols = a->side[1].open.symbols = false;
+        default:
+            /* Symbols, debug info and suppressions: the same for both sides. */
+            if (!opt_model(c, &a->side[0].open) || !opt_model(c, &a->side[1].open)) {
+                opt_error("option code %d not handled", c); /* a bug of ours */
+                return 2;
+            }
             break;
         }
     }
@@ -184,58 +191,16 @@ static int parse(int argc, char **argv, struct diff_args *a)
     return -1;
 }
 
-/* The time of the at'th marker of the side's log, in seconds since the start: 0, or 2
- * after the message. */
-static int marker_time(struct diff_side *d, long want, double *seconds)
-{
-    struct session_options so = { .path = d->open.path, .in_order = true };
-    struct session *s;
-    struct rd_item it;
-    long seen = 0;
-    int k, rc = 2;
-
-    if (session_open(&so, &s) < 0) {
-        opt_error("%s", session_error(s));
-        goto out;
-    }
-    while ((k = session_next(s, &it)) > 0)
-        if (it.kind == RD_MARKER && ++seen == want) {
-            *seconds = rd_ticks_to_ns(session_reader(s), it.time) / 1e9;
-            rc = 0;
-            goto out;
-        }
-    if (k < 0)
-        opt_error("%s", session_error(s));
-    else
-        opt_error("%s: no marker %ld: the log has %ld", d->open.path, want, seen);
-out:
-    session_close(s);
-    return rc;
-}
-
-/* Opens one side, cut where it asks: 0, or 2 after the message. */
+/* Opens one side at its point: 0, or 2 after the message. */
 static int open_side(struct diff_side *d)
 {
-    const char *at = d->at;
-
-    if (at != NULL && !strncmp(at, "marker:", 7)) {
-        if (marker_time(d, strtol(at + 7, NULL, 10), &d->open.to) != 0)
-            return 2;
-    } else if (at != NULL && !strncmp(at, "time:", 5)) {
-        d->open.to = strtod(at + 5, NULL);
-    }
-    bool cut = d->open.to > 0;
-    if (cut && d->open.to < 1e-9)
-        d->open.to = 1e-9; /* 0 would mean the end */
     if (session_open(&d->open, &d->s) < 0) {
         opt_error("%s", session_error(d->s));
         return 2;
     }
     d->model = *session_model(d->s);
-    if (cut) {
-        /* Up to a point, nothing has leaked yet: what is live there is live. */
-        d->model.process.ended = false;
-        snprintf(d->label, sizeof(d->label), "%s@%s", d->open.path, at);
+    if (d->at != NULL && d->open.at != MODEL_AT_END) {
+        snprintf(d->label, sizeof(d->label), "%s@%s", d->open.path, d->at);
         d->model.process.log_path = d->label;
     }
     return 0;
@@ -254,10 +219,6 @@ static FILE *open_output(const char *path)
 
 int cmd_diff(int argc, char **argv)
 {
-    /* As libdw's own tools do: debuginfod servers are asked when DEBUGINFOD_URLS names
-     * some, unless told not to. */
-    const char *urls = getenv("DEBUGINFOD_URLS");
-    bool fetch = urls != NULL && urls[0] != '\0';
     struct diff_args a = { .format = diff_render_find("text") };
     struct model_diff *d = NULL;
     FILE *out = NULL;
@@ -265,10 +226,10 @@ int cmd_diff(int argc, char **argv)
     int rc;
 
     a.diff.metric = MODEL_METRIC_PEAK;
-    for (int i = 0; i < 2; i++)
-        a.side[i].open = (struct session_options){
-            .to = -1, .symbols = true, .debuginfod = fetch, .aggregate = true
-        };
+    for (int i = 0; i < 2; i++) {
+        opt_model_defaults(&a.side[i].open);
+        a.side[i].open.aggregate = true;
+    }
     if ((rc = parse(argc, argv, &a)) >= 0)
         return rc;
     rc = 2;

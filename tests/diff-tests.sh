@@ -40,7 +40,7 @@ TIMEOUT=${TEST_TIMEOUT:-60}
 export HEAPSPAN_SHIM=$SHIM
 unset LD_PRELOAD DEBUGINFOD_URLS
 
-ALL_TESTS=(ci_leak ci_same ci_moved ci_formats service rss_kill cgroup_high
+ALL_TESTS=(ci_leak ci_snapshots ci_same ci_moved ci_formats service rss_kill cgroup_high
     recipe_systemd recipe_entrypoint recipe_python recipe_ci
     bad_threshold bad_missing bad_not_log bad_marker)
 
@@ -183,6 +183,26 @@ t_ci_leak() {
 }
 
 # Two runs of the same build: nothing changed, the budget holds.
+# The same CI check on snapshots (what a pipeline keeps as a baseline artifact, with no
+# binary or debug info): the leak still ranks first and fails the budget; a user's
+# suppression of it passes the leaked budget; a snapshot has no other point to cut at.
+t_ci_snapshots() {
+    ci_record base base
+    ci_record new new
+    "$HEAPSPAN" snapshot base.hsl -o base.hsnap 2>snap.err || fail "snapshot base: $(cat snap.err)"
+    "$HEAPSPAN" snapshot new.hsl -o new.hsnap 2>>snap.err || fail "snapshot new: $(cat snap.err)"
+    hs_diff base.hsnap new.hsnap --metric leaked --fail-on-growth 512KiB --format json
+    expect "exit status over the budget, from snapshots" 1 "$RC"
+    expect "leaked delta" 1048576 "$(jget diff.out 'd["totals"]["leaked"]["delta"]')"
+    expect "first function that grew" leak_more "$(jget diff.out 'd["functions"]["grown"][0]["function"]')"
+    printf 'leak:leak_more\n' >known.supp
+    hs_diff base.hsnap new.hsnap --metric leaked --fail-on-growth 512KiB --suppressions known.supp
+    expect "exit status with the leak suppressed" 0 "$RC"
+    hs_diff base.hsnap new.hsnap --new-at marker:1
+    expect "exit status of --new-at on a snapshot" 2 "$RC"
+    expect_grep "the message names the snapshot" "^heapspan diff: .*new\.hsnap" diff.err
+}
+
 t_ci_same() {
     ci_record base base
     ci_record again base
@@ -528,9 +548,10 @@ t_bad_not_log() {
 t_bad_marker() {
     ci_record base base
     bad_case "--new-at marker:1 on a log without markers" \
-        "heapspan diff: base.hsl: no marker 1: the log has 0" base.hsl base.hsl --new-at marker:1
+        "heapspan diff: base.hsl: no marker 1: the log has 0 (\`kill -USR2 PID\` or --snapshot-interval writes them)" \
+        base.hsl base.hsl --new-at marker:1
     bad_case "--base-at marker:0" \
-        "heapspan diff: --base-at marker:0: expected end, marker:N (N from 1) or time:SECONDS" \
+        "heapspan diff: --base-at marker:0: expected end, peak, marker:N (N from 1) or time:SECONDS" \
         base.hsl base.hsl --base-at marker:0
 }
 
