@@ -29,7 +29,7 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # ---- the targets: FUZZ_SRCS_<t>, FUZZ_LIBS_<t>, FUZZ_MAX_LEN_<t>, FUZZ_SEEDS_<t> ----
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
-FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress
+FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress retryafter
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -60,6 +60,10 @@ FUZZ_SEEDS_snapshot := $(FUZZ_DIR)/seeds/snapshot
 
 FUZZ_SRCS_suppress := tests/fuzz/suppress.c tests/fuzz/fuzzlib.c analyzer/suppress.c util/escape.c
 FUZZ_MAX_LEN_suppress := 4096
+
+FUZZ_SRCS_retryafter := tests/fuzz/retryafter.c tests/fuzz/fuzzlib.c cli/http.c util/escape.c
+FUZZ_LIBS_retryafter := -ldl -lm
+FUZZ_MAX_LEN_retryafter := 255
 
 # ---- building ----
 
