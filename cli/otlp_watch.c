@@ -8,6 +8,7 @@
 
 #include "analyzer/reader.h"
 #include "analyzer/replay.h"
+#include "cli/otlp.h"
 #include "format/logfmt.h"
 
 struct otlp_watch {
@@ -163,6 +164,22 @@ uint64_t otlp_watch_sample_bytes(const struct otlp_watch *w)
 uint32_t otlp_watch_markers(const struct otlp_watch *w)
 {
     return w->markers;
+}
+
+void otlp_watch_trace(const struct otlp_watch *w, const struct otlp_config *c, struct otlp_trace *t)
+{
+    int argc = rd_argc(w->r);
+    const char **argv = argc > 0 ? calloc((size_t)argc, sizeof(char *)) : NULL;
+    if (argc > 0 && argv == NULL) {
+        t->err = -ENOMEM;
+        return;
+    }
+    for (int i = 0; i < argc; i++)
+        argv[i] = rd_argv(w->r, i);
+    const char *exe = rd_exe(w->r);
+    otlp_config_trace(c, t, otlp_watch_pid(w), otlp_watch_start_unix_ns(w), exe ? exe : "", argc,
+                      argv);
+    free(argv);
 }
 
 void otlp_watch_close(struct otlp_watch *w)

@@ -46,6 +46,12 @@ uint64_t otlp_watch_start_unix_ns(const struct otlp_watch *w);
 uint64_t otlp_watch_sample_bytes(const struct otlp_watch *w);
 uint32_t otlp_watch_markers(const struct otlp_watch *w);
 
+/* The trace's ids and resource for the log's process (cli/otlp.h's otlp_config_trace),
+ * as a model of the same log would give them. */
+struct otlp_config;
+void otlp_watch_trace(const struct otlp_watch *w, const struct otlp_config *c,
+                      struct otlp_trace *t);
+
 void otlp_watch_close(struct otlp_watch *w);
 
 #endif

@@ -503,7 +503,8 @@ void otlp_from_model(struct otlp_trace *t, const struct model *m, const struct o
     }
 
     for (int i = 0; i < o->n_intervals; i++)
-        otlp_add_interval(t, (uint32_t)i, &o->intervals[i], m->process.sample_bytes);
+        otlp_add_interval(t, o->first_interval + (uint32_t)i, &o->intervals[i],
+                          m->process.sample_bytes);
 
     int *idx = m->n_sites > 0 ? malloc((size_t)m->n_sites * sizeof(int)) : NULL;
     if (m->n_sites > 0 && idx == NULL) {

@@ -95,8 +95,9 @@ struct otlp_options {
     int top;               /* leak sites and bloated sizes, at most this many of each */
     double leak_threshold; /* the root's status is ERROR when leaked bytes exceed it;
                             * < 0: never */
-    const struct otlp_interval *intervals;
+    const struct otlp_interval *intervals; /* consecutive, the first of index */
     int n_intervals;
+    uint32_t first_interval;
     bool live; /* the process is still running: the root ends at end_unix_ns below */
     uint64_t end_unix_ns;
 };
