@@ -1489,6 +1489,8 @@ void rd_set_thread(struct rd_log *r, bool on)
 
 void rd_set_follow(struct rd_log *r, bool on)
 {
+    if (r->follow && !on)
+        follow_size(r); /* what was appended since the last look is part of the log */
     r->follow = on;
 }
 

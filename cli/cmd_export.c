@@ -28,7 +28,7 @@ static const char export_usage[] =
     "                       [--pyroscope URL [--app-name NAME] [--label KEY=VALUE]...\n"
     "                       [--timeout SECONDS]]\n"
     "                       [--otlp URL|env [--otlp-protocol http/protobuf|http/json]\n"
-    "                       [--otlp-compression gzip|none] [--otlp-top N]\n"
+    "                       [--otlp-compression gzip|none] [--otlp-top N] [--otlp-verbose]\n"
     "                       [--leak-threshold SIZE] [--timeout SECONDS]]\n"
     "                       [--metric peak|leaked|allocations|temporary|allocated]\n"
     "                       [--debuginfo-path PATH] [--no-debuginfod] [--no-symbols]\n"
@@ -67,6 +67,7 @@ enum {
     EXPORT_OPT_OTLP_COMPRESSION,
     EXPORT_OPT_OTLP_TOP,
     EXPORT_OPT_LEAK_THRESHOLD,
+    EXPORT_OPT_OTLP_VERBOSE,
 };
 
 struct export_args {
@@ -112,6 +113,7 @@ static int parse(int argc, char **argv, struct export_args *a)
         { "otlp-compression", required_argument, NULL, EXPORT_OPT_OTLP_COMPRESSION },
         { "otlp-top", required_argument, NULL, EXPORT_OPT_OTLP_TOP },
         { "leak-threshold", required_argument, NULL, EXPORT_OPT_LEAK_THRESHOLD },
+        { "otlp-verbose", no_argument, NULL, EXPORT_OPT_OTLP_VERBOSE },
         { "metric", required_argument, NULL, 'm' },
         OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
@@ -181,6 +183,9 @@ static int parse(int argc, char **argv, struct export_args *a)
         case EXPORT_OPT_OTLP_TOP:
             if (!opt_long(&p, 0, 1000, "0 to 1000", &a->otlp_top))
                 return 2;
+            break;
+        case EXPORT_OPT_OTLP_VERBOSE:
+            a->otlp.verbose = true;
             break;
         case EXPORT_OPT_LEAK_THRESHOLD: {
             uint64_t bytes;

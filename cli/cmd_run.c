@@ -28,7 +28,7 @@ static const char run_usage[] =
     "                    [--marker-signal SIG] [--snapshot-interval SECONDS]\n"
     "                    [--snapshot-on-rss SIZE] [--force]\n"
     "                    [--otlp URL|env [--otlp-interval SECONDS] [--otlp-protocol P]\n"
-    "                    [--otlp-compression gzip|none] [--otlp-top N]\n"
+    "                    [--otlp-compression gzip|none] [--otlp-top N] [--otlp-verbose]\n"
     "                    [--leak-threshold SIZE]] -- PROG [ARGS...]\n"
     "Runs PROG with libheapspan.so preloaded, records every allocation to LOG\n"
     "(default heapspan.PID.hsl; %p in LOG is the pid, %e the program name) and exits\n"
@@ -60,6 +60,7 @@ enum {
     RUN_OPT_OTLP_COMPRESSION,
     RUN_OPT_OTLP_TOP,
     RUN_OPT_LEAK_THRESHOLD,
+    RUN_OPT_OTLP_VERBOSE,
 };
 
 static pid_t child_pid;
@@ -88,6 +89,7 @@ static int parse(int argc, char **argv, struct run_args *a)
         { "otlp-compression", required_argument, NULL, RUN_OPT_OTLP_COMPRESSION },
         { "otlp-top", required_argument, NULL, RUN_OPT_OTLP_TOP },
         { "leak-threshold", required_argument, NULL, RUN_OPT_LEAK_THRESHOLD },
+        { "otlp-verbose", no_argument, NULL, RUN_OPT_OTLP_VERBOSE },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -150,6 +152,9 @@ static int parse(int argc, char **argv, struct run_args *a)
         case RUN_OPT_OTLP_TOP:
             if (!opt_long(&p, 0, 1000, "0 to 1000", &a->otlp_top))
                 return 2;
+            break;
+        case RUN_OPT_OTLP_VERBOSE:
+            a->otlp.verbose = true;
             break;
         case RUN_OPT_LEAK_THRESHOLD:
             if (!hs_parse_bytes(optarg, &bytes))

@@ -248,6 +248,7 @@ int otlp_config_init(struct otlp_config *c, const struct otlp_cli *cli, char *er
     int rc;
 
     memset(c, 0, sizeof(*c));
+    c->verbose = cli->verbose;
     /* The endpoint. */
     if (cli->endpoint != NULL && strcmp(cli->endpoint, "env") != 0) {
         if (!is_url(cli->endpoint))
@@ -512,6 +513,17 @@ int otlp_send(const struct otlp_config *c, const struct otlp_trace *t, char *err
     if ((rc = http_post(&req, &http_retry_default, &res, msg, sizeof(msg))) < 0) {
         failf(err, cap, rc, "%s", msg);
         goto out;
+    }
+    if (c->verbose) {
+        fprintf(stderr, "heapspan: POST %s: %zu bytes of %s%s, %d span%s, headers [", c->url,
+                req.body_len, c->json ? "http/json" : "http/protobuf", c->gzip ? ", gzip'd" : "",
+                t->n_spans, t->n_spans == 1 ? "" : "s");
+        /* Names only: a value may be a write token. */
+        for (int i = 0; i < c->n_headers; i++)
+            fprintf(stderr, "%s%.*s", i ? ", " : "", (int)strcspn(c->headers[i], ":"),
+                    c->headers[i]);
+        fprintf(stderr, "]: HTTP %ld after %d attempt%s\n", res.status, res.attempts,
+                res.attempts == 1 ? "" : "s");
     }
     if (res.status < 200 || res.status > 299) {
         char smsg[800];

@@ -34,6 +34,7 @@ struct otlp_config {
     uint8_t parent_trace[16], parent_span[8];
     char *trace_state; /* TRACESTATE, with a parent only */
     char warning[512]; /* a variable set aside (not an error); "" if none */
+    bool verbose;      /* a line per export on stderr: the headers' names, never values */
 };
 
 /* What the command line says; NULL / negative for "not given". */
@@ -42,6 +43,7 @@ struct otlp_cli {
     const char *protocol;    /* http/protobuf, http/json */
     const char *compression; /* gzip, none */
     double timeout;          /* seconds; < 0: not given */
+    bool verbose;            /* --otlp-verbose: a line per export on stderr */
 };
 
 int otlp_config_init(struct otlp_config *c, const struct otlp_cli *cli, char *err, size_t cap)
