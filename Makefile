@@ -190,6 +190,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include tests/diff.mk
 -include tests/api.mk
 -include tests/flame.mk
+-include tests/otlp.mk
 -include tests/tests.mk
 -include tests/hostile.mk
 -include tests/fuzz/fuzz.mk
