@@ -365,21 +365,16 @@ static int add_interval(void *ctx, uint32_t index, const struct otlp_interval *i
 }
 
 /* Sends the model as OTLP spans: 0, or 2 after the message. */
-static int push_otlp(const struct export_args *a, struct session *s, const struct model *m)
+static int push_otlp(const struct export_args *a, const struct otlp_config *cfg, struct session *s,
+                     const struct model *m)
 {
-    struct otlp_config c;
+    const struct otlp_config c = *cfg;
     struct otlp_trace t;
     struct intervals l = { 0 };
     char err[1536];
     int rc = 2;
 
     otlp_init(&t);
-    if (otlp_config_init(&c, &a->otlp, err, sizeof(err)) < 0) {
-        opt_error("%s", err);
-        goto out;
-    }
-    if (c.warning[0] != '\0')
-        fprintf(stderr, "heapspan: warning: %s\n", c.warning);
     /* The markers' intervals: the log replayed once more, paused at each. A snapshot
      * keeps no history: its model is one point. */
     if (!session_is_snapshot(s) && m->totals.markers > 0) {
@@ -418,7 +413,6 @@ static int push_otlp(const struct export_args *a, struct session *s, const struc
 out:
     free(l.v);
     otlp_fini(&t);
-    otlp_config_fini(&c);
     return rc;
 }
 
@@ -436,10 +430,22 @@ int cmd_export(int argc, char **argv)
     size_t pprof_len = 0;
     int rc;
 
+    struct otlp_config otlp = { 0 };
+    char err[1024];
+
     opt_model_defaults(&a.open);
     if ((rc = parse(argc, argv, &a)) >= 0)
         return rc;
     rc = 2;
+    /* The exporter's settings are checked before the log is read. */
+    if (a.otlp.endpoint != NULL) {
+        if (otlp_config_init(&otlp, &a.otlp, err, sizeof(err)) < 0) {
+            opt_error("%s", err);
+            goto out;
+        }
+        if (otlp.warning[0] != '\0')
+            fprintf(stderr, "heapspan: warning: %s\n", otlp.warning);
+    }
     if (session_open(&a.open, &s) < 0) {
         opt_error("%s", session_error(s));
         goto out;
@@ -459,12 +465,13 @@ int cmd_export(int argc, char **argv)
         goto out;
     if (a.pyroscope != NULL && push_pyroscope(&a, m, pprof, pprof_len) != 0)
         goto out;
-    if (a.otlp.endpoint != NULL && push_otlp(&a, s, m) != 0)
+    if (a.otlp.endpoint != NULL && push_otlp(&a, &otlp, s, m) != 0)
         goto out;
     for (int i = 0; i < m->n_warnings; i++)
         fprintf(stderr, "%s\n", m->warnings[i]);
     rc = 0;
 out:
+    otlp_config_fini(&otlp);
     free(pprof);
     session_close(s);
     return rc;
