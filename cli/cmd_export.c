@@ -445,6 +445,15 @@ int cmd_export(int argc, char **argv)
         }
         if (otlp.warning[0] != '\0')
             fprintf(stderr, "heapspan: warning: %s\n", otlp.warning);
+        if (otlp.disabled) {
+            fprintf(stderr, "heapspan: OTEL_SDK_DISABLED=true: nothing is sent to %s\n", otlp.url);
+            a.otlp.endpoint = NULL;
+            if (a.pprof == NULL && a.folded == NULL && a.speedscope == NULL &&
+                a.pyroscope == NULL) {
+                rc = 0;
+                goto out;
+            }
+        }
     }
     if (session_open(&a.open, &s) < 0) {
         opt_error("%s", session_error(s));

@@ -588,6 +588,11 @@ int cmd_run(int argc, char **argv)
     }
     if (live.cfg.warning[0] != '\0')
         fprintf(stderr, "heapspan: warning: %s\n", live.cfg.warning);
+    if (a.otlp.endpoint != NULL && live.cfg.disabled) {
+        fprintf(stderr, "heapspan: OTEL_SDK_DISABLED=true: nothing is sent to %s\n", live.cfg.url);
+        a.otlp.endpoint = NULL;
+        a.interval = a.snapshot_interval >= 0 ? a.interval : NULL;
+    }
     if (check_program(&a) != 0)
         return 2;
     if (find_shim(shim, sizeof(shim)) < 0) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli/http.h"
@@ -358,6 +359,9 @@ int otlp_config_init(struct otlp_config *c, const struct otlp_cli *cli, char *er
         }
     }
 
+    /* The specification: "true", case-insensitively, disables; anything else does not. */
+    if ((v = getenv("OTEL_SDK_DISABLED")) != NULL && strcasecmp(v, "true") == 0)
+        c->disabled = true;
     if ((v = getenv("TRACEPARENT")) != NULL && v[0] != '\0') {
         c->has_parent = otlp_parse_traceparent(v, c->parent_trace, c->parent_span);
         if (!c->has_parent)

@@ -35,6 +35,7 @@ struct otlp_config {
     char *trace_state; /* TRACESTATE, with a parent only */
     char warning[512]; /* a variable set aside (not an error); "" if none */
     bool verbose;      /* a line per export on stderr: the headers' names, never values */
+    bool disabled;     /* OTEL_SDK_DISABLED=true: nothing is sent */
 };
 
 /* What the command line says; NULL / negative for "not given". */

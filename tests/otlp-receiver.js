@@ -11,6 +11,9 @@
 // carries `Retry-After: RETRY_AFTER` when it is given; a 400 carries a google.rpc.Status
 // whose message is "bad request from the test". PARTIAL=N:MSG in the environment makes
 // each 200 a partial success rejecting N spans.
+// TLS_DIR=DIR in the environment serves HTTPS with DIR/server.pem and DIR/server.key,
+// and asks for a client certificate signed by DIR/ca.pem (mutual TLS; a client without
+// one is refused at the handshake).
 //
 // Each request becomes OUTDIR/request-<n>.json (n from 1): its path, headers, arrival
 // time (ms since the receiver started), the status answered and, for the ones answered
@@ -21,6 +24,7 @@
 // strings, enums as integers, only the proto's lowerCamelCase keys.
 "use strict";
 const http = require("http");
+const https = require("https");
 const fs = require("fs");
 const path = require("path");
 const zlib = require("zlib");
@@ -148,7 +152,8 @@ function rpcStatus(code, message) {
     return $protobuf.Writer.create().uint32(8).int32(code).uint32(18).string(message).finish();
 }
 
-const server = http.createServer((req, res) => {
+const tlsDir = process.env.TLS_DIR;
+const handler = (req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
@@ -157,7 +162,7 @@ const server = http.createServer((req, res) => {
         const status = count <= statuses.length ? statuses[count - 1] : 200;
         const rec = {
             n: count, method: req.method, path: req.url, headers: req.headers,
-            ms: Date.now() - started, status, bytes: body.length,
+            ms: Date.now() - started, epoch_ms: Date.now(), status, bytes: body.length,
         };
         const json = (req.headers["content-type"] || "").startsWith("application/json");
         let decoded = null;
@@ -168,6 +173,10 @@ const server = http.createServer((req, res) => {
             rec.trace = normalize(decoded);
         } catch (e) {
             rec.error = String(e && e.message ? e.message : e);
+        }
+        if (req.socket.getPeerCertificate) {
+            const peer = req.socket.getPeerCertificate();
+            rec.client_cn = peer && peer.subject ? peer.subject.CN : null;
         }
         let answer = rec.error ? 400 : status;
         rec.status = answer;
@@ -190,7 +199,16 @@ const server = http.createServer((req, res) => {
         res.writeHead(answer, headers);
         res.end(out);
     });
-});
+};
+const server = tlsDir
+    ? https.createServer({
+          cert: fs.readFileSync(path.join(tlsDir, "server.pem")),
+          key: fs.readFileSync(path.join(tlsDir, "server.key")),
+          ca: fs.readFileSync(path.join(tlsDir, "ca.pem")),
+          requestCert: true,
+          rejectUnauthorized: true,
+      }, handler)
+    : http.createServer(handler);
 
 server.listen(0, "127.0.0.1", () => {
     fs.writeFileSync(portfile + ".tmp", String(server.address().port));

@@ -538,6 +538,107 @@ if selected otlp_headers_secret; then
     fi
 fi
 
+# ---- TLS: the CA, and a client certificate for mutual TLS ----
+
+if selected otlp_tls; then
+    t=$WORK/tls
+    mkdir -p "$t"
+    (
+        cd "$t" || exit 1
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+            -subj /CN=heapspan-test-ca
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1
+        printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out server.pem -days 2 -extfile san.ext
+        openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
+            -subj /CN=heapspan-client
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out client.pem -days 2
+    ) >"$t/openssl.log" 2>&1
+    TLS_DIR=$t start_receiver "$t/recv"
+    OTEL_EXPORTER_OTLP_CERTIFICATE=$t/ca.pem OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=$t/client.pem \
+        OTEL_EXPORTER_OTLP_CLIENT_KEY=$t/client.key \
+        "$HEAPSPAN" export --otlp "https://127.0.0.1:$port" "$LOG" 2>"$t/ok.err"
+    rc_ok=$?
+    # Without the client certificate the server refuses; without the CA, heapspan does.
+    OTEL_EXPORTER_OTLP_CERTIFICATE=$t/ca.pem OTEL_EXPORTER_OTLP_TIMEOUT=2000 \
+        "$HEAPSPAN" export --otlp "https://127.0.0.1:$port" "$LOG" 2>"$t/noclient.err"
+    rc_noclient=$?
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=$t/client.pem OTEL_EXPORTER_OTLP_CLIENT_KEY=$t/client.key \
+        OTEL_EXPORTER_OTLP_TIMEOUT=2000 \
+        "$HEAPSPAN" export --otlp "https://127.0.0.1:$port" "$LOG" 2>"$t/noca.err"
+    rc_noca=$?
+    stop_receiver
+    cn=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("client_cn"))' \
+        "$t/recv/request-1.json" 2>&1)
+    if [[ ! -s $t/server.pem ]]; then
+        ko otlp_tls "openssl: $(cat "$t/openssl.log")"
+    elif ((rc_ok != 0)); then
+        ko otlp_tls "with the CA and a client certificate: exit $rc_ok: $(cat "$t/ok.err")"
+    elif [[ $cn != heapspan-client ]] || ! check_trace "$t/recv/request-1.json" >/dev/null 2>&1; then
+        ko otlp_tls "the request: client certificate $cn; $(check_trace "$t/recv/request-1.json" 2>&1 | tail -2)"
+    elif ((rc_noclient != 2 || rc_noca != 2)); then
+        ko otlp_tls "without a client certificate: exit $rc_noclient, without the CA: exit $rc_noca, both expected 2"
+    elif ! grep -q "heapspan export: cannot send the trace: .*https://127.0.0.1:$port" "$t/noca.err"; then
+        ko otlp_tls "without the CA: $(cat "$t/noca.err")"
+    elif [[ -e $t/recv/request-2.json ]]; then
+        ko otlp_tls "a request without mutual TLS arrived"
+    else
+        ok otlp_tls
+    fi
+fi
+
+if selected otlp_sdk_disabled; then
+    d=$WORK/disabled
+    start_receiver "$d"
+    msg=$(OTEL_SDK_DISABLED=true "$HEAPSPAN" export --otlp "http://127.0.0.1:$port" "$LOG" 2>&1)
+    rc=$?
+    stop_receiver
+    if ((rc != 0)) || [[ $msg != "heapspan: OTEL_SDK_DISABLED=true: nothing is sent to http://127.0.0.1:$port/v1/traces" ]]; then
+        ko otlp_sdk_disabled "exit $rc: $msg"
+    elif [[ -e $d/request-1.json ]]; then
+        ko otlp_sdk_disabled "a request arrived"
+    else
+        ok otlp_sdk_disabled
+    fi
+fi
+
+# A snapshot of the log: the same root and leak spans, ids included; no intervals.
+if selected otlp_snapshot; then
+    d=$WORK/snap
+    mkdir -p "$d"
+    "$HEAPSPAN" snapshot -o "$d/marker.hsnap" "$LOG" 2>"$d/snap.err"
+    [[ -e $WORK/pb/request-1.json ]] || export_to "$WORK/pb"
+    start_receiver "$d/recv"
+    "$HEAPSPAN" export --otlp "http://127.0.0.1:$port" "$d/marker.hsnap" 2>"$d/stderr"
+    rc=$?
+    stop_receiver
+    if ((rc != 0)); then
+        ko otlp_snapshot "exit $rc: $(cat "$d/snap.err" "$d/stderr")"
+    elif ! out=$(python3 - "$d/recv/request-1.json" "$WORK/pb/request-1.json" <<'EOF' 2>&1
+import json, sys
+snap, log = (json.load(open(f))["trace"][0] for f in sys.argv[1:])
+ss, ls = (t["scopeSpans"][0]["spans"] for t in (snap, log))
+assert snap["resource"] == log["resource"], (snap["resource"], log["resource"])
+assert "heap.interval" not in [s["name"] for s in ss]
+no_iv = [s for s in ls if s["name"] != "heap.interval"]
+key = lambda s: (s["traceId"], s["spanId"], s["parentSpanId"], s["name"], s["start"])
+assert [key(s) for s in ss] == [key(s) for s in no_iv], "ids or times differ from the log's"
+# A snapshot keeps the last event's time, not the end record's: its spans end there.
+assert all(int(s["start"]) < int(s["end"]) <= int(l["end"]) for s, l in zip(ss, no_iv))
+for a, b in zip(ss, no_iv):
+    a, b = dict(a["attributes"]), dict(b["attributes"])
+    a.pop("heap.log.path", None), b.pop("heap.log.path", None)
+    assert a == b, (a, b)
+EOF
+    ); then
+        ko otlp_snapshot "$out"
+    else
+        ok otlp_snapshot
+    fi
+fi
+
 # ---- live: a server under `heapspan run --otlp` ----
 
 # svc_live DIR ENDPOINT: svc_cache under `heapspan run --otlp ENDPOINT --otlp-interval 1`,
@@ -592,6 +693,10 @@ spans = lambda r: r["trace"][0]["scopeSpans"][0]["spans"]
 during = [s for r in live for s in spans(r)]
 assert all(s["name"] == "heap.interval" for s in during), [s["name"] for s in during]
 assert len(during) >= 3, "%d interval spans while the server ran" % len(during)
+# ... and at least 3 arrived while the load was still running
+load_done = int(open(os.path.join(d, "load-done")).read())
+early = [s for r in live if r["epoch_ms"] < load_done for s in spans(r)]
+assert len(early) >= 3, "%d interval spans arrived before the load ended" % len(early)
 idx = [s["attributes"]["heap.interval.index"] for s in during]
 assert idx == list(range(len(idx))), idx
 assert all(s["attributes"]["heap.marker.kind"] == "interval" for s in during)
