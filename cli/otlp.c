@@ -359,6 +359,19 @@ int otlp_config_init(struct otlp_config *c, const struct otlp_cli *cli, char *er
         }
     }
 
+    /* Spans per request: the batch span processor's variable and default. */
+    c->batch = OTLP_DEFAULT_BATCH;
+    if ((v = getenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) != NULL && v[0] != '\0') {
+        char *end;
+        errno = 0;
+        long b = strtol(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || b < 1 || b > 1000000)
+            return failf(err, cap, -EINVAL,
+                         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%s: expected spans per request, 1 to "
+                         "1000000",
+                         v);
+        c->batch = (int)b;
+    }
     /* The specification: "true", case-insensitively, disables; anything else does not. */
     if ((v = getenv("OTEL_SDK_DISABLED")) != NULL && strcasecmp(v, "true") == 0)
         c->disabled = true;
@@ -472,7 +485,9 @@ static void server_message(const struct otlp_config *c, const struct http_respon
     }
 }
 
-int otlp_send(const struct otlp_config *c, const struct otlp_trace *t, char *err, size_t cap)
+/* One request: n spans from the first-th. */
+static int send_batch(const struct otlp_config *c, const struct otlp_trace *t, int first, int n,
+                      char *err, size_t cap)
 {
     uint8_t *body = NULL, *gz = NULL;
     size_t len = 0, gz_len = 0;
@@ -485,12 +500,12 @@ int otlp_send(const struct otlp_config *c, const struct otlp_trace *t, char *err
         FILE *f = open_memstream(&json, &len);
         if (f == NULL)
             return failf(err, cap, -ENOMEM, "out of memory while encoding the trace");
-        rc = otlp_encode_json(t, f);
+        rc = otlp_encode_json_spans(t, first, n, f);
         if (fclose(f) != 0 && rc == 0)
             rc = -ENOMEM;
         body = (uint8_t *)json;
     } else {
-        rc = otlp_encode_protobuf(t, &body, &len);
+        rc = otlp_encode_protobuf_spans(t, first, n, &body, &len);
     }
     if (rc < 0) {
         rc = failf(err, cap, -ENOMEM, "out of memory while encoding the trace");
@@ -520,8 +535,8 @@ int otlp_send(const struct otlp_config *c, const struct otlp_trace *t, char *err
     }
     if (c->verbose) {
         fprintf(stderr, "heapspan: POST %s: %zu bytes of %s%s, %d span%s, headers [", c->url,
-                req.body_len, c->json ? "http/json" : "http/protobuf", c->gzip ? ", gzip'd" : "",
-                t->n_spans, t->n_spans == 1 ? "" : "s");
+                req.body_len, c->json ? "http/json" : "http/protobuf", c->gzip ? ", gzip'd" : "", n,
+                n == 1 ? "" : "s");
         /* Names only: a value may be a write token. */
         for (int i = 0; i < c->n_headers; i++)
             fprintf(stderr, "%s%.*s", i ? ", " : "", (int)strcspn(c->headers[i], ":"),
@@ -550,4 +565,26 @@ out:
     free(body);
     free(gz);
     return rc;
+}
+
+int otlp_send(const struct otlp_config *c, const struct otlp_trace *t, char *err, size_t cap)
+{
+    int batch = c->batch > 0 ? c->batch : OTLP_DEFAULT_BATCH;
+    int n_req = (t->n_spans + batch - 1) / batch;
+
+    if (t->err)
+        return failf(err, cap, t->err, "out of memory while building the trace");
+    for (int k = 0; k < n_req; k++) {
+        int first = k * batch, n = t->n_spans - first < batch ? t->n_spans - first : batch;
+        int rc = send_batch(c, t, first, n, err, cap);
+        if (rc < 0) {
+            if (n_req > 1) {
+                size_t len = strlen(err);
+                snprintf(err + len, cap - len, " (request %d of %d: %d of %d spans sent before)",
+                         k + 1, n_req, first, t->n_spans);
+            }
+            return rc;
+        }
+    }
+    return 0;
 }

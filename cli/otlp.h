@@ -19,6 +19,10 @@
 
 #include "viz/otlp.h"
 
+/* Spans per request, as OpenTelemetry's batch span processor sends them: a long run's
+ * intervals are many requests, never one over a collector's size limit. */
+#define OTLP_DEFAULT_BATCH 512
+
 struct otlp_config {
     char *url;       /* the traces endpoint, /v1/traces included */
     bool json;       /* http/json, else http/protobuf */
@@ -36,6 +40,7 @@ struct otlp_config {
     char warning[512]; /* a variable set aside (not an error); "" if none */
     bool verbose;      /* a line per export on stderr: the headers' names, never values */
     bool disabled;     /* OTEL_SDK_DISABLED=true: nothing is sent */
+    int batch;         /* spans per request (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) */
 };
 
 /* What the command line says; NULL / negative for "not given". */
@@ -56,7 +61,8 @@ void otlp_config_fini(struct otlp_config *c);
 void otlp_config_trace(const struct otlp_config *c, struct otlp_trace *t, uint32_t pid,
                        uint64_t start_unix_ns, const char *exe, int argc, const char *const *argv);
 
-/* One export. 0 when the server took it (a partial success is written to stderr as a
+/* One export, in requests of at most c->batch spans (each with the resource). 0 when the
+ * server took them all (a partial success is written to stderr as a
  * warning); else the message: the URL, the HTTP status and the server's own message. */
 int otlp_send(const struct otlp_config *c, const struct otlp_trace *t, char *err, size_t cap)
     __attribute__((warn_unused_result));

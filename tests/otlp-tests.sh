@@ -275,6 +275,35 @@ EOF
     fi
 fi
 
+# OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2: the spans in requests of 2, each with the resource,
+# all of them once and in order.
+if selected otlp_batches; then
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2 export_to "$WORK/batches" --otlp-verbose
+    [[ -e $WORK/pb/request-1.json ]] || export_to "$WORK/pb"
+    if ((rc != 0)); then
+        ko otlp_batches "exit $rc: $(cat "$WORK/batches/stderr")"
+    elif ! out=$(python3 - "$WORK/batches" "$WORK/pb/request-1.json" <<'EOF' 2>&1
+import json, os, sys
+d = sys.argv[1]
+reqs = sorted((json.load(open(os.path.join(d, f))) for f in os.listdir(d) if f.startswith("request-")),
+              key=lambda r: r["n"])
+whole = json.load(open(sys.argv[2]))["trace"][0]
+spans = [s for r in reqs for s in r["trace"][0]["scopeSpans"][0]["spans"]]
+n = len(whole["scopeSpans"][0]["spans"])
+assert len(reqs) == (n + 1) // 2, (len(reqs), n)
+assert all(len(r["trace"][0]["scopeSpans"][0]["spans"]) <= 2 for r in reqs)
+assert all(r["trace"][0]["resource"] == whole["resource"] for r in reqs)
+assert spans == whole["scopeSpans"][0]["spans"], "the batches' spans differ from the whole's"
+EOF
+    ); then
+        ko otlp_batches "$out"
+    elif [[ $(grep -c ", 2 spans, headers" "$WORK/batches/stderr") -lt 2 ]]; then
+        ko otlp_batches "--otlp-verbose: $(cat "$WORK/batches/stderr")"
+    else
+        ok otlp_batches
+    fi
+fi
+
 if selected otlp_traceparent; then
     tp_trace=4bf92f3577b34da6a3ce929d0e0e4736
     tp_span=00f067aa0ba902b7

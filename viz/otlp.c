@@ -593,6 +593,12 @@ static void pb_attrs(struct pbuf *p, uint32_t field, const struct otlp_attrs *a)
 
 int otlp_encode_protobuf(const struct otlp_trace *t, uint8_t **out, size_t *len)
 {
+    return otlp_encode_protobuf_spans(t, 0, t->n_spans, out, len);
+}
+
+int otlp_encode_protobuf_spans(const struct otlp_trace *t, int first, int n, uint8_t **out,
+                               size_t *len)
+{
     struct pbuf p;
     *out = NULL;
     *len = 0;
@@ -608,7 +614,7 @@ int otlp_encode_protobuf(const struct otlp_trace *t, uint8_t **out, size_t *len)
     pb_string(&p, SCOPE_NAME, "heapspan");
     pb_string(&p, SCOPE_VERSION, HEAPSPAN_VERSION);
     pb_end(&p);
-    for (int i = 0; i < t->n_spans; i++) {
+    for (int i = first; i < first + n && i < t->n_spans; i++) {
         const struct otlp_span *s = &t->spans[i];
         pb_begin(&p, SS_SPANS);
         pb_bytes(&p, SPAN_TRACE_ID, t->trace_id, 16);
@@ -722,6 +728,11 @@ static void json_attrs(struct json *j, const struct otlp_attrs *a)
 
 int otlp_encode_json(const struct otlp_trace *t, FILE *out)
 {
+    return otlp_encode_json_spans(t, 0, t->n_spans, out);
+}
+
+int otlp_encode_json_spans(const struct otlp_trace *t, int first, int n, FILE *out)
+{
     struct json j;
     if (t->err)
         return t->err;
@@ -746,7 +757,7 @@ int otlp_encode_json(const struct otlp_trace *t, FILE *out)
     json_object_end(&j);
     json_key(&j, "spans");
     json_array_begin(&j);
-    for (int i = 0; i < t->n_spans; i++) {
+    for (int i = first; i < first + n && i < t->n_spans; i++) {
         const struct otlp_span *s = &t->spans[i];
         json_object_begin(&j);
         json_key(&j, "traceId");

@@ -152,6 +152,12 @@ void otlp_add_interval(struct otlp_trace *t, uint32_t index, const struct otlp_i
 int otlp_encode_protobuf(const struct otlp_trace *t, uint8_t **out, size_t *len)
     __attribute__((warn_unused_result));
 int otlp_encode_json(const struct otlp_trace *t, FILE *out) __attribute__((warn_unused_result));
+/* The same with n spans from the first-th only (the resource and scope as always): one
+ * request of a trace sent in batches. */
+int otlp_encode_protobuf_spans(const struct otlp_trace *t, int first, int n, uint8_t **out,
+                               size_t *len) __attribute__((warn_unused_result));
+int otlp_encode_json_spans(const struct otlp_trace *t, int first, int n, FILE *out)
+    __attribute__((warn_unused_result));
 
 /* The span's name ("heap.process", ...). */
 const char *otlp_span_name(enum otlp_span_kind kind);
