@@ -463,7 +463,8 @@ static void server_message(const struct otlp_config *c, const struct http_respon
     out[0] = '\0';
     if (res->body == NULL || res->body_len == 0)
         return;
-    if (!c->json && otlp_resp_parse_status((const uint8_t *)res->body, res->body_len, &r) &&
+    if ((c->json ? otlp_resp_parse_status_json(res->body, res->body_len, &r)
+                 : otlp_resp_parse_status((const uint8_t *)res->body, res->body_len, &r)) &&
         r.message[0] != '\0') {
         snprintf(out, cap, ": %s", r.message);
         return;
@@ -553,9 +554,10 @@ static int send_batch(const struct otlp_config *c, const struct otlp_trace *t, i
         goto out;
     }
     struct otlp_resp r;
-    if (!c->json && res.body_len > 0 &&
-        otlp_resp_parse_export((const uint8_t *)res.body, res.body_len, &r) && r.partial &&
-        (r.rejected_spans > 0 || r.message[0] != '\0'))
+    if (res.body_len > 0 &&
+        (c->json ? otlp_resp_parse_export_json(res.body, res.body_len, &r)
+                 : otlp_resp_parse_export((const uint8_t *)res.body, res.body_len, &r)) &&
+        r.partial && (r.rejected_spans > 0 || r.message[0] != '\0'))
         fprintf(stderr, "heapspan: warning: %s took the trace in part: %lld span%s rejected%s%s\n",
                 c->url, (long long)r.rejected_spans, r.rejected_spans == 1 ? "" : "s",
                 r.message[0] ? ": " : "", r.message);

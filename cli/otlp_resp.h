@@ -1,5 +1,5 @@
 /*
- * otlp_resp.h - what an OTLP/HTTP server answers, in protobuf: a 2xx's
+ * otlp_resp.h - what an OTLP/HTTP server answers, in protobuf or OTLP/JSON: a 2xx's
  * ExportTraceServiceResponse (its partial_success: spans rejected, and why), or an
  * error's google.rpc.Status (its message). The body is outside input: any bytes give a
  * result or "not one", never a read outside them (tests/fuzz/otlpresp.c).
@@ -29,5 +29,11 @@ bool otlp_resp_parse_export(const uint8_t *p, size_t n, struct otlp_resp *out);
 /* google.rpc.Status (1 code int32, 2 message string, 3 details Any[]). false if the
  * bytes are not one. */
 bool otlp_resp_parse_status(const uint8_t *p, size_t n, struct otlp_resp *out);
+
+/* The same in OTLP/JSON: {"partialSuccess": {"rejectedSpans": "N" (or a number),
+ * "errorMessage": "..."}}, and {"code": N, "message": "..."}. The whole body must be one
+ * JSON object (nesting at most 64 deep); unknown members are skipped. */
+bool otlp_resp_parse_export_json(const char *p, size_t n, struct otlp_resp *out);
+bool otlp_resp_parse_status_json(const char *p, size_t n, struct otlp_resp *out);
 
 #endif

@@ -476,6 +476,24 @@ if selected otlp_partial; then
     fi
 fi
 
+# The same answers in OTLP/JSON: the Status's message, and the partial success.
+if selected otlp_json_answers; then
+    d=$WORK/json_answers
+    start_receiver "$d/refused" 400
+    msg_refused=$("$HEAPSPAN" export --otlp "http://127.0.0.1:$port" --otlp-protocol http/json \
+        "$LOG" 2>&1)
+    rc_refused=$?
+    stop_receiver
+    PARTIAL='3:too many spans' export_to "$d" --otlp-protocol http/json
+    if ((rc_refused != 2)) || [[ $msg_refused != "heapspan export: cannot send the trace: http://127.0.0.1:"*"/v1/traces answered HTTP 400: bad request from the test" ]]; then
+        ko otlp_json_answers "a JSON 400: exit $rc_refused: $msg_refused"
+    elif ((rc != 0)) || [[ $(cat "$d/stderr") != "heapspan: warning: http://127.0.0.1:$port/v1/traces took the trace in part: 3 spans rejected: too many spans" ]]; then
+        ko otlp_json_answers "a JSON partial success: exit $rc: $(cat "$d/stderr")"
+    else
+        ok otlp_json_answers
+    fi
+fi
+
 if selected otlp_down; then
     p=$(free_port)
     start=$(date +%s.%N)

@@ -1,12 +1,13 @@
 /*
- * otlpresp.c - fuzz target: any bytes as an OTLP/HTTP server's protobuf answer
- * (cli/otlp_resp.c), as an ExportTraceServiceResponse and as a google.rpc.Status. The
- * message kept must be safe to print (no control characters, valid UTF-8); and a
- * response encoded here from the input's first bytes - rejected spans, a message of
- * plain text - must parse back to exactly those.
+ * otlpresp.c - fuzz target: any bytes as an OTLP/HTTP server's answer (cli/otlp_resp.c),
+ * as an ExportTraceServiceResponse and as a google.rpc.Status, in protobuf and in
+ * OTLP/JSON. The message kept must be safe to print (no control characters, valid
+ * UTF-8); and a response encoded here from the input's first bytes - rejected spans, a
+ * message of plain text - must parse back to exactly those, in either form.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_fail("otlp_resp_parse_export", "unsafe message", at);
     if (otlp_resp_parse_status(data, size, &r) && !fz_text_safe(r.message, strlen(r.message), &at))
         fz_fail("otlp_resp_parse_status", "unsafe message", at);
+    if (otlp_resp_parse_export_json((const char *)data, size, &r) &&
+        !fz_text_safe(r.message, strlen(r.message), &at))
+        fz_fail("otlp_resp_parse_export_json", "unsafe message", at);
+    if (otlp_resp_parse_status_json((const char *)data, size, &r) &&
+        !fz_text_safe(r.message, strlen(r.message), &at))
+        fz_fail("otlp_resp_parse_status_json", "unsafe message", at);
 
     /* A well-formed answer from the input's first bytes. */
     if (size < 8)
@@ -44,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char msg[200];
     size_t n = 0;
     for (size_t i = 8; i < size && n < sizeof(msg) - 1; i++)
-        if (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\')
+        if (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\' && data[i] != '"')
             msg[n++] = (char)data[i];
     msg[n] = '\0';
     uint8_t inner[256], outer[300];
@@ -62,5 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!otlp_resp_parse_export(outer, o, &r) || !r.partial ||
         (uint64_t)r.rejected_spans != rejected || strcmp(r.message, msg) != 0)
         fz_fail("otlp_resp_parse_export", "a well-formed response read back differently", 0);
+    char json[400];
+    int jn = snprintf(json, sizeof(json),
+                      "{\"partialSuccess\":{\"rejectedSpans\":\"%llu\",\"errorMessage\":\"%s\"}}",
+                      (unsigned long long)rejected, msg);
+    if (!otlp_resp_parse_export_json(json, (size_t)jn, &r) || !r.partial ||
+        (uint64_t)r.rejected_spans != rejected || strcmp(r.message, msg) != 0)
+        fz_fail("otlp_resp_parse_export_json", "a well-formed response read back differently", 0);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "cli/otlp.h"
+#include "cli/otlp_resp.h"
 #include "viz/otlp.h"
 
 static void traceparent_rules(void **state)
@@ -243,6 +245,58 @@ static void headers_and_resource(void **state)
     clear_env();
 }
 
+static bool export_json(const char *s, struct otlp_resp *r)
+{
+    return otlp_resp_parse_export_json(s, strlen(s), r);
+}
+
+static void json_answers(void **state)
+{
+    struct otlp_resp r;
+    (void)state;
+    assert_true(export_json("{}", &r));
+    assert_false(r.partial);
+    assert_true(export_json(" {\"partialSuccess\": null} ", &r));
+    assert_false(r.partial);
+    assert_true(export_json("{\"x\":[1,-2.5e3,{\"y\":\"\\\"\"}],\"partialSuccess\":"
+                            "{\"rejectedSpans\":\"9223372036854775807\",\"errorMessage\":"
+                            "\"caf\\u00e9 \\ud83d\\ude00\\n\"}}",
+                            &r));
+    assert_true(r.partial);
+    assert_true(r.rejected_spans == INT64_MAX);
+    assert_string_equal(r.message, "caf\xc3\xa9 \xf0\x9f\x98\x80\\n"); /* the newline escaped */
+    assert_true(export_json("{\"partialSuccess\":{\"rejectedSpans\":4}}", &r));
+    assert_int_equal(r.rejected_spans, 4);
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{",
+        "{}x",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{'a':1}",
+        "{\"partialSuccess\":{\"rejectedSpans\":\"9223372036854775808\"}}",
+        "{\"partialSuccess\":{\"rejectedSpans\":1.5}}",
+        "{\"partialSuccess\":5}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":01}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(export_json(bad[i], &r));
+    /* nesting past 64 is refused, not followed down */
+    char deep[300];
+    memset(deep, '[', 200);
+    strcpy(deep + 200, "]");
+    char doc[320];
+    snprintf(doc, sizeof(doc), "{\"a\":%s}", deep);
+    assert_false(export_json(doc, &r));
+    const char st[] = "{\"code\":3,\"message\":\"no \\u001b[31m\",\"details\":[]}";
+    assert_true(otlp_resp_parse_status_json(st, strlen(st), &r));
+    assert_int_equal(r.code, 3);
+    assert_string_equal(r.message, "no \\x1b[31m"); /* the escape shown, not obeyed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +305,7 @@ int main(void)
         cmocka_unit_test(encodings),
         cmocka_unit_test(endpoints),
         cmocka_unit_test(headers_and_resource),
+        cmocka_unit_test(json_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
