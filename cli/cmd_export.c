@@ -29,7 +29,7 @@ static const char export_usage[] =
     "                       [--timeout SECONDS]]\n"
     "                       [--otlp URL|env [--otlp-protocol http/protobuf|http/json]\n"
     "                       [--otlp-compression gzip|none] [--otlp-top N] [--otlp-verbose]\n"
-    "                       [--leak-threshold SIZE] [--timeout SECONDS]]\n"
+    "                       [--leak-threshold SIZE] [--timeout SECONDS]] [--otlp-json FILE]\n"
     "                       [--metric peak|leaked|allocations|temporary|allocated]\n"
     "                       [--debuginfo-path PATH] [--no-debuginfod] [--no-symbols]\n"
     "                       [--suppressions FILE] [--no-builtin-suppressions] LOG|SNAPSHOT\n"
@@ -48,6 +48,8 @@ static const char export_usage[] =
     "                     (docs/otlp.md). --otlp-protocol and --otlp-compression beat\n"
     "                     theirs; --otlp-top: leak sites and bloated sizes sent (default 10);\n"
     "                     --leak-threshold: the root span's status is ERROR above it\n"
+    "  --otlp-json FILE   the same trace as one line of OTLP/JSON (the Collector's\n"
+    "                     otlpjsonfile receiver reads it)\n"
     "Values of a sampled recording are estimates, already scaled up. --metric: what\n"
     "folded stacks count (default peak: bytes live at the peak).\n"
     "\n" OPT_MODEL_USAGE;
@@ -68,6 +70,7 @@ enum {
     EXPORT_OPT_OTLP_TOP,
     EXPORT_OPT_LEAK_THRESHOLD,
     EXPORT_OPT_OTLP_VERBOSE,
+    EXPORT_OPT_OTLP_JSON,
 };
 
 struct export_args {
@@ -75,6 +78,7 @@ struct export_args {
     enum flame_metric metric;
     const char *pprof, *folded, *speedscope; /* files, "-" for stdout */
     const char *pyroscope;                   /* the server's base URL */
+    const char *otlp_json;                   /* --otlp-json FILE */
     const char *app_name;
     const char *labels[MAX_LABELS];
     int n_labels;
@@ -114,6 +118,7 @@ static int parse(int argc, char **argv, struct export_args *a)
         { "otlp-top", required_argument, NULL, EXPORT_OPT_OTLP_TOP },
         { "leak-threshold", required_argument, NULL, EXPORT_OPT_LEAK_THRESHOLD },
         { "otlp-verbose", no_argument, NULL, EXPORT_OPT_OTLP_VERBOSE },
+        { "otlp-json", required_argument, NULL, EXPORT_OPT_OTLP_JSON },
         { "metric", required_argument, NULL, 'm' },
         OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
@@ -184,6 +189,9 @@ static int parse(int argc, char **argv, struct export_args *a)
             if (!opt_long(&p, 0, 1000, "0 to 1000", &a->otlp_top))
                 return 2;
             break;
+        case EXPORT_OPT_OTLP_JSON:
+            a->otlp_json = optarg;
+            break;
         case EXPORT_OPT_OTLP_VERBOSE:
             a->otlp.verbose = true;
             break;
@@ -200,8 +208,9 @@ static int parse(int argc, char **argv, struct export_args *a)
         return 2;
     a->open.path = argv[optind];
     if (a->pprof == NULL && a->folded == NULL && a->speedscope == NULL && a->pyroscope == NULL &&
-        a->otlp.endpoint == NULL) {
-        opt_error("no destination: give --pprof, --folded, --speedscope, --pyroscope or --otlp");
+        a->otlp.endpoint == NULL && a->otlp_json == NULL) {
+        opt_error("no destination: give --pprof, --folded, --speedscope, --pyroscope, --otlp or "
+                  "--otlp-json");
         return opt_usage_error(&p);
     }
     return -1;
@@ -405,7 +414,23 @@ static int push_otlp(const struct export_args *a, const struct otlp_config *cfg,
         .n_intervals = l.n,
     };
     otlp_from_model(&t, m, &o);
-    if (otlp_send(&c, &t, err, sizeof(err)) < 0) {
+    if (a->otlp_json != NULL) {
+        /* One line: the Collector's otlpjsonfile receiver reads a request a line. */
+        FILE *out = out_open(a->otlp_json);
+        if (out == NULL)
+            goto out;
+        int e = otlp_encode_json(&t, out);
+        fputc('\n', out);
+        if (e == -ENOMEM) {
+            opt_error("out of memory while encoding the trace");
+            if (out != stdout)
+                fclose(out);
+            goto out;
+        }
+        if (out_close(out, a->otlp_json, "the OTLP/JSON trace") < 0)
+            goto out;
+    }
+    if (a->otlp.endpoint != NULL && otlp_send(&c, &t, err, sizeof(err)) < 0) {
         opt_error("cannot send the trace: %s", err);
         goto out;
     }
@@ -437,19 +462,23 @@ int cmd_export(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) >= 0)
         return rc;
     rc = 2;
-    /* The exporter's settings are checked before the log is read. */
-    if (a.otlp.endpoint != NULL) {
-        if (otlp_config_init(&otlp, &a.otlp, err, sizeof(err)) < 0) {
+    /* The exporter's settings are checked before the log is read. A file alone needs
+     * only the resource's and the parent's, but takes the rest as they are. */
+    if (a.otlp.endpoint != NULL || a.otlp_json != NULL) {
+        struct otlp_cli cli = a.otlp;
+        if (cli.endpoint == NULL)
+            cli.endpoint = "http://localhost:4318";
+        if (otlp_config_init(&otlp, &cli, err, sizeof(err)) < 0) {
             opt_error("%s", err);
             goto out;
         }
         if (otlp.warning[0] != '\0')
             fprintf(stderr, "heapspan: warning: %s\n", otlp.warning);
-        if (otlp.disabled) {
+        if (otlp.disabled && a.otlp.endpoint != NULL) {
             fprintf(stderr, "heapspan: OTEL_SDK_DISABLED=true: nothing is sent to %s\n", otlp.url);
             a.otlp.endpoint = NULL;
             if (a.pprof == NULL && a.folded == NULL && a.speedscope == NULL &&
-                a.pyroscope == NULL) {
+                a.pyroscope == NULL && a.otlp_json == NULL) {
                 rc = 0;
                 goto out;
             }
@@ -474,7 +503,7 @@ int cmd_export(int argc, char **argv)
         goto out;
     if (a.pyroscope != NULL && push_pyroscope(&a, m, pprof, pprof_len) != 0)
         goto out;
-    if (a.otlp.endpoint != NULL && push_otlp(&a, &otlp, s, m) != 0)
+    if ((a.otlp.endpoint != NULL || a.otlp_json != NULL) && push_otlp(&a, &otlp, s, m) != 0)
         goto out;
     for (int i = 0; i < m->n_warnings; i++)
         fprintf(stderr, "%s\n", m->warnings[i]);

@@ -15,7 +15,8 @@
 // and asks for a client certificate signed by DIR/ca.pem (mutual TLS; a client without
 // one is refused at the handshake).
 //
-// Each request becomes OUTDIR/request-<n>.json (n from 1): its path, headers, arrival
+// Each request becomes OUTDIR/request-<n>.json (n from 1), and its body (gunzip'd)
+// OUTDIR/request-<n>.body: its path, headers, arrival
 // time (ms since the receiver started), the status answered and, for the ones answered
 // 200, the trace decoded and normalized - ids in lowercase hex, attributes as a map
 // (ints as numbers, doubles as {"double": x}, arrays as lists), times as decimal strings -
@@ -169,6 +170,7 @@ const handler = (req, res) => {
         try {
             if (req.headers["content-encoding"] === "gzip") body = zlib.gunzipSync(body);
             else if (req.headers["content-encoding"]) throw new Error("unknown content-encoding");
+            fs.writeFileSync(path.join(outdir, `request-${count}.body`), body);
             decoded = json ? fromJson(body.toString("utf8")) : Req.decode(body);
             rec.trace = normalize(decoded);
         } catch (e) {

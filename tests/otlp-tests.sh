@@ -253,6 +253,19 @@ for variant in json:--otlp-protocol=http/json json_env:OTEL_EXPORTER_OTLP_PROTOC
     fi
 done
 
+# --otlp-json FILE: the request's body, as sent with http/json, on one line.
+if selected otlp_json_file; then
+    d=$WORK/json_file
+    export_to "$d" --otlp-protocol http/json --otlp-json "$d/trace.json"
+    if ((rc != 0)); then
+        ko otlp_json_file "exit $rc: $(cat "$d/stderr")"
+    elif [[ $(wc -l <"$d/trace.json") != 1 ]] || ! cmp -s <(head -c -1 "$d/trace.json") "$d/request-1.body"; then
+        ko otlp_json_file "the file differs from the JSON request's body"
+    else
+        ok otlp_json_file
+    fi
+fi
+
 # ---- ids ----
 
 if selected otlp_same_ids; then
@@ -285,7 +298,7 @@ if selected otlp_batches; then
     elif ! out=$(python3 - "$WORK/batches" "$WORK/pb/request-1.json" <<'EOF' 2>&1
 import json, os, sys
 d = sys.argv[1]
-reqs = sorted((json.load(open(os.path.join(d, f))) for f in os.listdir(d) if f.startswith("request-")),
+reqs = sorted((json.load(open(os.path.join(d, f))) for f in os.listdir(d) if f.startswith("request-") and f.endswith(".json")),
               key=lambda r: r["n"])
 whole = json.load(open(sys.argv[2]))["trace"][0]
 spans = [s for r in reqs for s in r["trace"][0]["scopeSpans"][0]["spans"]]
@@ -416,7 +429,7 @@ if selected otlp_retry; then
     elif ! out=$(python3 - "$d" <<'EOF' 2>&1
 import json, os, sys
 d = sys.argv[1]
-reqs = [json.load(open(os.path.join(d, f))) for f in sorted(os.listdir(d)) if f.startswith("request-")]
+reqs = [json.load(open(os.path.join(d, f))) for f in sorted(os.listdir(d)) if f.startswith("request-") and f.endswith(".json")]
 reqs.sort(key=lambda r: r["n"])
 assert [r["status"] for r in reqs] == [503, 503, 200], [r["status"] for r in reqs]
 assert all(r["trace"] == reqs[0]["trace"] for r in reqs), "the retries differ"
@@ -731,7 +744,7 @@ if selected otlp_live; then
     elif ! out=$(python3 - "$d" <<'EOF' 2>&1
 import json, os, sys
 d = sys.argv[1]
-reqs = sorted((json.load(open(os.path.join(d, f))) for f in os.listdir(d) if f.startswith("request-")),
+reqs = sorted((json.load(open(os.path.join(d, f))) for f in os.listdir(d) if f.startswith("request-") and f.endswith(".json")),
               key=lambda r: r["n"])
 assert reqs and all(r["status"] == 200 for r in reqs), [r.get("error") for r in reqs]
 spans = lambda r: r["trace"][0]["scopeSpans"][0]["spans"]
@@ -757,7 +770,7 @@ leak = [s for s in spans(final) if s["name"] == "heap.leak"][0]["attributes"]
 assert leak["code.function.name"] == "cache_insert" and leak["heap.leaked.bytes"] == 800000, leak
 # The export of the finished log sends the same spans, ids and numbers.
 (after,) = [json.load(open(os.path.join(d, "after", f))) for f in os.listdir(os.path.join(d, "after"))
-            if f.startswith("request-")]
+            if f.startswith("request-") and f.endswith(".json")]
 exported = spans(after)
 sent = during + spans(final)
 key = lambda s: s["spanId"]
