@@ -29,7 +29,8 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # ---- the targets: FUZZ_SRCS_<t>, FUZZ_LIBS_<t>, FUZZ_MAX_LEN_<t>, FUZZ_SEEDS_<t> ----
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
-FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress retryafter
+FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress retryafter otlpresp \
+                otlpenv
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -64,6 +65,15 @@ FUZZ_MAX_LEN_suppress := 4096
 FUZZ_SRCS_retryafter := tests/fuzz/retryafter.c tests/fuzz/fuzzlib.c cli/http.c util/escape.c
 FUZZ_LIBS_retryafter := -ldl -lm
 FUZZ_MAX_LEN_retryafter := 255
+
+FUZZ_SRCS_otlpresp := tests/fuzz/otlpresp.c tests/fuzz/fuzzlib.c cli/otlp_resp.c util/escape.c
+FUZZ_MAX_LEN_otlpresp := 4096
+
+FUZZ_SRCS_otlpenv := tests/fuzz/otlpenv.c tests/fuzz/fuzzlib.c cli/otlp.c cli/otlp_resp.c \
+                     cli/http.c viz/otlp.c viz/fmt.c viz/rank.c util/escape.c util/json.c \
+                     util/pbuf.c util/gzip.c util/strbuf.c
+FUZZ_LIBS_otlpenv := -lz -ldl -lm
+FUZZ_MAX_LEN_otlpenv := 4096
 
 # ---- building ----
 
