@@ -184,7 +184,7 @@ static int parse(int argc, char **argv, struct diff_args *a)
         }
     a->diff.n_budgets = n_budgets;
     a->diff.budgets = a->budgets;
-    if (!opt_operands(&p, 2, 2))
+    if (!opt_operands(&p, 2, 2, "two recordings, BASE and NEW (each a log or a snapshot)"))
         return 2;
     a->side[0].open.path = argv[optind];
     a->side[1].open.path = argv[optind + 1];

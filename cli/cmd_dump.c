@@ -329,7 +329,7 @@ static int parse(int argc, char **argv, struct dump_args *a)
         a->live |= c == 'l';
         a->stacks |= c == 'k';
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG"))
         return 2;
     a->path = argv[optind];
     return -1;

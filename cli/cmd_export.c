@@ -140,7 +140,7 @@ static int parse(int argc, char **argv, struct export_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG or SNAPSHOT"))
         return 2;
     a->open.path = argv[optind];
     if (a->pprof == NULL && a->folded == NULL && a->speedscope == NULL && a->pyroscope == NULL) {

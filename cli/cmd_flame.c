@@ -97,7 +97,7 @@ static int parse(int argc, char **argv, struct flame_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG or SNAPSHOT (--diff BASE names the other)"))
         return 2;
     a->open.path = argv[optind];
     if (a->output == NULL) {

@@ -96,7 +96,9 @@ static int parse(int argc, char **argv, struct report_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1,
+                      "one LOG or SNAPSHOT (one log per report today: report each on its own, "
+                      "or compare two with `heapspan diff BASE NEW`)"))
         return 2;
     a->open.path = argv[optind];
     if (a->open.to >= 0 && a->open.to <= a->open.from) {

@@ -98,7 +98,7 @@ static int parse(int argc, char **argv, struct snapshot_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG"))
         return 2;
     a->open.path = argv[optind];
     if (a->all_markers && at_given) {

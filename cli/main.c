@@ -77,7 +77,14 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
         }
     }
-    opt_error("unknown command '%s'", name);
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *near = opt_nearest(name, names, N_COMMANDS);
+    if (near != NULL)
+        opt_error("unknown command '%s'; did you mean '%s'?", name, near);
+    else
+        opt_error("unknown command '%s'", name);
     fputc('\n', stderr);
     usage(stderr);
     return 2;
