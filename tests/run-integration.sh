@@ -37,7 +37,7 @@ fi
 TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
-    exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
+    exec_fail exec_spawn exec_spawn_fail run_log_errors run_options dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
     end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
     disk_full fewfds output_special proctitle bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
@@ -585,6 +585,189 @@ t_exec_fail() {
     live_funcs out.hsl "$PROGS/exec_a" >/dev/null
     expect "live from before_failed_exec" "1 blocks 60005 bytes" "$(live_of out.hsl before_failed_exec)"
     expect "live from after_failed_exec" "1 blocks 60006 bytes" "$(live_of out.hsl after_failed_exec)"
+}
+
+# fork then exec at once, twice (a pre-exec child that allocates nothing): each child
+# leaves the one log of the program it became, no empty out.PID.exec1.hsl.
+t_exec_spawn() {
+    hs_run -o out.hsl -- "$PROGS/exec_a" spawn "$PROGS/exec_b"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local logs l
+    logs=$(printf '%s\n' *.hsl | grep -vx 'out\.hsl' | tr '\n' ' ' | sed 's/ $//')
+    expect "logs besides out.hsl: two, no exec1" 2 "$(wc -w <<<"$logs")"
+    [[ $logs != *exec* ]] || fail "an .execN log was left: $logs"
+    for l in $logs; do
+        expect "$l: exe" "$PROGS/exec_b" "$(sget "$l" exe)"
+        expect "$l: allocations" 3 "$(sget "$l" allocations)"
+        expect "$l: ended" exit "$(sget "$l" ended)"
+        expect "$l: ppid" "$(sget out.hsl pid)" "$(sget "$l" ppid)"
+    done
+    expect "parent: allocations" 1 "$(sget out.hsl allocations)"
+}
+
+# A pre-exec child whose exec fails: the log removed before the exec is written again,
+# and goes on with what the child allocates after.
+t_exec_spawn_fail() {
+    hs_run -o out.hsl -- "$PROGS/exec_a" spawnfail
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local logs
+    logs=$(printf '%s\n' *.hsl | grep -vx 'out\.hsl' | tr '\n' ' ' | sed 's/ $//')
+    expect "logs besides out.hsl" 1 "$(wc -w <<<"$logs")"
+    [[ -f $logs ]] || return
+    expect "child: allocations" 1 "$(sget "$logs" allocations)"
+    expect "child: ended" _exit "$(sget "$logs" ended)"
+    expect "child: exe" "$PROGS/exec_a" "$(sget "$logs" exe)"
+    records "$logs"
+    expect "child: the exec marker and the note" "1 1" \
+        "$(grep -c ' marker kind=exec ' "$logs.txt") $(grep -c 'exec failed; this image goes on recording' "$logs.txt")"
+    live_funcs "$logs" "$PROGS/exec_a" >/dev/null
+    expect "child: live from child_after_failed_exec" "1 blocks 60007 bytes" "$(live_of "$logs" child_after_failed_exec)"
+}
+
+# `heapspan run` and its log: every failure before the program starts, exit 2, and the
+# program never runs (it would write ran.txt).
+t_run_log_errors() {
+    local prog=$PWD/prog.sh
+    printf '#!/bin/sh\necho ran >>"%s/ran.txt"\n' "$PWD" >"$prog"
+    chmod +x "$prog"
+
+    hs_run -o "$PWD/no/such/dir/out.hsl" -- "$prog"
+    expect "missing directory: exit status" 2 "$RC"
+    expect_grep "missing directory: the message" "^heapspan run: cannot create the log .*/no/such/dir/out\.hsl: No such file or directory; choose a writable place with -o" run.err
+    expect "missing directory: stderr lines" 1 "$(wc -l <run.err)"
+
+    mkdir ro && chmod 555 ro
+    if [[ $(id -u) != 0 ]]; then
+        hs_run -o ro/out.hsl -- "$prog"
+        expect "unwritable directory: exit status" 2 "$RC"
+        expect_grep "unwritable directory: the message" "cannot create the log ro/out\.hsl: Permission denied" run.err
+    fi
+    hs_run -o /proc/version -- "$prog"
+    expect "/proc/version: exit status" 2 "$RC"
+    hs_run -o /dev/null -- "$prog"
+    expect "/dev/null: exit status" 2 "$RC"
+    expect_grep "/dev/null: the message" "/dev/null is a character device; the log must be a regular file" run.err
+    [[ -e /dev/null-2 ]] && fail "/dev/null-2 exists"
+    [[ -e ran.txt ]] && fail "the program ran after a log error: $(cat ran.txt)"
+    rm -f ran.txt
+
+    # A directory, or a name ending in /: the default name inside it (made if missing).
+    mkdir logs
+    hs_run -o logs -- "$PROGS/exec_b"
+    expect "-o logs: exit status" 0 "$RC"
+    expect "-o logs: one log named heapspan.PID.hsl" 1 "$(ls logs | grep -Ec '^heapspan\.[0-9]+\.hsl$')"
+    hs_run -o newdir/sub/ -- "$PROGS/exec_a" child "$PROGS/exec_b"
+    expect "-o newdir/sub/: exit status" 0 "$RC"
+    expect "-o newdir/sub/: heapspan.PID.hsl for the parent, its child's two images" 3 \
+        "$(ls newdir/sub | grep -Ec '^heapspan\.[0-9]+(\.exec1)?\.hsl$')"
+    expect "-o newdir/sub/: nothing else" 3 "$(ls -A newdir/sub | wc -l)"
+
+    # An existing log is refused, untouched; --force replaces it.
+    hs_run -o out.hsl -- "$PROGS/exec_b"
+    expect "first run: exit status" 0 "$RC"
+    local sum
+    sum=$(cksum <out.hsl)
+    hs_run -o out.hsl -- "$prog"
+    expect "existing log: exit status" 2 "$RC"
+    expect_grep "existing log: the message" "^heapspan run: out\.hsl exists .*pass --force to replace it" run.err
+    expect "existing log: untouched" "$sum" "$(cksum <out.hsl)"
+    [[ -e ran.txt ]] && fail "the program ran over an existing log"
+    expect "no out-2.hsl" "" "$(ls out-2.hsl 2>/dev/null)"
+    hs_run --force -o out.hsl -- "$PROGS/exec_a" fail
+    expect "--force: exit status" 0 "$RC"
+    expect "--force: the new run's log" "$PROGS/exec_a 2" "$(sget out.hsl exe) $(sget out.hsl allocations)"
+
+    # %p and %e are the program's pid and name.
+    hs_run -o '%e-%p.hsl' -- "$PROGS/exec_b"
+    local named=(exec_b-*.hsl)
+    expect "%e-%p: one log" 1 "$([[ -e ${named[0]} ]] && echo ${#named[@]} || echo 0)"
+    [[ -e ${named[0]} ]] && expect "%e-%p: the pid in the name" "exec_b-$(sget "${named[0]}" pid).hsl" "${named[0]}"
+
+    # A program that cannot run: 127 (not found) or 126 (not executable), no log left.
+    hs_run -o gone.hsl -- "$PWD/no-such-program"
+    expect "no such program: exit status" 127 "$RC"
+    [[ -e gone.hsl ]] && fail "gone.hsl was left behind"
+    touch notexec
+    hs_run -o gone.hsl -- "$PWD/notexec"
+    expect "not executable: exit status" 126 "$RC"
+    [[ -e gone.hsl ]] && fail "gone.hsl was left behind (126)"
+    # (A program the shim never loads into leaves no empty log: api-tests.sh's run_static.)
+    return 0
+}
+
+# Every option checked by run itself, naming the option; a bad inherited HEAPSPAN_*
+# value named as such; near misses get "did you mean", on every command.
+t_run_options() {
+    local prog=$PWD/prog.sh a opt val want
+    printf '#!/bin/sh\necho ran >>"%s/ran.txt"\n' "$PWD" >"$prog"
+    chmod +x "$prog"
+    while IFS='|' read -r opt val want; do
+        hs_run "$opt" "$val" -o x.hsl -- "$prog"
+        expect "$opt $val: exit status" 2 "$RC"
+        expect "$opt $val: stderr's first line" "heapspan run: $opt $val: expected $want" "$(head -1 run.err)"
+        grep -q HEAPSPAN_ run.err && fail "$opt $val: a variable is named: $(head -1 run.err)"
+    done <<'END'
+--marker-signal|FOO|USR1, USR2, RTMIN+N, a signal number, or off
+--marker-signal|9|USR1, USR2, RTMIN+N, a signal number, or off
+--marker-signal|RTMIN+999|USR1, USR2, RTMIN+N, a signal number, or off
+--snapshot-interval|-3|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--snapshot-interval|0|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--snapshot-interval|nan|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--snapshot-interval|1e9|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--sample|-1|a byte count like 524288 or 512K
+--sample|12Q|a byte count like 524288 or 512K
+--snapshot-on-rss|lots|a byte count like 512M or 2G
+--depth|0|1 to 1024 frames
+--depth|2000|1 to 1024 frames
+-o||a file or directory name
+END
+    [[ -e ran.txt ]] && fail "the program ran after a bad option"
+    [[ -e x.hsl ]] && fail "a log was made after a bad option"
+    for a in "--marker-signal USR1" "--marker-signal SIGRTMIN+2" "--marker-signal off" \
+        "--snapshot-interval 0.5" "--sample 512K" "--snapshot-on-rss 2G" "--depth 1024"; do
+        rm -f x.hsl
+        # shellcheck disable=SC2086
+        hs_run $a -o x.hsl -- "$PROGS/exec_b"
+        expect "$a: exit status" 0 "$RC"
+        expect "$a: stderr (the wrote line only)" "heapspan: wrote $PWD/x.hsl" "$(cat run.err)"
+    done
+
+    HEAPSPAN_MARKER_SIGNAL=BOGUS hs_run -o y.hsl -- "$prog"
+    expect "inherited bad value: exit status" 2 "$RC"
+    expect "inherited bad value: the message" \
+        "heapspan run: HEAPSPAN_MARKER_SIGNAL=BOGUS in the environment: expected USR1, USR2, RTMIN+N, a signal number, or off; unset it, or give --marker-signal" \
+        "$(head -1 run.err)"
+    HEAPSPAN_MARKER_SIGNAL=BOGUS hs_run --marker-signal USR1 -o y.hsl -- "$PROGS/exec_b"
+    expect "inherited bad value replaced by the option: exit status" 0 "$RC"
+    [[ -e ran.txt ]] && fail "the program ran after a bad inherited value"
+
+    local cmd near
+    while read -r cmd opt near; do
+        "$HEAPSPAN" "$cmd" "$opt" x >out.txt 2>err.txt
+        expect "$cmd $opt: exit status" 2 $?
+        expect "$cmd $opt: the message" "heapspan $cmd: unrecognized option '$opt'; did you mean $near?" "$(head -1 err.txt)"
+    done <<'END'
+run --ouptut --output
+run --snapshot-intervall --snapshot-interval
+report --fromm --from
+report --formta --format
+diff --metrik --metric
+snapshot --all-makers --all-markers
+dump --sumary --summary
+flame --inverse --inverted
+export --prof --pprof
+END
+    "$HEAPSPAN" run --snap 1 -- true 2>err.txt
+    expect "ambiguous: the message" "heapspan run: option '--snap' is ambiguous: it could be --snapshot-interval, --snapshot-on-rss" "$(head -1 err.txt)"
+    "$HEAPSPAN" run --frobnicate -- true 2>err.txt
+    expect "far from every option: no guess" "heapspan run: unrecognized option '--frobnicate'" "$(head -1 err.txt)"
+    "$HEAPSPAN" reprot x 2>err.txt
+    expect "a command: the message" "heapspan: unknown command 'reprot'; did you mean 'report'?" "$(head -1 err.txt)"
+    "$HEAPSPAN" report a.hsl b.hsl 2>err.txt
+    expect "report A B: exit status" 2 $?
+    expect_grep "report A B: one log only, today" "^heapspan report: 2 operands \(a\.hsl b\.hsl\): expected one LOG or SNAPSHOT \(one log per report today" err.txt
 }
 
 # 7. dlopen, allocate from the library, dlclose (tests/progs/dl_main.c, libhsdl.c).
