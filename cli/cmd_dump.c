@@ -253,6 +253,8 @@ static void print_summary(const struct rd_log *r, const struct tally *t)
            t->zeros_records, t->zero_of, t->zero_bytes);
     printf("chunks=%" PRIu64 "\ntruncated=%d\nended=%s\n", st->chunks, st->truncated,
            end_reason(st->end_reason));
+    printf("damaged_chunks=%" PRIu64 "\ndamaged_bytes=%" PRIu64 "\ndamaged_events=%" PRIu64 "\n",
+           st->damaged_chunks, st->damaged_bytes, st->damaged_events);
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/reader.h"
 #include "analyzer/session.h"
 #include "cli/opts.h"
 #include "cli/output.h"
@@ -142,7 +143,11 @@ int cmd_report(int argc, char **argv)
     } else if (out_close(out, a.output, "the report") < 0) {
         rc = 2;
     }
-    for (int i = 0; a.format->echo_warnings && i < m->n_warnings; i++) {
+    /* Damage skipped is said on stderr whatever the format: a report read on a terminal
+     * or kept in a file must not pass for the whole log's unnoticed. */
+    for (int i = 0; i < m->n_warnings; i++) {
+        if (!a.format->echo_warnings && strstr(m->warnings[i], RD_DAMAGE_WORDS) == NULL)
+            continue;
         esc_fputs(m->warnings[i], stderr);
         fputc('\n', stderr);
     }

@@ -1413,10 +1413,12 @@ EOF
     expect_le "allocations of the longest cut vs the whole log" "$(sed -n 's/^allocations=//p' full.out)" "$prev"
 }
 
-# One payload byte flipped, in each chunk in turn: a checksum error, exit 2.
+# One payload byte flipped, in each chunk in turn: that chunk is skipped and the rest
+# read - `report` and `dump` exit 0 with one warning on stderr naming the chunk's byte
+# offset and what it held; an events chunk's allocations are missing, no more.
 t_bad_log_flipped() {
     make_small_log || return
-    local off kind
+    local off at kind nrec total got
     "$PYTHON" - good.hsl <<'EOF' >chunks
 import struct, sys
 d = open(sys.argv[1], "rb").read()
@@ -1424,16 +1426,30 @@ off = 64
 while off + 48 <= len(d) and d[off:off + 4] == b"HSCK":
     kind = d[off + 4]
     hsize, stored = struct.unpack_from("<HI", d, off + 6)
+    nrec = struct.unpack_from("<I", d, off + 44)[0]
     if stored:
-        print(off + hsize + stored // 2, {1: "events", 2: "meta", 3: "index"}.get(kind, kind))
+        print(off, off + hsize + stored // 2, {1: "events", 2: "meta", 3: "index"}.get(kind, kind), nrec)
     off += hsize + stored
 EOF
     [[ -s chunks ]] || fail "no chunks found in the log"
-    while read -r off kind; do
-        cp good.hsl "flip-$off.hsl"
+    total=$(sget good.hsl allocations)
+    while read -r off at kind nrec; do
+        cp good.hsl "flip-$at.hsl"
         "$PYTHON" -c 'import sys
-f = open(sys.argv[1], "r+b"); o = int(sys.argv[2]); f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0x40]))' "flip-$off.hsl" "$off"
-        dump_bad "$PWD/flip-$off.hsl" "byte $off flipped (in a $kind chunk's payload)"
+f = open(sys.argv[1], "r+b"); o = int(sys.argv[2]); f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0x40]))' "flip-$at.hsl" "$at"
+        timeout 60 "$HEAPSPAN" report "flip-$at.hsl" >rep.out 2>rep.err
+        expect "byte $at flipped ($kind chunk): report's exit status" 0 $?
+        expect "byte $at flipped: stderr lines" 1 "$(wc -l <rep.err)"
+        expect_grep "byte $at flipped: the warning" "^flip-$at\.hsl: skipped 1 damaged chunk \([0-9]+ bytes.*\) at byte $off: checksum mismatch" rep.err
+        grep -q "skipped 1 damaged chunk" rep.out || fail "byte $at flipped: the report's own warnings lack it"
+        sget "flip-$at.hsl" damaged_chunks >/dev/null
+        expect "byte $at flipped: dump --summary damaged_chunks" 1 "$(sget "flip-$at.hsl" damaged_chunks)"
+        if [[ $kind == events ]]; then
+            expect_grep "byte $at flipped: the events it held" ", $nrec events?\)" rep.err
+            got=$(sget "flip-$at.hsl" allocations)
+            expect_le "byte $at flipped: allocations" "$total" "$got"
+            expect_ge "byte $at flipped: allocations" $((total - nrec)) "$got"
+        fi
     done <chunks
 }
 
