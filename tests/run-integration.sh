@@ -38,7 +38,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
     exec_fail exec_spawn exec_spawn_fail run_log_errors run_options dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
+    end_sigterm end_python_sigint end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
     disk_full fewfds output_special proctitle bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
@@ -918,6 +918,39 @@ t_end_sigterm() {
     expect "exit status (SIGTERM)" 143 "$RC"
     check_wrote
     check_ending out.hsl signal
+}
+
+# ^C of a Python program: CPython turns SIGINT into KeyboardInterrupt, and once that
+# has unwound the program, sets SIGINT back to the default and kills itself with it
+# (Modules/main.c, exit_sigint) - past every exit handler. The shim takes the default
+# back, so the log gets its end record (reason signal) and holds what Python allocated;
+# heapspan run exits 130 as the shell would. PYTHONMALLOC=malloc: pymalloc would keep
+# small objects out of malloc's sight (12 bytearrays of 77777 bytes: 77778 each). The
+# log ends without its index, as after any fatal signal (the end record is there).
+t_end_python_sigint() {
+    if [[ -z $PYTHON || ! -x $PYTHON ]]; then
+        fail "no Python interpreter (PYTHON=$PYTHON)"
+        return
+    fi
+    PYTHONMALLOC=malloc hs_run_bg -o out.hsl -- "$PYTHON" -c "
+import os, time
+keep = [bytearray(77777) for _ in range(12)]
+open('$PWD/ready.tmp', 'w').write(str(os.getpid()))
+os.rename('$PWD/ready.tmp', '$PWD/ready')
+time.sleep(60)"
+    if wait_file ready; then
+        kill -INT "$(cat ready)"
+    else
+        kill -TERM "$HSPID"
+    fi
+    wait "$HSPID"
+    RC=$?
+    expect "exit status (SIGINT)" 130 "$RC"
+    expect_grep "the program's KeyboardInterrupt" '^KeyboardInterrupt' run.err
+    check_wrote
+    expect "ended" signal "$(sget out.hsl ended)"
+    expect_ge "blocks of 77778 bytes (bytearray grows by realloc)" 12 \
+        "$(($(n_alloc out.hsl malloc 77778) + $(n_alloc out.hsl realloc 77778)))"
 }
 
 # main leaves by pthread_exit, the last thread later: the process ends with exit(0) as
