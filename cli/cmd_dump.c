@@ -124,6 +124,7 @@ static void print_header(const struct rd_header *h)
            " max_depth %u clock %s\n",
            h->version, h->pid, h->ppid, h->sample_bytes, h->max_depth,
            (h->flags & LF_FILE_CLOCK_TSC) ? "tsc" : "ns");
+    printf("# first column: milliseconds since the program started; size, zero_bytes: bytes\n");
 }
 
 static void print_event(const struct rd_item *it, double ms)

@@ -39,8 +39,9 @@ static void usage(FILE *out)
     fputs("usage: heapspan COMMAND [ARGS...]\n\n", out);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].synopsis);
-    fputs("\n`heapspan COMMAND --help` describes a command. Exit status: 0 ok, 1 a gate\n"
-          "failed, 2 an error.\n",
+    fputs("\n`heapspan COMMAND --help` describes a command; `man heapspan` all of them.\n"
+          "Exit status: 0 ok; 1 a budget of `heapspan diff --fail-on-growth` was exceeded;\n"
+          "2 an error. `heapspan run` exits with the program's status.\n",
           out);
 }
 
