@@ -271,7 +271,8 @@ record() {
     if [ ! -e "$CACHE/$name.done" ]; then
         (
             cd "$CACHE" || exit 2
-            timeout -s KILL "$TIMEOUT" "$HEAPSPAN" run "${opts[@]}" -o "$name.hsl" -- "$@" \
+            # --force: a log left by a run cut short is replaced, not kept beside.
+            timeout -s KILL "$TIMEOUT" "$HEAPSPAN" run --force "${opts[@]}" -o "$name.hsl" -- "$@" \
                 >"$name.out" 2>"$name.err"
             echo $? >"$name.rc"
             # A killed `heapspan run` leaves its manifest (the logs it wrote) in /tmp.
