@@ -121,6 +121,7 @@ CLI_SRCS := \
 	cli/cmd_diff.c \
 	cli/cmd_snapshot.c \
 	cli/output.c \
+	cli/progress.c \
 	cli/cmd_flame.c \
 	cli/cmd_export.c
 HEAPSPAN_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) $(CLI_SRCS) \

@@ -88,7 +88,8 @@ struct rd_log {
     struct strbuf warn;
     struct rd_header hdr;
     struct rd_stats st;
-    uint64_t off; /* next chunk's offset */
+    uint64_t off;          /* next chunk's offset */
+    uint64_t progress_off; /* r->off for rd_progress, from any thread (atomic) */
     bool eof;
     uint64_t index_off; /* the index chunk's offset, once read */
     bool saw_trailer;
@@ -208,6 +209,12 @@ const struct rd_header *rd_header(const struct rd_log *r)
 const struct rd_stats *rd_stats(const struct rd_log *r)
 {
     return &r->st;
+}
+
+void rd_progress(const struct rd_log *r, uint64_t *done, uint64_t *total)
+{
+    *done = __atomic_load_n(&r->progress_off, __ATOMIC_RELAXED);
+    *total = r->st.file_bytes; /* set by rd_open, before any thread */
 }
 
 /* Reads exactly n bytes at off; returns n, fewer at end of file, or -errno. */
@@ -1348,6 +1355,7 @@ static int read_chunk(struct rd_log *r)
         return 0;
     }
     r->off = off + hsize + stored;
+    __atomic_store_n(&r->progress_off, r->off, __ATOMIC_RELAXED);
     r->st.chunks++;
 
     bool is_events = kind == LF_CHUNK_EVENTS;

@@ -185,6 +185,10 @@ double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks);
  * so it reads meta chunks ahead if necessary: call before the first rd_next. */
 uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds);
 
+/* How far the read has got: the bytes of the file up to the chunk read last, of its
+ * size. Unlike the stats, callable at any time, from any thread (a progress line). */
+void rd_progress(const struct rd_log *r, uint64_t *done, uint64_t *total);
+
 const struct rd_stats *rd_stats(const struct rd_log *r);
 /* Warnings collected so far (cut-off log, late events), one per line; "" if none. */
 const char *rd_warnings(const struct rd_log *r);

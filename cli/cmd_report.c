@@ -10,6 +10,7 @@
 #include "analyzer/session.h"
 #include "cli/opts.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "util/escape.h"
 #include "viz/render.h"
 
@@ -121,7 +122,10 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = 0;
-    if (session_open(&a.open, &s) < 0) {
+    pg_begin("report", &a.open);
+    int opened = session_open(&a.open, &s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(s));
         session_close(s);
         return 2;

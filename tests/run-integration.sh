@@ -39,7 +39,7 @@ TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
     exec_fail exec_spawn exec_spawn_fail run_log_errors run_options dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
     end_sigterm end_python_sigint end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
-    disk_full fewfds output_special proctitle bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
+    disk_full fewfds output_special proctitle bad_env report_progress bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
 # ---- checking ----
@@ -1312,6 +1312,62 @@ import json, sys
 argv = json.load(open(sys.argv[1]))["log"]["argv"]
 ok = len(argv) == 1 and argv[0].startswith("proctitle-master ") and argv[0].strip() == "proctitle-master"
 print("proctitle-master + spaces" if ok else repr(argv))' child.json)"
+}
+
+# The progress line: on a terminal (script(1) gives the command a pty) a report that
+# takes more than 2 s - here held up by a debuginfod server that answers each request
+# after 3 s, for a stripped program whose debug info it is asked for - draws
+# "heapspan report: ..." lines on stderr, and erases the last; the same report with
+# stderr in a file, and a quick one on a terminal, draw none.
+t_report_progress() {
+    local port
+    printf '#include <stdlib.h>\nint main(void) { void *volatile p = malloc(1234); (void)p; return 0; }\n' >s.c
+    cc -O0 -s -o stripped s.c || {
+        fail "cannot build the stripped program"
+        return
+    }
+    hs_run -o st.hsl -- ./stripped
+    expect "recording: exit status" 0 "$RC"
+    cat >slow.py <<'EOF'
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(3)
+        self.send_response(404)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open("port.tmp", "w").write(str(s.server_address[1]))
+__import__("os").rename("port.tmp", "port")
+s.serve_forever()
+EOF
+    "$PYTHON" slow.py &
+    local srv=$!
+    wait_file port || {
+        kill "$srv"
+        return
+    }
+    port=$(cat port)
+    mkdir cache1 cache2 cache3
+    DEBUGINFOD_CACHE_PATH=$PWD/cache1 DEBUGINFOD_URLS=http://127.0.0.1:$port \
+        script -qec "'$HEAPSPAN' report st.hsl >report.out" /dev/null >tty.out 2>&1
+    expect "on a terminal: exit status" 0 $?
+    grep -q 'heapspan report: read st.hsl; symbolizing (debug info, asking debuginfod), [0-9]* s' tty.out ||
+        fail "on a terminal: no progress line (got: $(tr '\r\033' '|~' <tty.out | head -c 300))"
+    [[ $(tail -c 4 tty.out | od -An -c | tr -d ' ') == '\r033[K' ]] ||
+        fail "on a terminal: the last line was not erased (ends with: $(tail -c 20 tty.out | od -An -c))"
+    grep -q 'TOTALS' report.out || fail "on a terminal: no report on stdout"
+    DEBUGINFOD_CACHE_PATH=$PWD/cache2 DEBUGINFOD_URLS=http://127.0.0.1:$port \
+        "$HEAPSPAN" report st.hsl >report2.out 2>file.err
+    expect "stderr in a file: exit status" 0 $?
+    expect "stderr in a file: no progress line" "" "$(grep -c 'symbolizing' file.err | grep -v '^0$')"
+    kill "$srv"
+    wait "$srv" 2>/dev/null
+    DEBUGINFOD_CACHE_PATH=$PWD/cache3 script -qec "'$HEAPSPAN' report --no-debuginfod st.hsl >report3.out" \
+        /dev/null >quick.out 2>&1
+    expect "a quick report on a terminal: exit status" 0 $?
+    expect "a quick report on a terminal: nothing on stderr" "" "$(tr -d '\r\n' <quick.out)"
 }
 
 # A bad value in the environment: one line, the default, and recording as usual
