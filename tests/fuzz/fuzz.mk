@@ -29,7 +29,7 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # ---- the targets: FUZZ_SRCS_<t>, FUZZ_LIBS_<t>, FUZZ_MAX_LEN_<t>, FUZZ_SEEDS_<t> ----
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
-FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress
+FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress settings
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -49,6 +49,9 @@ FUZZ_SEEDS_evcodec := $(FUZZ_DIR)/seeds/evcodec
 
 FUZZ_SRCS_bytesize := tests/fuzz/bytesize.c tests/fuzz/fuzzlib.c util/escape.c
 FUZZ_MAX_LEN_bytesize := 64
+
+FUZZ_SRCS_settings := tests/fuzz/settings.c tests/fuzz/fuzzlib.c cli/opts.c util/escape.c
+FUZZ_MAX_LEN_settings := 128
 
 FUZZ_SRCS_escape := tests/fuzz/escape.c tests/fuzz/fuzzlib.c util/escape.c util/json.c
 FUZZ_MAX_LEN_escape := 4096
