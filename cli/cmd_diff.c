@@ -11,6 +11,7 @@
 #include "analyzer/reader.h"
 #include "analyzer/session.h"
 #include "cli/opts.h"
+#include "cli/progress.h"
 #include "format/bytesize.h"
 #include "viz/diff_render.h"
 
@@ -194,7 +195,10 @@ static int parse(int argc, char **argv, struct diff_args *a)
 /* Opens one side at its point: 0, or 2 after the message. */
 static int open_side(struct diff_side *d)
 {
-    if (session_open(&d->open, &d->s) < 0) {
+    pg_begin("diff", &d->open);
+    int opened = session_open(&d->open, &d->s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(d->s));
         return 2;
     }

@@ -15,6 +15,7 @@
 #include "cli/http.h"
 #include "cli/opts.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "util/strbuf.h"
 #include "viz/export.h"
 #include "viz/flame.h"
@@ -298,7 +299,10 @@ int cmd_export(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) >= 0)
         return rc;
     rc = 2;
-    if (session_open(&a.open, &s) < 0) {
+    pg_begin("export", &a.open);
+    int opened = session_open(&a.open, &s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(s));
         goto out;
     }
