@@ -1297,7 +1297,8 @@ static int read_chunk(struct rd_log *r)
             return fail(r, -EINVAL, off + LF_TRAILER_SIZE,
                         "data after the index trailer: the file is damaged or two logs "
                         "were concatenated");
-        } else if (lf_get_u64(h + 8) != r->index_off) {
+        } else if (lf_get_u64(h + 8) != r->index_off &&
+                   r->st.damaged_chunks == 0 /* else the index may be in what was skipped */) {
             return fail(r, -EINVAL, off + 8,
                         "the index trailer names offset %llu, not the index chunk's; the "
                         "log is damaged",
@@ -1381,8 +1382,14 @@ static int read_chunk(struct rd_log *r)
     n = read_at(r, r->buf, stored, off + hsize);
     if (n < 0)
         return fail(r, (int)n, off + hsize, "read error: %s", strerror((int)-n));
-    if (lf_crc32c(0, r->buf, stored) != crc)
+    if (lf_crc32c(0, r->buf, stored) != crc) {
+        /* The damage may be in the header's length itself: the chunk ends where its
+         * header says only if a sound chunk (or the end) follows; else search. */
+        uint64_t checked = 0;
+        if (r->off != r->st.file_bytes && !chunk_sound_at(r, r->off, &checked))
+            return resync(r, off, -EINVAL, "checksum mismatch (a disk or copy error)");
         return skip_damaged(r, off, &c, -EINVAL, "checksum mismatch (a disk or copy error)");
+    }
     if (kind == LF_CHUNK_INDEX) {
         if (stored % LF_INDEX_ENTRY_SIZE != 0 || (flags & LF_CHUNK_ZSTD))
             return fail(r, -EINVAL, off, "malformed index chunk");

@@ -541,11 +541,20 @@ static void reader_resyncs_after_bad_header(void **state)
         if (l.ch[c].kind != LF_CHUNK_EVENTS)
             continue;
         uint32_t n_records = lf_get_u32(l.b.p + l.ch[c].off + 44);
-        for (int field = 0; field < 2; field++) {
-            size_t at = l.ch[c].off + (field == 0 ? 0 : 8); /* the magic, the stored length */
-            uint8_t saved[4];
+        for (int field = 0; field < 3; field++) {
+            /* The magic; the stored length made impossible; the stored length one byte
+             * longer - plausible, so only the checksum (and what follows) tells. */
+            size_t at = l.ch[c].off + (field == 0 ? 0 : 8);
+            uint8_t saved[4], longer[4];
             memcpy(saved, l.b.p + at, 4);
-            memcpy(l.b.p + at, field == 0 ? "XXXX" : "\xff\xff\xff\x7f", 4);
+            lf_put_u32(longer, lf_get_u32(saved) + 1);
+            if (field == 2 && (l.b.p[l.ch[c].off + 5] & LF_CHUNK_ZSTD) == 0)
+                continue; /* a stored chunk's lengths must agree: caught as impossible */
+            memcpy(l.b.p + at,
+                   field == 0   ? (const uint8_t *)"XXXX"
+                   : field == 1 ? (const uint8_t *)"\xff\xff\xff\x7f"
+                                : longer,
+                   4);
             write_file(path, l.b.p, l.b.len);
             read_all(path, &o);
             memcpy(l.b.p + at, saved, 4);
@@ -553,7 +562,9 @@ static void reader_resyncs_after_bad_header(void **state)
                 fail_msg("chunk %d, field %d: expected it skipped vs got '%s'", c, field, o.error);
             snprintf(want, sizeof(want), "skipped 1 damaged chunk (%zu bytes) at byte %zu: %s",
                      l.ch[c].end - l.ch[c].off, l.ch[c].off,
-                     field == 0 ? "not a chunk" : "implausible chunk lengths");
+                     field == 0   ? "not a chunk"
+                     : field == 1 ? "implausible chunk lengths"
+                                  : "checksum mismatch");
             if (strstr(o.warnings, want) == NULL)
                 fail_msg("chunk %d, field %d: expected '%s' vs got '%s'", c, field, want,
                          o.warnings);
