@@ -24,7 +24,8 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils libxml2-utils sqlite3 clang-14 libclang-rt-14-dev
+                zstd binutils libxml2-utils sqlite3 clang-14 libclang-rt-14-dev \
+                groff-base man-db bsdextrautils
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
@@ -121,6 +122,7 @@ CLI_SRCS := \
 	cli/cmd_diff.c \
 	cli/cmd_snapshot.c \
 	cli/output.c \
+	cli/progress.c \
 	cli/cmd_flame.c \
 	cli/cmd_export.c \
 	cli/otlp.c \
@@ -200,9 +202,9 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 
 demo: all $(BUILD)/tests/progs/demo_service
 	@echo "== recording the demo service"
-	@echo "   build/heapspan run -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service"
+	@echo "   build/heapspan run --force -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service"
 	$(Q)rm -f $(BUILD)/demo.hsl
-	$(Q)$(BUILD)/heapspan run -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service
+	$(Q)$(BUILD)/heapspan run --force -o $(BUILD)/demo.hsl -- $(BUILD)/tests/progs/demo_service
 	@echo "== the report: build/heapspan report --top 5 $(BUILD)/demo.hsl"
 	$(Q)$(BUILD)/heapspan report --top 5 $(BUILD)/demo.hsl
 	@echo "== also: --format json (for scripts), --format markdown (for tickets)"
@@ -210,9 +212,11 @@ demo: all $(BUILD)/tests/progs/demo_service
 # ---- install ----
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/heapspan
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/heapspan \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/heapspan $(DESTDIR)$(PREFIX)/bin/heapspan
 	install -m 644 $(BUILD)/libheapspan.so $(DESTDIR)$(PREFIX)/lib/heapspan/libheapspan.so
+	install -m 644 docs/heapspan.1 $(DESTDIR)$(PREFIX)/share/man/man1/heapspan.1
 
 CLANG_FORMAT_SRCS = $(wildcard include/*.h format/*.[ch] preload/*.[ch] analyzer/*.[ch] util/*.[ch] \
                     viz/*.[ch] cli/*.[ch] tests/unit/*.c tests/lib/*.[ch] tests/progs/*.c \
@@ -236,9 +240,12 @@ check-layers:
 # Checks `make test` runs after its tests, each counted as one test: TEST_CHECK_<name>
 # is its command (tests/tests.mk). Commands, not recursive makes: `make -n test` runs
 # a recipe line that names $(MAKE).
-TEST_CHECKS := format-check check-layers
+TEST_CHECKS := format-check check-layers man
 TEST_CHECK_format-check = $(FORMAT_CHECK)
 TEST_CHECK_check-layers = $(CHECK_LAYERS)
+# heapspan(1): renders without a warning, names every option of every command, and
+# `make install` puts it (with the command and the shim) under DESTDIR/PREFIX.
+TEST_CHECK_man = tests/man-tests.sh $(BUILD)/heapspan
 
 clean:
 	rm -rf $(BUILD)/shim $(BUILD)/obj $(BUILD)/gen $(BUILD)/tests $(BUILD)/heapspan \

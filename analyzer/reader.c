@@ -88,13 +88,19 @@ struct rd_log {
     struct strbuf warn;
     struct rd_header hdr;
     struct rd_stats st;
-    uint64_t off; /* next chunk's offset */
+    uint64_t off;          /* next chunk's offset */
+    uint64_t progress_off; /* r->off for rd_progress, from any thread (atomic) */
     bool eof;
     bool follow;        /* rd_set_follow: the end of the file is "no more yet" */
     uint64_t index_off; /* the index chunk's offset, once read */
     bool saw_trailer;
-    bool warned_no_end, warned_undefined;
-    uint32_t first_undefined; /* the first stack id an event named and no record defined */
+    bool warned_no_end, warned_undefined, warned_damage;
+    uint32_t first_undefined;
+    /* Damaged chunks skipped (see skip_damage): the first's offset and what was wrong
+     * there, for the one warning at the end; the error, if nothing else could be read. */
+    uint64_t damage_off[4];
+    char damage_why[160];
+    int damage_err; /* the first stack id an event named and no record defined */
 
     uint64_t from, to;
     bool windowed;
@@ -204,6 +210,12 @@ const struct rd_header *rd_header(const struct rd_log *r)
 const struct rd_stats *rd_stats(const struct rd_log *r)
 {
     return &r->st;
+}
+
+void rd_progress(const struct rd_log *r, uint64_t *done, uint64_t *total)
+{
+    *done = __atomic_load_n(&r->progress_off, __ATOMIC_RELAXED);
+    *total = r->st.file_bytes; /* set by rd_open, before any thread */
 }
 
 /* Reads exactly n bytes at off; returns n, fewer at end of file, or -errno. */
@@ -941,7 +953,7 @@ static int add_event_chunk(struct rd_log *r, struct pending *p, size_t len, uint
 struct chunk_head {
     int kind, flags;
     unsigned hsize;
-    uint32_t stored, rawlen, tid, crc, span;
+    uint32_t stored, rawlen, tid, crc, span, n_records;
     uint64_t base_time;
 };
 
@@ -957,6 +969,7 @@ static struct chunk_head chunk_head_of(const uint8_t h[LF_CHUNK_HDR_SIZE])
         .crc = lf_get_u32(h + 20),
         .base_time = lf_get_u64(h + 24),
         .span = lf_get_u32(h + 40),
+        .n_records = lf_get_u32(h + 44),
     };
 }
 
@@ -1116,6 +1129,136 @@ static void stop_ahead(struct rd_log *r)
     r->n_ah_threads = 0;
 }
 
+/* ---- damage ---- */
+
+/* A chunk whose payload fails its checksum or does not decode is damage (a disk or copy
+ * error): chunks are self-contained, so the reader skips it, counts what it held, and
+ * reads on; one warning at the end says what was lost and where. A chunk header that
+ * is not one (bad magic, impossible sizes) is skipped by finding the next chunk whose
+ * payload matches its checksum. Only when nothing at all could be read is damage an
+ * error. */
+static void note_damage(struct rd_log *r, uint64_t off, uint64_t bytes, uint64_t events,
+                        const char *why)
+{
+    if (r->st.damaged_chunks < sizeof(r->damage_off) / sizeof(r->damage_off[0]))
+        r->damage_off[r->st.damaged_chunks] = off;
+    if (r->st.damaged_chunks == 0)
+        snprintf(r->damage_why, sizeof(r->damage_why), "%s", why);
+    r->st.damaged_chunks++;
+    r->st.damaged_bytes += bytes;
+    r->st.damaged_events += events;
+}
+
+/* The one warning, at the end of the read. */
+static void warn_damage(struct rd_log *r)
+{
+    char where[160] = "";
+    size_t n = 0;
+    uint64_t shown = r->st.damaged_chunks < 4 ? r->st.damaged_chunks : 4;
+
+    if (r->warned_damage || r->st.damaged_chunks == 0)
+        return;
+    r->warned_damage = true;
+    for (uint64_t i = 0; i < shown && n < sizeof(where); i++) {
+        int w = snprintf(where + n, sizeof(where) - n, "%s%llu", i == 0 ? "" : ", ",
+                         (unsigned long long)r->damage_off[i]);
+        if (w > 0)
+            n += (size_t)w;
+    }
+    char events[64] = "";
+    if (r->st.damaged_events > 0)
+        snprintf(events, sizeof(events), ", %llu event%s", (unsigned long long)r->st.damaged_events,
+                 r->st.damaged_events == 1 ? "" : "s");
+    warn(r,
+         "%s: skipped %llu " RD_DAMAGE_WORDS "%s (%llu bytes%s) at byte%s %s%s: %s; the report "
+         "covers the rest - blocks whose frees were in them count as live, and allocations "
+         "in them are missing",
+         r->path, (unsigned long long)r->st.damaged_chunks, r->st.damaged_chunks == 1 ? "" : "s",
+         (unsigned long long)r->st.damaged_bytes, events, shown == 1 ? "" : "s", where,
+         r->st.damaged_chunks > shown ? ", ..." : "", r->damage_why);
+}
+
+/* Skips the chunk at off (its header sound, its payload not): 0, reading on. */
+static int skip_damaged(struct rd_log *r, uint64_t off, const struct chunk_head *c, int err,
+                        const char *why)
+{
+    char text[160];
+
+    snprintf(text, sizeof(text), "%s, in %s", why,
+             c->kind == LF_CHUNK_EVENTS ? "an events chunk"
+             : c->kind == LF_CHUNK_META ? "a meta chunk: stacks or modules may be missing"
+                                        : "a chunk of another kind");
+    if (r->st.damaged_chunks == 0)
+        r->damage_err = err;
+    if (c->kind == LF_CHUNK_INDEX)
+        r->index_off = off; /* the trailer names it still: damaged, it was the index */
+    note_damage(r, off, (uint64_t)c->hsize + c->stored,
+                c->kind == LF_CHUNK_EVENTS ? c->n_records : 0, text);
+    return 0;
+}
+
+/* A plausible chunk at q whose payload matches its checksum, or the trailer at the
+ * file's end: where reading resumes after a damaged header. */
+static bool chunk_sound_at(struct rd_log *r, uint64_t q, uint64_t *checked)
+{
+    uint8_t h[LF_CHUNK_HDR_SIZE];
+
+    if (q + LF_TRAILER_SIZE == r->st.file_bytes && read_at(r, h, 8, q) == 8 &&
+        memcmp(h, LF_TRAILER_MAGIC, 8) == 0)
+        return true;
+    if (read_at(r, h, sizeof(h), q) != (ssize_t)sizeof(h) || lf_get_u32(h) != LF_CHUNK_MAGIC)
+        return false;
+    struct chunk_head c = chunk_head_of(h);
+    if (c.hsize < LF_CHUNK_HDR_SIZE || c.hsize > 4096 || c.stored > LF_MAX_CHUNK_RAW ||
+        c.rawlen > LF_MAX_CHUNK_RAW || (!(c.flags & LF_CHUNK_ZSTD) && c.stored != c.rawlen) ||
+        q + c.hsize + c.stored > r->st.file_bytes || !reserve_bytes(&r->buf, &r->buf_cap, c.stored))
+        return false;
+    *checked += c.stored;
+    return read_at(r, r->buf, c.stored, q + c.hsize) == (ssize_t)c.stored &&
+           lf_crc32c(0, r->buf, c.stored) == c.crc;
+}
+
+/* The header at off is not a chunk's: finds the next sound chunk and goes on from
+ * there, or ends the read if there is none. What lies between is counted as damage.
+ * The search checks at most RESYNC_CHECK bytes of candidate payloads, so that a file
+ * of made-up headers costs no more than reading it a few times. */
+#define RESYNC_CHECK ((uint64_t)256 << 20)
+
+static int resync(struct rd_log *r, uint64_t off, int err, const char *why)
+{
+    uint8_t block[65536];
+    uint64_t checked = 0;
+    uint64_t q = off + 1;
+
+    if (r->st.damaged_chunks == 0)
+        r->damage_err = err;
+    while (q + 4 <= r->st.file_bytes && checked < RESYNC_CHECK) {
+        ssize_t n = read_at(r, block, sizeof(block), q);
+        if (n < 4)
+            break;
+        size_t i;
+        for (i = 0; i + 4 <= (size_t)n; i++) {
+            if ((block[i] != 'H' || block[i + 1] != 'S') ||
+                (block[i + 2] != 'C' && block[i + 2] != 'I'))
+                continue;
+            checked += LF_CHUNK_HDR_SIZE;
+            if (chunk_sound_at(r, q + i, &checked)) {
+                note_damage(r, off, q + i - off, 0, why);
+                r->off = q + i;
+                return 0;
+            }
+        }
+        q += i; /* the last 3 bytes are looked at again with the next block */
+        if ((size_t)n < sizeof(block))
+            break;
+    }
+    note_damage(r, off, r->st.file_bytes - off, 0, why);
+    r->off = r->st.file_bytes;
+    r->st.truncated = false;
+    r->eof = true;
+    return 0;
+}
+
 /* Reads the chunk at r->off. Sets r->eof at the end of the log. */
 static void follow_size(struct rd_log *r);
 
@@ -1166,7 +1309,8 @@ static int read_chunk(struct rd_log *r)
             return fail(r, -EINVAL, off + LF_TRAILER_SIZE,
                         "data after the index trailer: the file is damaged or two logs "
                         "were concatenated");
-        } else if (lf_get_u64(h + 8) != r->index_off) {
+        } else if (lf_get_u64(h + 8) != r->index_off &&
+                   r->st.damaged_chunks == 0 /* else the index may be in what was skipped */) {
             return fail(r, -EINVAL, off + 8,
                         "the index trailer names offset %llu, not the index chunk's; the "
                         "log is damaged",
@@ -1188,9 +1332,7 @@ static int read_chunk(struct rd_log *r)
                  r->path, (unsigned long long)off);
             return 0;
         }
-        return fail(r, -EINVAL, off,
-                    "not a chunk (bad chunk magic); the file is damaged from here on - "
-                    "`heapspan dump` shows what precedes it");
+        return resync(r, off, -EINVAL, "not a chunk (bad chunk magic)");
     }
     if ((size_t)n < sizeof(h)) {
         if (r->follow)
@@ -1209,12 +1351,17 @@ static int read_chunk(struct rd_log *r)
     uint32_t stored = c.stored, rawlen = c.rawlen, tid = c.tid, crc = c.crc, span = c.span;
     uint64_t base_time = c.base_time;
 
-    if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096)
-        return fail(r, -EINVAL, off + 6, "bad chunk header size %u", hsize);
+    if (hsize < LF_CHUNK_HDR_SIZE || hsize > 4096) {
+        char why[96];
+        snprintf(why, sizeof(why), "bad chunk header size %u", hsize);
+        return resync(r, off, -EINVAL, why);
+    }
     if (rawlen > LF_MAX_CHUNK_RAW || stored > LF_MAX_CHUNK_RAW ||
-        (!(flags & LF_CHUNK_ZSTD) && stored != rawlen))
-        return fail(r, -EINVAL, off + 8, "implausible chunk lengths (stored %u, raw %u)", stored,
-                    rawlen);
+        (!(flags & LF_CHUNK_ZSTD) && stored != rawlen)) {
+        char why[96];
+        snprintf(why, sizeof(why), "implausible chunk lengths (stored %u, raw %u)", stored, rawlen);
+        return resync(r, off, -EINVAL, why);
+    }
     if (off + hsize + stored > r->st.file_bytes) {
         if (r->follow)
             return -EAGAIN;
@@ -1227,6 +1374,7 @@ static int read_chunk(struct rd_log *r)
         return 0;
     }
     r->off = off + hsize + stored;
+    __atomic_store_n(&r->progress_off, r->off, __ATOMIC_RELAXED);
     r->st.chunks++;
 
     bool is_events = kind == LF_CHUNK_EVENTS;
@@ -1252,10 +1400,14 @@ static int read_chunk(struct rd_log *r)
     n = read_at(r, r->buf, stored, off + hsize);
     if (n < 0)
         return fail(r, (int)n, off + hsize, "read error: %s", strerror((int)-n));
-    if (lf_crc32c(0, r->buf, stored) != crc)
-        return fail(r, -EINVAL, off,
-                    "chunk checksum mismatch: the log is damaged here (disk or copy "
-                    "error); `heapspan dump` shows what precedes it");
+    if (lf_crc32c(0, r->buf, stored) != crc) {
+        /* The damage may be in the header's length itself: the chunk ends where its
+         * header says only if a sound chunk (or the end) follows; else search. */
+        uint64_t checked = 0;
+        if (r->off != r->st.file_bytes && !chunk_sound_at(r, r->off, &checked))
+            return resync(r, off, -EINVAL, "checksum mismatch (a disk or copy error)");
+        return skip_damaged(r, off, &c, -EINVAL, "checksum mismatch (a disk or copy error)");
+    }
     if (kind == LF_CHUNK_INDEX) {
         if (stored % LF_INDEX_ENTRY_SIZE != 0 || (flags & LF_CHUNK_ZSTD))
             return fail(r, -EINVAL, off, "malformed index chunk");
@@ -1284,8 +1436,7 @@ static int read_chunk(struct rd_log *r)
         if (ZSTD_isError(got) || got != rawlen) {
             if (pend != NULL)
                 pend_done(r, pend);
-            return fail(r, -EINVAL, off, "chunk does not decompress (%s)",
-                        ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
+            return skip_damaged(r, off, &c, -EINVAL, "chunk does not decompress");
         }
     } else if (v1_events) {
         memcpy(raw, r->buf, rawlen);
@@ -1293,14 +1444,15 @@ static int read_chunk(struct rd_log *r)
     if (is_events && !v1_events) {
         size_t need = ec_unpacked_size(raw, rawlen);
         if (need == SIZE_MAX)
-            return fail(r, -EINVAL, off, "malformed events chunk: its column table is damaged");
+            return skip_damaged(r, off, &c, -EINVAL,
+                                "malformed events chunk: its column table is damaged");
         pend = pend_get(r, need);
         if (pend == NULL)
             return -ENOMEM;
         if (!ec_unpack(raw, rawlen, r->zd, pend->raw) ||
             !ec_dec_begin(&pend->dec, pend->raw, need, base_time)) {
             pend_done(r, pend);
-            return fail(r, -EINVAL, off, "events chunk: a column does not decompress");
+            return skip_damaged(r, off, &c, -EINVAL, "events chunk: a column does not decompress");
         }
         rawlen = (uint32_t)need;
     }
@@ -1412,6 +1564,13 @@ static int next_item(struct rd_log *r, struct rd_item *out)
             return 1;
         }
         if (r->eof) {
+            if (r->st.damaged_chunks > 0 && r->st.event_chunks + r->st.meta_chunks == 0 &&
+                r->err[0] == '\0')
+                return fail(r, r->damage_err, r->damage_off[0],
+                            "%s; nothing in the log could be read: it is damaged throughout, "
+                            "or not a heapspan log",
+                            r->damage_why);
+            warn_damage(r);
             if (r->st.undefined_stacks > 0 && !r->warned_undefined)
                 warn(r,
                      "%s: %llu event%s a stack id the log never defined (the first: %u); "

@@ -23,7 +23,11 @@
  * defined or 0 (see RD_EVENT), and what the reader holds stays within RD_HELD_FLOOR +
  * RD_HELD_PER_BYTE times the file's size. An error is one message in rd_error(): "<file>: byte
  * <offset>: <what>; <what to do>". A log cut short (a killed process) is not an error:
- * it is read up to its last complete chunk and rd_warnings() says so. rd_open refuses
+ * it is read up to its last complete chunk and rd_warnings() says so. Nor is a damaged
+ * chunk (a checksum mismatch, a payload that does not decode, a header that is not
+ * one): it is skipped, counted in rd_stats (damaged_*), and one warning at the end says
+ * how many, where and what was lost; only a log in which no chunk at all can be read is
+ * an error. rd_open refuses
  * anything but a regular file before opening it (a FIFO would block it). rd_open and
  * rd_next return 0/1 or a negative errno.
  */
@@ -126,7 +130,15 @@ struct rd_stats {
     int end_reason;
     uint64_t end_time, end_lost; /* the end record's time (ticks) and lost events */
     uint64_t undefined_stacks;   /* events handed out with stack 0 for an undefined id */
+    /* Damage skipped: chunks whose payload failed its checksum or did not decode, and
+     * stretches with no chunk header (counted as one each); their bytes; the events
+     * their headers said they held (stretches say none). */
+    uint64_t damaged_chunks, damaged_bytes, damaged_events;
 };
+
+/* Words the damage warning holds, and no other: a command that shows warnings only in
+ * its output finds it with them, to say it on stderr too. */
+#define RD_DAMAGE_WORDS "damaged chunk"
 
 /* Opens and checks the header. Errors (missing file, not a log, newer version) leave
  * a message in rd_error() of the returned handle; NULL only when out of memory. */
@@ -182,6 +194,10 @@ double rd_ticks_to_ns(const struct rd_log *r, uint64_t ticks);
 /* Seconds since the start -> ticks (for --from/--to); needs the log's clock records,
  * so it reads meta chunks ahead if necessary: call before the first rd_next. */
 uint64_t rd_seconds_to_ticks(struct rd_log *r, double seconds);
+
+/* How far the read has got: the bytes of the file up to the chunk read last, of its
+ * size. Unlike the stats, callable at any time, from any thread (a progress line). */
+void rd_progress(const struct rd_log *r, uint64_t *done, uint64_t *total);
 
 const struct rd_stats *rd_stats(const struct rd_log *r);
 /* Warnings collected so far (cut-off log, late events), one per line; "" if none. */

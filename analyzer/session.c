@@ -282,6 +282,12 @@ static int point_missed(struct session *s)
                 rd_ticks_to_ns(s->r, t->last_time) / 1e9, s->opt.at_seconds);
 }
 
+static void set_phase(struct session_progress *p, enum session_phase phase)
+{
+    if (p != NULL)
+        __atomic_store_n(&p->phase, (int)phase, __ATOMIC_RELAXED);
+}
+
 /* Reads every item into the aggregate, symbolizes it and makes the model. */
 static int aggregate(struct session *s, const struct session_options *opt)
 {
@@ -302,11 +308,21 @@ static int aggregate(struct session *s, const struct session_options *opt)
         if (agg_stop_at(s->agg, &pt) < 0)
             return fail(s, -EINVAL, "%s: marker 0: markers count from 1", s->path);
     }
-    while ((k = rd_next(s->r, &it)) > 0)
+    set_phase(opt->progress, SESSION_READING);
+    uint32_t n = 0;
+    while ((k = rd_next(s->r, &it)) > 0) {
         if ((err = agg_feed(s->agg, &it)) < 0)
             return fail(s, err, "%s: out of memory while aggregating", s->path);
+        if (opt->progress != NULL && (++n & 0xffff) == 0) {
+            uint64_t done, total;
+            rd_progress(s->r, &done, &total);
+            __atomic_store_n(&opt->progress->total, total, __ATOMIC_RELAXED);
+            __atomic_store_n(&opt->progress->done, done, __ATOMIC_RELAXED);
+        }
+    }
     if (k < 0)
         return read_failed(s, s->r, k);
+    set_phase(opt->progress, opt->symbols ? SESSION_SYMBOLIZING : SESSION_DONE);
     if (opt->symbols) {
         struct sym_options so = { opt->debuginfo_path, opt->debuginfod, NULL };
         s->sym = sym_open(&so);
@@ -320,6 +336,7 @@ static int aggregate(struct session *s, const struct session_options *opt)
     if ((err = build_model(s, opt->symbols)) < 0)
         return fail(s, err, "%s", no_memory);
     s->have_model = true;
+    set_phase(opt->progress, SESSION_DONE);
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #define HEAPSPAN_SESSION_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "analyzer/model.h"
 
@@ -24,8 +25,18 @@ struct session;
 struct rd_item;
 struct rd_log;
 
+/* What a long session_open is doing, for a progress line the caller draws on another
+ * thread: the session stores with relaxed atomics (__atomic_store_n), the caller loads
+ * the same way; a zeroed struct is SESSION_IDLE. */
+enum session_phase { SESSION_IDLE, SESSION_READING, SESSION_SYMBOLIZING, SESSION_DONE };
+struct session_progress {
+    int phase;            /* enum session_phase */
+    uint64_t done, total; /* SESSION_READING: bytes of the log read, of its size */
+};
+
 struct session_options {
-    const char *path; /* the log; copied */
+    const char *path;                  /* the log; copied */
+    struct session_progress *progress; /* NULL, or kept up to date by session_open */
     /* Only the events between these times, in seconds since the program started
      * (event chunks outside are never read). to <= 0: to the end; both 0 (a zeroed
      * struct): the whole log. */

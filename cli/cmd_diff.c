@@ -11,6 +11,7 @@
 #include "analyzer/reader.h"
 #include "analyzer/session.h"
 #include "cli/opts.h"
+#include "cli/progress.h"
 #include "format/bytesize.h"
 #include "viz/diff_render.h"
 
@@ -184,7 +185,7 @@ static int parse(int argc, char **argv, struct diff_args *a)
         }
     a->diff.n_budgets = n_budgets;
     a->diff.budgets = a->budgets;
-    if (!opt_operands(&p, 2, 2))
+    if (!opt_operands(&p, 2, 2, "two recordings, BASE and NEW (each a log or a snapshot)"))
         return 2;
     a->side[0].open.path = argv[optind];
     a->side[1].open.path = argv[optind + 1];
@@ -194,7 +195,10 @@ static int parse(int argc, char **argv, struct diff_args *a)
 /* Opens one side at its point: 0, or 2 after the message. */
 static int open_side(struct diff_side *d)
 {
-    if (session_open(&d->open, &d->s) < 0) {
+    pg_begin("diff", &d->open);
+    int opened = session_open(&d->open, &d->s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(d->s));
         return 2;
     }

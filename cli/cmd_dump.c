@@ -124,6 +124,7 @@ static void print_header(const struct rd_header *h)
            " max_depth %u clock %s\n",
            h->version, h->pid, h->ppid, h->sample_bytes, h->max_depth,
            (h->flags & LF_FILE_CLOCK_TSC) ? "tsc" : "ns");
+    printf("# first column: milliseconds since the program started; size, zero_bytes: bytes\n");
 }
 
 static void print_event(const struct rd_item *it, double ms)
@@ -253,6 +254,8 @@ static void print_summary(const struct rd_log *r, const struct tally *t)
            t->zeros_records, t->zero_of, t->zero_bytes);
     printf("chunks=%" PRIu64 "\ntruncated=%d\nended=%s\n", st->chunks, st->truncated,
            end_reason(st->end_reason));
+    printf("damaged_chunks=%" PRIu64 "\ndamaged_bytes=%" PRIu64 "\ndamaged_events=%" PRIu64 "\n",
+           st->damaged_chunks, st->damaged_bytes, st->damaged_events);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -329,7 +332,7 @@ static int parse(int argc, char **argv, struct dump_args *a)
         a->live |= c == 'l';
         a->stacks |= c == 'k';
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG"))
         return 2;
     a->path = argv[optind];
     return -1;

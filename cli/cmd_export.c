@@ -18,6 +18,7 @@
 #include "cli/otlp.h"
 #include "cli/otlp_watch.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "format/bytesize.h"
 #include "util/strbuf.h"
 #include "viz/export.h"
@@ -204,7 +205,7 @@ static int parse(int argc, char **argv, struct export_args *a)
         }
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG or SNAPSHOT"))
         return 2;
     a->open.path = argv[optind];
     if (a->pprof == NULL && a->folded == NULL && a->speedscope == NULL && a->pyroscope == NULL &&
@@ -484,7 +485,10 @@ int cmd_export(int argc, char **argv)
             }
         }
     }
-    if (session_open(&a.open, &s) < 0) {
+    pg_begin("export", &a.open);
+    int opened = session_open(&a.open, &s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(s));
         goto out;
     }

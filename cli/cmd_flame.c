@@ -10,6 +10,7 @@
 #include "analyzer/session.h"
 #include "cli/opts.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "viz/flame.h"
 
 static const char flame_usage[] =
@@ -97,7 +98,7 @@ static int parse(int argc, char **argv, struct flame_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG or SNAPSHOT (--diff BASE names the other)"))
         return 2;
     a->open.path = argv[optind];
     if (a->output == NULL) {
@@ -121,12 +122,18 @@ int cmd_flame(int argc, char **argv)
     if (a.base != NULL) {
         struct session_options bo = a.open;
         bo.path = a.base;
-        if (session_open(&bo, &base) < 0) {
+        pg_begin("flame", &bo);
+        int opened = session_open(&bo, &base);
+        pg_end();
+        if (opened < 0) {
             opt_error("%s", session_error(base));
             goto out;
         }
     }
-    if (session_open(&a.open, &s) < 0) {
+    pg_begin("flame", &a.open);
+    int opened = session_open(&a.open, &s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(s));
         goto out;
     }

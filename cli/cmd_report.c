@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/reader.h"
 #include "analyzer/session.h"
 #include "cli/opts.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "util/escape.h"
 #include "viz/render.h"
 
@@ -96,7 +98,9 @@ static int parse(int argc, char **argv, struct report_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1,
+                      "one LOG or SNAPSHOT (one log per report today: report each on its own, "
+                      "or compare two with `heapspan diff BASE NEW`)"))
         return 2;
     a->open.path = argv[optind];
     if (a->open.to >= 0 && a->open.to <= a->open.from) {
@@ -118,7 +122,10 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = 0;
-    if (session_open(&a.open, &s) < 0) {
+    pg_begin("report", &a.open);
+    int opened = session_open(&a.open, &s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(s));
         session_close(s);
         return 2;
@@ -140,7 +147,11 @@ int cmd_report(int argc, char **argv)
     } else if (out_close(out, a.output, "the report") < 0) {
         rc = 2;
     }
-    for (int i = 0; a.format->echo_warnings && i < m->n_warnings; i++) {
+    /* Damage skipped is said on stderr whatever the format: a report read on a terminal
+     * or kept in a file must not pass for the whole log's unnoticed. */
+    for (int i = 0; i < m->n_warnings; i++) {
+        if (!a.format->echo_warnings && strstr(m->warnings[i], RD_DAMAGE_WORDS) == NULL)
+            continue;
         esc_fputs(m->warnings[i], stderr);
         fputc('\n', stderr);
     }

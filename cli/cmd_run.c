@@ -5,11 +5,13 @@
 #include "cli/commands.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +23,7 @@
 #include "cli/otlp.h"
 #include "cli/otlp_watch.h"
 #include "format/bytesize.h"
+#include "format/settingparse.h"
 #include "format/settings.h"
 
 static const char run_usage[] =
@@ -31,20 +34,42 @@ static const char run_usage[] =
     "                    [--otlp-compression gzip|none] [--otlp-top N] [--otlp-verbose]\n"
     "                    [--leak-threshold SIZE]] -- PROG [ARGS...]\n"
     "Runs PROG with libheapspan.so preloaded, records every allocation to LOG\n"
-    "(default heapspan.PID.hsl; %p in LOG is the pid, %e the program name) and exits\n"
-    "with PROG's exit status. Children the program forks or execs write LOG-derived\n"
-    "logs with their pid in the name, unless --no-follow-children. A statically linked\n"
-    "PROG cannot be recorded, and is not run unless --force.\n"
+    "(default heapspan.PID.hsl; %p in LOG is the pid, %e the program name; a directory,\n"
+    "or a name ending in /, gets the default name inside it) and exits with PROG's exit\n"
+    "status. LOG is created before PROG starts: if it cannot be, or exists already, run\n"
+    "says so and exits 2 without starting PROG (--force replaces an existing LOG).\n"
+    "Children the program forks or execs write LOG-derived logs with their pid in the\n"
+    "name, unless --no-follow-children. A statically linked PROG cannot be recorded,\n"
+    "and is not run unless --force.\n"
     "--otlp: this process follows the log while PROG runs and sends OpenTelemetry spans\n"
     "to URL/v1/traces (env: OTEL_EXPORTER_OTLP_ENDPOINT): one per --otlp-interval\n"
     "(default 10 s, or --snapshot-interval's), then the whole trace at the end, as\n"
-    "`heapspan export --otlp` sends it (docs/otlp.md).\n";
+    "`heapspan export --otlp` sends it (docs/otlp.md).\n"
+    "\n"
+    "  -o, --output LOG          where the log goes (default heapspan.%p.hsl)\n"
+    "  --sample BYTES            sample allocations every BYTES on average (512K, 1M)\n"
+    "  --depth N                 frames kept per stack, 1 to " HS_XSTR(
+        HS_MAX_DEPTH) " (default " HS_XSTR(HS_DEFAULT_DEPTH) ")\n"
+                                                             "  --no-follow-children      record "
+                                                             "this process only\n"
+                                                             "  --marker-signal SIG       USR1, "
+                                                             "USR2 (default), RTMIN+N, a number, "
+                                                             "or off\n"
+                                                             "  --snapshot-interval SECS  a "
+                                                             "snapshot marker every SECS seconds\n"
+                                                             "  --snapshot-on-rss SIZE    a marker "
+                                                             "each time the resident set crosses "
+                                                             "SIZE more\n"
+                                                             "  --force                   replace "
+                                                             "an existing LOG; run a statically "
+                                                             "linked PROG\n";
 
 /* The options, as the strings the shim reads from its environment (NULL: its default). */
 struct run_args {
     const char *output, *sample, *depth, *marker, *interval, *on_rss;
     bool follow, force;
     char **prog;              /* PROG and its arguments, NULL-terminated */
+    char prog_path[PATH_MAX]; /* where PROG was found ("" if not: execvp will say) */
     struct otlp_cli otlp;     /* otlp.endpoint NULL: no export */
     double otlp_interval;     /* seconds; < 0: not given */
     double snapshot_interval; /* --snapshot-interval's, < 0: not given */
@@ -96,7 +121,8 @@ static int parse(int argc, char **argv, struct run_args *a)
     struct opt_parser p;
     uint64_t bytes;
     long depth;
-    int c;
+    double secs;
+    int c, sig;
 
     opt_init(&p, run_usage, argc, argv, "+o:h", opts);
     while ((c = opt_next(&p)) != OPT_END) {
@@ -104,6 +130,8 @@ static int parse(int argc, char **argv, struct run_args *a)
         case OPT_EXIT:
             return opt_status(&p);
         case 'o':
+            if (optarg[0] == '\0')
+                return opt_bad_value(&p, "a file or directory name");
             a->output = optarg;
             break;
         case 's': /* checked here; the shim parses it again from the environment */
@@ -119,25 +147,31 @@ static int parse(int argc, char **argv, struct run_args *a)
         case 'n':
             a->follow = false;
             break;
-        case 'm':
+        case 'm': /* checked here; the shim parses it again from the environment */
+            if (!hs_parse_signal(optarg, &sig))
+                return opt_bad_value(&p, HS_SIGNAL_EXPECTED);
             a->marker = optarg;
             break;
         case 'i':
-            if (!opt_seconds(&p, &a->snapshot_interval))
-                return 2;
+            if (!hs_parse_interval(optarg, &secs))
+                return opt_bad_value(&p, HS_INTERVAL_EXPECTED);
             a->interval = optarg;
+            a->snapshot_interval = secs;
+            break;
+        case 'r': /* checked here; the shim parses it again from the environment */
+            if (!hs_parse_bytes(optarg, &bytes))
+                return opt_bad_value(&p, "a byte count like 512M or 2G");
+            a->on_rss = optarg;
+            break;
+        case 'f':
+            a->force = true;
             break;
         case RUN_OPT_OTLP:
             a->otlp.endpoint = optarg;
             break;
         case RUN_OPT_OTLP_INTERVAL:
-            if (!opt_seconds(&p, &a->otlp_interval))
-                return 2;
-            if (a->otlp_interval < HS_SNAPSHOT_INTERVAL_MIN ||
-                a->otlp_interval > HS_SNAPSHOT_INTERVAL_MAX)
-                return opt_bad_value(
-                    &p, "seconds from " HS_XSTR(HS_SNAPSHOT_INTERVAL_MIN) " to " HS_XSTR(
-                            HS_SNAPSHOT_INTERVAL_MAX));
+            if (!hs_parse_interval(optarg, &a->otlp_interval))
+                return opt_bad_value(&p, HS_INTERVAL_EXPECTED);
             break;
         case RUN_OPT_OTLP_PROTOCOL:
             if (strcmp(optarg, "http/protobuf") != 0 && strcmp(optarg, "http/json") != 0)
@@ -160,14 +194,6 @@ static int parse(int argc, char **argv, struct run_args *a)
             if (!hs_parse_bytes(optarg, &bytes))
                 return opt_bad_value(&p, "a byte count like 0, 4096 or 10M");
             a->leak_threshold = (double)bytes;
-            break;
-        case 'r': /* checked here; the shim parses it again from the environment */
-            if (!hs_parse_bytes(optarg, &bytes))
-                return opt_bad_value(&p, "a byte count like 512M or 2G");
-            a->on_rss = optarg;
-            break;
-        case 'f':
-            a->force = true;
             break;
         }
     }
@@ -252,12 +278,16 @@ static bool find_program(const char *name, char *out, size_t cap)
 
 /* A program the shim cannot be preloaded into is named before it starts: 0 to go on,
  * or 2 after the message (a statically linked one, unless --force). */
-static int check_program(const struct run_args *a)
+static int check_program(struct run_args *a)
 {
-    char path[PATH_MAX];
+    char *path = a->prog_path;
     struct ad_linkage l;
 
-    if (!find_program(a->prog[0], path, sizeof(path)) || ad_linkage(path, &l) < 0 || !l.elf)
+    if (!find_program(a->prog[0], path, sizeof(a->prog_path))) {
+        path[0] = '\0';
+        return 0;
+    }
+    if (ad_linkage(path, &l) < 0 || !l.elf)
         return 0;
     if (l.is_static && !a->force) {
         opt_error("%s is statically linked: LD_PRELOAD cannot load the shim into it, so "
@@ -275,6 +305,207 @@ static int check_program(const struct run_args *a)
                 "malloc (or reports through include/heapspan.h) will be recorded\n",
                 a->prog[0]);
     return 0;
+}
+
+/* The HEAPSPAN_* variables this process inherited and no option replaces, checked as
+ * the shim will read them: a bad one is named here, before the program starts, rather
+ * than by the shim in the middle of the program's output. 0, or 2 after the message. */
+static int check_inherited(const struct run_args *a)
+{
+    static const struct {
+        const char *var, *option, *expected;
+    } vars[] = {
+        { HS_ENV_SAMPLE_BYTES, "--sample", "a byte count like 524288 or 512K" },
+        { HS_ENV_DEPTH, "--depth", "1 to " HS_XSTR(HS_MAX_DEPTH) " frames" },
+        { HS_ENV_MARKER_SIGNAL, "--marker-signal", HS_SIGNAL_EXPECTED },
+        { HS_ENV_SNAPSHOT_INTERVAL, "--snapshot-interval", HS_INTERVAL_EXPECTED },
+        { HS_ENV_SNAPSHOT_ON_RSS, "--snapshot-on-rss", "a byte count like 512M or 2G" },
+    };
+    const char *given[] = { a->sample, a->depth, a->marker, a->interval, a->on_rss };
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i].var);
+        uint64_t bytes;
+        long l;
+        double d;
+        int sig;
+        bool ok;
+
+        if (given[i] != NULL || v == NULL || v[0] == '\0')
+            continue;
+        switch (i) {
+        case 0:
+        case 4:
+            ok = hs_parse_bytes(v, &bytes);
+            break;
+        case 1:
+            ok = hs_parse_long(v, 1, HS_MAX_DEPTH, &l);
+            break;
+        case 2:
+            ok = hs_parse_signal(v, &sig);
+            break;
+        default:
+            ok = hs_parse_interval(v, &d);
+            break;
+        }
+        if (!ok) {
+            opt_error("%s=%s in the environment: expected %s; unset it, or give %s", vars[i].var, v,
+                      vars[i].expected, vars[i].option);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* The root process's log name: LOG with %p the child's pid, %e the program's file
+ * name and %% a '%' (the shim's own expansion for a forked child's log is the same,
+ * with that child's executable). false if it does not fit. */
+static bool expand_output(char *out, size_t cap, const char *tmpl, const struct run_args *a)
+{
+    const char *prog = a->prog_path[0] != '\0' ? a->prog_path : a->prog[0];
+    const char *slash = strrchr(prog, '/');
+    const char *name = slash != NULL ? slash + 1 : prog;
+    size_t n = 0;
+
+    for (const char *s = tmpl; *s != '\0'; s++) {
+        char num[24];
+        const char *add = NULL;
+        if (s[0] == '%' && s[1] == 'p') {
+            snprintf(num, sizeof(num), "%d", (int)getpid());
+            add = num;
+        } else if (s[0] == '%' && s[1] == 'e') {
+            add = name;
+        } else if (s[0] == '%' && s[1] == '%') {
+            add = "%";
+        }
+        if (add != NULL) {
+            size_t l = strlen(add);
+            if (n + l >= cap)
+                return false;
+            memcpy(out + n, add, l);
+            n += l;
+            s++;
+        } else {
+            if (n + 1 >= cap)
+                return false;
+            out[n++] = *s;
+        }
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* mkdir -p for a directory named by -o DIR/. 0 or a negative errno. */
+static int make_dirs(char *dir)
+{
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        int r = mkdir(dir, 0777);
+        int e = errno;
+        *p = saved;
+        if (r != 0 && e != EEXIST)
+            return -e;
+        if (saved == '\0')
+            return 0;
+        while (p[1] == '/')
+            p++;
+    }
+}
+
+static const char *kind_of(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    case S_IFIFO:
+        return "a FIFO";
+    case S_IFSOCK:
+        return "a socket";
+    default:
+        return "not a regular file";
+    }
+}
+
+/*
+ * Creates the root process's log, empty, in the child before it execs (its pid is in
+ * the name): out gets its absolute path, which the shim takes over (HEAPSPAN_ROOT_LOG).
+ * A directory, or a name ending in '/' (made if missing), gets the default name inside
+ * it. An existing file is refused unless --force, which replaces it (the file, never
+ * what a symlink there points to); anything there that is not a regular file is
+ * refused. 0, or 2 after the message naming the path and what to do.
+ */
+static int create_log(const struct run_args *a, char *out, size_t cap)
+{
+    char name[PATH_MAX], dflt[PATH_MAX];
+    struct stat st;
+    size_t n;
+
+    if (!expand_output(name, sizeof(name), a->output, a)) {
+        opt_error("-o %s: the name is too long", a->output);
+        return 2;
+    }
+    n = strlen(name);
+    bool dir = name[n - 1] == '/';
+    if (dir) {
+        int e = make_dirs(name);
+        if (e < 0) {
+            opt_error("-o %s: cannot make the directory: %s", name, strerror(-e));
+            return 2;
+        }
+    }
+    if (dir || (stat(name, &st) == 0 && S_ISDIR(st.st_mode))) {
+        if (!expand_output(dflt, sizeof(dflt), HS_DEFAULT_OUTPUT, a) ||
+            n + 1 + strlen(dflt) >= sizeof(name)) {
+            opt_error("-o %s: the name is too long", a->output);
+            return 2;
+        }
+        snprintf(name + n, sizeof(name) - n, "%s%s", dir ? "" : "/", dflt);
+    }
+    if (name[0] == '/') {
+        snprintf(out, cap, "%s", name);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL ||
+            (size_t)snprintf(out, cap, "%s/%s", cwd, name) >= cap) {
+            opt_error("-o %s: cannot make the path absolute: %s", name,
+                      errno != 0 ? strerror(errno) : "too long");
+            return 2;
+        }
+    }
+    for (int tries = 0;; tries++) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        int e = errno;
+        if (e != EEXIST || tries > 0) {
+            opt_error("cannot create the log %s: %s; choose a writable place with -o", name,
+                      strerror(e));
+            return 2;
+        }
+        if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+            opt_error("-o %s: %s is %s; the log must be a regular file (or go in a directory)",
+                      a->output, name, kind_of(st.st_mode));
+            return 2;
+        }
+        if (!a->force) {
+            opt_error("%s exists (a log of an earlier run?): the new log would not be the file "
+                      "you read next; remove it, choose another -o, or pass --force to replace "
+                      "it",
+                      name);
+            return 2;
+        }
+        if (unlink(out) != 0) {
+            opt_error("--force: cannot replace %s: %s", name, strerror(errno));
+            return 2;
+        }
+    }
 }
 
 /* An empty file the shim appends each log's path to; 0, or 2 after the message. */
@@ -482,29 +713,80 @@ out:
     return rc;
 }
 
-/* Runs the program and waits for it: 0 with its wait status in *status, or 2 after
- * the message. With l, follows its log meanwhile. */
-static int run_program(char **prog, int *status, struct live *l)
+/* What the child tells its parent through the pipe before exec, when it does not get
+ * that far: the status run exits with. */
+static void child_fails(int pipe_fd, int status)
 {
+    unsigned char b = (unsigned char)status;
+    (void)!write(pipe_fd, &b, 1);
+    _exit(status);
+}
+
+/*
+ * Starts the program and waits for it: 0 with its wait status in *status, or the status
+ * to exit with after the message (2: the log could not be created; 126 or 127: PROG
+ * could not be run, as env(1) and the shells say). The child creates the log (the name
+ * may hold its pid) and execs; a close-on-exec pipe tells the parent which happened,
+ * so that no program runs when its log cannot be written. log gets the root's log.
+ * With l, follows the log meanwhile (--otlp).
+ */
+static int run_program(const struct run_args *a, int *status, char *log, size_t cap, struct live *l)
+{
+    int fds[2];
+    unsigned char why;
+    /* The child's name for the log, for the parent's clean-up after the run. */
+    char *shared = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (shared == MAP_FAILED) {
+        opt_error("mmap: %s", strerror(errno));
+        return 2;
+    }
+    log[0] = '\0';
+
     /* The terminal sends ^C and ^\ to the program too; this process waits for it to
      * finish (and flush) rather than leaving first. Other stop requests are passed on. */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
     fflush(NULL);
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        opt_error("pipe: %s", strerror(errno));
+        return 2;
+    }
     child_pid = fork();
     if (child_pid < 0) {
         opt_error("fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
         return 2;
     }
     if (child_pid == 0) {
         char pid[32];
+        close(fds[0]);
         signal(SIGINT, SIG_DFL);
         signal(SIGQUIT, SIG_DFL);
+        if (create_log(a, shared, cap) != 0)
+            child_fails(fds[1], 2);
+        memcpy(log, shared, cap);
         snprintf(pid, sizeof(pid), "%d", (int)getpid());
         setenv(HS_ENV_ROOT_PID, pid, 1);
-        execvp(prog[0], prog);
-        opt_error("cannot run %s: %s", prog[0], strerror(errno));
-        _exit(127);
+        setenv(HS_ENV_ROOT_LOG, log, 1);
+        execvp(a->prog[0], a->prog);
+        int e = errno;
+        unlink(log);
+        opt_error("cannot run %s: %s", a->prog[0], strerror(e));
+        child_fails(fds[1], e == ENOENT ? 127 : 126);
+    }
+    close(fds[1]);
+    ssize_t got;
+    while ((got = read(fds[0], &why, 1)) < 0 && errno == EINTR)
+        ;
+    close(fds[0]);
+    memcpy(log, shared, cap);
+    munmap(shared, cap);
+    if (got == 1) {
+        while (waitpid(child_pid, status, 0) < 0 && errno == EINTR)
+            ;
+        return why;
     }
     signal(SIGTERM, forward);
     signal(SIGHUP, forward);
@@ -558,9 +840,19 @@ static void announce_logs(const char *manifest)
         free(seen[i]);
     free(seen);
     if (n_logs == 0)
-        fprintf(stderr, "heapspan: no log was written (the program is static, or not "
-                        "dynamically linked against libc, or the output path is not "
-                        "writable)\n");
+        fprintf(stderr, "heapspan: no log was written: the shim was never loaded into the "
+                        "program (statically linked, set-user-ID, or started with "
+                        "LD_PRELOAD removed from its environment)\n");
+}
+
+/* The root's log, if nothing was ever written to it (the shim never loaded: a static
+ * program, a set-user-ID one, an environment cleared before exec), is removed. */
+static void remove_unwritten(const char *log)
+{
+    struct stat st;
+
+    if (log[0] != '\0' && lstat(log, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+        unlink(log);
 }
 
 int cmd_run(int argc, char **argv)
@@ -574,7 +866,7 @@ int cmd_run(int argc, char **argv)
         .otlp_top = 10,
         .leak_threshold = -1,
     };
-    char shim[PATH_MAX], manifest[PATH_MAX], err[1024];
+    char shim[PATH_MAX], manifest[PATH_MAX], log[PATH_MAX], err[1024];
     struct live live = { .a = &a, .manifest = manifest };
     int rc = parse(argc, argv, &a), status;
 
@@ -593,23 +885,30 @@ int cmd_run(int argc, char **argv)
         a.otlp.endpoint = NULL;
         a.interval = a.snapshot_interval >= 0 ? a.interval : NULL;
     }
-    if (check_program(&a) != 0)
-        return 2;
-    if (find_shim(shim, sizeof(shim)) < 0) {
-        opt_error("cannot find libheapspan.so next to this executable or in ../lib/heapspan; "
-                  "build it with `make`, or set " HS_ENV_SHIM);
+    if (check_inherited(&a) != 0 || check_program(&a) != 0) {
+        otlp_config_fini(&live.cfg);
         return 2;
     }
-    if (make_manifest(manifest, sizeof(manifest)) != 0)
+    if (find_shim(shim, sizeof(shim)) < 0) {
+        opt_error("cannot find libheapspan.so next to this executable or in ../lib/heapspan; "
+                  "build it with `make`, or set " HS_ENV_SHIM " to its path");
+        otlp_config_fini(&live.cfg);
         return 2;
+    }
+    if (make_manifest(manifest, sizeof(manifest)) != 0) {
+        otlp_config_fini(&live.cfg);
+        return 2;
+    }
     if (set_environment(&a, shim, manifest) < 0) {
         opt_error("out of memory");
         rc = 2;
     } else {
-        rc = run_program(a.prog, &status, a.otlp.endpoint != NULL ? &live : NULL);
+        rc = run_program(&a, &status, log, sizeof(log), a.otlp.endpoint != NULL ? &live : NULL);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        remove_unwritten(log);
         announce_logs(manifest);
+    }
     if (rc == 0 && a.otlp.endpoint != NULL)
         live_finish(&live); /* its failure is said; the program's status stands */
     unlink(manifest);

@@ -13,6 +13,7 @@
 #include "analyzer/session.h"
 #include "analyzer/snapshot.h"
 #include "cli/opts.h"
+#include "cli/progress.h"
 
 static const char snapshot_usage[] =
     "usage: heapspan snapshot [--at end|peak|marker:N|time:SECONDS] [-o FILE] LOG\n"
@@ -98,7 +99,7 @@ static int parse(int argc, char **argv, struct snapshot_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, 1, "one LOG"))
         return 2;
     a->open.path = argv[optind];
     if (a->all_markers && at_given) {
@@ -184,7 +185,10 @@ int cmd_snapshot(int argc, char **argv)
     rc = parse(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    if (session_open(&a.open, &s) < 0) {
+    pg_begin("snapshot", &a.open);
+    int opened = session_open(&a.open, &s);
+    pg_end();
+    if (opened < 0) {
         opt_error("%s", session_error(s));
         session_close(s);
         return 2;

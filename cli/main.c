@@ -39,8 +39,9 @@ static void usage(FILE *out)
     fputs("usage: heapspan COMMAND [ARGS...]\n\n", out);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].synopsis);
-    fputs("\n`heapspan COMMAND --help` describes a command. Exit status: 0 ok, 1 a gate\n"
-          "failed, 2 an error.\n",
+    fputs("\n`heapspan COMMAND --help` describes a command; `man heapspan` all of them.\n"
+          "Exit status: 0 ok; 1 a budget of `heapspan diff --fail-on-growth` was exceeded;\n"
+          "2 an error. `heapspan run` exits with the program's status.\n",
           out);
 }
 
@@ -77,7 +78,14 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
         }
     }
-    opt_error("unknown command '%s'", name);
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *near = opt_nearest(name, names, N_COMMANDS);
+    if (near != NULL)
+        opt_error("unknown command '%s'; did you mean '%s'?", name, near);
+    else
+        opt_error("unknown command '%s'", name);
     fputc('\n', stderr);
     usage(stderr);
     return 2;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,102 @@ int opt_status(const struct opt_parser *p)
 
 int opt_usage_error(const struct opt_parser *p)
 {
-    fputs(p->usage, stderr);
+    /* The synopsis only (the lines up to the first that is not "usage:" or indented),
+     * so that the message above it stays in view; --help has the rest. */
+    const char *s = p->usage, *end = s;
+    while (*end != '\0' && (end == s || *end == ' ')) {
+        end += strcspn(end, "\n");
+        end += *end == '\n';
+    }
+    fwrite(s, 1, (size_t)(end - s), stderr);
+    if (command != NULL)
+        fprintf(stderr, "`heapspan %s --help` describes every option.\n", command);
     return 2;
+}
+
+size_t opt_edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t rows[3][64]; /* rows i-2, i-1 and i of the table, by i % 3 */
+
+    if (na >= 64 || nb >= 64)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= nb; j++)
+        rows[0][j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t *cur = rows[i % 3], *up = rows[(i - 1) % 3], *up2 = rows[(i + 1) % 3];
+        cur[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t best = up[j - 1] + (a[i - 1] != b[j - 1]);
+            if (up[j] + 1 < best)
+                best = up[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            /* Two letters swapped ("--ouptut") is one typo, not two. */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                up2[j - 2] + 1 < best)
+                best = up2[j - 2] + 1;
+            cur[j] = best;
+        }
+    }
+    return rows[na % 3][nb];
+}
+
+const char *opt_nearest(const char *word, const char *const *names, size_t n_names)
+{
+    size_t nw = strlen(word), best = SIZE_MAX;
+    const char *pick = NULL;
+    bool tie = false;
+
+    for (size_t i = 0; i < n_names; i++) {
+        size_t d = opt_edit_distance(word, nw, names[i], strlen(names[i]));
+        if (d < best) {
+            best = d;
+            pick = names[i];
+            tie = false;
+        } else if (d == best) {
+            tie = true;
+        }
+    }
+    /* Near enough to be a typo: a third of the name, at least one edit, at most three
+     * (git and cargo take about as much). A tie has no one answer. */
+    size_t limit = nw / 3 < 1 ? 1 : nw / 3 > 3 ? 3 : nw / 3;
+    return pick != NULL && !tie && best <= limit ? pick : NULL;
+}
+
+/* The long option nearest to --word, or NULL. */
+static const char *nearest_option(const struct opt_parser *p, const char *word, size_t len)
+{
+    const char *names[128];
+    char w[64];
+    size_t n = 0;
+
+    if (len >= sizeof(w))
+        return NULL;
+    memcpy(w, word, len);
+    w[len] = '\0';
+    for (const struct option *o = p->longopts; o->name != NULL && n < 128; o++)
+        names[n++] = o->name;
+    return opt_nearest(w, names, n);
+}
+
+/* The long options that begin with word, for an ambiguous abbreviation: into buf as
+ * "--a, --b", and how many. */
+static int prefixed_options(const struct opt_parser *p, const char *word, size_t len, char *buf,
+                            size_t cap)
+{
+    int n = 0;
+    size_t at = 0;
+
+    buf[0] = '\0';
+    for (const struct option *o = p->longopts; o->name != NULL; o++) {
+        if (strncmp(o->name, word, len) != 0)
+            continue;
+        int w = snprintf(buf + at, cap - at, "%s--%s", n > 0 ? ", " : "", o->name);
+        if (w > 0 && (size_t)w < cap - at)
+            at += (size_t)w;
+        n++;
+    }
+    return n;
 }
 
 /* A usage error getopt found: the message, then the usage. */
@@ -61,14 +156,23 @@ static int usage_error(struct opt_parser *p, int c)
 {
     const char *arg = optind > 0 && optind <= p->argc ? p->argv[optind - 1] : "?";
 
-    if (c == ':')
+    if (c == ':') {
         opt_error("option '%s' requires an argument", arg);
-    else if (strncmp(arg, "--", 2) != 0)
+    } else if (strncmp(arg, "--", 2) != 0) {
         opt_error("invalid option -- '%c'", optopt);
-    else if (optopt != 0)
+    } else if (optopt != 0) {
         opt_error("option '%.*s' doesn't allow an argument", (int)strcspn(arg, "="), arg);
-    else
-        opt_error("unrecognized option '%s'", arg);
+    } else {
+        size_t len = strcspn(arg + 2, "=");
+        char which[512];
+        const char *near = nearest_option(p, arg + 2, len);
+        if (prefixed_options(p, arg + 2, len, which, sizeof(which)) > 1)
+            opt_error("option '--%.*s' is ambiguous: it could be %s", (int)len, arg + 2, which);
+        else if (near != NULL)
+            opt_error("unrecognized option '--%.*s'; did you mean --%s?", (int)len, arg + 2, near);
+        else
+            opt_error("unrecognized option '--%.*s'", (int)len, arg + 2);
+    }
     p->status = opt_usage_error(p);
     return OPT_EXIT;
 }
@@ -94,11 +198,19 @@ int opt_next(struct opt_parser *p)
     return c;
 }
 
-bool opt_operands(struct opt_parser *p, int min, int max)
+bool opt_operands(struct opt_parser *p, int min, int max, const char *what)
 {
     int n = p->argc - optind;
     if (n >= min && (max < 0 || n <= max))
         return true;
+    if (n < min) {
+        opt_error("%s: expected %s", n == 0 ? "no operand" : "too few operands", what);
+    } else {
+        /* Name what is left over: an option placed after the operands is the usual
+         * cause, or a second log. */
+        opt_error("%d operands (%s%s%s): expected %s", n, p->argv[optind], n > 1 ? " " : "",
+                  n > 1 ? p->argv[optind + 1] : "", what);
+    }
     opt_usage_error(p);
     return false;
 }

@@ -13,6 +13,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "analyzer/session.h"
 
@@ -47,9 +48,10 @@ int opt_next(struct opt_parser *p);
 /* The status for OPT_EXIT: 0 after --help, 2 after a usage error. */
 int opt_status(const struct opt_parser *p);
 
-/* Whether between min and max operands are left (max < 0: no limit); if not, prints
- * the usage on stderr. */
-bool opt_operands(struct opt_parser *p, int min, int max);
+/* Whether between min and max operands are left (max < 0: no limit); if not, says
+ * how many there are against what (e.g. "one LOG or SNAPSHOT") and prints the usage
+ * on stderr. */
+bool opt_operands(struct opt_parser *p, int min, int max, const char *what);
 
 /* Prints the usage on stderr and returns 2, for a usage error opt_next cannot see. */
 int opt_usage_error(const struct opt_parser *p);
@@ -102,6 +104,14 @@ enum {
  * elfutils' tools do), into a model, the C runtime's one-time allocations apart. */
 void opt_model_defaults(struct session_options *o);
 bool opt_model(int c, struct session_options *o);
+
+/* The number of single-letter insertions, deletions, substitutions and swaps of two
+ * neighbours that turn a into b (optimal string alignment); SIZE_MAX past 63 letters. */
+size_t opt_edit_distance(const char *a, size_t na, const char *b, size_t nb);
+
+/* The one name of names[] near enough to word to be what was meant (a third of its
+ * letters edited, 1 to 3), or NULL: for "did you mean" on options and commands. */
+const char *opt_nearest(const char *word, const char *const *names, size_t n_names);
 
 /* The command whose errors follow: main() sets it from the command table. */
 void opt_set_command(const char *name);

@@ -20,6 +20,9 @@
 /* Set by `heapspan run` for the shim, not by users. */
 #define HS_ENV_ROOT_PID "HEAPSPAN_ROOT_PID" /* the pid `heapspan run` started */
 #define HS_ENV_MANIFEST "HEAPSPAN_MANIFEST" /* file each log's path is appended to */
+/* The root process's log, already created (empty, mode 0600) by `heapspan run`, which
+ * has checked that it can be: the root's images take it instead of HEAPSPAN_OUTPUT. */
+#define HS_ENV_ROOT_LOG "HEAPSPAN_ROOT_LOG"
 /* Read by `heapspan run` only: the shim to preload instead of the one beside it. */
 #define HS_ENV_SHIM "HEAPSPAN_SHIM"
 

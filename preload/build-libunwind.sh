@@ -28,10 +28,24 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$STAMP" ]; then
 fi
 mkdir -p "$dir"
 if ! ls "$dir"/libunwind_*.dsc >/dev/null 2>&1; then
-    # apt-get source needs a deb-src entry; add one for the running release if absent.
+    # apt-get source needs a deb-src entry. If apt has none, one is added for the running
+    # release - said on stderr, not done behind the user's back - and removed again once
+    # the source is downloaded. HEAPSPAN_NO_APT_CHANGES=1 refuses instead.
+    added=
     if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
         codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-        cat > /etc/apt/sources.list.d/heapspan-deb-src.sources <<SRC
+        entry=/etc/apt/sources.list.d/heapspan-deb-src.sources
+        if [ -n "${HEAPSPAN_NO_APT_CHANGES:-}" ]; then
+            echo "build-libunwind.sh: apt has no deb-src entry, which apt-get source needs for" \
+                "libunwind's source; add one (Types: deb-src, Suites: $codename) or unset" \
+                "HEAPSPAN_NO_APT_CHANGES" >&2
+            exit 2
+        fi
+        echo "heapspan: adding $entry (a deb-src entry for Debian $codename: apt-get source" \
+            "needs one to fetch libunwind's source) and running apt-get update; it is" \
+            "removed after the download" >&2
+        added=$entry
+        cat > "$entry" <<SRC
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: $codename
@@ -41,6 +55,10 @@ SRC
         apt-get update -qq
     fi
     (cd "$dir" && apt-get source --download-only -qq libunwind 2>&1 | grep -v 'unsandboxed' || true)
+    if [ -n "$added" ]; then
+        rm -f "$added"
+        echo "heapspan: removed $added" >&2
+    fi
 fi
 dsc=$(ls "$dir"/libunwind_*.dsc | head -n1)
 rm -rf "$src"

@@ -2,6 +2,7 @@
 #include "preload/rt.h"
 
 #include "format/bytesize.h"
+#include "format/settingparse.h"
 #include "format/settings.h"
 
 #include <errno.h>
@@ -184,57 +185,6 @@ int rt_gettid(void)
 
 /* ---- configuration ---- */
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_bool(const char *s, bool *out)
-{
-    if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on")) {
-        *out = true;
-        return true;
-    }
-    if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off")) {
-        *out = false;
-        return true;
-    }
-    return false;
-}
-
-static bool parse_signal(const char *s, int *out)
-{
-    static const struct {
-        const char *name;
-        int sig;
-    } names[] = { { "USR1", SIGUSR1 },    { "USR2", SIGUSR2 }, { "SIGUSR1", SIGUSR1 },
-                  { "SIGUSR2", SIGUSR2 }, { "off", 0 },        { "none", 0 } };
-    long v;
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcmp(s, names[i].name)) {
-            *out = names[i].sig;
-            return true;
-        }
-    if (!strncmp(s, "RTMIN+", 6) && parse_long(s + 6, 0, SIGRTMAX - SIGRTMIN, &v)) {
-        *out = SIGRTMIN + (int)v;
-        return true;
-    }
-    if (parse_long(s, 0, SIGRTMAX, &v) && v != SIGKILL && v != SIGSTOP) {
-        *out = (int)v;
-        return true;
-    }
-    return false;
-}
-
 static void bad_value(const char *var, const char *val, const char *expect, const char *dflt)
 {
     rt_say("ignoring ", var, "=", val, ": expected ", expect, "; using ", dflt, NULL);
@@ -270,41 +220,37 @@ void rt_config_load(void)
         rt_cfg.sample_bytes = 0;
     }
     if ((v = getenv(HS_ENV_DEPTH)) != NULL && v[0] != '\0') {
-        if (parse_long(v, 1, HS_MAX_DEPTH, &l))
+        if (hs_parse_long(v, 1, HS_MAX_DEPTH, &l))
             rt_cfg.max_depth = (int)l;
         else
             bad_value(HS_ENV_DEPTH, v, "a frame count from 1 to " HS_XSTR(HS_MAX_DEPTH),
                       HS_XSTR(HS_DEFAULT_DEPTH));
     }
     if ((v = getenv(HS_ENV_FOLLOW_CHILDREN)) != NULL && v[0] != '\0' &&
-        !parse_bool(v, &rt_cfg.follow_children)) {
+        !hs_parse_bool(v, &rt_cfg.follow_children)) {
         bad_value(HS_ENV_FOLLOW_CHILDREN, v, "1 or 0", "1");
         rt_cfg.follow_children = true;
     }
     if ((v = getenv(HS_ENV_MARKER_SIGNAL)) != NULL && v[0] != '\0' &&
-        !parse_signal(v, &rt_cfg.marker_signal)) {
-        bad_value(HS_ENV_MARKER_SIGNAL, v, "USR1, USR2, RTMIN+N, a number or off", "USR2");
+        !hs_parse_signal(v, &rt_cfg.marker_signal)) {
+        bad_value(HS_ENV_MARKER_SIGNAL, v, HS_SIGNAL_EXPECTED, "USR2");
         rt_cfg.marker_signal = HS_DEFAULT_MARKER_SIGNAL;
     }
     if ((v = getenv(HS_ENV_SNAPSHOT_INTERVAL)) != NULL && v[0] != '\0') {
-        char *end;
-        errno = 0;
-        double secs = strtod(v, &end);
-        if (errno != 0 || end == v || *end != '\0' ||
-            !(secs >= HS_SNAPSHOT_INTERVAL_MIN && secs <= HS_SNAPSHOT_INTERVAL_MAX))
-            bad_value(HS_ENV_SNAPSHOT_INTERVAL, v,
-                      "seconds from " HS_XSTR(HS_SNAPSHOT_INTERVAL_MIN) " to " HS_XSTR(
-                          HS_SNAPSHOT_INTERVAL_MAX),
-                      "off");
-        else
+        double secs;
+        if (hs_parse_interval(v, &secs))
             rt_cfg.snapshot_interval_ns = (uint64_t)(secs * 1e9);
+        else
+            bad_value(HS_ENV_SNAPSHOT_INTERVAL, v, HS_INTERVAL_EXPECTED, "off");
     }
-    if ((v = getenv(HS_ENV_ROOT_PID)) != NULL && parse_long(v, 1, 1L << 30, &l))
+    if ((v = getenv(HS_ENV_ROOT_PID)) != NULL && hs_parse_long(v, 1, 1L << 30, &l))
         rt_cfg.root_pid = (int)l;
     if ((v = getenv(HS_ENV_MANIFEST)) != NULL && v[0] != '\0')
         copy_path(rt_cfg.manifest, sizeof(rt_cfg.manifest), v);
+    if ((v = getenv(HS_ENV_ROOT_LOG)) != NULL && v[0] != '\0')
+        copy_path(rt_cfg.root_log, sizeof(rt_cfg.root_log), v);
     if ((v = getenv(HS_ENV_QUIET)) != NULL)
-        (void)parse_bool(v, &rt_cfg.quiet);
+        (void)hs_parse_bool(v, &rt_cfg.quiet);
     if ((v = getenv(HS_ENV_SNAPSHOT_ON_RSS)) != NULL && v[0] != '\0') {
         rt_cfg.memwatch = hs_parse_bytes(v, &rt_cfg.snapshot_on_rss);
         if (!rt_cfg.memwatch)

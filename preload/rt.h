@@ -22,6 +22,7 @@ struct rt_config {
     uint64_t snapshot_interval_ns; /* HEAPSPAN_SNAPSHOT_INTERVAL: 0 = off */
     int root_pid;                  /* HEAPSPAN_ROOT_PID: the pid `heapspan run` started */
     char manifest[4096];           /* HEAPSPAN_MANIFEST: file to append each log path to */
+    char root_log[4096];           /* HEAPSPAN_ROOT_LOG: the root's log, made by `run` */
     bool quiet;                    /* HEAPSPAN_QUIET: no stderr line at start */
     bool memwatch;                 /* HEAPSPAN_SNAPSHOT_ON_RSS is set (preload/memwatch.h) */
     uint64_t snapshot_on_rss;      /* its step in bytes; 0: the cgroup's events only */

@@ -94,22 +94,27 @@ SHIM_EXPORT int dlclose(void *handle)
 /* exec: flush what this image recorded and mark the log; the new image loads the shim
  * again (LD_PRELOAD is inherited) and starts its own log. The configured name goes to
  * the newest image: this image's log is renamed to NAME.execN.hsl first, and back if
+ * the exec fails; a log with no event in it is removed instead, and written again if
  * the exec fails. A vfork child (another pid in our memory) touches nothing. */
 struct exec_state {
-    bool renamed;
+    bool renamed, discarded;
     char old_path[4096];
 };
 
 static void exec_begin(struct exec_state *s)
 {
-    s->renamed = false;
+    s->renamed = s->discarded = false;
     if (!shim_recording || rt_in_shim || getpid() != shim_my_pid)
         return;
     rt_in_shim++;
     mm_scan(false);
     wr_marker(LF_MARKER_EXEC);
     wr_flush();
-    if (rt_cfg.follow_children) {
+    /* An image that recorded nothing (a child between fork and exec) leaves no log of
+     * its own: an empty .execN log per spawned command would say nothing but "0 B". */
+    if (rt_cfg.follow_children)
+        s->discarded = wr_discard_unused();
+    if (rt_cfg.follow_children && !s->discarded) {
         const char *cur = wr_path();
         size_t n = strlen(cur);
         if (n < sizeof(s->old_path) - 32) {
@@ -136,6 +141,12 @@ static void exec_failed(struct exec_state *s)
 {
     int saved = errno;
 
+    if (s->discarded) {
+        rt_in_shim++;
+        wr_restore_unused();
+        wr_note(1, "exec failed; this image goes on recording");
+        rt_in_shim--;
+    }
     if (s->renamed) {
         rt_in_shim++;
         (void)wr_rename(s->old_path);

@@ -2,7 +2,8 @@
  * shim_signal.c - signals. The shim installs handlers only where the disposition is the
  * default: the marker signal, and the fatal signals (to flush before dying). A handler
  * the program installs later replaces ours, and the program is told the old disposition
- * was the default, as it would have been without us. The handlers run on any thread,
+ * was the default, as it would have been without us; a fatal signal the program sets back
+ * to the default is the shim's again (take_back). The handlers run on any thread,
  * at any moment: a fatal asynchronous signal that interrupts the shim waits for the
  * hook to return (shim_pending_signal). sigaction and signal are the program's hooks:
  * they answer as the real calls would have without the shim.
@@ -130,12 +131,57 @@ static void program_took(int sig)
     }
 }
 
+/* A fatal signal the program gives back to the default disposition, as CPython does
+ * before it kills itself with SIGINT after an uncaught KeyboardInterrupt (Modules/main.c,
+ * exit_sigint): the default it asks for is "die", and dying must flush the log, so the
+ * shim's handler takes the signal again - and dies of it, by the default, after the
+ * flush. The program is told the disposition it had, and from then on that it has the
+ * default. Returns whether the shim took it (the real call's result in *r). */
+static bool takes_back(int sig)
+{
+    bool fatal = false;
+
+    if (!shim_recording || sig == rt_cfg.marker_signal)
+        return false;
+    for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+        fatal = fatal || (fatal_signals[i] == sig && sig != SIGPIPE);
+    return fatal;
+}
+
+static bool take_back(int sig, bool dfl, struct sigaction *prev, int *r)
+{
+    if (!dfl || !takes_back(sig))
+        return false;
+    *r = shim_real.sigaction(sig, NULL, prev);
+    if (*r != 0)
+        return false;
+    struct sigaction dfl_act;
+    memset(&dfl_act, 0, sizeof(dfl_act));
+    dfl_act.sa_handler = SIG_DFL;
+    if (shim_real.sigaction(sig, &dfl_act, NULL) != 0)
+        return false;
+    install(sig, on_fatal, NULL); /* from the default just set; owned[sig] if it took */
+    return true;
+}
+
 SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     shim_ensure_ready();
+    if (sig > 0 && sig < _NSIG && !owned[sig] && act != NULL) {
+        struct sigaction prev;
+        int r;
+        if (take_back(sig, act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO), &prev,
+                      &r)) {
+            if (old != NULL)
+                *old = prev;
+            return 0;
+        }
+    }
     if (sig <= 0 || sig >= _NSIG || !owned[sig])
         return shim_real.sigaction(sig, act, old);
-    if (act == NULL) {
+    /* A query, or the default asked for again while ours stands in for it. */
+    if (act == NULL ||
+        (act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO) && takes_back(sig))) {
         if (old != NULL) {
             memset(old, 0, sizeof(*old));
             old->sa_handler = SIG_DFL;
@@ -156,8 +202,17 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
 SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
     shim_ensure_ready();
+    if (sig > 0 && sig < _NSIG && !owned[sig]) {
+        struct sigaction prev;
+        int r;
+        if (take_back(sig, handler == SIG_DFL, &prev, &r))
+            return (prev.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)prev.sa_sigaction
+                                                : prev.sa_handler;
+    }
     if (sig <= 0 || sig >= _NSIG || !owned[sig])
         return shim_real.signal(sig, handler);
+    if (handler == SIG_DFL && takes_back(sig))
+        return SIG_DFL;
     sighandler_t r = shim_real.signal(sig, handler);
     if (r == SIG_ERR)
         return r;

@@ -45,6 +45,7 @@ static ino_t log_ino;
 static char path[4096];
 static uint64_t file_off;
 static bool finished, stopped;
+static uint64_t event_chunks; /* events chunks this log has had: 0 for a pre-exec child */
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -550,6 +551,7 @@ static void emit_events(struct tb_thread *t, uint64_t base_time, uint64_t last_t
     emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, last_time, enc->records, raw, len,
                false);
     stage_events += chunk_events;
+    event_chunks++;
     chunk_events = 0;
 }
 
@@ -912,6 +914,14 @@ static const char *file_kind(mode_t mode)
     }
 }
 
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    size_t n = strlen(p);
+
+    return (n > 0 && p[n - 1] == '/') || (stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
 /* The output path, checked before it is opened: a directory gets the log inside it
  * under the default name (HEAPSPAN_OUTPUT=/var/tmp/ means "there"); anything else that
  * exists and is not a regular file (/dev/null, a FIFO) is refused - opening it would
@@ -944,6 +954,25 @@ static int output_path(char *base, size_t cap, int pid, bool root)
         return -EINVAL;
     }
     return 0;
+}
+
+/* The log `heapspan run` created for the root process (HEAPSPAN_ROOT_LOG), if it is
+ * still what run left: a regular file of ours, empty, with no other name. The first
+ * image takes it; an image exec'd later finds it written (or renamed away) and creates
+ * the name afresh, as without run. A descriptor, or -1. */
+static int take_made_log(const char *p)
+{
+    struct stat st;
+    int f = rt_open_anyway(p, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+
+    if (f < 0)
+        return -1;
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 0 || st.st_uid != geteuid() ||
+        st.st_nlink != 1) {
+        syscall(SYS_close, f);
+        return -1;
+    }
+    return f;
 }
 
 static void write_manifest(void)
@@ -1158,15 +1187,25 @@ int wr_open(int ppid)
         rt_say("out of memory at start; not recording", NULL);
         return err;
     }
-    if (!expand_template(base, sizeof(base), rt_cfg.output, pid, root)) {
-        rt_say(HS_ENV_OUTPUT " is too long; not recording", NULL);
-        return -ENAMETOOLONG;
+    bool made = root && rt_cfg.root_pid == pid && rt_cfg.root_log[0] != '\0';
+    if (made) {
+        memcpy(base, rt_cfg.root_log, sizeof(base));
+    } else {
+        /* Expanded as the root's name first: a directory (HEAPSPAN_OUTPUT=/var/tmp/)
+         * takes the default name, pid and all, rather than "/var/tmp/.PID". */
+        if (!expand_template(base, sizeof(base), rt_cfg.output, pid, true) ||
+            (!root && !is_dir(base) &&
+             !expand_template(base, sizeof(base), rt_cfg.output, pid, false))) {
+            rt_say(HS_ENV_OUTPUT " is too long; not recording", NULL);
+            return -ENAMETOOLONG;
+        }
+        err = output_path(base, sizeof(base), pid, root);
+        if (err < 0)
+            return err;
     }
-    err = output_path(base, sizeof(base), pid, root);
-    if (err < 0)
-        return err;
     memcpy(path, base, sizeof(path));
-    for (int k = 2; k < 1000; k++) {
+    fd = made ? take_made_log(path) : -1;
+    for (int k = 2; fd < 0 && k < 1000; k++) {
         fd = rt_open_anyway(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST)
             break;
@@ -1221,6 +1260,7 @@ int wr_open(int ppid)
         return err;
     }
     file_off = sizeof(h);
+    event_chunks = 0;
     write_manifest();
     queue_process_record();
     if (!rt_cfg.quiet)
@@ -1244,6 +1284,56 @@ int wr_rename(const char *to)
     path[n] = '\0';
     write_manifest(); /* `heapspan run` lists the logs that exist at the end */
     return 0;
+}
+
+bool wr_discard_unused(void)
+{
+    bool gone = false;
+
+    pthread_mutex_lock(&flush_lock);
+    if (!finished && !stopped && event_chunks == 0 && fd >= 0 && is_log(fd) && unlink(path) == 0)
+        gone = true;
+    pthread_mutex_unlock(&flush_lock);
+    return gone;
+}
+
+void wr_restore_unused(void)
+{
+    uint8_t *buf = raw;
+
+    pthread_mutex_lock(&flush_lock);
+    char self[64];
+    *rt_fmt_u64(rt_fmt_str(self, self + 40, "/proc/self/fd/"), (uint64_t)fd) = '\0';
+    /* The log is write-only: its removed file is read through /proc (the link there
+     * opens the file itself, name or none). */
+    int in = is_log(fd) ? rt_open_anyway(self, O_RDONLY | O_CLOEXEC, 0) : -1;
+    int f = in < 0
+                ? -1
+                : rt_open_anyway(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = f >= 0;
+    /* The same bytes under the name again (a few KiB: header, process, modules,
+     * stacks), through the raw buffer, which is the writer's under the flush lock. */
+    for (uint64_t at = 0; ok && at < file_off;) {
+        size_t n = file_off - at < RAW_CAP ? (size_t)(file_off - at) : RAW_CAP;
+        ok = pread(in, buf, n, (off_t)at) == (ssize_t)n && rt_write_all(f, buf, n) == 0;
+        at += n;
+    }
+    if (in >= 0)
+        syscall(SYS_close, in);
+    struct stat st;
+    /* The system call: dup3 is the guard's hook (fdguard.h), which would take our lock. */
+    if (ok && fstat(f, &st) == 0 && syscall(SYS_dup3, f, fd, O_CLOEXEC) == fd) {
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+    } else {
+        rt_say("cannot write ", path, " again after a failed exec; recording stopped", NULL);
+        stopped = true;
+        if (wr_on_stop != NULL)
+            wr_on_stop();
+    }
+    if (f >= 0)
+        syscall(SYS_close, f);
+    pthread_mutex_unlock(&flush_lock);
 }
 
 /* ---- flushes ---- */

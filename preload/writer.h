@@ -78,6 +78,15 @@ const char *wr_path(void);
 /* Renames the log (exec keeps the final image's log at the configured name). */
 int wr_rename(const char *to);
 
+/* Before an exec, after wr_flush: if this image's log holds no event (a forked child
+ * that execs before it allocates anything, as posix_spawn and subprocess do), removes
+ * it - the new image logs under the same name - and returns true. The descriptor stays
+ * open until the exec closes it. */
+bool wr_discard_unused(void);
+/* After a failed exec whose log wr_discard_unused removed: writes what it held under
+ * the name again and goes on recording there (or stops, saying so). */
+void wr_restore_unused(void);
+
 void wr_fork_prepare(void);
 void wr_fork_parent(void);
 /* In the child: a new log (pid in its name, parent pid in its header), and a new

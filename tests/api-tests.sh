@@ -463,6 +463,9 @@ t_run_static() {
     }
     grep -q "statically linked: nothing will be recorded" st.err ||
         fail "run --force static_prog: expected a note vs got $(cat st.err)"
+    grep -q "^heapspan: no log was written: the shim was never loaded" st.err ||
+        fail "run --force static_prog: expected 'no log was written' vs got $(cat st.err)"
+    [ ! -e st.hsl ] || fail "run --force static_prog: the empty log it made was left behind"
 }
 
 # ---- the runner ----

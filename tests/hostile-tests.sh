@@ -29,9 +29,10 @@ TIMEOUT=${HOSTILE_TIMEOUT:-20}
 MAX_RSS_KB=$((64 * 1024))
 
 ALL_TESTS=(fifo_log dir_log fifo_module stack_id_2p31 stack_ids_rss meta_stack_id
-    decompression_bombs escapes json_utf8 stopped)
+    decompression_bombs escapes json_utf8 stopped damaged_chunks)
 
 # ---- helpers ----
+
 
 fail() {
     printf '%s\n' "$*" >>"$FAILS"
@@ -222,6 +223,52 @@ EOF
 # Recording stopped on a full disk at 0.5 s with 21.8 M events not written: the report
 # called the process "exited" and the blocks live then "leaked". Now it says recording
 # stopped, when, and how much was lost, and shows those blocks as live at the stop.
+# Two damaged chunks in the middle of a log (a checksum mismatch, a header without its
+# magic): each command reads the rest and says once, on stderr, what it skipped and
+# where; the report's numbers are those of the chunks left (mklog.c: 40 blocks, 40,090
+# bytes).
+t_damaged_chunks() {
+    "$MKLOG" log.hsl damaged || fail "mklog failed"
+    local offs
+    offs=$("$PYTHON" - log.hsl <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+off, n, found = 64, 0, []
+while off + 48 <= len(d):
+    hsize, stored = struct.unpack_from("<HI", d, off + 6)
+    if n in (3, 5):
+        found.append(str(off))
+    off += hsize + stored
+    n += 1
+print(" ".join(found))
+EOF
+)
+    local first=${offs% *} second=${offs#* }
+    run text "$HEAPSPAN" report --no-symbols log.hsl
+    if expect_run text 0; then
+        expect_in text text.out "leaked        39.2 KiB in 40 blocks"
+        expect_in text text.out "allocations   40 (39.2 KiB)"
+        [[ $(wc -l <text.err) == 1 ]] || fail "text: expected one line on stderr, got: $(cat text.err)"
+        expect_in text text.err "log.hsl: skipped 2 damaged chunks ("
+        expect_in text text.err ", 10 events) at bytes $first, $second: checksum mismatch (a disk or copy error), in an events chunk; the report covers the rest"
+    fi
+    run json "$HEAPSPAN" report --no-symbols --format json log.hsl
+    if expect_run json 0; then
+        "$PYTHON" -c 'import json, sys
+r = json.load(open("json.out"))
+t = r["totals"]
+assert t["leaked_bytes"] == 40090 and t["allocations"] == 40, t' 2>check.txt ||
+            fail "json: $(cat check.txt)"
+        expect_in json json.err "skipped 2 damaged chunks"
+    fi
+    run sum "$HEAPSPAN" dump --summary log.hsl
+    if expect_run sum 0; then
+        expect_in sum sum.out "damaged_chunks=2"
+        expect_in sum sum.out "damaged_events=10"
+        expect_in sum sum.out "live_bytes=40090"
+    fi
+}
+
 t_stopped() {
     "$MKLOG" log.hsl stopped 21800000 || fail "mklog failed"
     run text "$HEAPSPAN" report --no-symbols log.hsl

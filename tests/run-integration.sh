@@ -37,9 +37,9 @@ fi
 TIMEOUT=${TEST_TIMEOUT:-60} # seconds for one program run under the shim
 
 ALL_TESTS=(allocs cxx pyext threads manythreads fork fork_threads output_pid no_follow exec exec_child
-    exec_fail dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
-    end_sigterm end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
-    disk_full fewfds output_special proctitle bad_env bad_log_empty bad_log_random bad_log_version bad_log_truncated
+    exec_fail exec_spawn exec_spawn_fail run_log_errors run_options dlopen jemalloc_preload jemalloc_api sigkill end_exit end_abort end_segv
+    end_sigterm end_python_sigint end_pthread_exit fdclose fdraw sighandler sample regrow livezero marker marker_own
+    disk_full fewfds output_special proctitle bad_env report_progress bad_log_empty bad_log_random bad_log_version bad_log_truncated
     bad_log_flipped demo)
 
 # ---- checking ----
@@ -587,6 +587,189 @@ t_exec_fail() {
     expect "live from after_failed_exec" "1 blocks 60006 bytes" "$(live_of out.hsl after_failed_exec)"
 }
 
+# fork then exec at once, twice (a pre-exec child that allocates nothing): each child
+# leaves the one log of the program it became, no empty out.PID.exec1.hsl.
+t_exec_spawn() {
+    hs_run -o out.hsl -- "$PROGS/exec_a" spawn "$PROGS/exec_b"
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local logs l
+    logs=$(printf '%s\n' *.hsl | grep -vx 'out\.hsl' | tr '\n' ' ' | sed 's/ $//')
+    expect "logs besides out.hsl: two, no exec1" 2 "$(wc -w <<<"$logs")"
+    [[ $logs != *exec* ]] || fail "an .execN log was left: $logs"
+    for l in $logs; do
+        expect "$l: exe" "$PROGS/exec_b" "$(sget "$l" exe)"
+        expect "$l: allocations" 3 "$(sget "$l" allocations)"
+        expect "$l: ended" exit "$(sget "$l" ended)"
+        expect "$l: ppid" "$(sget out.hsl pid)" "$(sget "$l" ppid)"
+    done
+    expect "parent: allocations" 1 "$(sget out.hsl allocations)"
+}
+
+# A pre-exec child whose exec fails: the log removed before the exec is written again,
+# and goes on with what the child allocates after.
+t_exec_spawn_fail() {
+    hs_run -o out.hsl -- "$PROGS/exec_a" spawnfail
+    expect "exit status" 0 "$RC"
+    check_wrote
+    local logs
+    logs=$(printf '%s\n' *.hsl | grep -vx 'out\.hsl' | tr '\n' ' ' | sed 's/ $//')
+    expect "logs besides out.hsl" 1 "$(wc -w <<<"$logs")"
+    [[ -f $logs ]] || return
+    expect "child: allocations" 1 "$(sget "$logs" allocations)"
+    expect "child: ended" _exit "$(sget "$logs" ended)"
+    expect "child: exe" "$PROGS/exec_a" "$(sget "$logs" exe)"
+    records "$logs"
+    expect "child: the exec marker and the note" "1 1" \
+        "$(grep -c ' marker kind=exec ' "$logs.txt") $(grep -c 'exec failed; this image goes on recording' "$logs.txt")"
+    live_funcs "$logs" "$PROGS/exec_a" >/dev/null
+    expect "child: live from child_after_failed_exec" "1 blocks 60007 bytes" "$(live_of "$logs" child_after_failed_exec)"
+}
+
+# `heapspan run` and its log: every failure before the program starts, exit 2, and the
+# program never runs (it would write ran.txt).
+t_run_log_errors() {
+    local prog=$PWD/prog.sh
+    printf '#!/bin/sh\necho ran >>"%s/ran.txt"\n' "$PWD" >"$prog"
+    chmod +x "$prog"
+
+    hs_run -o "$PWD/no/such/dir/out.hsl" -- "$prog"
+    expect "missing directory: exit status" 2 "$RC"
+    expect_grep "missing directory: the message" "^heapspan run: cannot create the log .*/no/such/dir/out\.hsl: No such file or directory; choose a writable place with -o" run.err
+    expect "missing directory: stderr lines" 1 "$(wc -l <run.err)"
+
+    mkdir ro && chmod 555 ro
+    if [[ $(id -u) != 0 ]]; then
+        hs_run -o ro/out.hsl -- "$prog"
+        expect "unwritable directory: exit status" 2 "$RC"
+        expect_grep "unwritable directory: the message" "cannot create the log ro/out\.hsl: Permission denied" run.err
+    fi
+    hs_run -o /proc/version -- "$prog"
+    expect "/proc/version: exit status" 2 "$RC"
+    hs_run -o /dev/null -- "$prog"
+    expect "/dev/null: exit status" 2 "$RC"
+    expect_grep "/dev/null: the message" "/dev/null is a character device; the log must be a regular file" run.err
+    [[ -e /dev/null-2 ]] && fail "/dev/null-2 exists"
+    [[ -e ran.txt ]] && fail "the program ran after a log error: $(cat ran.txt)"
+    rm -f ran.txt
+
+    # A directory, or a name ending in /: the default name inside it (made if missing).
+    mkdir logs
+    hs_run -o logs -- "$PROGS/exec_b"
+    expect "-o logs: exit status" 0 "$RC"
+    expect "-o logs: one log named heapspan.PID.hsl" 1 "$(ls logs | grep -Ec '^heapspan\.[0-9]+\.hsl$')"
+    hs_run -o newdir/sub/ -- "$PROGS/exec_a" child "$PROGS/exec_b"
+    expect "-o newdir/sub/: exit status" 0 "$RC"
+    expect "-o newdir/sub/: heapspan.PID.hsl for the parent, its child's two images" 3 \
+        "$(ls newdir/sub | grep -Ec '^heapspan\.[0-9]+(\.exec1)?\.hsl$')"
+    expect "-o newdir/sub/: nothing else" 3 "$(ls -A newdir/sub | wc -l)"
+
+    # An existing log is refused, untouched; --force replaces it.
+    hs_run -o out.hsl -- "$PROGS/exec_b"
+    expect "first run: exit status" 0 "$RC"
+    local sum
+    sum=$(cksum <out.hsl)
+    hs_run -o out.hsl -- "$prog"
+    expect "existing log: exit status" 2 "$RC"
+    expect_grep "existing log: the message" "^heapspan run: out\.hsl exists .*pass --force to replace it" run.err
+    expect "existing log: untouched" "$sum" "$(cksum <out.hsl)"
+    [[ -e ran.txt ]] && fail "the program ran over an existing log"
+    expect "no out-2.hsl" "" "$(ls out-2.hsl 2>/dev/null)"
+    hs_run --force -o out.hsl -- "$PROGS/exec_a" fail
+    expect "--force: exit status" 0 "$RC"
+    expect "--force: the new run's log" "$PROGS/exec_a 2" "$(sget out.hsl exe) $(sget out.hsl allocations)"
+
+    # %p and %e are the program's pid and name.
+    hs_run -o '%e-%p.hsl' -- "$PROGS/exec_b"
+    local named=(exec_b-*.hsl)
+    expect "%e-%p: one log" 1 "$([[ -e ${named[0]} ]] && echo ${#named[@]} || echo 0)"
+    [[ -e ${named[0]} ]] && expect "%e-%p: the pid in the name" "exec_b-$(sget "${named[0]}" pid).hsl" "${named[0]}"
+
+    # A program that cannot run: 127 (not found) or 126 (not executable), no log left.
+    hs_run -o gone.hsl -- "$PWD/no-such-program"
+    expect "no such program: exit status" 127 "$RC"
+    [[ -e gone.hsl ]] && fail "gone.hsl was left behind"
+    touch notexec
+    hs_run -o gone.hsl -- "$PWD/notexec"
+    expect "not executable: exit status" 126 "$RC"
+    [[ -e gone.hsl ]] && fail "gone.hsl was left behind (126)"
+    # (A program the shim never loads into leaves no empty log: api-tests.sh's run_static.)
+    return 0
+}
+
+# Every option checked by run itself, naming the option; a bad inherited HEAPSPAN_*
+# value named as such; near misses get "did you mean", on every command.
+t_run_options() {
+    local prog=$PWD/prog.sh a opt val want
+    printf '#!/bin/sh\necho ran >>"%s/ran.txt"\n' "$PWD" >"$prog"
+    chmod +x "$prog"
+    while IFS='|' read -r opt val want; do
+        hs_run "$opt" "$val" -o x.hsl -- "$prog"
+        expect "$opt $val: exit status" 2 "$RC"
+        expect "$opt $val: stderr's first line" "heapspan run: $opt $val: expected $want" "$(head -1 run.err)"
+        grep -q HEAPSPAN_ run.err && fail "$opt $val: a variable is named: $(head -1 run.err)"
+    done <<'END'
+--marker-signal|FOO|USR1, USR2, RTMIN+N, a signal number, or off
+--marker-signal|9|USR1, USR2, RTMIN+N, a signal number, or off
+--marker-signal|RTMIN+999|USR1, USR2, RTMIN+N, a signal number, or off
+--snapshot-interval|-3|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--snapshot-interval|0|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--snapshot-interval|nan|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--snapshot-interval|1e9|seconds from 0.001 to 86400 (e.g. 30 or 0.5)
+--sample|-1|a byte count like 524288 or 512K
+--sample|12Q|a byte count like 524288 or 512K
+--snapshot-on-rss|lots|a byte count like 512M or 2G
+--depth|0|1 to 1024 frames
+--depth|2000|1 to 1024 frames
+-o||a file or directory name
+END
+    [[ -e ran.txt ]] && fail "the program ran after a bad option"
+    [[ -e x.hsl ]] && fail "a log was made after a bad option"
+    for a in "--marker-signal USR1" "--marker-signal SIGRTMIN+2" "--marker-signal off" \
+        "--snapshot-interval 0.5" "--sample 512K" "--snapshot-on-rss 2G" "--depth 1024"; do
+        rm -f x.hsl
+        # shellcheck disable=SC2086
+        hs_run $a -o x.hsl -- "$PROGS/exec_b"
+        expect "$a: exit status" 0 "$RC"
+        expect "$a: stderr (the wrote line only)" "heapspan: wrote $PWD/x.hsl" "$(cat run.err)"
+    done
+
+    HEAPSPAN_MARKER_SIGNAL=BOGUS hs_run -o y.hsl -- "$prog"
+    expect "inherited bad value: exit status" 2 "$RC"
+    expect "inherited bad value: the message" \
+        "heapspan run: HEAPSPAN_MARKER_SIGNAL=BOGUS in the environment: expected USR1, USR2, RTMIN+N, a signal number, or off; unset it, or give --marker-signal" \
+        "$(head -1 run.err)"
+    HEAPSPAN_MARKER_SIGNAL=BOGUS hs_run --marker-signal USR1 -o y.hsl -- "$PROGS/exec_b"
+    expect "inherited bad value replaced by the option: exit status" 0 "$RC"
+    [[ -e ran.txt ]] && fail "the program ran after a bad inherited value"
+
+    local cmd near
+    while read -r cmd opt near; do
+        "$HEAPSPAN" "$cmd" "$opt" x >out.txt 2>err.txt
+        expect "$cmd $opt: exit status" 2 $?
+        expect "$cmd $opt: the message" "heapspan $cmd: unrecognized option '$opt'; did you mean $near?" "$(head -1 err.txt)"
+    done <<'END'
+run --ouptut --output
+run --snapshot-intervall --snapshot-interval
+report --fromm --from
+report --formta --format
+diff --metrik --metric
+snapshot --all-makers --all-markers
+dump --sumary --summary
+flame --inverse --inverted
+export --prof --pprof
+END
+    "$HEAPSPAN" run --snap 1 -- true 2>err.txt
+    expect "ambiguous: the message" "heapspan run: option '--snap' is ambiguous: it could be --snapshot-interval, --snapshot-on-rss" "$(head -1 err.txt)"
+    "$HEAPSPAN" run --frobnicate -- true 2>err.txt
+    expect "far from every option: no guess" "heapspan run: unrecognized option '--frobnicate'" "$(head -1 err.txt)"
+    "$HEAPSPAN" reprot x 2>err.txt
+    expect "a command: the message" "heapspan: unknown command 'reprot'; did you mean 'report'?" "$(head -1 err.txt)"
+    "$HEAPSPAN" report a.hsl b.hsl 2>err.txt
+    expect "report A B: exit status" 2 $?
+    expect_grep "report A B: one log only, today" "^heapspan report: 2 operands \(a\.hsl b\.hsl\): expected one LOG or SNAPSHOT \(one log per report today" err.txt
+}
+
 # 7. dlopen, allocate from the library, dlclose (tests/progs/dl_main.c, libhsdl.c).
 t_dlopen() {
     local lib="$PROGS/libhsdl.so" bid id
@@ -735,6 +918,39 @@ t_end_sigterm() {
     expect "exit status (SIGTERM)" 143 "$RC"
     check_wrote
     check_ending out.hsl signal
+}
+
+# ^C of a Python program: CPython turns SIGINT into KeyboardInterrupt, and once that
+# has unwound the program, sets SIGINT back to the default and kills itself with it
+# (Modules/main.c, exit_sigint) - past every exit handler. The shim takes the default
+# back, so the log gets its end record (reason signal) and holds what Python allocated;
+# heapspan run exits 130 as the shell would. PYTHONMALLOC=malloc: pymalloc would keep
+# small objects out of malloc's sight (12 bytearrays of 77777 bytes: 77778 each). The
+# log ends without its index, as after any fatal signal (the end record is there).
+t_end_python_sigint() {
+    if [[ -z $PYTHON || ! -x $PYTHON ]]; then
+        fail "no Python interpreter (PYTHON=$PYTHON)"
+        return
+    fi
+    PYTHONMALLOC=malloc hs_run_bg -o out.hsl -- "$PYTHON" -c "
+import os, time
+keep = [bytearray(77777) for _ in range(12)]
+open('$PWD/ready.tmp', 'w').write(str(os.getpid()))
+os.rename('$PWD/ready.tmp', '$PWD/ready')
+time.sleep(60)"
+    if wait_file ready; then
+        kill -INT "$(cat ready)"
+    else
+        kill -TERM "$HSPID"
+    fi
+    wait "$HSPID"
+    RC=$?
+    expect "exit status (SIGINT)" 130 "$RC"
+    expect_grep "the program's KeyboardInterrupt" '^KeyboardInterrupt' run.err
+    check_wrote
+    expect "ended" signal "$(sget out.hsl ended)"
+    expect_ge "blocks of 77778 bytes (bytearray grows by realloc)" 12 \
+        "$(($(n_alloc out.hsl malloc 77778) + $(n_alloc out.hsl realloc 77778)))"
 }
 
 # main leaves by pthread_exit, the last thread later: the process ends with exit(0) as
@@ -1098,6 +1314,62 @@ ok = len(argv) == 1 and argv[0].startswith("proctitle-master ") and argv[0].stri
 print("proctitle-master + spaces" if ok else repr(argv))' child.json)"
 }
 
+# The progress line: on a terminal (script(1) gives the command a pty) a report that
+# takes more than 2 s - here held up by a debuginfod server that answers each request
+# after 3 s, for a stripped program whose debug info it is asked for - draws
+# "heapspan report: ..." lines on stderr, and erases the last; the same report with
+# stderr in a file, and a quick one on a terminal, draw none.
+t_report_progress() {
+    local port
+    printf '#include <stdlib.h>\nint main(void) { void *volatile p = malloc(1234); (void)p; return 0; }\n' >s.c
+    cc -O0 -s -o stripped s.c || {
+        fail "cannot build the stripped program"
+        return
+    }
+    hs_run -o st.hsl -- ./stripped
+    expect "recording: exit status" 0 "$RC"
+    cat >slow.py <<'EOF'
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(3)
+        self.send_response(404)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open("port.tmp", "w").write(str(s.server_address[1]))
+__import__("os").rename("port.tmp", "port")
+s.serve_forever()
+EOF
+    "$PYTHON" slow.py &
+    local srv=$!
+    wait_file port || {
+        kill "$srv"
+        return
+    }
+    port=$(cat port)
+    mkdir cache1 cache2 cache3
+    DEBUGINFOD_CACHE_PATH=$PWD/cache1 DEBUGINFOD_URLS=http://127.0.0.1:$port \
+        script -qec "'$HEAPSPAN' report st.hsl >report.out" /dev/null >tty.out 2>&1
+    expect "on a terminal: exit status" 0 $?
+    grep -q 'heapspan report: read st.hsl; symbolizing (debug info, asking debuginfod), [0-9]* s' tty.out ||
+        fail "on a terminal: no progress line (got: $(tr '\r\033' '|~' <tty.out | head -c 300))"
+    [[ $(tail -c 4 tty.out | od -An -c | tr -d ' ') == '\r033[K' ]] ||
+        fail "on a terminal: the last line was not erased (ends with: $(tail -c 20 tty.out | od -An -c))"
+    grep -q 'TOTALS' report.out || fail "on a terminal: no report on stdout"
+    DEBUGINFOD_CACHE_PATH=$PWD/cache2 DEBUGINFOD_URLS=http://127.0.0.1:$port \
+        "$HEAPSPAN" report st.hsl >report2.out 2>file.err
+    expect "stderr in a file: exit status" 0 $?
+    expect "stderr in a file: no progress line" "" "$(grep -c 'symbolizing' file.err | grep -v '^0$')"
+    kill "$srv"
+    wait "$srv" 2>/dev/null
+    DEBUGINFOD_CACHE_PATH=$PWD/cache3 script -qec "'$HEAPSPAN' report --no-debuginfod st.hsl >report3.out" \
+        /dev/null >quick.out 2>&1
+    expect "a quick report on a terminal: exit status" 0 $?
+    expect "a quick report on a terminal: nothing on stderr" "" "$(tr -d '\r\n' <quick.out)"
+}
+
 # A bad value in the environment: one line, the default, and recording as usual
 # (exec_b: 3 allocations).
 t_bad_env() {
@@ -1230,10 +1502,12 @@ EOF
     expect_le "allocations of the longest cut vs the whole log" "$(sed -n 's/^allocations=//p' full.out)" "$prev"
 }
 
-# One payload byte flipped, in each chunk in turn: a checksum error, exit 2.
+# One payload byte flipped, in each chunk in turn: that chunk is skipped and the rest
+# read - `report` and `dump` exit 0 with one warning on stderr naming the chunk's byte
+# offset and what it held; an events chunk's allocations are missing, no more.
 t_bad_log_flipped() {
     make_small_log || return
-    local off kind
+    local off at kind nrec total got
     "$PYTHON" - good.hsl <<'EOF' >chunks
 import struct, sys
 d = open(sys.argv[1], "rb").read()
@@ -1241,16 +1515,30 @@ off = 64
 while off + 48 <= len(d) and d[off:off + 4] == b"HSCK":
     kind = d[off + 4]
     hsize, stored = struct.unpack_from("<HI", d, off + 6)
+    nrec = struct.unpack_from("<I", d, off + 44)[0]
     if stored:
-        print(off + hsize + stored // 2, {1: "events", 2: "meta", 3: "index"}.get(kind, kind))
+        print(off, off + hsize + stored // 2, {1: "events", 2: "meta", 3: "index"}.get(kind, kind), nrec)
     off += hsize + stored
 EOF
     [[ -s chunks ]] || fail "no chunks found in the log"
-    while read -r off kind; do
-        cp good.hsl "flip-$off.hsl"
+    total=$(sget good.hsl allocations)
+    while read -r off at kind nrec; do
+        cp good.hsl "flip-$at.hsl"
         "$PYTHON" -c 'import sys
-f = open(sys.argv[1], "r+b"); o = int(sys.argv[2]); f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0x40]))' "flip-$off.hsl" "$off"
-        dump_bad "$PWD/flip-$off.hsl" "byte $off flipped (in a $kind chunk's payload)"
+f = open(sys.argv[1], "r+b"); o = int(sys.argv[2]); f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0x40]))' "flip-$at.hsl" "$at"
+        timeout 60 "$HEAPSPAN" report "flip-$at.hsl" >rep.out 2>rep.err
+        expect "byte $at flipped ($kind chunk): report's exit status" 0 $?
+        expect "byte $at flipped: stderr lines" 1 "$(wc -l <rep.err)"
+        expect_grep "byte $at flipped: the warning" "^flip-$at\.hsl: skipped 1 damaged chunk \([0-9]+ bytes.*\) at byte $off: checksum mismatch" rep.err
+        grep -q "skipped 1 damaged chunk" rep.out || fail "byte $at flipped: the report's own warnings lack it"
+        sget "flip-$at.hsl" damaged_chunks >/dev/null
+        expect "byte $at flipped: dump --summary damaged_chunks" 1 "$(sget "flip-$at.hsl" damaged_chunks)"
+        if [[ $kind == events ]]; then
+            expect_grep "byte $at flipped: the events it held" ", $nrec events?\)" rep.err
+            got=$(sget "flip-$at.hsl" allocations)
+            expect_le "byte $at flipped: allocations" "$total" "$got"
+            expect_ge "byte $at flipped: allocations" $((total - nrec)) "$got"
+        fi
     done <chunks
 }
 

@@ -30,7 +30,7 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
 FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress retryafter otlpresp \
-                otlpenv
+                otlpenv settings
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -50,6 +50,9 @@ FUZZ_SEEDS_evcodec := $(FUZZ_DIR)/seeds/evcodec
 
 FUZZ_SRCS_bytesize := tests/fuzz/bytesize.c tests/fuzz/fuzzlib.c util/escape.c
 FUZZ_MAX_LEN_bytesize := 64
+
+FUZZ_SRCS_settings := tests/fuzz/settings.c tests/fuzz/fuzzlib.c cli/opts.c util/escape.c
+FUZZ_MAX_LEN_settings := 128
 
 FUZZ_SRCS_escape := tests/fuzz/escape.c tests/fuzz/fuzzlib.c util/escape.c util/json.c
 FUZZ_MAX_LEN_escape := 4096

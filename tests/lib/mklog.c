@@ -17,6 +17,10 @@
  *                                 the last: each costs the aggregator half a KiB
  *   mklog OUT no-barriers K       K events chunks of 262,000 allocations each, a few
  *                                 hundred bytes apiece (zstd columns), and no barrier
+ *   mklog OUT damaged             six events chunks, chunk K (0-5) allocating 10 blocks of
+ *                                 1000 + K bytes, never freed; chunk 2's payload fails its
+ *                                 checksum and chunk 4's header has lost its magic: a
+ *                                 reader that skips them finds 40 blocks, 40,090 bytes
  *   mklog DIR seeds               one small log per record type and per kind of damage,
  *                                 as DIR/NAME.hsl
  *
@@ -145,6 +149,24 @@ static void log_stopped(struct lb_log *l, uint64_t lost)
     ev[4] = lb_ev_free(T0 + 20, 0x10000);
     lb_events_chunk(l, 100, T0, ev, 5, 0);
     end_meta(l, T0 + 500000000, lost, LF_END_STOPPED);
+}
+
+static void log_damaged(struct lb_log *l)
+{
+    struct lb_file f = lb_file_default(LF_VERSION);
+    struct lf_event ev[10];
+
+    lb_init(l, &f);
+    first_meta(l, "/bin/prog", true);
+    for (uint64_t k = 0; k < 6; k++) {
+        for (uint64_t i = 0; i < 10; i++)
+            ev[i] = lb_ev_alloc(LF_FN_MALLOC, T0 + 100 * k + i, 0x100000 + 0x1000 * (10 * k + i),
+                                1000 + k, 1);
+        lb_events_chunk(l, 100, T0 + 100 * k, ev, 10, 0);
+    }
+    end_meta(l, T0 + 1000, 0, LF_END_EXIT);
+    lb_damage_payload(l, 3, 5, 0x08, false);  /* events chunk 2 (after the meta chunk) */
+    lb_set_chunk_field(l, 5, LB_CH_MAGIC, 0); /* events chunk 4 */
 }
 
 /* Records that decompress to far more than they take: what a reader holds for them
@@ -386,6 +408,7 @@ static int seeds(const char *top)
     SEED("bad-raw-len", (seed_full(&l, 2, 0), lb_set_chunk_field(&l, 1, LB_CH_RAW, 1u << 30)));
     SEED("bad-kind", (seed_full(&l, 2, 0), lb_set_chunk_field(&l, 1, LB_CH_KIND, 9)));
     SEED("no-trailer", (seed_full(&l, 2, 0), lb_cut(&l, l.b.len - LF_TRAILER_SIZE)));
+    SEED("damaged-two", log_damaged(&l));
 #undef SEED
     return err;
 }
@@ -424,9 +447,12 @@ int main(int argc, char **argv)
         log_stacks(&l, (uint32_t)number(argv[3]));
     else if (argc == 4 && !strcmp(argv[2], "no-barriers"))
         log_no_barriers(&l, (int)number(argv[3]));
+    else if (argc == 3 && !strcmp(argv[2], "damaged"))
+        log_damaged(&l);
     else {
         fprintf(stderr, "usage: mklog OUT event-stack ID | meta-stack ID | module PATH | "
-                        "escapes | stopped LOST | modules N | stacks N | no-barriers K\n"
+                        "escapes | stopped LOST | modules N | stacks N | no-barriers K |\n"
+                        "       damaged\n"
                         "       mklog DIR seeds\n");
         return 2;
     }

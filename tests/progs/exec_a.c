@@ -7,6 +7,12 @@
  *                         1 x 60004
  *   exec_a fail           before_failed_exec leaks 1 x 60005, execv of a path that does
  *                         not exist fails, then after_failed_exec leaks 1 x 60006
+ *   exec_a spawn EXEC_B   twice: fork, and the child execs EXEC_B at once, allocating
+ *                         nothing in between (as posix_spawn, subprocess); then
+ *                         parent_after_fork leaks 1 x 60004
+ *   exec_a spawnfail      fork; the child's execv of a path that does not exist fails
+ *                         at once, then child_after_failed_exec leaks 1 x 60007 and the
+ *                         child _exits 0; the parent waits
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +48,11 @@ __attribute__((noipa)) static void after_failed_exec(void)
     ESCAPE(malloc(60006));
 }
 
+__attribute__((noipa)) static void child_after_failed_exec(void)
+{
+    ESCAPE(malloc(60007));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -66,6 +77,38 @@ int main(int argc, char **argv)
         if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             return 3;
         parent_after_fork();
+        return 0;
+    }
+    if (!strcmp(argv[1], "spawn") && argc > 2) {
+        char *args[] = { argv[2], NULL };
+        for (int i = 0; i < 2; i++) {
+            int st;
+            pid_t pid = fork();
+            if (pid < 0)
+                return 2;
+            if (pid == 0) {
+                execv(argv[2], args);
+                _exit(99);
+            }
+            if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                return 3;
+        }
+        parent_after_fork();
+        return 0;
+    }
+    if (!strcmp(argv[1], "spawnfail")) {
+        char *args[] = { "heapspan-no-such-program", NULL };
+        int st;
+        pid_t pid = fork();
+        if (pid < 0)
+            return 2;
+        if (pid == 0) {
+            execv("/nonexistent/heapspan-no-such-program", args);
+            child_after_failed_exec();
+            _exit(0);
+        }
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            return 3;
         return 0;
     }
     if (!strcmp(argv[1], "fail")) {
