@@ -59,6 +59,7 @@ SHIM_SRCS := \
 	preload/shim_api.c \
 	preload/tbuf.c \
 	preload/stacks.c \
+	preload/pystacks.c \
 	preload/writer.c \
 	preload/modmap.c \
 	preload/sampler.c \
@@ -79,6 +80,7 @@ UTIL_SRCS := \
 	util/escape.c
 ANALYZER_SRCS := \
 	analyzer/reader.c \
+	analyzer/pyline.c \
 	analyzer/pools.c \
 	analyzer/liveset.c \
 	analyzer/symbolize.c \

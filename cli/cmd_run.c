@@ -18,16 +18,21 @@
 static const char run_usage[] =
     "usage: heapspan run [-o LOG] [--sample BYTES] [--depth N] [--no-follow-children]\n"
     "                    [--marker-signal SIG] [--snapshot-interval SECONDS]\n"
-    "                    [--snapshot-on-rss SIZE] [--force] -- PROG [ARGS...]\n"
+    "                    [--snapshot-on-rss SIZE] [--python-allocator malloc|pymalloc]\n"
+    "                    [--force] -- PROG [ARGS...]\n"
     "Runs PROG with libheapspan.so preloaded, records every allocation to LOG\n"
     "(default heapspan.PID.hsl; %p in LOG is the pid, %e the program name) and exits\n"
     "with PROG's exit status. Children the program forks or execs write LOG-derived\n"
     "logs with their pid in the name, unless --no-follow-children. A statically linked\n"
-    "PROG cannot be recorded, and is not run unless --force.\n";
+    "PROG cannot be recorded, and is not run unless --force.\n"
+    "--python-allocator malloc runs a Python program with PYTHONMALLOC=malloc, so that\n"
+    "each Python object is a malloc call of its own (pymalloc, CPython's default, hands\n"
+    "out small objects from 256 KiB arenas, which are all a malloc-level profiler sees).\n";
 
 /* The options, as the strings the shim reads from its environment (NULL: its default). */
 struct run_args {
     const char *output, *sample, *depth, *marker, *interval, *on_rss;
+    const char *python_allocator; /* PYTHONMALLOC for the program, or NULL: as it is */
     bool follow, force;
     char **prog; /* PROG and its arguments, NULL-terminated */
 };
@@ -52,6 +57,7 @@ static int parse(int argc, char **argv, struct run_args *a)
         { "snapshot-interval", required_argument, NULL, 'i' },
         { "snapshot-on-rss", required_argument, NULL, 'r' },
         { "force", no_argument, NULL, 'f' },
+        { "python-allocator", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -94,6 +100,12 @@ static int parse(int argc, char **argv, struct run_args *a)
             break;
         case 'f':
             a->force = true;
+            break;
+        case 'P':
+            if (strcmp(optarg, "malloc") != 0 && strcmp(optarg, "pymalloc") != 0)
+                return opt_bad_value(&p, "malloc (every Python object through malloc) or "
+                                         "pymalloc (CPython's default)");
+            a->python_allocator = optarg;
             break;
         }
     }
@@ -226,6 +238,8 @@ static int set_environment(const struct run_args *a, const char *shim, const cha
         setenv(HS_ENV_SNAPSHOT_INTERVAL, a->interval, 1);
     if (a->on_rss != NULL)
         setenv(HS_ENV_SNAPSHOT_ON_RSS, a->on_rss, 1);
+    if (a->python_allocator != NULL)
+        setenv("PYTHONMALLOC", a->python_allocator, 1);
     return 0;
 }
 
