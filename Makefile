@@ -24,7 +24,8 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd-dev \
                 liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
-                zstd binutils libxml2-utils sqlite3 clang-14 libclang-rt-14-dev
+                zstd binutils libxml2-utils sqlite3 clang-14 libclang-rt-14-dev \
+                python3-numpy python3-cryptography
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef

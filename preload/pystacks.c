@@ -12,47 +12,11 @@
 #include <unistd.h>
 
 #include "format/logfmt.h"
+#include "preload/py311.h"
 #include "preload/rt.h"
 #include "preload/writer.h"
 
 uint64_t py_eval_lo, py_eval_hi;
-
-/* CPython 3.11's layouts on x86_64 (Include/cpython/pystate.h, Include/internal/
- * pycore_frame.h, pycore_runtime.h, Include/cpython/code.h, unicodeobject.h). The same
- * in every 3.11.x release: tests/python-tests.sh checks them with offsetof against the
- * installed headers. */
-enum {
-    RT_INTERP_HEAD = 40, /* _PyRuntimeState.interpreters.head */
-    RT_AUTOTSS = 592,    /* _PyRuntimeState.gilstate.autoTSSkey (Py_tss_t) */
-    TSS_INIT = 0,        /* Py_tss_t._is_initialized (int) */
-    TSS_KEY = 4,         /* Py_tss_t._key (pthread_key_t) */
-    TS_INTERP = 16,      /* PyThreadState.interp */
-    TS_CFRAME = 56,      /* PyThreadState.cframe */
-    TS_THREAD_ID = 152,  /* PyThreadState.thread_id (pthread_self()) */
-    TS_CHUNK = 296,      /* PyThreadState.datastack_chunk */
-    CF_CURRENT = 8,      /* _PyCFrame.current_frame */
-    CHUNK_PREV = 0,      /* _PyStackChunk.previous */
-    CHUNK_SIZE = 8,      /* _PyStackChunk.size, bytes of the whole chunk */
-    IF_CODE = 32,        /* _PyInterpreterFrame.f_code */
-    IF_PREVIOUS = 48,    /* _PyInterpreterFrame.previous */
-    IF_PREV_INSTR = 56,  /* _PyInterpreterFrame.prev_instr */
-    IF_IS_ENTRY = 68,    /* _PyInterpreterFrame.is_entry (bool) */
-    IF_READ = 72,        /* bytes of a frame read */
-    OB_TYPE = 8,         /* PyObject.ob_type */
-    OB_SIZE = 16,        /* PyVarObject.ob_size */
-    CO_FIRSTLINENO = 72, /* PyCodeObject.co_firstlineno (int) */
-    CO_FILENAME = 112,   /* PyCodeObject.co_filename */
-    CO_QUALNAME = 128,   /* PyCodeObject.co_qualname */
-    CO_LINETABLE = 136,  /* PyCodeObject.co_linetable (bytes) */
-    CO_CODE = 184,       /* PyCodeObject.co_code_adaptive */
-    STR_LENGTH = 16,     /* PyASCIIObject.length */
-    STR_STATE = 32,      /* PyASCIIObject.state: interned:2 kind:3 compact:1 ascii:1 */
-    STR_ASCII_DATA = 48, /* a compact ASCII string's characters */
-    STR_UTF8_LEN = 48,   /* PyCompactUnicodeObject.utf8_length */
-    STR_UTF8 = 56,       /* PyCompactUnicodeObject.utf8 (NULL until asked for) */
-    STR_DATA = 72,       /* a compact non-ASCII string's characters */
-    BYTES_DATA = 32,     /* PyBytesObject.ob_sval */
-};
 
 static uint64_t runtime; /* &_PyRuntime */
 static uint64_t code_type, unicode_type, bytes_type;
@@ -89,13 +53,13 @@ static bool safe_read(uint64_t a, void *buf, size_t len)
 /* The calling thread's PyThreadState, validated; 0 if it has none. */
 static uint64_t my_tstate(void)
 {
-    uint64_t tss = runtime + RT_AUTOTSS;
-    if (rd32(tss + TSS_INIT) != 1)
+    uint64_t tss = runtime + PY311_RT_AUTOTSS;
+    if (rd32(tss + PY311_TSS_INIT) != 1)
         return 0;
-    pthread_key_t key = *(const pthread_key_t *)(uintptr_t)(tss + TSS_KEY);
+    pthread_key_t key = *(const pthread_key_t *)(uintptr_t)(tss + PY311_TSS_KEY);
     uint64_t ts = (uint64_t)(uintptr_t)pthread_getspecific(key);
-    if (!plausible(ts) || rd64(ts + TS_THREAD_ID) != (uint64_t)pthread_self() ||
-        rd64(ts + TS_INTERP) != rd64(runtime + RT_INTERP_HEAD))
+    if (!plausible(ts) || rd64(ts + PY311_TS_THREAD_ID) != (uint64_t)pthread_self() ||
+        rd64(ts + PY311_TS_INTERP) != rd64(runtime + PY311_RT_INTERP_HEAD))
         return 0;
     return ts;
 }
@@ -106,14 +70,15 @@ static uint64_t my_tstate(void)
 static bool read_frame(uint64_t ts, uint64_t f, uint8_t *buf)
 {
     int k = 0;
-    for (uint64_t c = rd64(ts + TS_CHUNK); plausible(c) && k < 64; c = rd64(c + CHUNK_PREV), k++) {
-        uint64_t size = rd64(c + CHUNK_SIZE);
-        if (f >= c && size < (1ull << 40) && f + IF_READ <= c + size) {
-            memcpy(buf, (const void *)(uintptr_t)f, IF_READ);
+    for (uint64_t c = rd64(ts + PY311_TS_CHUNK); plausible(c) && k < 64;
+         c = rd64(c + PY311_CHUNK_PREV), k++) {
+        uint64_t size = rd64(c + PY311_CHUNK_SIZE);
+        if (f >= c && size < (1ull << 40) && f + PY311_IF_READ <= c + size) {
+            memcpy(buf, (const void *)(uintptr_t)f, PY311_IF_READ);
             return true;
         }
     }
-    return safe_read(f, buf, IF_READ);
+    return safe_read(f, buf, PY311_IF_READ);
 }
 
 /* ---- the code registry: code object -> id, each written to the log once ---- */
@@ -135,31 +100,31 @@ static size_t reg_buf_cap;
 
 static inline uint64_t code_fp(uint64_t co)
 {
-    uint64_t h = rd64(co + CO_QUALNAME) * 0x9E3779B97F4A7C15ull;
-    h ^= rd64(co + CO_FILENAME) + (h << 6);
-    h ^= rd64(co + CO_LINETABLE) * 0xff51afd7ed558ccdull;
-    h ^= (uint64_t)(uint32_t)rd32(co + CO_FIRSTLINENO) << 17;
+    uint64_t h = rd64(co + PY311_CO_QUALNAME) * 0x9E3779B97F4A7C15ull;
+    h ^= rd64(co + PY311_CO_FILENAME) + (h << 6);
+    h ^= rd64(co + PY311_CO_LINETABLE) * 0xff51afd7ed558ccdull;
+    h ^= (uint64_t)(uint32_t)rd32(co + PY311_CO_FIRSTLINENO) << 17;
     return h | 1;
 }
 
 /* A string object's text as UTF-8 (compact forms only); false if it is not one. */
 static bool str_utf8(uint64_t s, const uint8_t **p, uint64_t *len)
 {
-    if (!plausible(s) || rd64(s + OB_TYPE) != unicode_type)
+    if (!plausible(s) || rd64(s + PY311_OB_TYPE) != unicode_type)
         return false;
-    uint8_t state = *(const uint8_t *)(uintptr_t)(s + STR_STATE);
+    uint8_t state = *(const uint8_t *)(uintptr_t)(s + PY311_STR_STATE);
     bool compact = state & 0x20, ascii = state & 0x40;
     if (!compact)
         return false;
     if (ascii) {
-        *p = (const uint8_t *)(uintptr_t)(s + STR_ASCII_DATA);
-        *len = rd64(s + STR_LENGTH);
+        *p = (const uint8_t *)(uintptr_t)(s + PY311_STR_ASCII_DATA);
+        *len = rd64(s + PY311_STR_LENGTH);
     } else {
-        uint64_t u = rd64(s + STR_UTF8);
+        uint64_t u = rd64(s + PY311_STR_UTF8);
         if (u == 0)
             return false; /* not encoded yet: encoding would allocate */
         *p = (const uint8_t *)(uintptr_t)u;
-        *len = rd64(s + STR_UTF8_LEN);
+        *len = rd64(s + PY311_STR_UTF8_LEN);
     }
     return *len < (1u << 20);
 }
@@ -176,12 +141,12 @@ static bool write_code_locked(uint64_t co, uint32_t id)
 {
     const uint8_t *qn, *fn;
     uint64_t qlen, flen;
-    uint64_t lt = rd64(co + CO_LINETABLE);
-    if (!str_utf8(rd64(co + CO_QUALNAME), &qn, &qlen) ||
-        !str_utf8(rd64(co + CO_FILENAME), &fn, &flen) || !plausible(lt) ||
-        rd64(lt + OB_TYPE) != bytes_type)
+    uint64_t lt = rd64(co + PY311_CO_LINETABLE);
+    if (!str_utf8(rd64(co + PY311_CO_QUALNAME), &qn, &qlen) ||
+        !str_utf8(rd64(co + PY311_CO_FILENAME), &fn, &flen) || !plausible(lt) ||
+        rd64(lt + PY311_OB_TYPE) != bytes_type)
         return false;
-    uint64_t ltlen = rd64(lt + OB_SIZE);
+    uint64_t ltlen = rd64(lt + PY311_OB_SIZE);
     if (ltlen > LF_PY_LINETABLE_MAX)
         ltlen = LF_PY_LINETABLE_MAX;
     if (qlen > LF_PY_NAME_MAX)
@@ -203,11 +168,11 @@ static bool write_code_locked(uint64_t co, uint32_t id)
     }
     uint8_t *body = reg_buf + 16, *p = body;
     p = lf_put_varint(p, id);
-    p = lf_put_varint(p, (uint64_t)(uint32_t)rd32(co + CO_FIRSTLINENO));
-    p = lf_put_varint(p, rd64(co + OB_SIZE));
+    p = lf_put_varint(p, (uint64_t)(uint32_t)rd32(co + PY311_CO_FIRSTLINENO));
+    p = lf_put_varint(p, rd64(co + PY311_OB_SIZE));
     p = put_bytes(p, qn, qlen);
     p = put_bytes(p, fn, flen);
-    p = put_bytes(p, (const uint8_t *)(uintptr_t)(lt + BYTES_DATA), ltlen);
+    p = put_bytes(p, (const uint8_t *)(uintptr_t)(lt + PY311_BYTES_DATA), ltlen);
     uint8_t hdr[12], *h = hdr;
     *h++ = LF_META_PYCODE;
     h = lf_put_varint(h, (uint64_t)(p - body));
@@ -279,28 +244,28 @@ void py_fork_child(bool recording)
  * could not be followed to its end. */
 static int read_chain(uint64_t *scratch, bool *broken)
 {
-    uint8_t fr[IF_READ];
+    uint8_t fr[PY311_IF_READ];
     int n = 0;
 
     *broken = true;
     uint64_t ts = my_tstate();
     if (ts == 0)
         return 0;
-    uint64_t cf = rd64(ts + TS_CFRAME);
+    uint64_t cf = rd64(ts + PY311_TS_CFRAME);
     if (!plausible(cf))
         return 0;
-    uint64_t f = rd64(cf + CF_CURRENT);
+    uint64_t f = rd64(cf + PY311_CF_CURRENT);
     while (f != 0) {
         if (n == PY_MAX_FRAMES || !plausible(f) || !read_frame(ts, f, fr))
             return n;
         uint64_t co, prev, instr;
-        memcpy(&co, fr + IF_CODE, 8);
-        memcpy(&prev, fr + IF_PREVIOUS, 8);
-        memcpy(&instr, fr + IF_PREV_INSTR, 8);
+        memcpy(&co, fr + PY311_IF_CODE, 8);
+        memcpy(&prev, fr + PY311_IF_PREVIOUS, 8);
+        memcpy(&instr, fr + PY311_IF_PREV_INSTR, 8);
         /* The code object is the frame's own reference: alive while the frame is. */
-        if (!plausible(co) || rd64(co + OB_TYPE) != code_type)
+        if (!plausible(co) || rd64(co + PY311_OB_TYPE) != code_type)
             return n;
-        uint64_t units = rd64(co + OB_SIZE), start = co + CO_CODE;
+        uint64_t units = rd64(co + PY311_OB_SIZE), start = co + PY311_CO_CODE;
         int64_t lasti = ((int64_t)instr - (int64_t)start) / 2;
         if (lasti >= (int64_t)units || units > LF_PY_INSTR_MAX)
             return n;
@@ -309,7 +274,7 @@ static int read_chain(uint64_t *scratch, bool *broken)
         uint32_t id = code_id(co);
         if (id == 0)
             return n;
-        scratch[n++] = LF_PY_FRAME | (fr[IF_IS_ENTRY] ? LF_PY_ENTRY : 0) |
+        scratch[n++] = LF_PY_FRAME | (fr[PY311_IF_IS_ENTRY] ? LF_PY_ENTRY : 0) |
                        (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
         f = prev;
     }
