@@ -378,12 +378,26 @@ static void set_reason(const char *a, uint32_t version, const char *b)
     *p = '\0';
 }
 
+/* dlsym, leaving no error behind: a failed lookup keeps its message in a block glibc
+ * allocates for this thread and frees at the thread's next dl call - in the program,
+ * whose free of a block allocated here, unrecorded, would count as unknown. dlerror,
+ * called twice, frees it here. */
+static void *lookup(const char *name)
+{
+    void *p = dlsym(RTLD_DEFAULT, name);
+    if (p == NULL) {
+        (void)dlerror();
+        (void)dlerror();
+    }
+    return p;
+}
+
 void py_detect(void)
 {
     if (__atomic_load_n(&detected, __ATOMIC_ACQUIRE))
         return;
-    const uint32_t *ver = dlsym(RTLD_DEFAULT, "Py_Version");
-    void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+    const uint32_t *ver = lookup("Py_Version");
+    void *eval = lookup("_PyEval_EvalFrameDefault");
     if (ver == NULL && eval == NULL)
         return; /* no interpreter (yet) */
     uint32_t version = ver != NULL ? *ver : 0;
@@ -399,10 +413,10 @@ void py_detect(void)
                    "thread state in a C thread-local, 3.13 publishes _Py_DebugOffsets; "
                    "neither is read yet)");
     } else {
-        void *rt = dlsym(RTLD_DEFAULT, "_PyRuntime");
-        void *ct = dlsym(RTLD_DEFAULT, "PyCode_Type");
-        void *ut = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
-        void *bt = dlsym(RTLD_DEFAULT, "PyBytes_Type");
+        void *rt = lookup("_PyRuntime");
+        void *ct = lookup("PyCode_Type");
+        void *ut = lookup("PyUnicode_Type");
+        void *bt = lookup("PyBytes_Type");
         uint32_t size = eval != NULL ? symbol_size(eval) : 0;
         reg = mmap(NULL, (size_t)REG_SLOTS * sizeof(*reg), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
