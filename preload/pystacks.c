@@ -94,9 +94,12 @@ struct reg_slot {
 
 static struct reg_slot *reg;
 static uint32_t reg_next = 1;
+static uint32_t reg_gen = 1; /* bumped when the registry starts over (fork) */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *reg_buf;
 static size_t reg_buf_cap;
+
+static uint32_t registry_id(uint64_t co, uint64_t fp);
 
 static inline uint64_t code_fp(uint64_t co)
 {
@@ -183,9 +186,22 @@ static bool write_code_locked(uint64_t co, uint32_t id)
 }
 
 /* The id of code object co (registering it on first sight), 0 if it cannot be. */
-static uint32_t code_id(uint64_t co)
+static uint32_t code_id(struct py_thread *pt, uint64_t co)
 {
     uint64_t fp = code_fp(co);
+    uint32_t gen = __atomic_load_n(&reg_gen, __ATOMIC_ACQUIRE);
+    __typeof__(pt->memo[0]) *m = &pt->memo[(co >> 4) % PY_MEMO];
+    if (m->co == co && m->fp == fp && m->gen == gen)
+        return m->id;
+    uint32_t id = registry_id(co, fp);
+    if (id != 0)
+        *m = (__typeof__(*m)){ co, fp, id, gen };
+    return id;
+}
+
+/* The registry's id for co of fingerprint fp, registering it if new; 0 if it cannot. */
+static uint32_t registry_id(uint64_t co, uint64_t fp)
+{
     uint32_t j = (uint32_t)((co >> 4) * 0x9E3779B97F4A7C15ull >> 44) & (REG_SLOTS - 1);
 
     for (int k = 0; k < REG_PROBE; k++, j = (j + 1) & (REG_SLOTS - 1)) {
@@ -233,21 +249,25 @@ void py_fork_child(bool recording)
     /* The child's log starts anew: its code objects are written to it again. */
     madvise(reg, (size_t)REG_SLOTS * sizeof(*reg), MADV_DONTNEED);
     reg_next = 1;
+    __atomic_add_fetch(&reg_gen, 1, __ATOMIC_RELEASE);
     if (recording && detected)
         say_python(py_version, py_eval_lo != 0);
 }
 
 /* ---- capture ---- */
 
+enum chain { CHAIN_WHOLE, CHAIN_LIMIT, CHAIN_BROKEN };
+
 /* The thread's Python frames into scratch as LF_PY_FRAME entries (LF_PY_ENTRY on the
- * outermost of each loop call); returns how many, and sets *broken when the chain
- * could not be followed to its end. */
-static int read_chain(uint64_t *scratch, bool *broken)
+ * outermost of each loop call), at most limit; returns how many, and sets *how: read to
+ * its end, stopped at the limit (what was read is good), or cut where a frame failed
+ * its checks. */
+static int read_chain(struct py_thread *pt, int limit, enum chain *how)
 {
     uint8_t fr[PY311_IF_READ];
     int n = 0;
 
-    *broken = true;
+    *how = CHAIN_BROKEN;
     uint64_t ts = my_tstate();
     if (ts == 0)
         return 0;
@@ -256,7 +276,11 @@ static int read_chain(uint64_t *scratch, bool *broken)
         return 0;
     uint64_t f = rd64(cf + PY311_CF_CURRENT);
     while (f != 0) {
-        if (n == PY_MAX_FRAMES || !plausible(f) || !read_frame(ts, f, fr))
+        if (n == limit) {
+            *how = CHAIN_LIMIT;
+            return n;
+        }
+        if (!plausible(f) || !read_frame(ts, f, fr))
             return n;
         uint64_t co, prev, instr;
         memcpy(&co, fr + PY311_IF_CODE, 8);
@@ -271,20 +295,15 @@ static int read_chain(uint64_t *scratch, bool *broken)
             return n;
         /* A frame whose prologue has not run yet (CPython's tracebacks skip these) is
          * still the function being entered: shown, at its first line. */
-        uint32_t id = code_id(co);
+        uint32_t id = code_id(pt, co);
         if (id == 0)
             return n;
-        scratch[n++] = LF_PY_FRAME | (fr[PY311_IF_IS_ENTRY] ? LF_PY_ENTRY : 0) |
-                       (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
+        pt->chain[n++] = LF_PY_FRAME | (fr[PY311_IF_IS_ENTRY] ? LF_PY_ENTRY : 0) |
+                         (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
         f = prev;
     }
-    *broken = false;
+    *how = CHAIN_WHOLE;
     return n;
-}
-
-static inline bool in_eval(uint64_t pc)
-{
-    return pc - 1 >= py_eval_lo && pc - 1 < py_eval_hi;
 }
 
 static inline uint64_t dropped(uint64_t count)
@@ -292,42 +311,59 @@ static inline uint64_t dropped(uint64_t count)
     return LF_PY_FRAME | (count > LF_PY_INSTR_MAX ? LF_PY_INSTR_MAX : count) << 32;
 }
 
-int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, uint64_t *scratch)
+#define MAX_EVALS 64 /* loop calls in one stack matched to the chain; more: dropped */
+
+int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt)
 {
-    int evals = 0;
+    /* Where the loop's return addresses are, in one pass: [lo, lo + size) holds pc - 1. */
+    uint64_t lo = __atomic_load_n(&py_eval_lo, __ATOMIC_RELAXED);
+    uint64_t size = __atomic_load_n(&py_eval_hi, __ATOMIC_RELAXED) - lo;
+    int at[MAX_EVALS], evals = 0;
     for (int i = 0; i < n; i++)
-        evals += in_eval(pcs[i]);
+        if (pcs[i] - 1 - lo < size) {
+            if (evals == MAX_EVALS)
+                return -1; /* a recursion this deep through C: native frames only */
+            at[evals++] = i;
+        }
     if (evals == 0)
         return -1;
 
-    bool broken;
-    int nf = read_chain(scratch, &broken);
+    enum chain how;
+    uint64_t *chain = pt->chain;
+    int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how);
     /* Loop calls the chain accounts for, whole. */
     int segs = 0, whole = 0;
     for (int i = 0; i < nf; i++)
-        if (scratch[i] & LF_PY_ENTRY) {
+        if (chain[i] & LF_PY_ENTRY) {
             segs++;
             whole = i + 1;
         }
     /* Each loop call in the native stack runs one segment of the chain, innermost
      * first. A stack cut at the depth limit may have lost outer loop calls, never
-     * inner ones; any other disagreement means the two do not describe the same
-     * moment (or a frame failed its checks): nothing is matched by guesswork. */
-    bool ok = cut ? segs >= evals : (segs == evals && !broken && whole == nf);
-    int o = 0, f = 0;
-    for (int i = 0; i < n && o < cap; i++) {
-        out[o++] = pcs[i];
-        if (!in_eval(pcs[i]))
-            continue;
+     * inner ones; a chain read up to as many frames as the stack may hold fills it
+     * before its unread part would be needed. Any other disagreement means the two do
+     * not describe the same moment (or a frame failed its checks): nothing is
+     * matched by guesswork. */
+    bool ok = how == CHAIN_LIMIT ||
+              (cut ? segs >= evals : segs == evals && how == CHAIN_WHOLE && whole == nf);
+    int o = 0, f = 0, from = 0;
+    for (int e = 0; e <= evals && o < cap; e++) {
+        /* The native frames up to and including this loop call's. */
+        int to = e < evals ? at[e] + 1 : n, k = to - from;
+        if (k > cap - o)
+            k = cap - o;
+        memcpy(out + o, pcs + from, (size_t)k * sizeof(*out));
+        o += k;
+        from = to;
+        if (e == evals || o == cap)
+            break;
         if (!ok) {
-            uint64_t left = nf > f ? (uint64_t)(nf - f) : 1;
-            if (o < cap)
-                out[o++] = dropped(left);
+            out[o++] = dropped(nf > f ? (uint64_t)(nf - f) : 1);
             f = nf;
             continue;
         }
         while (f < nf && o < cap) {
-            uint64_t v = scratch[f++];
+            uint64_t v = chain[f++];
             out[o++] = v;
             if (v & LF_PY_ENTRY)
                 break;

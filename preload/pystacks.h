@@ -21,11 +21,11 @@
  *   the thread's data-stack chunks (mapped while linked) or be read with
  *   process_vm_readv, which fails instead of faulting; its code object must have
  *   PyCode_Type as its type, its strings PyUnicode_Type, its line table PyBytes_Type;
- *   the instruction offset must fall inside the code; the chain is cut at
- *   PY_MAX_FRAMES. The number of evaluation-loop calls in the native stack must equal
- *   the number of entry frames in the chain (one per call): otherwise the frames are
- *   not matched to the native stack by guesswork but dropped, and a marker
- *   pseudo-frame counts them.
+ *   the instruction offset must fall inside the code; no more frames are read
+ *   than the stack can hold (PY_MAX_FRAMES at most). The number of evaluation-loop calls in the
+ * native stack must equal the number of entry frames in the chain (one per call): otherwise the
+ * frames are not matched to the native stack by guesswork but dropped, and a marker pseudo-frame
+ * counts them.
  *
  * Interpreters of other versions (3.12 moved the thread state to a C thread-local,
  * 3.13 publishes _Py_DebugOffsets) are recognised and reported in the LF_META_PYTHON
@@ -46,14 +46,26 @@ extern uint64_t py_eval_lo, py_eval_hi;
  * start-up and from the writer's tick (a libpython loaded later by dlopen). */
 void py_detect(void);
 
-/* Pseudo-frames scratch a thread needs: PY_MAX_FRAMES. */
-#define PY_MAX_FRAMES 512
+#define PY_MAX_FRAMES 512 /* Python frames read per stack, at most */
+#define PY_MEMO       64  /* code objects a thread remembers the ids of */
+
+/* What a thread keeps for py_augment, with its stack state (preload/stacks.c): the
+ * chain just read, and the ids of the code objects it met last - a small table in the
+ * thread's cache instead of a probe into the process's, which is tens of megabytes. A
+ * memo is checked against the code object's fingerprint, and against the registry's
+ * generation (a forked child starts a new one). Zeroed memory is a valid empty state. */
+struct py_thread {
+    uint64_t chain[PY_MAX_FRAMES];
+    struct {
+        uint64_t co, fp;
+        uint32_t id, gen;
+    } memo[PY_MEMO];
+};
 
 /* Given a captured native stack pcs[0..n) (cut: it was cut at the depth limit), writes
  * it to out (at most cap entries) with the Python frames inserted, and returns the new
- * depth; or -1 when the stack holds no evaluation-loop frame (use pcs as they are).
- * scratch holds PY_MAX_FRAMES entries. */
-int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, uint64_t *scratch);
+ * depth; or -1 when the stack holds no evaluation-loop frame (use pcs as they are). */
+int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt);
 
 /* After fork, in the child: a fresh registry (its log names every code object anew)
  * and, when it records, its LF_META_PYTHON record. */

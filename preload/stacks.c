@@ -118,8 +118,8 @@ struct st_thread {
     } walk[LF_MAX_STACK_DEPTH + 32];
     /* Python frames (pystacks.h): the chain read, and the stack with them inserted.
      * Touched only by threads that run Python code. */
-    uint64_t py_chain[PY_MAX_FRAMES];
     uint64_t py_stack[LF_MAX_STACK_DEPTH];
+    struct py_thread py;
 };
 
 int st_init(void)
@@ -551,7 +551,7 @@ static uint32_t intern_native(struct tb_thread *t, struct st_thread *th, int n, 
 {
     th->last_py = false;
     if (__atomic_load_n(&py_eval_lo, __ATOMIC_ACQUIRE) != 0 && n > 0) {
-        int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, th->py_chain);
+        int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, &th->py);
         if (k >= 0) {
             th->last_py = true;
             return intern(t, th->py_stack, k);
