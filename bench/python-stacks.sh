@@ -4,8 +4,9 @@
 # build without Python stacks; AFTER, this tree's) run full-trace and sampled at 512
 # KiB, with the workload alone, interleaved in every repetition (plain, before, after,
 # before-512k, after-512k), as bench/run interleaves its variants. Prints a markdown
-# table of medians (min-max) of wall time and ratio to plain, each ratio taken within
-# its repetition, and writes it to OUT.
+# table of medians (min-max) of wall time and CPU time (user + sys of the process tree)
+# and their ratios to plain, each ratio taken within its repetition, and writes it to
+# OUT. On a machine shared with other work, CPU time is the steadier of the two.
 #
 #   bench/python-stacks.sh BEFORE_HEAPSPAN [REPS] [OUT]
 #
@@ -54,7 +55,7 @@ run() {
         { echo "python-stacks.sh: $w $n $v failed: $(tail -n 2 "$TMP/err")" >&2; exit 1; }
     grep -q "^$w: " "$TMP/out" || { echo "python-stacks.sh: $w: no summary line" >&2; exit 1; }
     rm -f "$TMP"/log*.hsl
-    echo "$w:$n $v $rep $(cut -d' ' -f1 "$TMP/stat")" >>"$TMP/runs"
+    echo "$w:$n $v $rep $(cut -d' ' -f1-3 "$TMP/stat")" >>"$TMP/runs"
 }
 
 for rep in $(seq 1 "$REPS"); do
@@ -70,9 +71,11 @@ done
 python3 - "$TMP/runs" "$REPS" "$BEFORE" "$PY" >"$OUT" <<'EOF'
 import statistics, sys, collections, platform, subprocess
 runs = collections.defaultdict(dict)
+cpu = collections.defaultdict(dict)
 for line in open(sys.argv[1]):
-    cell, v, rep, wall = line.split()
+    cell, v, rep, wall, user, sys_s = line.split()
     runs[(cell, int(rep))][v] = float(wall)
+    cpu[(cell, int(rep))][v] = float(user) + float(sys_s)
 cells = sorted({c for c, _ in runs}, key=lambda c: ("pyext" not in c, c))
 def mm(xs):
     return f"{statistics.median(xs):.3f} ({min(xs):.3f}-{max(xs):.3f})"
@@ -81,17 +84,19 @@ print(f"`bench/python-stacks.sh {sys.argv[3]} {sys.argv[2]}`: {sys.argv[2]} repe
       "the five variants interleaved in each; interpreter "
       f"`{sys.argv[4]}`; commit {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()}; "
       f"{platform.machine()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores.\n")
-print("| cell | variant | wall s | ratio to plain | after / before |")
-print("|---|---|---|---|---|")
-for c in cells:
-    reps = [r for (cc, r) in runs if cc == c]
-    for v in ("plain", "before", "after", "before-512k", "after-512k"):
-        walls = [runs[(c, r)][v] for r in reps]
-        ratios = [runs[(c, r)][v] / runs[(c, r)]["plain"] for r in reps]
-        rel = ""
-        if v.startswith("after"):
-            b = v.replace("after", "before")
-            rel = mm([runs[(c, r)][v] / runs[(c, r)][b] for r in reps])
-        print(f"| {c} | {v} | {mm(walls)} | {mm(ratios) if v != 'plain' else ''} | {rel} |")
+for title, t in (("Wall time", runs), ("CPU time (user + sys)", cpu)):
+    print(f"\n{title}:\n")
+    print("| cell | variant | s | ratio to plain | after / before |")
+    print("|---|---|---|---|---|")
+    for c in cells:
+        reps = [r for (cc, r) in t if cc == c]
+        for v in ("plain", "before", "after", "before-512k", "after-512k"):
+            xs = [t[(c, r)][v] for r in reps]
+            ratios = [t[(c, r)][v] / t[(c, r)]["plain"] for r in reps]
+            rel = ""
+            if v.startswith("after"):
+                b = v.replace("after", "before")
+                rel = mm([t[(c, r)][v] / t[(c, r)][b] for r in reps])
+            print(f"| {c} | {v} | {mm(xs)} | {mm(ratios) if v != 'plain' else ''} | {rel} |")
 EOF
 cat "$OUT"

@@ -66,14 +66,21 @@ static uint64_t my_tstate(void)
 
 /* Reads the frame at f into buf: directly when it lies in one of the thread's data
  * stack chunks (mapped while linked), else through the kernel (a generator's frame,
- * inside its object). */
-static bool read_frame(uint64_t ts, uint64_t f, uint8_t *buf)
+ * inside its object). *clo, *chi: the chunk the last frame was found in, during this
+ * capture (the chunks do not change while this thread is inside malloc); 0, 0 first. */
+static bool read_frame(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo, uint64_t *chi)
 {
+    if (f >= *clo && f + PY311_IF_READ <= *chi) {
+        memcpy(buf, (const void *)(uintptr_t)f, PY311_IF_READ);
+        return true;
+    }
     int k = 0;
     for (uint64_t c = rd64(ts + PY311_TS_CHUNK); plausible(c) && k < 64;
          c = rd64(c + PY311_CHUNK_PREV), k++) {
         uint64_t size = rd64(c + PY311_CHUNK_SIZE);
         if (f >= c && size < (1ull << 40) && f + PY311_IF_READ <= c + size) {
+            *clo = c;
+            *chi = c + size;
             memcpy(buf, (const void *)(uintptr_t)f, PY311_IF_READ);
             return true;
         }
@@ -265,6 +272,8 @@ enum chain { CHAIN_WHOLE, CHAIN_LIMIT, CHAIN_BROKEN };
 static int read_chain(struct py_thread *pt, int limit, enum chain *how)
 {
     uint8_t fr[PY311_IF_READ];
+    uint64_t clo = 0, chi = 0;
+    uint32_t gen = __atomic_load_n(&reg_gen, __ATOMIC_ACQUIRE);
     int n = 0;
 
     *how = CHAIN_BROKEN;
@@ -280,12 +289,23 @@ static int read_chain(struct py_thread *pt, int limit, enum chain *how)
             *how = CHAIN_LIMIT;
             return n;
         }
-        if (!plausible(f) || !read_frame(ts, f, fr))
+        if (!plausible(f) || !read_frame(ts, f, fr, &clo, &chi))
             return n;
         uint64_t co, prev, instr;
         memcpy(&co, fr + PY311_IF_CODE, 8);
         memcpy(&prev, fr + PY311_IF_PREVIOUS, 8);
         memcpy(&instr, fr + PY311_IF_PREV_INSTR, 8);
+        bool entry = fr[PY311_IF_IS_ENTRY] != 0;
+        /* The same frame as at this depth last time, at the same instruction, with the
+         * same code object (its fingerprint too: one that died and was reborn at the
+         * same address is another): the same entry, without its checks. */
+        __typeof__(pt->last[0]) *l = n < PY_LAST ? &pt->last[n] : NULL;
+        if (l != NULL && l->f == f && l->co == co && l->instr == instr && l->entry == entry &&
+            l->gen == gen && plausible(co) && l->fp == code_fp(co)) {
+            pt->chain[n++] = l->val;
+            f = prev;
+            continue;
+        }
         /* The code object is the frame's own reference: alive while the frame is. */
         if (!plausible(co) || rd64(co + PY311_OB_TYPE) != code_type)
             return n;
@@ -298,8 +318,11 @@ static int read_chain(struct py_thread *pt, int limit, enum chain *how)
         uint32_t id = code_id(pt, co);
         if (id == 0)
             return n;
-        pt->chain[n++] = LF_PY_FRAME | (fr[PY311_IF_IS_ENTRY] ? LF_PY_ENTRY : 0) |
-                         (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
+        uint64_t v = LF_PY_FRAME | (entry ? LF_PY_ENTRY : 0) |
+                     (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
+        if (l != NULL)
+            *l = (__typeof__(*l)){ f, co, instr, code_fp(co), v, gen, entry };
+        pt->chain[n++] = v;
         f = prev;
     }
     *how = CHAIN_WHOLE;

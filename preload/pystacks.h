@@ -48,9 +48,11 @@ void py_detect(void);
 
 #define PY_MAX_FRAMES 512 /* Python frames read per stack, at most */
 #define PY_MEMO       64  /* code objects a thread remembers the ids of */
+#define PY_LAST       32  /* frames of its last chain a thread remembers */
 
 /* What a thread keeps for py_augment, with its stack state (preload/stacks.c): the
- * chain just read, and the ids of the code objects it met last - a small table in the
+ * chain just read, the frames of the one before, and the ids of the code objects it
+ * met last - a small table in the
  * thread's cache instead of a probe into the process's, which is tens of megabytes. A
  * memo is checked against the code object's fingerprint, and against the registry's
  * generation (a forked child starts a new one). Zeroed memory is a valid empty state. */
@@ -60,6 +62,14 @@ struct py_thread {
         uint64_t co, fp;
         uint32_t id, gen;
     } memo[PY_MEMO];
+    /* The frames read last, by depth: a frame met again at the same depth, with the
+     * same code object (and fingerprint) and instruction, gives the same entry without
+     * its checks. */
+    struct {
+        uint64_t f, co, instr, fp, val;
+        uint32_t gen;
+        bool entry;
+    } last[PY_LAST];
 };
 
 /* Given a captured native stack pcs[0..n) (cut: it was cut at the depth limit), writes

@@ -106,8 +106,11 @@ struct st_thread {
     /* Set while this thread is inside libunwind; fork waits for it (see st_fork_*). */
     int in_unwind;
     /* The last capture ran through the Python interpreter's loop: its Python frames
-     * may differ under an equal native chain, so same_as_last cannot stand for it. */
+     * may differ under an equal native chain, so same_as_last alone cannot stand for
+     * it - but the native frames it took are still in t->pcs, last_native of them, and
+     * only the Python frames need reading again. */
     bool last_py;
+    int last_native;
     struct {
         uint64_t fp, ra;
     } last[LF_MAX_STACK_DEPTH + 32];
@@ -554,6 +557,7 @@ static uint32_t intern_native(struct tb_thread *t, struct st_thread *th, int n, 
         int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, &th->py);
         if (k >= 0) {
             th->last_py = true;
+            th->last_native = n;
             return intern(t, th->py_stack, k);
         }
     }
@@ -567,8 +571,13 @@ uint32_t st_capture_id(struct tb_thread *t, int max)
     int n = WALK_CANNOT;
 
     if (classes != NULL) {
-        if (!th->last_py && same_as_last(th))
-            return th->last_entry->id;
+        if (same_as_last(th)) {
+            if (!th->last_py)
+                return th->last_entry->id;
+            /* The same native frames (a C loop allocating under Python code): the
+             * Python frames only are read again. */
+            return intern_native(t, th, th->last_native, max);
+        }
         n = fast_walk(th, t->pcs, max, &memo);
         if (n >= 0) {
             uint32_t id = intern_native(t, th, n, max);
