@@ -9,6 +9,7 @@
 # OUT. On a machine shared with other work, CPU time is the steadier of the two.
 #
 #   bench/python-stacks.sh BEFORE_HEAPSPAN [REPS] [OUT]
+#   CELLS='pyjson 50000' bench/python-stacks.sh ...    only these cells
 #
 # BEFORE_HEAPSPAN: the `heapspan` of the other build (its libheapspan.so beside it).
 # Needs `make bench-build` (build/bench). The interpreter is python3 resolved to the
@@ -31,7 +32,8 @@ for f in "$BEFORE" "$AFTER" "$BD/runstat" "$BD/benchext.so"; do
     }
 done
 
-CELLS=("pyext 5000000" "pyjson 50000")
+# CELLS="pyjson 50000" (a comma-separated list) measures only those.
+IFS=, read -r -a CELLS <<<"${CELLS:-pyext 5000000,pyjson 50000}"
 VARIANTS=(plain before after before-512k after-512k)
 
 # run CELL VARIANT: one run; appends "cell variant rep wall" to $TMP/runs.

@@ -20,6 +20,8 @@ enum {
     PY311_CF_CURRENT = 8,      /* _PyCFrame.current_frame */
     PY311_CHUNK_PREV = 0,      /* _PyStackChunk.previous */
     PY311_CHUNK_SIZE = 8,      /* _PyStackChunk.size, bytes of the whole chunk */
+    PY311_IF_FUNC = 0,         /* _PyInterpreterFrame.f_func */
+    PY311_IF_GLOBALS = 8,      /* _PyInterpreterFrame.f_globals */
     PY311_IF_CODE = 32,        /* _PyInterpreterFrame.f_code */
     PY311_IF_PREVIOUS = 48,    /* _PyInterpreterFrame.previous */
     PY311_IF_PREV_INSTR = 56,  /* _PyInterpreterFrame.prev_instr */

@@ -265,7 +265,7 @@ void py_fork_child(bool recording)
 
 enum chain { CHAIN_WHOLE, CHAIN_LIMIT, CHAIN_BROKEN };
 
-/* The thread's Python frames into scratch as LF_PY_FRAME entries (LF_PY_ENTRY on the
+/* The thread's Python frames into pt->chain as LF_PY_FRAME entries (LF_PY_ENTRY on the
  * outermost of each loop call), at most limit; returns how many, and sets *how: read to
  * its end, stopped at the limit (what was read is good), or cut where a frame failed
  * its checks. */
@@ -296,12 +296,18 @@ static int read_chain(struct py_thread *pt, int limit, enum chain *how)
         memcpy(&prev, fr + PY311_IF_PREVIOUS, 8);
         memcpy(&instr, fr + PY311_IF_PREV_INSTR, 8);
         bool entry = fr[PY311_IF_IS_ENTRY] != 0;
-        /* The same frame as at this depth last time, at the same instruction, with the
-         * same code object (its fingerprint too: one that died and was reborn at the
-         * same address is another): the same entry, without its checks. */
+        uint64_t func, globals;
+        memcpy(&func, fr + PY311_IF_FUNC, 8);
+        memcpy(&globals, fr + PY311_IF_GLOBALS, 8);
+        /* The same frame as at this depth last time, running the same function with
+         * the same globals and code object, at the same instruction: the same entry,
+         * without its checks and without touching the code object, whose lines are
+         * cold in a program that allocates much. (A code object that died and was
+         * reborn at its address would have to come back with its function and its
+         * globals at theirs, in a frame at the same place, to be taken for the old.) */
         __typeof__(pt->last[0]) *l = n < PY_LAST ? &pt->last[n] : NULL;
-        if (l != NULL && l->f == f && l->co == co && l->instr == instr && l->entry == entry &&
-            l->gen == gen && plausible(co) && l->fp == code_fp(co)) {
+        if (l != NULL && l->f == f && l->co == co && l->instr == instr && l->func == func &&
+            l->globals == globals && l->entry == entry && l->gen == gen) {
             pt->chain[n++] = l->val;
             f = prev;
             continue;
@@ -321,7 +327,7 @@ static int read_chain(struct py_thread *pt, int limit, enum chain *how)
         uint64_t v = LF_PY_FRAME | (entry ? LF_PY_ENTRY : 0) |
                      (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
         if (l != NULL)
-            *l = (__typeof__(*l)){ f, co, instr, code_fp(co), v, gen, entry };
+            *l = (__typeof__(*l)){ f, co, instr, func, globals, v, gen, entry };
         pt->chain[n++] = v;
         f = prev;
     }

@@ -63,10 +63,10 @@ struct py_thread {
         uint32_t id, gen;
     } memo[PY_MEMO];
     /* The frames read last, by depth: a frame met again at the same depth, with the
-     * same code object (and fingerprint) and instruction, gives the same entry without
-     * its checks. */
+     * same function, globals, code object and instruction, gives the same entry
+     * without its checks (pystacks.c says why that is enough). */
     struct {
-        uint64_t f, co, instr, fp, val;
+        uint64_t f, co, instr, func, globals, val;
         uint32_t gen;
         bool entry;
     } last[PY_LAST];

@@ -36,6 +36,8 @@ int main(void)
     CHECK(CF_CURRENT, _PyCFrame, current_frame);
     CHECK(CHUNK_PREV, _PyStackChunk, previous);
     CHECK(CHUNK_SIZE, _PyStackChunk, size);
+    CHECK(IF_FUNC, _PyInterpreterFrame, f_func);
+    CHECK(IF_GLOBALS, _PyInterpreterFrame, f_globals);
     CHECK(IF_CODE, _PyInterpreterFrame, f_code);
     CHECK(IF_PREVIOUS, _PyInterpreterFrame, previous);
     CHECK(IF_PREV_INSTR, _PyInterpreterFrame, prev_instr);
