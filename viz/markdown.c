@@ -59,11 +59,15 @@ static void md_python(FILE *o, const struct model *m)
 
     if (!py->seen)
         return;
-    fprintf(o, "_Python: CPython %s, allocator %s: %s._\n\n", py->version[0] ? py->version : "?",
-            py->allocator_mode, py->allocator_note);
-    if (!py->stacks)
-        fprintf(o, "_Python stacks: native only: %s._\n\n", py->reason);
-    else
+    /* The allocator's name and the reason are the log's. */
+    fprintf(o, "_Python: CPython %s, allocator `", py->version[0] ? py->version : "?");
+    md_cell(o, py->allocator_mode);
+    fprintf(o, "`: %s._\n\n", py->allocator_note);
+    if (!py->stacks) {
+        fputs("_Python stacks: native only: ", o);
+        md_cell(o, py->reason);
+        fputs("._\n\n", o);
+    } else
         fprintf(o, "_Python stacks: Python frames %s._\n\n",
                 py->internals_shown ? "follow the interpreter's loop frames"
                                     : "stand for the interpreter's own frames (hidden; "

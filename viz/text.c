@@ -147,11 +147,15 @@ static void text_python(FILE *o, const struct model *m)
 
     if (!py->seen)
         return;
-    fprintf(o, "python: CPython %s, allocator %s: %s\n", py->version[0] ? py->version : "?",
-            py->allocator_mode, py->allocator_note);
-    if (!py->stacks)
-        fprintf(o, "python stacks: native only (no Python frames): %s\n", py->reason);
-    else if (py->internals_shown)
+    /* The allocator's name and the reason are the log's: escaped (util/escape.h). */
+    fprintf(o, "python: CPython %s, allocator ", py->version[0] ? py->version : "?");
+    esc_fputs(py->allocator_mode, o);
+    fprintf(o, ": %s\n", py->allocator_note);
+    if (!py->stacks) {
+        fputs("python stacks: native only (no Python frames): ", o);
+        esc_fputs(py->reason, o);
+        fputc('\n', o);
+    } else if (py->internals_shown)
         fprintf(o, "python stacks: Python frames follow the interpreter's loop frames, shown "
                    "with the interpreter's own\n");
     else
