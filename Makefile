@@ -25,7 +25,8 @@ DEB_PACKAGES := gcc g++ make dpkg-dev libdw-dev libelf-dev libiberty-dev libzstd
                 liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev \
                 libcmocka-dev libjemalloc-dev libjemalloc2 python3-dev elfutils valgrind \
                 zstd binutils libxml2-utils sqlite3 clang-14 libclang-rt-14-dev \
-                groff-base man-db bsdextrautils
+                groff-base man-db bsdextrautils \
+                python3-numpy python3-cryptography
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef
@@ -60,6 +61,7 @@ SHIM_SRCS := \
 	preload/shim_api.c \
 	preload/tbuf.c \
 	preload/stacks.c \
+	preload/pystacks.c \
 	preload/writer.c \
 	preload/modmap.c \
 	preload/sampler.c \
@@ -80,6 +82,7 @@ UTIL_SRCS := \
 	util/escape.c
 ANALYZER_SRCS := \
 	analyzer/reader.c \
+	analyzer/pyline.c \
 	analyzer/pools.c \
 	analyzer/liveset.c \
 	analyzer/symbolize.c \

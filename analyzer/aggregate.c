@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/pyline.h"
+#include "format/logfmt.h"
 #include "util/hashmap.h"
 
 #define BLOAT_MIN_BLOCKS 1000.0
@@ -94,6 +96,10 @@ struct agg {
     uint32_t n_def_of;
 
     struct agg_point pt; /* at the replay's point, made by agg_finish */
+
+    /* Python frames (format/logfmt.h, LF_PY_FRAME) */
+    bool python_internals; /* keep the interpreter's own frames beside them */
+    struct agg_python py;
 };
 
 struct agg *agg_new(const struct rd_header *h)
@@ -122,6 +128,16 @@ int agg_stop_at(struct agg *a, const struct rp_point *pt)
 void agg_set_rules(struct agg *a, const struct sup_rules *rules)
 {
     a->rules = rules;
+}
+
+void agg_set_python_internals(struct agg *a, bool on)
+{
+    a->python_internals = on;
+}
+
+const struct agg_python *agg_python(const struct agg *a)
+{
+    return &a->py;
 }
 
 int agg_feed(struct agg *a, const struct rd_item *it)
@@ -393,6 +409,41 @@ static bool pc_eq(const void *entry, const void *key)
     return e->pc == k->pc && e->m == k->m;
 }
 
+/* A Python frame's one frame id (interned once per code object and instruction). */
+static int py_frame(struct agg *a, uint64_t v, const struct pc_entry *want, uint64_t hash,
+                    const int **ids)
+{
+    const struct rd_pycode *co = a->r != NULL ? rd_pycode(a->r, LF_PY_CODE(v)) : NULL;
+    struct model_frame f = { .module = "python" };
+    if (co != NULL) {
+        f.function = co->qualname;
+        f.file = co->filename;
+        f.line =
+            pyl_line(co->linetable, co->linetable_len, co->first_line, (int64_t)LF_PY_INSTR(v) - 1);
+    } else {
+        f.function = "<Python code not described in the log>";
+        f.module_offset = LF_PY_CODE(v);
+    }
+    int *out = malloc(sizeof(*out));
+    if (out == NULL)
+        return -ENOMEM;
+    int id = intern_frame(a, &f);
+    if (id < 0) {
+        free(out);
+        return id;
+    }
+    out[0] = id;
+    bool added;
+    struct pc_entry *e = hmap_put(&a->pcs, hash, want, pc_eq, &added);
+    if (e == NULL) {
+        free(out);
+        return -ENOMEM;
+    }
+    *e = (struct pc_entry){ want->pc, NULL, 1, out };
+    *ids = out;
+    return 1;
+}
+
 /* The frame ids of one pc (resolved and interned once); their number or -ENOMEM. */
 static int pc_frames(struct agg *a, uint64_t pc, const struct rd_module *m, const int **ids)
 {
@@ -405,6 +456,8 @@ static int pc_frames(struct agg *a, uint64_t pc, const struct rd_module *m, cons
         *ids = known->ids;
         return known->n;
     }
+    if (pc & LF_PY_FRAME)
+        return py_frame(a, pc, &want, hash, ids);
     const struct sym_frame *sf = NULL;
     int k = 0;
     if (m != NULL && a->sym != NULL) {
@@ -464,9 +517,31 @@ static int stack_ids(struct agg *a, uint32_t id, uint64_t first_time, int **out,
     bool trimming = true;
 
     *origin = (struct site_origin){ 0, NULL };
+    /* With Python frames: the module of the interpreter's loop (the native frame that
+     * a Python frame follows), whose frames are hidden unless asked for. */
+    const struct rd_module *interp = NULL;
+    uint64_t dropped = 0;
     for (uint32_t i = 0; st != NULL && i < st->depth; i++) {
         uint64_t pc = st->pcs[i];
-        const struct rd_module *m = rd_module_at(a->r, pc, first_time);
+        if ((pc & LF_PY_FRAME) && LF_PY_CODE(pc) == 0)
+            dropped += LF_PY_INSTR(pc);
+        else if (interp == NULL && !(pc & LF_PY_FRAME) && i + 1 < st->depth &&
+                 (st->pcs[i + 1] & LF_PY_FRAME) && LF_PY_CODE(st->pcs[i + 1]) != 0)
+            interp = rd_module_at(a->r, pc, first_time);
+    }
+    if (dropped > 0) {
+        a->py.dropped_frames += dropped;
+        a->py.dropped_stacks++;
+    }
+    for (uint32_t i = 0; st != NULL && i < st->depth; i++) {
+        uint64_t pc = st->pcs[i];
+        if ((pc & LF_PY_FRAME) && LF_PY_CODE(pc) == 0)
+            continue; /* a count of dropped frames, counted above */
+        const struct rd_module *m = (pc & LF_PY_FRAME) ? NULL : rd_module_at(a->r, pc, first_time);
+        if (interp != NULL && m == interp && !a->python_internals)
+            continue; /* the interpreter's own: the Python frames stand for it */
+        if (pc & LF_PY_FRAME)
+            a->py.frames_seen = true;
         const int *ids;
         int k = pc_frames(a, pc, m, &ids);
         if (k < 0) {

@@ -72,6 +72,19 @@ void agg_set_rules(struct agg *a, const struct sup_rules *rules);
 /* 0 or -ENOMEM. Items after the point are read and ignored. */
 int agg_feed(struct agg *a, const struct rd_item *it) __attribute__((warn_unused_result));
 /* Symbolizes and merges. sym may be NULL (frames stay module+offset). */
+/* Python frames in the stacks (format/logfmt.h, LF_PY_FRAME) replace the interpreter's
+ * own frames - every frame of the module that runs its evaluation loop, in a stack
+ * that has Python frames - unless on (before agg_finish). */
+void agg_set_python_internals(struct agg *a, bool on);
+
+/* What the stacks' Python frames came to (after agg_finish). */
+struct agg_python {
+    bool frames_seen;        /* a site has Python frames */
+    uint64_t dropped_frames; /* frames the shim could not validate, over distinct stacks */
+    uint64_t dropped_stacks; /* distinct stacks that lost some */
+};
+const struct agg_python *agg_python(const struct agg *a);
+
 int agg_finish(struct agg *a, struct rd_log *r, struct sym_cache *sym)
     __attribute__((warn_unused_result));
 /* Where the point fell (after agg_finish): a marker or time may be beyond the log. */

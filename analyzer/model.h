@@ -237,6 +237,20 @@ struct model_timeline {
     const struct model_marker *markers;
 };
 
+/* A CPython interpreter the process ran, as its log says (none: seen false). */
+struct model_python {
+    bool seen;
+    const char *version;        /* "3.11.2"; "" when the interpreter did not say */
+    bool stacks;                /* Python frames replace the interpreter's loop in stacks */
+    const char *reason;         /* when !stacks: why the stacks are native only */
+    const char *allocator;      /* PYTHONMALLOC as the process had it, "" if unset */
+    const char *allocator_mode; /* "pymalloc (default)", "malloc", ... */
+    const char *allocator_note; /* one sentence: what the mode means for the numbers */
+    bool internals_shown;       /* the interpreter's own frames were kept */
+    uint64_t dropped_frames;    /* Python frames the shim could not validate */
+    uint64_t dropped_stacks;    /* distinct stacks that lost some */
+};
+
 struct model {
     struct model_process process;
     struct model_totals totals;
@@ -255,6 +269,9 @@ struct model {
     int n_unseen;
     const struct model_unseen *unseen; /* none unless few allocations went through malloc */
     struct model_timeline timeline;
+    /* A log's only: a model read from a snapshot has seen false (its frames keep the
+     * Python frames all the same). */
+    struct model_python python;
 };
 
 /* ---- a diff of two models: analyzer/diff.h makes it, viz/diff_*.c render it ---- */

@@ -131,6 +131,10 @@ struct rd_log {
     char **argv;
     int argc;
 
+    struct rd_pycode *pycodes; /* by id; qualname NULL where undefined */
+    uint32_t cap_pycodes, n_pycodes_def;
+    struct rd_python python;
+
     /* Clock calibration: first and latest (ticks, monotonic ns, realtime ns). */
     uint64_t c0_ticks, c0_mono, c1_ticks, c1_mono; /* CLOCK_REALTIME is in the header */
     int n_clock;
@@ -601,6 +605,82 @@ static int meta_stack(struct rd_log *r, struct cur *c, uint64_t off)
     return 0;
 }
 
+static char *dup_bytes(const uint8_t *s, uint64_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static int meta_pycode(struct rd_log *r, struct cur *c, uint64_t off)
+{
+    uint64_t id, line, units, qlen, flen, tlen;
+    const uint8_t *q, *f, *t;
+
+    if (!get(c, &id) || !get(c, &line) || !get(c, &units) || !get(c, &qlen) ||
+        qlen > LF_PY_NAME_MAX || !get_bytes(c, qlen, &q) || !get(c, &flen) || flen > LF_MAX_PATH ||
+        !get_bytes(c, flen, &f) || !get(c, &tlen) || tlen > LF_PY_LINETABLE_MAX ||
+        !get_bytes(c, tlen, &t) || id == 0 || line > INT32_MAX || units > LF_PY_INSTR_MAX)
+        return fail(r, -EINVAL, off, "%smalformed Python code record", rec_at(c));
+    if (id > (uint64_t)r->n_pycodes_def + RD_STACK_ID_SLACK)
+        return fail(r, -EINVAL, off,
+                    "%sPython code record with id %llu, after %u were defined (the ids run "
+                    "1, 2, 3, ...): not a log heapspan wrote - the file is damaged or was "
+                    "made by hand",
+                    rec_at(c), (unsigned long long)id, r->n_pycodes_def);
+    if (id >= r->cap_pycodes) {
+        uint32_t cap = r->cap_pycodes ? r->cap_pycodes : 256;
+        while (cap <= id)
+            cap *= 2;
+        struct rd_pycode *g = realloc(r->pycodes, cap * sizeof(*g));
+        if (g == NULL)
+            return -ENOMEM;
+        memset(g + r->cap_pycodes, 0, (cap - r->cap_pycodes) * sizeof(*g));
+        charge(r, (cap - r->cap_pycodes) * sizeof(*g));
+        r->pycodes = g;
+        r->cap_pycodes = cap;
+    }
+    struct rd_pycode *pc = &r->pycodes[id];
+    if (pc->qualname != NULL)
+        return 0; /* defined twice: the first stands */
+    pc->first_line = (int)line;
+    pc->code_units = (uint32_t)units;
+    pc->qualname = dup_bytes(q, qlen);
+    pc->filename = dup_bytes(f, flen);
+    pc->linetable = (uint8_t *)dup_bytes(t, tlen);
+    pc->linetable_len = (uint32_t)tlen;
+    if (pc->qualname == NULL || pc->filename == NULL || pc->linetable == NULL)
+        return -ENOMEM;
+    charge(r, qlen + flen + tlen + 3 + RD_STACK_COST);
+    r->n_pycodes_def++;
+    return 0;
+}
+
+static int meta_python(struct rd_log *r, struct cur *c, uint64_t off)
+{
+    uint64_t time, version, flags, alen, rlen;
+    const uint8_t *a, *why;
+
+    if (!get(c, &time) || !get(c, &version) || version > UINT32_MAX || !get(c, &flags) ||
+        !get(c, &alen) || alen > 64 || !get_bytes(c, alen, &a) || !get(c, &rlen) || rlen > 512 ||
+        !get_bytes(c, rlen, &why))
+        return fail(r, -EINVAL, off, "%smalformed Python interpreter record", rec_at(c));
+    if (r->python.seen)
+        return 0; /* one per process: the first stands */
+    r->python.allocator = dup_bytes(a, alen);
+    r->python.reason = dup_bytes(why, rlen);
+    if (r->python.allocator == NULL || r->python.reason == NULL)
+        return -ENOMEM;
+    r->python.seen = true;
+    r->python.version = (uint32_t)version;
+    r->python.stacks = (flags & LF_PYTHON_STACKS) != 0;
+    charge(r, alen + rlen + 2);
+    return 0;
+}
+
 static int meta_module(struct rd_log *r, struct cur *c, uint64_t off)
 {
     uint64_t time, id, bias, n_segs, v, blen, plen;
@@ -679,6 +759,10 @@ static int meta_record(struct rd_log *r, int type, struct cur *c, uint64_t off)
         return meta_stack(r, c, off);
     case LF_META_MODULE:
         return meta_module(r, c, off);
+    case LF_META_PYCODE:
+        return meta_pycode(r, c, off);
+    case LF_META_PYTHON:
+        return meta_python(r, c, off);
     case LF_META_UNLOAD:
         if (!get(c, &a) || !get(c, &b))
             break;
@@ -1842,10 +1926,28 @@ struct pl_tracker *rd_pools(const struct rd_log *r)
     return r->pools;
 }
 
+const struct rd_pycode *rd_pycode(const struct rd_log *r, uint32_t id)
+{
+    return id < r->cap_pycodes && r->pycodes[id].qualname != NULL ? &r->pycodes[id] : NULL;
+}
+
+const struct rd_python *rd_python(const struct rd_log *r)
+{
+    return &r->python;
+}
+
 void rd_close(struct rd_log *r)
 {
     if (r == NULL)
         return;
+    for (uint32_t i = 0; i < r->cap_pycodes; i++) {
+        free(r->pycodes[i].qualname);
+        free(r->pycodes[i].filename);
+        free(r->pycodes[i].linetable);
+    }
+    free(r->pycodes);
+    free(r->python.allocator);
+    free(r->python.reason);
     pl_free(r->pools);
     if (r->running)
         stop_threads(r);

@@ -89,6 +89,25 @@ struct rd_stack {
     const uint64_t *pcs; /* return addresses, innermost first */
 };
 
+/* A CPython code object the log described (LF_META_PYCODE), which stacks' Python
+ * frames name by id (format/logfmt.h, LF_PY_FRAME). */
+struct rd_pycode {
+    int first_line;
+    uint32_t code_units; /* bytecode length, 2-byte units */
+    char *qualname, *filename;
+    uint8_t *linetable; /* co_linetable, linetable_len bytes (analyzer/pyline.h) */
+    uint32_t linetable_len;
+};
+
+/* The interpreter the log found in the process (LF_META_PYTHON); seen false if none. */
+struct rd_python {
+    bool seen;
+    uint32_t version; /* PY_VERSION_HEX; 0 if it did not say */
+    bool stacks;      /* Python frames are in the stacks */
+    char *allocator;  /* PYTHONMALLOC as the process had it; "" if unset */
+    char *reason;     /* why the stacks are native only; "" when stacks */
+};
+
 /* An RD_EVENT's ev.stack is 0 (unknown) or the id of a stack the log defined before
  * the event was handed out: rd_stack() finds it once the read is over, and it is at
  * most rd_n_stacks() + RD_STACK_ID_SLACK. An id no record had defined by then becomes
@@ -176,6 +195,10 @@ struct pl_tracker *rd_pools(const struct rd_log *r);
 
 /* Stack by id, NULL if the log never defined it (cut short). */
 const struct rd_stack *rd_stack(const struct rd_log *r, uint32_t id);
+/* The code object of a Python frame, NULL if the log defined none with that id; read
+ * it once the read is over, as stacks. */
+const struct rd_pycode *rd_pycode(const struct rd_log *r, uint32_t id);
+const struct rd_python *rd_python(const struct rd_log *r);
 uint32_t rd_n_stacks(const struct rd_log *r);
 
 /* Modules in the order they were loaded. */

@@ -29,6 +29,7 @@ struct session {
     struct ad_result *unseen;
     bool have_model;
     struct model model;
+    char py_version[24];   /* the model's Python version */
     const char **argv;     /* the model's, pointing into the reader's */
     char *warning_text;    /* the reader's warnings, each line cut at its newline */
     const char **warnings; /* the model's, pointing into warning_text */
@@ -228,6 +229,53 @@ static int build_timeline(struct session *s)
     return 0;
 }
 
+/* What PYTHONMALLOC meant for what the shim saw (CPython's Doc/using/cmdline.rst). */
+static void python_allocator(struct model_python *py)
+{
+    const char *a = py->allocator;
+    if (a[0] == '\0' || strcmp(a, "pymalloc") == 0 || strcmp(a, "debug") == 0 ||
+        strcmp(a, "pymalloc_debug") == 0) {
+        py->allocator_mode = a[0] == '\0' ? "pymalloc (the default)" : a;
+        py->allocator_note =
+            "Python objects of up to 512 bytes come from pymalloc's 256 KiB arenas, which "
+            "is all a malloc-level profiler sees of them: their sites are the arenas' and "
+            "most are missing; `heapspan run --python-allocator malloc` shows each object";
+    } else if (strcmp(a, "malloc") == 0 || strcmp(a, "malloc_debug") == 0) {
+        py->allocator_mode = a;
+        py->allocator_note =
+            "every Python object is a malloc call of its own (PYTHONMALLOC=malloc): all of "
+            "them are in this report, and the program ran somewhat slower than with "
+            "pymalloc";
+    } else {
+        py->allocator_mode = a;
+        py->allocator_note = "an allocator this heapspan does not know (PYTHONMALLOC)";
+    }
+}
+
+static void python_model(struct session *s)
+{
+    const struct rd_python *rp = rd_python(s->r);
+    const struct agg_python *ap = agg_python(s->agg);
+    struct model_python *py = &s->model.python;
+
+    if (!rp->seen)
+        return;
+    if (rp->version != 0)
+        snprintf(s->py_version, sizeof(s->py_version), "%u.%u.%u", rp->version >> 24,
+                 (rp->version >> 16) & 0xff, (rp->version >> 8) & 0xff);
+    *py = (struct model_python){
+        .seen = true,
+        .version = s->py_version,
+        .stacks = rp->stacks,
+        .reason = rp->reason,
+        .allocator = rp->allocator,
+        .internals_shown = s->opt.python_internals,
+        .dropped_frames = ap->dropped_frames,
+        .dropped_stacks = ap->dropped_stacks,
+    };
+    python_allocator(py);
+}
+
 /* The model of the log just read and aggregated: the process, and the point's totals
  * and sites. */
 static int build_model(struct session *s, bool symbols)
@@ -262,6 +310,7 @@ static int build_model(struct session *s, bool symbols)
     m->totals = totals_of(s, agg_totals(s->agg));
     m->process.point = point_of(s, s->opt.at, s->opt.at_marker, agg_where(s->agg), &m->totals);
     agg_fill_model(s->agg, m);
+    python_model(s);
     int err = api_model(s, symbols);
     if (err < 0 || (err = build_timeline(s)) < 0)
         return err;
@@ -298,6 +347,7 @@ static int aggregate(struct session *s, const struct session_options *opt)
     if (s->agg == NULL)
         return fail(s, -ENOMEM, "%s", no_memory);
     agg_set_rules(s->agg, s->rules);
+    agg_set_python_internals(s->agg, opt->python_internals);
     if (opt->at != MODEL_AT_END) {
         struct rp_point pt = { .at = opt->at == MODEL_AT_PEAK     ? RP_AT_PEAK
                                      : opt->at == MODEL_AT_MARKER ? RP_AT_MARKER

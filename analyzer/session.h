@@ -63,6 +63,9 @@ struct session_options {
      * (by default they are set apart). For a log or a snapshot alike. */
     const char *suppressions;
     bool keep_runtime_leaks;
+    /* Keep the Python interpreter's own frames in stacks that have Python frames (by
+     * default they are hidden: analyzer/aggregate.h). */
+    bool python_internals;
 };
 
 /*

@@ -70,6 +70,14 @@ static const char *basename_of(const char *path)
 
 static void print_frame(const struct rd_log *r, uint64_t pc, uint64_t time)
 {
+    if (pc & LF_PY_FRAME) { /* a Python frame (format/logfmt.h): py:CODE@INSTR */
+        if (LF_PY_CODE(pc) == 0)
+            printf("py:dropped*%u", LF_PY_INSTR(pc));
+        else
+            printf("py:%u@%d%s", LF_PY_CODE(pc), (int)LF_PY_INSTR(pc) - 1,
+                   (pc & LF_PY_ENTRY) ? "e" : "");
+        return;
+    }
     const struct rd_module *m = rd_module_at(r, pc, time);
     if (m != NULL) {
         esc_fputs(basename_of(m->path), stdout);

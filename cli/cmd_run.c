@@ -29,7 +29,8 @@
 static const char run_usage[] =
     "usage: heapspan run [-o LOG] [--sample BYTES] [--depth N] [--no-follow-children]\n"
     "                    [--marker-signal SIG] [--snapshot-interval SECONDS]\n"
-    "                    [--snapshot-on-rss SIZE] [--force]\n"
+    "                    [--snapshot-on-rss SIZE] [--python-allocator malloc|pymalloc]\n"
+    "                    [--force]\n"
     "                    [--otlp URL|env [--otlp-interval SECONDS] [--otlp-protocol P]\n"
     "                    [--otlp-compression gzip|none] [--otlp-top N] [--otlp-verbose]\n"
     "                    [--leak-threshold SIZE]] -- PROG [ARGS...]\n"
@@ -45,6 +46,9 @@ static const char run_usage[] =
     "to URL/v1/traces (env: OTEL_EXPORTER_OTLP_ENDPOINT): one per --otlp-interval\n"
     "(default 10 s, or --snapshot-interval's), then the whole trace at the end, as\n"
     "`heapspan export --otlp` sends it (docs/otlp.md).\n"
+    "--python-allocator malloc runs a Python program with PYTHONMALLOC=malloc, so that\n"
+    "each Python object is a malloc call of its own (pymalloc, CPython's default, hands\n"
+    "out small objects from 256 KiB arenas, which are all a malloc-level profiler sees).\n"
     "\n"
     "  -o, --output LOG          where the log goes (default heapspan.%p.hsl)\n"
     "  --sample BYTES            sample allocations every BYTES on average (512K, 1M)\n"
@@ -67,6 +71,7 @@ static const char run_usage[] =
 /* The options, as the strings the shim reads from its environment (NULL: its default). */
 struct run_args {
     const char *output, *sample, *depth, *marker, *interval, *on_rss;
+    const char *python_allocator; /* PYTHONMALLOC for the program, or NULL: as it is */
     bool follow, force;
     char **prog;              /* PROG and its arguments, NULL-terminated */
     char prog_path[PATH_MAX]; /* where PROG was found ("" if not: execvp will say) */
@@ -115,6 +120,7 @@ static int parse(int argc, char **argv, struct run_args *a)
         { "otlp-top", required_argument, NULL, RUN_OPT_OTLP_TOP },
         { "leak-threshold", required_argument, NULL, RUN_OPT_LEAK_THRESHOLD },
         { "otlp-verbose", no_argument, NULL, RUN_OPT_OTLP_VERBOSE },
+        { "python-allocator", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -194,6 +200,12 @@ static int parse(int argc, char **argv, struct run_args *a)
             if (!hs_parse_bytes(optarg, &bytes))
                 return opt_bad_value(&p, "a byte count like 0, 4096 or 10M");
             a->leak_threshold = (double)bytes;
+            break;
+        case 'P':
+            if (strcmp(optarg, "malloc") != 0 && strcmp(optarg, "pymalloc") != 0)
+                return opt_bad_value(&p, "malloc (every Python object through malloc) or "
+                                         "pymalloc (CPython's default)");
+            a->python_allocator = optarg;
             break;
         }
     }
@@ -550,6 +562,8 @@ static int set_environment(const struct run_args *a, const char *shim, const cha
         setenv(HS_ENV_SNAPSHOT_INTERVAL, a->interval, 1);
     if (a->on_rss != NULL)
         setenv(HS_ENV_SNAPSHOT_ON_RSS, a->on_rss, 1);
+    if (a->python_allocator != NULL)
+        setenv("PYTHONMALLOC", a->python_allocator, 1);
     return 0;
 }
 

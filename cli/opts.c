@@ -277,6 +277,9 @@ bool opt_model(int c, struct session_options *o)
     case OPT_MODEL_NO_BUILTIN_SUPPRESSIONS:
         o->keep_runtime_leaks = true;
         return true;
+    case OPT_MODEL_PYTHON_INTERNALS:
+        o->python_internals = true;
+        return true;
     default:
         return false;
     }

@@ -80,6 +80,7 @@ enum {
     OPT_MODEL_NO_SYMBOLS,
     OPT_MODEL_SUPPRESSIONS,
     OPT_MODEL_NO_BUILTIN_SUPPRESSIONS,
+    OPT_MODEL_PYTHON_INTERNALS,
 };
 
 /* One entry a line (clang-format would indent all but the first twice). */
@@ -90,15 +91,17 @@ enum {
     { "no-debuginfod", no_argument, NULL, OPT_MODEL_NO_DEBUGINFOD },                    \
     { "no-symbols", no_argument, NULL, OPT_MODEL_NO_SYMBOLS },                          \
     { "suppressions", required_argument, NULL, OPT_MODEL_SUPPRESSIONS },                \
-    { "no-builtin-suppressions", no_argument, NULL, OPT_MODEL_NO_BUILTIN_SUPPRESSIONS }
+    { "no-builtin-suppressions", no_argument, NULL, OPT_MODEL_NO_BUILTIN_SUPPRESSIONS }, \
+    { "python-internals", no_argument, NULL, OPT_MODEL_PYTHON_INTERNALS }
 /* clang-format on */
 
-#define OPT_MODEL_USAGE                                                                \
-    "  --no-symbols            frames stay module+offset; no debug info is read\n"     \
-    "  --debuginfo-path PATH   where separate debug info is looked for\n"              \
-    "  --no-debuginfod         never fetch debug info from DEBUGINFOD_URLS' servers\n" \
-    "  --suppressions FILE     leaks matching its leak:PATTERN lines are set apart\n"  \
-    "  --no-builtin-suppressions  the C runtime's one-time allocations count as leaks\n"
+#define OPT_MODEL_USAGE                                                                  \
+    "  --no-symbols            frames stay module+offset; no debug info is read\n"       \
+    "  --debuginfo-path PATH   where separate debug info is looked for\n"                \
+    "  --no-debuginfod         never fetch debug info from DEBUGINFOD_URLS' servers\n"   \
+    "  --suppressions FILE     leaks matching its leak:PATTERN lines are set apart\n"    \
+    "  --no-builtin-suppressions  the C runtime's one-time allocations count as leaks\n" \
+    "  --python-internals      keep CPython's own frames beside the Python frames\n"
 
 /* A whole log, symbolized (debuginfod asked if DEBUGINFOD_URLS names servers, as
  * elfutils' tools do), into a model, the C runtime's one-time allocations apart. */

@@ -157,7 +157,19 @@ enum lf_meta {
     LF_META_THREAD = 24,
     LF_META_END = 25,
     LF_META_POOL = 26,
+    LF_META_PYCODE = 27,
+    LF_META_PYTHON = 28,
 };
+
+/* Python frames in stacks (see above) and LF_META_PYTHON's flags. */
+#define LF_PY_FRAME         (1ull << 63)
+#define LF_PY_ENTRY         (1ull << 62)
+#define LF_PY_INSTR_MAX     0x3fffffffu
+#define LF_PY_CODE(v)       ((uint32_t)(v))
+#define LF_PY_INSTR(v)      ((uint32_t)((v) >> 32) & LF_PY_INSTR_MAX)
+#define LF_PYTHON_STACKS    0x1          /* Python frames are recorded in stacks */
+#define LF_PY_NAME_MAX      1024         /* bytes of a qualified name kept */
+#define LF_PY_LINETABLE_MAX (256u << 10) /* bytes of a line table kept */
 
 /* LF_META_POOL's op. */
 enum lf_pool_op {

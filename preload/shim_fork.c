@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "preload/modmap.h"
+#include "preload/pystacks.h"
 #include "preload/rt.h"
 #include "preload/sampler.h"
 #include "preload/shim.h"
@@ -59,13 +60,16 @@ static void fork_child(void)
     shim_counting_unwritten = false; /* the parent's count, for the parent's log */
     if (!rt_cfg.follow_children || !shim_recording) {
         shim_recording = false;
+        py_fork_child(false);
         wr_fork_parent(); /* unlock; the inherited log is never written here */
         rt_in_shim--;
         return;
     }
     if (wr_fork_child(parent) < 0) {
         shim_recording = false;
+        py_fork_child(false);
     } else {
+        py_fork_child(true);
         (void)tb_self(); /* this thread is the child's main one: the writer watches it */
         mm_scan(true);
     }

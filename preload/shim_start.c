@@ -20,6 +20,7 @@
 #include "preload/fdguard.h"
 #include "preload/memwatch.h"
 #include "preload/modmap.h"
+#include "preload/pystacks.h"
 #include "preload/rt.h"
 #include "preload/sampler.h"
 #include "preload/shim.h"
@@ -155,6 +156,7 @@ static void on_writer_stop(void)
 static void on_writer_tick(void)
 {
     mm_scan(false);
+    py_detect(); /* a libpython loaded since (dlopen): once found, a load and a return */
     mw_tick();
 }
 
@@ -262,6 +264,7 @@ __attribute__((constructor)) static void shim_init(void)
     rt_in_shim++;
     (void)tb_self(); /* the main thread's state, whose exit the writer watches for */
     mm_scan(true);
+    py_detect();
     shim_install_signal_handlers();
     shim_install_fork_handlers();
     if (rt_cfg.root_pid == 0) {

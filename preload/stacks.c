@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "format/logfmt.h"
+#include "preload/pystacks.h"
 #include "preload/rt.h"
 
 #define CACHE_SLOTS 4096 /* per thread; must match tbuf.c */
@@ -104,6 +105,12 @@ struct st_thread {
     int stop_n;
     /* Set while this thread is inside libunwind; fork waits for it (see st_fork_*). */
     int in_unwind;
+    /* The last capture ran through the Python interpreter's loop: its Python frames
+     * may differ under an equal native chain, so same_as_last alone cannot stand for
+     * it - but the native frames it took are still in t->pcs, last_native of them, and
+     * only the Python frames need reading again. */
+    bool last_py;
+    int last_native;
     struct {
         uint64_t fp, ra;
     } last[LF_MAX_STACK_DEPTH + 32];
@@ -112,6 +119,10 @@ struct st_thread {
         uint64_t ip, sp, rbp;
         bool fp_ok; /* this frame's function keeps %rbp as frame base at ip */
     } walk[LF_MAX_STACK_DEPTH + 32];
+    /* Python frames (pystacks.h): the chain read, and the stack with them inserted.
+     * Touched only by threads that run Python code. */
+    uint64_t py_stack[LF_MAX_STACK_DEPTH];
+    struct py_thread py;
 };
 
 int st_init(void)
@@ -382,6 +393,7 @@ void st_thread_init(struct st_thread *th)
     th->last_memo = NULL;
     th->last_entry = NULL;
     th->in_unwind = 0;
+    th->last_py = false;
     for (int i = 0; i < N_MEMOS; i++) {
         th->memo[i].pc = 0;
         th->memo[i].misses = 0;
@@ -536,6 +548,22 @@ __attribute__((noinline)) static bool same_as_last(const struct st_thread *th)
 
 static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth);
 
+/* intern(), with the Python frames of the interpreter's loop calls inserted when
+ * the stack runs through it (pystacks.h). */
+static uint32_t intern_native(struct tb_thread *t, struct st_thread *th, int n, int max)
+{
+    th->last_py = false;
+    if (__atomic_load_n(&py_eval_lo, __ATOMIC_ACQUIRE) != 0 && n > 0) {
+        int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, &th->py);
+        if (k >= 0) {
+            th->last_py = true;
+            th->last_native = n;
+            return intern(t, th->py_stack, k);
+        }
+    }
+    return intern(t, t->pcs, n);
+}
+
 uint32_t st_capture_id(struct tb_thread *t, int max)
 {
     struct st_thread *th = st_thread_state(t);
@@ -543,11 +571,16 @@ uint32_t st_capture_id(struct tb_thread *t, int max)
     int n = WALK_CANNOT;
 
     if (classes != NULL) {
-        if (same_as_last(th))
-            return th->last_entry->id;
+        if (same_as_last(th)) {
+            if (!th->last_py)
+                return th->last_entry->id;
+            /* The same native frames (a C loop allocating under Python code): the
+             * Python frames only are read again. */
+            return intern_native(t, th, th->last_native, max);
+        }
         n = fast_walk(th, t->pcs, max, &memo);
         if (n >= 0) {
-            uint32_t id = intern(t, t->pcs, n);
+            uint32_t id = intern_native(t, th, n, max);
             th->last_gen = __atomic_load_n(&class_gen, __ATOMIC_ACQUIRE);
             if (id == 0)
                 th->last_n = 0;
@@ -555,7 +588,7 @@ uint32_t st_capture_id(struct tb_thread *t, int max)
         }
         th->last_n = 0;
     }
-    return intern(t, t->pcs, capture_slow(th, t->pcs, max, n, memo));
+    return intern_native(t, th, capture_slow(th, t->pcs, max, n, memo), max);
 }
 
 static inline uint64_t hash_stack(const uint64_t *pcs, int depth)

@@ -134,7 +134,7 @@ TEST_RUNNERS := tests/run-integration.sh tests/stress.sh tests/golden-tests.sh \
                 $(if $(TEST_REPORT_PROGS),tests/snapshot-tests.sh) \
                 $(if $(TEST_DIFF_PROGS),tests/diff-tests.sh) \
                 $(if $(TEST_API_PROGS),tests/api-tests.sh) \
-                $(if $(TEST_FLAME_DEPS),tests/flame-tests.sh) \
+                $(if $(TEST_FLAME_DEPS),tests/flame-tests.sh) tests/python-tests.sh \
                 $(if $(TEST_OTLP_DEPS),tests/otlp-tests.sh) tests/check-layers-test.sh
 
 test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN) \

@@ -176,6 +176,20 @@ static void summary(FILE *o, const struct model *m)
     snprintf(v, sizeof(v), "%" PRIu64, t->markers);
     row(o, "markers", v);
     row(o, "model at", fmt_point(pt, sizeof(pt), &p->point));
+    if (m->python.seen) {
+        const struct model_python *py = &m->python;
+        snprintf(v, sizeof(v), "CPython %s, allocator %s: %s", py->version[0] ? py->version : "?",
+                 py->allocator_mode, py->allocator_note);
+        row(o, "python", v);
+        if (!py->stacks)
+            snprintf(v, sizeof(v), "native only: %s", py->reason);
+        else
+            snprintf(v, sizeof(v), "Python frames %s; %" PRIu64 " frames dropped (not validated)",
+                     py->internals_shown ? "beside the interpreter's own"
+                                         : "in place of the interpreter's own",
+                     py->dropped_frames);
+        row(o, "python stacks", v);
+    }
     fputs("</table></section>\n", o);
 }
 

@@ -184,6 +184,28 @@ static void unseen(struct json *j, const struct model *m)
     json_array_end(j);
 }
 
+/* Present only when the process ran a CPython interpreter. */
+static void python(struct json *j, const struct model *m)
+{
+    const struct model_python *py = &m->python;
+    if (!py->seen)
+        return;
+    json_key(j, "python");
+    json_object_begin(j);
+    key_str(j, "version", py->version);
+    key_str(j, "allocator", py->allocator);
+    key_str(j, "allocator_mode", py->allocator_mode);
+    key_str(j, "allocator_note", py->allocator_note);
+    json_key(j, "stacks");
+    json_bool(j, py->stacks);
+    key_str(j, "reason", py->reason);
+    json_key(j, "internals_shown");
+    json_bool(j, py->internals_shown);
+    key_u64(j, "dropped_frames", py->dropped_frames);
+    key_u64(j, "dropped_stacks", py->dropped_stacks);
+    json_object_end(j);
+}
+
 /* Present only when the program reported pools (include/heapspan.h). */
 static void pools(struct json *j, const struct model *m)
 {
@@ -342,6 +364,7 @@ int render_json(FILE *o, const struct model *m, const struct render_options *opt
     json_int(&j, 1);
     process(&j, m);
     unseen(&j, m);
+    python(&j, m);
     totals(&j, m);
     sites(&j, m, opt->top, idx);
     json_key(&j, "functions");

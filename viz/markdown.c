@@ -53,6 +53,32 @@ static void md_unseen(FILE *o, const struct model *m)
     fputc('\n', o);
 }
 
+static void md_python(FILE *o, const struct model *m)
+{
+    const struct model_python *py = &m->python;
+
+    if (!py->seen)
+        return;
+    /* The allocator's name and the reason are the log's. */
+    fprintf(o, "_Python: CPython %s, allocator `", py->version[0] ? py->version : "?");
+    md_cell(o, py->allocator_mode);
+    fprintf(o, "`: %s._\n\n", py->allocator_note);
+    if (!py->stacks) {
+        fputs("_Python stacks: native only: ", o);
+        md_cell(o, py->reason);
+        fputs("._\n\n", o);
+    } else
+        fprintf(o, "_Python stacks: Python frames %s._\n\n",
+                py->internals_shown ? "follow the interpreter's loop frames"
+                                    : "stand for the interpreter's own frames (hidden; "
+                                      "`--python-internals` shows them)");
+    if (py->dropped_frames > 0)
+        fprintf(o,
+                "_Python frames dropped: %" PRIu64 " in %" PRIu64
+                " stacks could not be validated and are left out._\n\n",
+                py->dropped_frames, py->dropped_stacks);
+}
+
 static void md_pools(FILE *o, const struct model *m, int top)
 {
     char b1[32], b2[32], b3[32], c1[32], c2[32], c3[32], c4[32];
@@ -93,6 +119,7 @@ static void md_totals(FILE *o, const struct model *m)
         fputs("`._\n\n", o);
     }
     md_unseen(o, m);
+    md_python(o, m);
     if (t->sampled)
         fprintf(o, "_Sampled: one allocation per %" PRIu64 " bytes; numbers are estimates._\n\n",
                 m->process.sample_bytes);

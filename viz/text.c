@@ -139,6 +139,36 @@ static void text_unseen(FILE *o, const struct model *m)
     }
 }
 
+/* The Python interpreter: which allocator it ran with and what that means, and what
+ * became of its frames. */
+static void text_python(FILE *o, const struct model *m)
+{
+    const struct model_python *py = &m->python;
+
+    if (!py->seen)
+        return;
+    /* The allocator's name and the reason are the log's: escaped (util/escape.h). */
+    fprintf(o, "python: CPython %s, allocator ", py->version[0] ? py->version : "?");
+    esc_fputs(py->allocator_mode, o);
+    fprintf(o, ": %s\n", py->allocator_note);
+    if (!py->stacks) {
+        fputs("python stacks: native only (no Python frames): ", o);
+        esc_fputs(py->reason, o);
+        fputc('\n', o);
+    } else if (py->internals_shown)
+        fprintf(o, "python stacks: Python frames follow the interpreter's loop frames, shown "
+                   "with the interpreter's own\n");
+    else
+        fprintf(o, "python stacks: Python frames stand for the interpreter's own frames, "
+                   "hidden (--python-internals shows them)\n");
+    if (py->dropped_frames > 0)
+        fprintf(o,
+                "python frames dropped: %" PRIu64 " in %" PRIu64
+                " stack%s could not be validated (read while they changed, or unknown) and "
+                "are left out, never guessed\n",
+                py->dropped_frames, py->dropped_stacks, py->dropped_stacks == 1 ? "" : "s");
+}
+
 /* Pools of blocks reported through include/heapspan.h, by name. */
 static void text_pools(FILE *o, const struct model *m, int top)
 {
@@ -200,6 +230,7 @@ static void text_header(FILE *o, const struct model *m)
     }
     fprintf(o, "  (pid %u, %.3f s recorded, %s)\n", p->pid, t->last_ns / 1e9 - t->first_ns / 1e9,
             ending(p));
+    text_python(o, m);
     if (rank_stopped(m))
         fprintf(o,
                 "recording stopped at %.3f s (a write error: a full disk?); %s events after "

@@ -30,7 +30,7 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
 FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress retryafter otlpresp \
-                otlpenv settings
+                otlpenv settings pyline
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -61,6 +61,9 @@ FUZZ_SRCS_snapshot := tests/fuzz/snapshot.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_snapshot := $(FUZZ_REPORT_LIBS)
 FUZZ_MAX_LEN_snapshot := 16384
 FUZZ_SEEDS_snapshot := $(FUZZ_DIR)/seeds/snapshot
+
+FUZZ_SRCS_pyline := tests/fuzz/pyline.c tests/fuzz/fuzzlib.c analyzer/pyline.c util/escape.c
+FUZZ_MAX_LEN_pyline := 4096
 
 FUZZ_SRCS_suppress := tests/fuzz/suppress.c tests/fuzz/fuzzlib.c analyzer/suppress.c util/escape.c
 FUZZ_MAX_LEN_suppress := 4096

@@ -225,6 +225,36 @@ void lb_meta_note(struct lb_buf *c, uint64_t time, int severity, const char *tex
     lb_buf_fini(&b);
 }
 
+void lb_meta_pycode(struct lb_buf *c, uint32_t id, int first_line, uint32_t units,
+                    const char *qualname, const char *filename, const uint8_t *table, size_t tlen)
+{
+    struct lb_buf b = { 0 };
+
+    lb_put_varint(&b, id);
+    lb_put_varint(&b, (uint64_t)first_line);
+    lb_put_varint(&b, units);
+    lb_put_str(&b, qualname);
+    lb_put_str(&b, filename);
+    lb_put_varint(&b, tlen);
+    lb_put(&b, table, tlen);
+    meta_record(c, LF_META_PYCODE, &b);
+    lb_buf_fini(&b);
+}
+
+void lb_meta_python(struct lb_buf *c, uint64_t time, uint32_t version, unsigned flags,
+                    const char *allocator, const char *reason)
+{
+    struct lb_buf b = { 0 };
+
+    lb_put_varint(&b, time);
+    lb_put_varint(&b, version);
+    lb_put_varint(&b, flags);
+    lb_put_str(&b, allocator);
+    lb_put_str(&b, reason);
+    meta_record(c, LF_META_PYTHON, &b);
+    lb_buf_fini(&b);
+}
+
 void lb_meta_thread(struct lb_buf *c, uint64_t time, uint32_t tid, const char *name)
 {
     struct lb_buf b = { 0 };

@@ -110,6 +110,11 @@ void lb_meta_marker(struct lb_buf *c, uint64_t time, int kind, uint32_t serial);
 void lb_meta_note(struct lb_buf *c, uint64_t time, int severity, const char *text);
 void lb_meta_thread(struct lb_buf *c, uint64_t time, uint32_t tid, const char *name);
 void lb_meta_end(struct lb_buf *c, uint64_t time, uint64_t lost, int reason);
+/* A CPython code object (LF_META_PYCODE): table is its co_linetable, tlen bytes. */
+void lb_meta_pycode(struct lb_buf *c, uint32_t id, int first_line, uint32_t units,
+                    const char *qualname, const char *filename, const uint8_t *table, size_t tlen);
+void lb_meta_python(struct lb_buf *c, uint64_t time, uint32_t version, unsigned flags,
+                    const char *allocator, const char *reason);
 /* Any record type with any body: one from a newer writer, or a malformed one. */
 void lb_meta_raw(struct lb_buf *c, int type, const void *body, size_t len);
 

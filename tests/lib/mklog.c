@@ -329,6 +329,16 @@ static int meta_seeds(const char *dir)
     META("note", note(&one, T0 + 8, 1, "a note"));
     META("thread", thread(&one, T0 + 9, 100, "worker"));
     META("end-stopped", end(&one, T0 + 50, 99, LF_END_STOPPED));
+    /* Python: a code object (3.11's table for a function of lines 10-12: RESUME at 10,
+     * then 11 for 4 units, 12 for 3), the interpreter, and a stack with its frames: the
+     * loop's pc, the code at unit 5 (line 12) as the outermost frame of that call, and
+     * a count of 2 frames dropped behind another pc of the loop. */
+    static const uint8_t table[] = { 0x80, 0x00, 0xdb, 0x02, 0x02, 0xda, 0x02, 0x04 };
+    static const uint64_t py[] = { 0x401000, LF_PY_FRAME | LF_PY_ENTRY | 6ull << 32 | 1, 0x401010,
+                                   LF_PY_FRAME | 2ull << 32, 0x402000 };
+    META("pycode", pycode(&one, 1, 10, 8, "Outer.work", "app.py", table, sizeof(table)));
+    META("python", python(&one, T0 + 10, 0x030b02f0, LF_PYTHON_STACKS, "malloc", ""));
+    META("stack4-python", stack(&one, 4, 5, py));
 #undef META
     err |= write_seed(dir, "meta", "all", -1, &all);
     lb_buf_fini(&all);

@@ -1272,6 +1272,118 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* ---- Python frames (format/logfmt.h, LF_PY_FRAME) ----
+ *
+ * /bin/synthetic plays the interpreter (its pc 0x401010 the evaluation loop, 0x401500
+ * its main), /lib/ext.so an extension (0x7e0000000100). Stack 1: the extension called
+ * from Python code 1 (Outer.work in app.py, first line 10) at instruction 5, which
+ * CPython's table for it puts on line 12. Stack 2: the same, but the shim dropped the 3
+ * frames of that loop call. */
+static void python_log(struct lb_log *l)
+{
+    static const char *const argv[] = { "python3", "app.py" };
+    static const struct lb_seg seg = { 0x1000, 0x1000, 5 }, ext_seg = { 0, 0x1000, 5 };
+    static const uint8_t table[] = { 0x80, 0x00, 0xdb, 0x02, 0x02, 0xda, 0x02, 0x04 };
+    const uint64_t s1[] = { 0x7e0000000100, 0x401010, LF_PY_FRAME | LF_PY_ENTRY | 6ull << 32 | 1,
+                            0x401500 };
+    const uint64_t s2[] = { 0x7e0000000100, 0x401010, LF_PY_FRAME | 3ull << 32, 0x401500 };
+    struct lb_buf c = { 0 };
+    struct lb_file f = lb_file_default(LF_VERSION);
+
+    lb_init(l, &f);
+    lb_meta_process(&c, "/bin/synthetic", 2, argv);
+    lb_meta_clock(&c, T0, 5000000000ull, 1700000000000000000ull);
+    lb_meta_clock(&c, T0 + 1000000, 5001000000ull, 1700000000001000000ull);
+    lb_meta_python(&c, T0, 0x030b02f0, LF_PYTHON_STACKS, "malloc", "");
+    lb_meta_pycode(&c, 1, 10, 8, "Outer.work", "app.py", table, sizeof(table));
+    lb_meta_stack(&c, 1, 4, s1);
+    lb_meta_stack(&c, 2, 4, s2);
+    lb_meta_module(&c, T0, 1, 0x400000, 1, &seg, (const uint8_t *)"\x01\x02", 2, "/bin/synthetic");
+    lb_meta_module(&c, T0, 2, 0x7e0000000000, 1, &ext_seg, (const uint8_t *)"\x03", 1,
+                   "/lib/ext.so");
+    lb_meta_chunk(l, &c, LB_ZSTD_CHUNK);
+    struct lf_event ev[] = { lb_ev_alloc(LF_FN_MALLOC, T0 + 10, 0x10000, 100, 1),
+                             lb_ev_alloc(LF_FN_MALLOC, T0 + 20, 0x10100, 200, 2) };
+    lb_events_chunk(l, 100, T0 + 10, ev, 2, LB_ZSTD_COLUMNS);
+    c.len = 0;
+    lb_meta_end(&c, T0 + 50, 0, LF_END_EXIT);
+    lb_meta_chunk(l, &c, 0);
+    lb_buf_fini(&c);
+    lb_close(l);
+}
+
+/* The site of the block of size bytes, or a failure. */
+static const struct model_site *site_of_size(const struct agg *a, double size)
+{
+    for (int i = 0; i < agg_n_sites(a); i++)
+        if (agg_site(a, i)->st.allocated_bytes == size)
+            return agg_site(a, i);
+    fail_msg("no site of %g bytes", size);
+    return NULL;
+}
+
+static void expect_frames(const char *what, const struct model_site *s, const char *want)
+{
+    char got[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < s->n_frames && len < sizeof(got); i++) {
+        const struct model_frame *f = s->frames[i];
+        if (f->function != NULL)
+            len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s@%s:%d", i ? " " : "",
+                                    f->function, f->file ? f->file : "?", f->line);
+        else
+            len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s+0x%" PRIx64, i ? " " : "",
+                                    f->module, f->module_offset);
+    }
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: expected frames '%s' vs got '%s'", what, want, got);
+}
+
+static void python_frames(void **state)
+{
+    struct lb_log l;
+    struct run run;
+    char path[256];
+
+    (void)state;
+    python_log(&l);
+    write_log(&l, "python.hsl", path, sizeof(path));
+    lb_fini(&l);
+    for (int internals = 0; internals < 2; internals++) {
+        struct rd_item it;
+        int err = 0, k;
+        memset(&run, 0, sizeof(run));
+        run.r = rd_open(path, &err);
+        assert_non_null(run.r);
+        assert_int_equal(err, 0);
+        run.a = agg_new(rd_header(run.r));
+        assert_non_null(run.a);
+        agg_set_python_internals(run.a, internals);
+        while ((k = rd_next(run.r, &it)) > 0)
+            assert_int_equal(agg_feed(run.a, &it), 0);
+        assert_int_equal(k, 0);
+        assert_int_equal(agg_finish(run.a, run.r, NULL), 0);
+        const struct rd_python *py = rd_python(run.r);
+        assert_true(py->seen && py->stacks);
+        assert_int_equal(py->version, 0x030b02f0);
+        assert_string_equal(py->allocator, "malloc");
+        if (internals)
+            expect_frames("--python-internals", site_of_size(run.a, 100),
+                          "ext.so+0x100 synthetic+0x1010 Outer.work@app.py:12 synthetic+0x1500");
+        else
+            expect_frames("Python frames for the interpreter's", site_of_size(run.a, 100),
+                          "ext.so+0x100 Outer.work@app.py:12");
+        /* No Python frame to stand for them: the interpreter's frames stay. */
+        expect_frames("frames dropped", site_of_size(run.a, 200),
+                      "ext.so+0x100 synthetic+0x1010 synthetic+0x1500");
+        const struct agg_python *ap = agg_python(run.a);
+        expect_num("dropped_frames", (double)ap->dropped_frames, 3);
+        expect_num("dropped_stacks", (double)ap->dropped_stacks, 1);
+        assert_true(ap->frames_seen);
+        run_done(&run);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1287,6 +1399,7 @@ int main(void)
         cmocka_unit_test(bloat_candidates),
         cmocka_unit_test(sampled_weights),
         cmocka_unit_test(big_log_figures),
+        cmocka_unit_test(python_frames),
         cmocka_unit_test(scenario_a_allocation_failures),
         cmocka_unit_test(big_log_allocation_failures),
     };

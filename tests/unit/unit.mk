@@ -139,7 +139,7 @@ TEST_UNIT_BINS += $(BUILD)/tests/unit/test_flame
 # The shim's threaded core (buffers, writer and reaper, stacks, the recording core) in a
 # program built with ThreadSanitizer; test_tbuf.c says why the preloaded shim cannot be.
 # Its own objects: the shim's sources with the shim's flags, plus -fsanitize=thread.
-TEST_TSAN_SRCS := preload/tbuf.c preload/writer.c preload/stacks.c preload/rt.c \
+TEST_TSAN_SRCS := preload/tbuf.c preload/writer.c preload/stacks.c preload/pystacks.c preload/rt.c \
                   preload/sampler.c preload/shim_record.c format/logfmt.c format/evcodec.c
 TEST_TSAN_OBJS := $(TEST_TSAN_SRCS:%.c=$(BUILD)/tests/tsan/%.o)
 TEST_TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -g
