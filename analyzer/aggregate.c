@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/wrappers.h"
 #include "util/hashmap.h"
 
 #define BLOAT_MIN_BLOCKS 1000.0
@@ -74,6 +75,7 @@ struct agg {
     struct rd_header hdr;
     struct replay *rp;
     const struct sup_rules *rules;
+    const struct wrap_rules *wrap;
     /* agg_finish's, kept for agg_point_new */
     struct rd_log *r;
     struct sym_cache *sym;
@@ -122,6 +124,11 @@ int agg_stop_at(struct agg *a, const struct rp_point *pt)
 void agg_set_rules(struct agg *a, const struct sup_rules *rules)
 {
     a->rules = rules;
+}
+
+void agg_set_wrappers(struct agg *a, const struct wrap_rules *w)
+{
+    a->wrap = w;
 }
 
 int agg_feed(struct agg *a, const struct rd_item *it)
@@ -335,6 +342,7 @@ static int intern_frame(struct agg *a, const struct model_frame *f)
     if (copy == NULL)
         return -ENOMEM;
     *copy = *f;
+    copy->kind = wrap_frame_kind(a->wrap, copy);
     bool added;
     struct frame_entry *e = hmap_put(&a->frame_ids, h, &k, frame_entry_eq, &added);
     if (e == NULL) {
@@ -582,6 +590,10 @@ static void stats_add(struct model_stats *d, const struct model_stats *s)
     d->slack_bytes += s->slack_bytes;
     d->zero_sampled_bytes += s->zero_sampled_bytes;
     d->zero_bytes += s->zero_bytes;
+    d->samples += s->samples;
+    d->peak_samples += s->peak_samples;
+    d->live_samples += s->live_samples;
+    d->leaked_samples += s->leaked_samples;
     for (int i = 0; i < MODEL_HIST_BUCKETS; i++)
         d->hist[i] += s->hist[i];
 }
@@ -616,7 +628,7 @@ struct rows {
 static int group_into(struct rows *rows, struct hmap *map, const struct model_site *s,
                       bool with_line)
 {
-    const struct model_frame *f = s->frames[0];
+    const struct model_frame *f = s->frames[s->title];
     struct fkey k = group_key(f, with_line);
     uint64_t h = fkey_hash(&k);
     bool added;
@@ -724,7 +736,8 @@ static int find_bloats(struct agg_point *pt, struct sym_cache *sym, bool jemallo
         if (size == 0)
             continue;
         double blocks = s->st.peak_live_bytes / (double)size;
-        if (blocks < BLOAT_MIN_BLOCKS && s->st.max_live_blocks < BLOAT_MIN_BLOCKS)
+        /* A site that held many blocks once but none at the peak: no row of "0 x size". */
+        if (blocks < 0.5 || (blocks < BLOAT_MIN_BLOCKS && s->st.max_live_blocks < BLOAT_MIN_BLOCKS))
             continue;
         int j;
         for (j = 0; j < pt->n_bloats && pt->bloats[j].size != size; j++)
@@ -887,8 +900,11 @@ static int point_of(struct agg *a, const struct replay *p, struct agg_point *pt)
         if (pt->sites[i].leak_kind != MODEL_LEAK) {
             pt->sites[i].st.leaked_bytes = 0;
             pt->sites[i].st.leaked_allocations = 0;
+            pt->sites[i].st.leaked_samples = 0;
         }
     }
+    if ((err = wrap_sites(a->wrap, pt->sites, pt->n_sites)) < 0)
+        goto out;
     if ((err = agg_group_sites(pt->sites, pt->n_sites, &pt->funcs, &pt->n_funcs, &pt->lines,
                                &pt->n_lines)) < 0)
         goto out;

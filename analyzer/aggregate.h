@@ -44,6 +44,7 @@
 #include "analyzer/replay.h"
 #include "analyzer/suppress.h"
 #include "analyzer/symbolize.h"
+#include "analyzer/wrappers.h"
 
 struct agg_totals {
     double allocations, frees, allocated_bytes;
@@ -69,6 +70,9 @@ struct agg *agg_new(const struct rd_header *h) __attribute__((warn_unused_result
 int agg_stop_at(struct agg *a, const struct rp_point *pt) __attribute__((warn_unused_result));
 /* Whose leaks are set apart; NULL (the default): nobody's. Kept, not copied. */
 void agg_set_rules(struct agg *a, const struct sup_rules *rules);
+/* Which frames are allocator wrappers (wrappers.h); NULL: the built-in lists and
+ * detection. Kept, not copied. Before the first agg_feed. */
+void agg_set_wrappers(struct agg *a, const struct wrap_rules *w);
 /* 0 or -ENOMEM. Items after the point are read and ignored. */
 int agg_feed(struct agg *a, const struct rd_item *it) __attribute__((warn_unused_result));
 /* Symbolizes and merges. sym may be NULL (frames stay module+offset). */

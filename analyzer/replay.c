@@ -134,6 +134,7 @@ static inline void save_peak(struct replay *p, struct rp_stack *s)
 {
     if (s->ver != p->peak_ver) {
         s->st.peak_live_bytes = s->live_bytes;
+        s->st.peak_samples = s->live_samples;
         s->ver = p->peak_ver;
         if (p->at_peak != NULL)
             p->at_peak[s - p->stk] = *s;
@@ -178,6 +179,7 @@ static inline void release(struct replay *p, const struct ls_block *b)
     double bytes = (double)b->size * b->weight;
     s->live_bytes -= bytes;
     s->live_blocks -= b->weight;
+    s->live_samples -= 1;
     s->st.frees += b->weight;
     p->tot.live_bytes -= bytes;
     p->tot.live_blocks -= b->weight;
@@ -211,6 +213,8 @@ static int on_alloc(struct replay *p, const struct rd_item *it)
     save_peak(p, s);
     s->live_bytes += bytes;
     s->live_blocks += w;
+    s->live_samples += 1;
+    s->st.samples += 1;
     if (s->live_blocks > s->st.max_live_blocks)
         s->st.max_live_blocks = s->live_blocks;
     s->st.allocations += w;
@@ -437,8 +441,11 @@ bool rp_point_stack(const struct replay *p, uint32_t id, struct rp_stack *out)
     if (!s->used)
         return false;
     *out = *s;
-    if (p->at_peak != NULL || s->ver != p->peak_ver) /* unchanged since the peak */
+    if (p->at_peak != NULL || s->ver != p->peak_ver) { /* unchanged since the peak */
         out->st.peak_live_bytes = s->live_bytes;
+        out->st.peak_samples = s->live_samples;
+    }
+    out->st.leaked_samples = out->st.live_samples = s->live_samples;
     out->st.leaked_bytes = out->st.live_bytes = s->live_bytes;
     out->st.leaked_allocations = out->st.live_blocks = s->live_blocks;
     out->st.common_size = common_size(s);

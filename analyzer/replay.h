@@ -62,6 +62,7 @@ struct rp_point {
 struct rp_stack {
     struct model_stats st;
     double live_bytes, live_blocks;
+    double live_samples; /* recorded blocks live (each stands for live_blocks / live_samples) */
     uint64_t first_time; /* of its first allocation (the module map at that time) */
     bool used;           /* it allocated at least once */
     /* The engine's own, below. */

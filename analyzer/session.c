@@ -11,6 +11,7 @@
 
 #include "analyzer/aggregate.h"
 #include "analyzer/allocdetect.h"
+#include "analyzer/debuginfo.h"
 #include "analyzer/pools.h"
 #include "analyzer/reader.h"
 #include "analyzer/replay.h"
@@ -26,7 +27,9 @@ struct session {
     struct sym_cache *sym;
     struct snap *snap;
     struct sup_rules *rules;
+    struct wrap_rules wrap;
     struct ad_result *unseen;
+    struct dbg_list *nodebug;
     bool have_model;
     struct model model;
     const char **argv;     /* the model's, pointing into the reader's */
@@ -115,6 +118,14 @@ static int split_warnings(struct session *s, const char *text)
 
 /* The totals of a point, with their times in nanoseconds, converted as the reader
  * does with every clock record. */
+/* A time in ns since the start of the log; never before it (an exec'd child's log, or a
+ * clock record that came late, can put an event "before" the start). */
+static double ns_of(struct session *s, uint64_t ticks)
+{
+    double ns = rd_ticks_to_ns(s->r, ticks);
+    return ns > 0 ? ns : 0;
+}
+
 static struct model_totals totals_of(struct session *s, const struct agg_totals *t)
 {
     return (struct model_totals){
@@ -122,7 +133,7 @@ static struct model_totals totals_of(struct session *s, const struct agg_totals 
         .frees = t->frees,
         .allocated_bytes = t->allocated_bytes,
         .peak_live_bytes = t->peak_live_bytes,
-        .peak_ns = rd_ticks_to_ns(s->r, t->peak_time),
+        .peak_ns = ns_of(s, t->peak_time),
         .leaked_bytes = t->leaked_bytes,
         .leaked_allocations = t->leaked_allocations,
         .live_bytes = t->live_bytes,
@@ -135,8 +146,8 @@ static struct model_totals totals_of(struct session *s, const struct agg_totals 
         .lost_events = t->lost_events,
         .unknown_frees = t->unknown_frees,
         .markers = t->markers,
-        .first_ns = rd_ticks_to_ns(s->r, t->first_time),
-        .last_ns = rd_ticks_to_ns(s->r, t->last_time),
+        .first_ns = ns_of(s, t->first_time),
+        .last_ns = ns_of(s, t->last_time),
         .sampled = t->sampled,
     };
 }
@@ -254,7 +265,7 @@ static int build_model(struct session *s, bool symbols)
         .ended = st->ended,
         .truncated = st->truncated,
         .end_reason = end_of(st->end_reason),
-        .end_ns = st->ended ? rd_ticks_to_ns(s->r, st->end_time) : 0,
+        .end_ns = st->ended ? ns_of(s, st->end_time) : 0,
         .end_lost_events = st->end_lost,
         .log_bytes = st->file_bytes,
         .bytes_read = st->bytes_read,
@@ -265,6 +276,13 @@ static int build_model(struct session *s, bool symbols)
     int err = api_model(s, symbols);
     if (err < 0 || (err = build_timeline(s)) < 0)
         return err;
+    if (symbols) {
+        struct dbg_options dop = { s->opt.debuginfod, NULL, NULL };
+        s->nodebug = dbg_missing(s->sym, &dop);
+        if (s->nodebug == NULL)
+            return -ENOMEM;
+        m->nodebug = dbg_entries(s->nodebug, &m->n_nodebug);
+    }
     return split_warnings(s, rd_warnings(s->r));
 }
 
@@ -292,6 +310,7 @@ static int aggregate(struct session *s, const struct session_options *opt)
     if (s->agg == NULL)
         return fail(s, -ENOMEM, "%s", no_memory);
     agg_set_rules(s->agg, s->rules);
+    agg_set_wrappers(s->agg, &s->wrap);
     if (opt->at != MODEL_AT_END) {
         struct rp_point pt = { .at = opt->at == MODEL_AT_PEAK     ? RP_AT_PEAK
                                      : opt->at == MODEL_AT_MARKER ? RP_AT_MARKER
@@ -317,6 +336,19 @@ static int aggregate(struct session *s, const struct session_options *opt)
         return fail(s, err, "%s: %s while symbolizing", s->path, strerror(-err));
     if (!agg_where(s->agg)->reached)
         return point_missed(s);
+    if ((opt->from > 0 || opt->to > 0) && agg_totals(s->agg)->allocations == 0 &&
+        agg_totals(s->agg)->frees == 0) {
+        const struct rd_stats *st = rd_stats(s->r);
+        if (st->ended && opt->from > 0 && rd_ticks_to_ns(s->r, st->end_time) < opt->from * 1e9)
+            return fail(s, -ERANGE,
+                        "%s: --from %g is past the end of the log (it ends at %.3f s); "
+                        "give a time before it",
+                        s->path, opt->from, ns_of(s, st->end_time) / 1e9);
+        return fail(s, -ERANGE,
+                    "%s: no allocation or free between --from and --to (%g s to %s); "
+                    "`heapspan dump --summary` shows when the log's events are",
+                    s->path, opt->from, opt->to > 0 ? "the given --to" : "the end");
+    }
     if ((err = build_model(s, opt->symbols)) < 0)
         return fail(s, err, "%s", no_memory);
     s->have_model = true;
@@ -352,7 +384,8 @@ static int open_snapshot(struct session *s, const struct session_options *opt)
                     s->path);
     if ((err = snap_read_file(s->path, &s->snap, s->err, sizeof(s->err))) < 0)
         return err;
-    if ((err = snap_apply_rules(s->snap, s->rules)) < 0)
+    if ((err = snap_apply_rules(s->snap, s->rules)) < 0 ||
+        (err = snap_apply_wrappers(s->snap, &s->wrap)) < 0)
         return fail(s, err, "%s", no_memory);
     s->model = *snap_model(s->snap);
     s->have_model = true;
@@ -368,6 +401,7 @@ int session_open(const struct session_options *opt, struct session **out)
     if (s == NULL)
         return -ENOMEM;
     s->opt = *opt;
+    s->wrap = (struct wrap_rules){ opt->n_alloc_fns, opt->alloc_fns, opt->no_wrapper_detection };
     s->path = strdup(opt->path);
     if (s->path == NULL)
         return fail(s, -ENOMEM, "%s", no_memory);
@@ -491,6 +525,7 @@ void session_close(struct session *s)
     agg_free(s->agg);
     sym_close(s->sym);
     ad_free(s->unseen);
+    dbg_free(s->nodebug);
     rd_close(s->r);
     snap_free(s->snap);
     sup_free(s->rules);

@@ -52,6 +52,11 @@ struct session_options {
      * (by default they are set apart). For a log or a snapshot alike. */
     const char *suppressions;
     bool keep_runtime_leaks;
+    /* Allocator wrappers (analyzer/wrappers.h): the user's --alloc-fn patterns (the
+     * caller's strings), and whether detection from the stacks' shape is off. */
+    int n_alloc_fns;
+    const char *const *alloc_fns;
+    bool no_wrapper_detection;
 };
 
 /*

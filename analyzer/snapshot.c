@@ -534,6 +534,7 @@ struct snap {
     const char **strs; /* by id; [0] NULL */
     uint32_t n_strs;
     struct model_frame *frames;
+    size_t n_frames;
     const struct model_frame **frame_list; /* the sites' frames */
     struct model_site *sites;
     struct model_group *funcs, *lines;
@@ -1036,6 +1037,7 @@ static int build(struct snap *s, struct reader *rd)
         s->strs[i + 1] = s->arena + ((size_t *)rd->str_off.p)[i];
 
     const struct raw_frame *rf = rd->frames.p;
+    s->n_frames = rd->frames.n;
     for (size_t i = 0; i < rd->frames.n; i++) {
         s->frames[i] = (struct model_frame){
             .function = str_of(s, rf[i].function),
@@ -1353,6 +1355,28 @@ int snap_apply_rules(struct snap *s, const struct sup_rules *r)
         *bytes += site->st.live_bytes;
         *blocks += site->st.live_blocks;
     }
+    struct model_group *funcs, *lines;
+    int nf, nl;
+    if (agg_group_sites(s->sites, m->n_sites, &funcs, &nf, &lines, &nl) < 0)
+        return -ENOMEM;
+    free(s->funcs);
+    free(s->lines);
+    s->funcs = funcs;
+    s->lines = lines;
+    m->functions = funcs;
+    m->n_functions = nf;
+    m->lines = lines;
+    m->n_lines = nl;
+    return 0;
+}
+
+int snap_apply_wrappers(struct snap *s, const struct wrap_rules *w)
+{
+    struct model *m = &s->model;
+    for (size_t i = 0; i < s->n_frames; i++)
+        s->frames[i].kind = wrap_frame_kind(w, &s->frames[i]);
+    if (wrap_sites(w, s->sites, m->n_sites) < 0)
+        return -ENOMEM;
     struct model_group *funcs, *lines;
     int nf, nl;
     if (agg_group_sites(s->sites, m->n_sites, &funcs, &nf, &lines, &nl) < 0)

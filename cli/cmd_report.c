@@ -10,12 +10,15 @@
 #include "cli/opts.h"
 #include "cli/output.h"
 #include "util/escape.h"
+#include "viz/rank.h"
 #include "viz/render.h"
 
 static const char report_usage[] =
     "usage: heapspan report [--top N] [--format text|json|markdown|html] [-o FILE]\n"
-    "                       [--from SECONDS]\n"
-    "                       [--to SECONDS] [--debuginfo-path PATH] [--no-debuginfod]\n"
+    "                       [--sort peak|leaked|allocations|temporary|allocated]\n"
+    "                       [--from SECONDS] [--to SECONDS] [--frames N] [--full-names]\n"
+    "                       [--runtime-frames] [--alloc-fn PATTERN]... [--no-wrapper-detection]\n"
+    "                       [--debuginfo-path PATH] [--no-debuginfod]\n"
     "                       [--no-symbols] [--suppressions FILE]\n"
     "                       [--no-builtin-suppressions] LOG|SNAPSHOT\n"
     "Call sites ranked by memory held at the peak, leaked, allocation calls and\n"
@@ -27,13 +30,37 @@ static const char report_usage[] =
     "page that works offline: the summary, the heap over time, the rankings with their\n"
     "stacks, bloated structs and a flame graph (docs/flame.md). -o FILE writes the\n"
     "report there instead of stdout.\n"
-    "\n" OPT_MODEL_USAGE;
+    "\n"
+    "  --sort METRIC           text and markdown show that ranking alone; JSON lists its\n"
+    "                          sites in that order (by default: peak)\n"
+    "  --frames N              frames shown of each stack (default 32)\n"
+    "  --full-names            names as the binaries give them: no std::string for\n"
+    "                          std::__cxx11::basic_string<...>, no <...> past 100 columns\n"
+    "  --runtime-frames        show start-up and runtime frames (_start, Rust's lang_start)\n"
+    "  --alloc-fn PATTERN      frames whose function matches (fnmatch wildcards; or\n"
+    "                          module+0xOFFSET) are allocator wrappers: a site is titled by\n"
+    "                          its first frame that is not one\n"
+    "  --no-wrapper-detection  only the built-in list and --alloc-fn name "
+    "wrappers\n" OPT_MODEL_USAGE;
+
+#define MAX_ALLOC_FNS 64
 
 struct report_args {
     struct session_options open;
     const struct renderer *format;
     const char *output; /* -o; NULL: stdout */
     int top;            /* 0: the format's default */
+    struct render_options ro;
+    const char *alloc_fns[MAX_ALLOC_FNS];
+};
+
+enum {
+    OPT_SORT = 0x200,
+    OPT_FRAMES,
+    OPT_FULL_NAMES,
+    OPT_RUNTIME_FRAMES,
+    OPT_ALLOC_FN,
+    OPT_NO_WRAPPER_DETECTION,
 };
 
 /* "text, json or markdown": the renderers' names. */
@@ -56,10 +83,20 @@ static const char *format_names(char *buf, size_t cap)
 static int parse(int argc, char **argv, struct report_args *a)
 {
     static const struct option opts[] = {
-        { "top", required_argument, NULL, 't' },    { "format", required_argument, NULL, 'f' },
-        { "output", required_argument, NULL, 'o' }, { "from", required_argument, NULL, 'F' },
-        { "to", required_argument, NULL, 'T' },     OPT_MODEL_LONGOPTS,
-        { "help", no_argument, NULL, OPT_HELP },    { NULL, 0, NULL, 0 },
+        { "top", required_argument, NULL, 't' },
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' },
+        { "from", required_argument, NULL, 'F' },
+        { "to", required_argument, NULL, 'T' },
+        { "sort", required_argument, NULL, OPT_SORT },
+        { "frames", required_argument, NULL, OPT_FRAMES },
+        { "full-names", no_argument, NULL, OPT_FULL_NAMES },
+        { "runtime-frames", no_argument, NULL, OPT_RUNTIME_FRAMES },
+        { "alloc-fn", required_argument, NULL, OPT_ALLOC_FN },
+        { "no-wrapper-detection", no_argument, NULL, OPT_NO_WRAPPER_DETECTION },
+        OPT_MODEL_LONGOPTS,
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
     };
     struct opt_parser p;
     char names[64];
@@ -86,6 +123,34 @@ static int parse(int argc, char **argv, struct report_args *a)
         case 'o':
             a->output = optarg;
             break;
+        case OPT_SORT:
+            a->ro.sort = rank_sort_find(optarg);
+            if (a->ro.sort == RANK_SORT_DEFAULT)
+                return opt_bad_value(&p, RANK_SORT_NAMES);
+            break;
+        case OPT_FRAMES:
+            if (!opt_long(&p, 1, 100000, "a count from 1", &top))
+                return 2;
+            a->ro.frames = (int)top;
+            break;
+        case OPT_FULL_NAMES:
+            a->ro.full_names = true;
+            break;
+        case OPT_RUNTIME_FRAMES:
+            a->ro.runtime_frames = true;
+            break;
+        case OPT_ALLOC_FN:
+            if (optarg[0] == '\0')
+                return opt_bad_value(&p, "a function name or pattern");
+            if (a->open.n_alloc_fns == MAX_ALLOC_FNS) {
+                opt_error("--alloc-fn: at most %d patterns", MAX_ALLOC_FNS);
+                return 2;
+            }
+            a->alloc_fns[a->open.n_alloc_fns++] = optarg;
+            break;
+        case OPT_NO_WRAPPER_DETECTION:
+            a->open.no_wrapper_detection = true;
+            break;
         case 'F':
             if (!opt_seconds(&p, &a->open.from))
                 return 2;
@@ -99,6 +164,7 @@ static int parse(int argc, char **argv, struct report_args *a)
     if (!opt_operands(&p, 1, 1))
         return 2;
     a->open.path = argv[optind];
+    a->open.alloc_fns = a->alloc_fns;
     if (a->open.to >= 0 && a->open.to <= a->open.from) {
         opt_error("--to must be after --from");
         return 2;
@@ -124,7 +190,8 @@ int cmd_report(int argc, char **argv)
         return 2;
     }
     const struct model *m = session_model(s);
-    struct render_options ro = { a.top > 0 ? a.top : a.format->default_top };
+    struct render_options ro = a.ro;
+    ro.top = a.top > 0 ? a.top : a.format->default_top;
     FILE *out = out_open(a.output);
     if (out == NULL) {
         session_close(s);

@@ -32,6 +32,51 @@ struct rank_section {
  * at the end of the log are then live when it stopped, not leaks. */
 bool rank_stopped(const struct model *m);
 
+/* Whether blocks live at the model's point are leaks: the process exited (exit,
+ * _exit, a return from main) and the model stands at the end of its log. A process
+ * still running, killed, or stopped, and a model at the peak, a marker or a time,
+ * has blocks live at that point, not leaks. */
+bool rank_leaks_known(const struct model *m);
+
+/* What live blocks at the point are called: "leaked", "live at the stop", "live at
+ * the end" (no exit seen) or "live at the point" (peak, marker, time). */
+const char *rank_live_word(const struct model *m);
+
+/* The orders a site list can take (--sort): each ranking's metric, and allocated bytes.
+ * RANK_SORT_DEFAULT: the format's own (text and markdown: the four rankings; JSON:
+ * peak). */
+enum rank_sort {
+    RANK_SORT_DEFAULT = 0,
+    RANK_SORT_PEAK,
+    RANK_SORT_LEAKED,
+    RANK_SORT_ALLOCATIONS,
+    RANK_SORT_TEMPORARY,
+    RANK_SORT_ALLOCATED,
+};
+#define RANK_SORT_NAMES "peak, leaked, allocations, temporary or allocated"
+
+/* The sort of that name ("peak", ...), or RANK_SORT_DEFAULT if none. */
+enum rank_sort rank_sort_find(const char *name);
+/* The sort's name; "peak" for RANK_SORT_DEFAULT. */
+const char *rank_sort_name(enum rank_sort s);
+
+/* The section that ranks by s (RANK_SORT_DEFAULT: peak's). */
+const struct rank_section *rank_section_of(enum rank_sort s);
+
+/* Whether the section's numbers can be shown for m: a sampled log's temporary
+ * allocations cannot be estimated (a thread's allocations between two samples are
+ * not recorded, so most sampled blocks would look temporary). */
+bool rank_section_known(const struct rank_section *s, const struct model *m);
+
+/* The 95% interval of an estimate made from k recorded blocks (sampled logs): k is
+ * taken as Poisson, its exact (Garwood) bounds approximated by Wilson and Hilferty's
+ * cube root, and the estimate scaled by bound / k. lo = hi = estimate when k is 0
+ * and the estimate is 0. */
+/* The recorded blocks behind a site's figure in the section (sampled logs). */
+double rank_samples(const struct rank_section *s, const struct model_stats *st);
+
+void rank_interval(double estimate, double k, double *lo, double *hi);
+
 /* The section's title and explanation for m. */
 const char *rank_title(const struct rank_section *s, const struct model *m);
 const char *rank_explain(const struct rank_section *s, const struct model *m);
