@@ -112,10 +112,10 @@ static int frame_id(struct frame_table *t, const struct model_frame *f)
 }
 
 /* The members of the enclosing object that every site, function and line has. */
-static void interval(struct json *j, const char *key, double v, double k)
+static void interval(struct json *j, const char *key, double v, double k, double w)
 {
     double lo, hi;
-    rank_interval(v, k, &lo, &hi);
+    rank_interval(v, k, w, &lo, &hi);
     json_key(j, key);
     json_array_begin(j);
     num(j, round(lo * 10) / 10);
@@ -156,10 +156,10 @@ static void stats(struct json *j, const struct model_stats *s, bool sampled)
     if (sampled && s->samples > 0) {
         json_key(j, "intervals");
         json_object_begin(j);
-        interval(j, "allocations", s->allocations, s->samples);
-        interval(j, "allocated_bytes", s->allocated_bytes, s->samples);
-        interval(j, "peak_live_bytes", s->peak_live_bytes, s->peak_samples);
-        interval(j, "leaked_bytes", s->leaked_bytes, s->leaked_samples);
+        interval(j, "allocations", s->allocations, s->samples, rank_weight(s));
+        interval(j, "allocated_bytes", s->allocated_bytes, s->samples, rank_weight(s));
+        interval(j, "peak_live_bytes", s->peak_live_bytes, s->peak_samples, rank_weight(s));
+        interval(j, "leaked_bytes", s->leaked_bytes, s->leaked_samples, rank_weight(s));
         key_num(j, "samples", s->samples);
         json_object_end(j);
     }

@@ -270,7 +270,7 @@ static void md_stack(FILE *o, int rank, const struct model_site *s,
     }
     for (size_t i = 0; i < fence; i++)
         fputc('`', o);
-    fputs("\n\n</details>\n", o);
+    fputs("\n\n</details>\n\n", o);
 }
 
 static void md_section(FILE *o, const struct model *m, const struct rank_section *sec,
@@ -303,7 +303,7 @@ static void md_section(FILE *o, const struct model *m, const struct rank_section
         double k = rank_samples(sec, &s->st), lo, hi;
         if (m->totals.sampled && k > 0) {
             char l[32], h[32];
-            rank_interval(val, k, &lo, &hi);
+            rank_interval(val, k, rank_weight(&s->st), &lo, &hi);
             if (sec->bytes)
                 fprintf(o, " (95%%: %s to %s)", fmt_bytes(l, sizeof(l), lo),
                         fmt_bytes(h, sizeof(h), hi));

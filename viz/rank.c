@@ -117,8 +117,7 @@ const char *rank_explain(const struct rank_section *s, const struct model *m)
                    : "live when the log ends; the process did not exit (still running, killed "
                      "or exec'd), so not known to leak";
     if (s->metric == m_leak && !rank_stopped(m))
-        return "not freed when the program exited (heapspan does not scan memory: some may "
-               "still have been reachable)";
+        return "not freed before the program exited (reachable or not: memory is not scanned)";
     return rank_stopped(m) && s->stopped_explain != NULL ? s->stopped_explain : s->explain;
 }
 
@@ -168,10 +167,31 @@ double rank_samples(const struct rank_section *s, const struct model_stats *st)
     return st->samples;
 }
 
-void rank_interval(double estimate, double k, double *lo, double *hi)
+double rank_weight(const struct model_stats *st)
+{
+    return st->samples > 0 ? st->allocations / st->samples : 1;
+}
+
+void rank_interval(double estimate, double k, double w, double *lo, double *hi)
+{
+    if (k <= 0 || w <= 1 + 1e-9) {
+        *lo = *hi = estimate;
+        return;
+    }
+    rank_poisson_interval(estimate, k * w / (w - 1), lo, hi);
+}
+
+double rank_variance(double estimate, double k, double w)
+{
+    if (k <= 0 || w <= 1 + 1e-9)
+        return 0;
+    return estimate * estimate * (w - 1) / (w * k);
+}
+
+void rank_poisson_interval(double estimate, double k, double *lo, double *hi)
 {
     const double z = 1.959964;
-    if (k <= 0) {
+    if (k <= 0 || !isfinite(k)) {
         *lo = *hi = estimate;
         return;
     }

@@ -68,14 +68,28 @@ const struct rank_section *rank_section_of(enum rank_sort s);
  * not recorded, so most sampled blocks would look temporary). */
 bool rank_section_known(const struct rank_section *s, const struct model *m);
 
-/* The 95% interval of an estimate made from k recorded blocks (sampled logs): k is
- * taken as Poisson, its exact (Garwood) bounds approximated by Wilson and Hilferty's
- * cube root, and the estimate scaled by bound / k. lo = hi = estimate when k is 0
- * and the estimate is 0. */
 /* The recorded blocks behind a site's figure in the section (sampled logs). */
 double rank_samples(const struct rank_section *s, const struct model_stats *st);
 
-void rank_interval(double estimate, double k, double *lo, double *hi);
+/* The 95% interval of an estimate made from k recorded blocks that stand for w blocks
+ * each on average (sampled logs; w = estimated blocks / k). Each block is recorded
+ * with probability 1/w, so the estimate's relative variance is (w - 1) / (w k): that
+ * of a Poisson count of k_eff = k w / (w - 1). The interval is k_eff's exact
+ * (Garwood) 95% Poisson interval, its chi-square bounds approximated by Wilson and
+ * Hilferty's cube root, scaled by estimate / k_eff. Blocks recorded for sure (w = 1,
+ * blocks far larger than the sampling interval) give no width; k = 0 gives none. */
+void rank_interval(double estimate, double k, double w, double *lo, double *hi);
+
+/* The estimate scaled by the exact 95% Poisson interval of an effective count k, as
+ * rank_interval does with its k_eff. */
+void rank_poisson_interval(double estimate, double k, double *lo, double *hi);
+
+/* The variance of an estimate as rank_interval takes it: estimate^2 (w - 1) / (w k).
+ * A total's interval: the sum of its sites' variances V gives k_eff = total^2 / V. */
+double rank_variance(double estimate, double k, double w);
+
+/* The mean weight of a site's (or row's) recorded blocks: allocations / samples. */
+double rank_weight(const struct model_stats *st);
 
 /* The section's title and explanation for m. */
 const char *rank_title(const struct rank_section *s, const struct model *m);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/escape.h"
 #include "viz/fmt.h"
@@ -43,24 +44,31 @@ static void text_stack(FILE *o, const struct model_site *s, int from,
     }
 }
 
-/* " (95%: 1.00 MiB to 1.20 MiB)" for a sampled estimate made from k recorded blocks;
- * "" when not sampled. */
+/* " (95%: 1.00 MiB to 1.20 MiB)" for a sampled estimate made from k recorded blocks of
+ * mean weight w (rank_interval); k_eff > 0: from that effective count instead; "" when
+ * not sampled, or when the interval is the estimate. */
 static const char *interval(char *buf, size_t cap, const struct model *m, double v, double k,
-                            bool bytes)
+                            double w, double k_eff, bool bytes)
 {
     char a[32], b[32];
     double lo, hi;
 
     buf[0] = '\0';
-    if (!m->totals.sampled || k <= 0)
+    if (!m->totals.sampled || (k <= 0 && k_eff <= 0))
         return buf;
-    rank_interval(v, k, &lo, &hi);
-    if (bytes)
-        snprintf(buf, cap, " (95%%: %s to %s)", fmt_bytes(a, sizeof(a), lo),
-                 fmt_bytes(b, sizeof(b), hi));
+    if (k_eff > 0)
+        rank_poisson_interval(v, k_eff, &lo, &hi);
     else
-        snprintf(buf, cap, " (95%%: %s to %s)", fmt_count(a, sizeof(a), lo),
-                 fmt_count(b, sizeof(b), hi));
+        rank_interval(v, k, w, &lo, &hi);
+    if (bytes) {
+        fmt_bytes(a, sizeof(a), lo);
+        fmt_bytes(b, sizeof(b), hi);
+    } else {
+        fmt_count(a, sizeof(a), lo);
+        fmt_count(b, sizeof(b), hi);
+    }
+    if (strcmp(a, b) != 0)
+        snprintf(buf, cap, " (95%%: %s to %s)", a, b);
     return buf;
 }
 
@@ -78,7 +86,8 @@ static void text_site(FILE *o, const struct model *m, int rank, int i,
         fmt_count(v, sizeof(v), val);
     fmt_frame_ex(fr, sizeof(fr), s->frames[s->title], opt->full_names);
     fprintf(o, "  #%-2d %10s %5.1f%%  %s%s\n", rank, v, total > 0 ? 100 * val / total : 0, fr,
-            interval(iv, sizeof(iv), m, val, rank_samples(sec, &s->st), sec->bytes));
+            interval(iv, sizeof(iv), m, val, rank_samples(sec, &s->st), rank_weight(&s->st), 0,
+                     sec->bytes));
     fmt_bytes(b1, sizeof(b1), s->st.allocated_bytes);
     fmt_bytes(b2, sizeof(b2), s->st.leaked_bytes);
     fprintf(o, "       %s allocations, %s in all, %s %s in %s blocks",
@@ -259,22 +268,26 @@ static void text_header(FILE *o, const struct model *m)
                 "interval; temporary allocations cannot be estimated from samples and are not "
                 "shown\n",
                 p->sample_bytes);
-    double peak_k = 0, leak_k = 0;
+    /* The totals' intervals: from the sum of their sites' variances. */
+    double peak_v = 0, leak_v = 0;
     for (int i = 0; i < m->n_sites; i++) {
-        peak_k += m->sites[i].st.peak_samples;
-        leak_k += m->sites[i].st.leaked_samples;
+        const struct model_stats *st = &m->sites[i].st;
+        peak_v += rank_variance(st->peak_live_bytes, st->peak_samples, rank_weight(st));
+        leak_v += rank_variance(st->leaked_bytes, st->leaked_samples, rank_weight(st));
     }
+    double peak_k = peak_v > 0 ? t->peak_live_bytes * t->peak_live_bytes / peak_v : 0;
+    double leak_k = leak_v > 0 ? t->leaked_bytes * t->leaked_bytes / leak_v : 0;
     fmt_bytes(b1, sizeof(b1), t->allocated_bytes);
     fprintf(o, "\nTOTALS\n  allocations   %s (%s)\n", fmt_count(c1, sizeof(c1), t->allocations),
             b1);
     fprintf(o, "  frees         %s\n", fmt_count(c1, sizeof(c1), t->frees));
     fmt_bytes(b1, sizeof(b1), t->peak_live_bytes);
     fprintf(o, "  peak live     %s at %.3f s%s\n", b1, t->peak_ns / 1e9,
-            interval(iv, sizeof(iv), m, t->peak_live_bytes, peak_k, true));
+            interval(iv, sizeof(iv), m, t->peak_live_bytes, 0, 1, peak_k, true));
     fmt_bytes(b2, sizeof(b2), t->leaked_bytes);
     fprintf(o, "  %-13s %s in %s blocks%s\n", rank_live_word(m), b2,
             fmt_count(c1, sizeof(c1), t->leaked_allocations),
-            interval(iv, sizeof(iv), m, t->leaked_bytes, leak_k, true));
+            interval(iv, sizeof(iv), m, t->leaked_bytes, 0, 1, leak_k, true));
     if (t->runtime_allocations > 0) {
         fmt_bytes(b2, sizeof(b2), t->runtime_bytes);
         fprintf(o, "  runtime       %s in %s blocks, made once by the C runtime (not leaks)\n", b2,
