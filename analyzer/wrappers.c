@@ -357,6 +357,14 @@ int wrap_sites(const struct wrap_rules *r, struct model_site *sites, int n_sites
         if (k == 0)
             break;
     }
+    /* The unnamed frames skipped under a wrapper are the allocator's: marked, they
+     * title no other site either. */
+    for (int i = 0; i < n_sites; i++) {
+        int t = first_code(&sites[i]);
+        for (int k = 0; k < t; k++)
+            if (sites[i].frames[k]->kind == MODEL_FRAME_CODE)
+                ((struct model_frame *)sites[i].frames[k])->kind = MODEL_FRAME_WRAPPER;
+    }
     for (int i = 0; i < n_sites; i++) {
         int t = first_code(&sites[i]);
         sites[i].title = t < 0 ? 0 : t;

@@ -86,8 +86,17 @@ def within(what, expected, got, tol):
 
 
 def load(path):
+    """A report (docs/report-json.md), its references resolved for the checks: each
+    site's "stack" as its frames, each bloated size's "sites" as the sites."""
     with open(path) as f:
-        return json.load(f)
+        rep = json.load(f)
+    frames = rep.get("frames")
+    if frames is not None:
+        for s in rep.get("sites", []):
+            s["stack"] = [frames[i] for i in s["stack"]]
+        for b in rep.get("bloated", []):
+            b["sites"] = [rep["sites"][i] for i in b["sites"] if i is not None]
+    return rep
 
 
 def marker_line(src, name):
@@ -849,10 +858,203 @@ run(c)
 EOF
 }
 
+# ---- what the report says of real programs: titles, debug info, words ----
+
+# sqlite3's own allocator wrappers (sqlite3Malloc, and the stripped sqlite3MemMalloc
+# under it) are kept in each stack but never a site's title; its modules without
+# debug info are listed with their Debian package; the JSON report is smaller than
+# the log (frames stored once).
+t_sqlite_wrapper() {
+    command -v sqlite3 >/dev/null || {
+        fail "sqlite3: expected the Debian package (the Makefile's deps) vs got none"
+        return
+    }
+    cat >work.sql <<'SQL'
+CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, val REAL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<200000)
+INSERT INTO t SELECT x, printf('name-%d', x), x*1.5 FROM c;
+CREATE INDEX ti ON t(name);
+SELECT count(*), sum(val) FROM t WHERE name LIKE 'name-1%';
+SQL
+    "$HEAPSPAN" run -o sqlite.hsl -- sqlite3 :memory: <work.sql >run.out 2>&1 || {
+        fail "heapspan run sqlite3: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    "$HEAPSPAN" report --format json sqlite.hsl >sqlite.json 2>report.err || {
+        fail "report: expected exit status 0 vs got $?: $(cat report.err)"
+        return
+    }
+    "$HEAPSPAN" report sqlite.hsl >sqlite.txt 2>>report.err || return
+    check <<'EOF'
+import os
+def c():
+    r = load("sqlite.json")
+    sq = [s for s in r["sites"] if s["stack"][0]["module"].startswith("libsqlite3")]
+    expect_true("sites allocating in libsqlite3", len(sq) > 50, len(sq))
+    # The frames under which sqlite allocates (sqlite3MemMalloc, sqlite3Malloc, ...):
+    # the innermost of every such site is a wrapper, and no title is one.
+    inner = {(s["stack"][0]["function"], s["stack"][0]["module_offset"]): s["stack"][0]
+             for s in sq}
+    expect("innermost sqlite frames that are not wrappers", [],
+           sorted((k[0], hex(k[1])) for k, f in inner.items() if f["kind"] != "wrapper"))
+    bad = [(s["function"], s["module"]) for s in sq
+           if s["stack"][s["title"]]["kind"] == "wrapper"]
+    expect("sites titled by a wrapper", [], bad)
+    expect("sites titled at their innermost frame", [],
+           [(s["function"], s["module"]) for s in sq if s["title"] == 0])
+    size_log, size_json = os.path.getsize("sqlite.hsl"), os.path.getsize("sqlite.json")
+    expect_true(f"JSON report ({size_json} B) smaller than the log ({size_log} B)",
+                size_json < size_log, size_json)
+    keys = [(f["function"], f["file"], f["line"], f["module"], f["module_offset"], f["inlined"])
+            for f in r["frames"]]
+    expect("frames listed twice", [], sorted({k for k in keys if keys.count(k) > 1}, key=str))
+    lib = [d for d in r["missing_debuginfo"]
+           if os.path.basename(d["path"]).startswith("libsqlite3")]
+    have_dbg = any(d["build_id"] and os.path.exists(
+        f"/usr/lib/debug/.build-id/{d['build_id'][:2]}/{d['build_id'][2:]}.debug") for d in lib)
+    if not have_dbg:
+        expect("libsqlite3 in the missing debug info", 1, len(lib))
+        expect("its package", "libsqlite3-0", lib[0]["package"])
+        expect_true("its fix names the -dbgsym package and debuginfod",
+                    "libsqlite3-0-dbgsym" in lib[0]["fix"] and
+                    "DEBUGINFOD_URLS" in lib[0]["fix"], lib[0]["fix"])
+        txt = open("sqlite.txt").read()
+        expect_true("the text report lists the missing debug info",
+                    "MISSING DEBUG INFO" in txt and "libsqlite3-0-dbgsym" in txt, txt[-400:])
+run(c)
+EOF
+}
+
+# A stripped binary is named in the debug-info list, with its build-id; the same path
+# rebuilt after the run is named as rebuilt.
+t_stripped_debuginfo() {
+    cat >prog.c <<'C'
+#include <stdlib.h>
+#include <string.h>
+static void *volatile keep[64];
+__attribute__((noinline)) static void fill(int n)
+{
+    for (int i = 0; i < n; i++) {
+        keep[i] = malloc(100 + i);
+        memset(keep[i], 1, 100);
+    }
+}
+int main(void)
+{
+    fill(VERSION);
+    return 0;
+}
+C
+    gcc -O1 -g -DVERSION=10 -o app prog.c && strip app || {
+        fail "gcc: expected a program vs got none"
+        return
+    }
+    "$HEAPSPAN" run -o app.hsl -- ./app >run.out 2>&1 || {
+        fail "heapspan run ./app: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    "$HEAPSPAN" report --format json app.hsl >stripped.json 2>report.err || return
+    gcc -O1 -g -DVERSION=20 -o app prog.c || return
+    "$HEAPSPAN" report --format json app.hsl >rebuilt.json 2>>report.err || return
+    "$HEAPSPAN" report app.hsl >rebuilt.txt 2>>report.err || return
+    readelf -n app >notes.txt
+    check "$(realpath app)" <<'EOF'
+import sys
+def c():
+    path = sys.argv[1]
+    r = load("stripped.json")
+    d = [x for x in r["missing_debuginfo"] if x["path"] == path]
+    expect(f"{path} in the missing debug info", 1, len(d))
+    expect("why", "no_debuginfo", d[0]["why"])
+    expect_true("unnamed addresses", d[0]["unnamed"] >= 1, d[0]["unnamed"])
+    expect_true("fix: build with -g", "build it with -g" in d[0]["fix"], d[0]["fix"])
+    expect_true("a build-id of 40 hex digits", len(d[0]["build_id"] or "") == 40, d[0]["build_id"])
+    r = load("rebuilt.json")
+    d = [x for x in r["missing_debuginfo"] if x["path"] == path]
+    expect(f"{path} rebuilt: in the list", 1, len(d))
+    expect("why", "rebuilt", d[0]["why"])
+    expect_true("its build-id is the run's, not the new file's",
+                d[0]["build_id"] not in open("notes.txt").read(), d[0]["build_id"])
+    expect_true("the text says rebuilt", "rebuilt since the run" in open("rebuilt.txt").read(), "")
+run(c)
+EOF
+}
+
+# `sleep 1.2` recorded 1.2 s (to its end record, not to its last allocation); a window
+# past the end is an error that says where the log ends.
+t_duration_window() {
+    "$HEAPSPAN" run -o sleep.hsl -- sleep 1.2 >run.out 2>&1 || {
+        fail "heapspan run sleep 1.2: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    "$HEAPSPAN" report --format json sleep.hsl >sleep.json 2>report.err || return
+    "$HEAPSPAN" report sleep.hsl >sleep.txt 2>>report.err || return
+    "$HEAPSPAN" report --from 100 sleep.hsl >from.out 2>from.err
+    echo $? >from.rc
+    check <<'EOF'
+def c():
+    r = load("sleep.json")
+    within("duration_ns", 1.25e9, r["log"]["duration_ns"], 0.2e9)
+    expect("leaks_known", True, r["totals"]["leaks_known"])
+    head = open("sleep.txt").read().split("\n")[1]
+    expect_true("text: 1.2 s recorded", "(pid " in head and " 1.2" in head, head)
+    expect("--from 100: exit status", "2", open("from.rc").read().strip())
+    err = open("from.err").read()
+    expect_true("--from 100: says it is past the end", "past the end of the log" in err, err)
+    expect("--from 100: no report", "", open("from.out").read())
+run(c)
+EOF
+}
+
+# A process killed (no end record): live at the end, never "leaked".
+t_killed_live() {
+    cat >hold.c <<'C'
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void)
+{
+    for (int i = 0; i < 100; i++) {
+        char *p = malloc(1000);
+        memset(p, 1, 1000);
+    }
+    sleep(30);
+    return 0;
+}
+C
+    gcc -O1 -g -o hold hold.c || return
+    "$HEAPSPAN" run -o hold.hsl -- ./hold >run.out 2>&1 &
+    local pid=$! child=""
+    for _ in $(seq 50); do
+        child=$(pgrep -P "$pid" -x hold) && [ -s hold.hsl ] && break
+        sleep 0.1
+    done
+    sleep 0.5
+    [ -n "$child" ] && kill -KILL "$child"
+    wait "$pid"
+    "$HEAPSPAN" report --format json hold.hsl >hold.json 2>report.err || {
+        fail "report: expected exit status 0 vs got $?: $(cat report.err)"
+        return
+    }
+    "$HEAPSPAN" report hold.hsl >hold.txt 2>>report.err
+    check <<'EOF'
+def c():
+    r = load("hold.json")
+    expect("leaks_known", False, r["totals"]["leaks_known"])
+    expect_true("100 blocks live", r["totals"]["leaked_allocations"] >= 100,
+                r["totals"]["leaked_allocations"])
+    t = open("hold.txt").read()
+    expect_true("LIVE AT END, not LEAKS", "LIVE AT END:" in t and "\nLEAKS:" not in t, t[:600])
+    expect("lines with 'leaked'", [], [l for l in t.split("\n") if "leaked" in l])
+run(c)
+EOF
+}
+
 # ---- the runner ----
 
 TESTS="c_leaks c_valgrind cxx_valgrind peak temporary window_from window_to sampled sampled_cxx cxx_inline
        rust_legacy rust_v0 rust_trim pyext retain render_text render_markdown sanitized_report
+       sqlite_wrapper stripped_debuginfo duration_window killed_live
        bad_empty bad_random bad_random_chunks bad_version bad_checksum bad_truncated"
 
 usage() {
