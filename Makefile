@@ -86,6 +86,7 @@ ANALYZER_SRCS := \
 	analyzer/suppress.c \
 	analyzer/wrappers.c \
 	analyzer/debuginfo.c \
+	analyzer/view.c \
 	analyzer/aggregate.c \
 	analyzer/allocdetect.c \
 	analyzer/snapshot.c \

@@ -247,6 +247,15 @@ struct model_totals {
     double api_allocations;   /* of allocations, those reported through the API */
 };
 
+/* One process of a report over several logs of one run (analyzer/view.h): its log's
+ * process and its own totals. */
+struct model_member_process {
+    struct model_process process;
+    struct model_totals totals;
+    int n_sites;
+    int depth; /* 0: no parent among the logs; a child: its parent's + 1 */
+};
+
 /* One time bucket of the live total: [ns, ns + bucket_ns). */
 struct model_timeline_point {
     double ns;                           /* the bucket's start, since the start of the log */
@@ -291,6 +300,13 @@ struct model {
     struct model_timeline timeline;
     int n_nodebug;
     const struct model_nodebug *nodebug; /* most unnamed addresses first */
+    /* A report over several logs (analyzer/view.h): each log's process, parents before
+     * their children; 0 for a report of one log. process is then the first's (the
+     * root's) and totals the sums. */
+    int n_processes;
+    const struct model_member_process *processes;
+    /* What --focus and --ignore kept (analyzer/view.h); 0 and 0 when not filtered. */
+    int filtered_sites, unfiltered_sites;
 };
 
 /* ---- a diff of two models: analyzer/diff.h makes it, viz/diff_*.c render it ---- */

@@ -2,11 +2,13 @@
  * symbolizer; or the snapshot reader) -> model -> renderer. */
 #include "cli/commands.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analyzer/session.h"
+#include "analyzer/view.h"
 #include "cli/opts.h"
 #include "cli/output.h"
 #include "util/escape.h"
@@ -20,7 +22,8 @@ static const char report_usage[] =
     "                       [--runtime-frames] [--alloc-fn PATTERN]... [--no-wrapper-detection]\n"
     "                       [--debuginfo-path PATH] [--no-debuginfod]\n"
     "                       [--no-symbols] [--suppressions FILE]\n"
-    "                       [--no-builtin-suppressions] LOG|SNAPSHOT\n"
+    "                       [--no-builtin-suppressions] [--focus REGEX]... [--ignore REGEX]...\n"
+    "                       LOG|SNAPSHOT [LOG...]\n"
     "Call sites ranked by memory held at the peak, leaked, allocation calls and\n"
     "temporary allocations; bloated structs; the C runtime's one-time allocations and\n"
     "suppressed leaks apart. --from/--to keep the events between those times (seconds\n"
@@ -44,6 +47,8 @@ static const char report_usage[] =
     "wrappers\n" OPT_MODEL_USAGE;
 
 #define MAX_ALLOC_FNS 64
+#define MAX_PATTERNS  64
+#define MAX_LOGS      256
 
 struct report_args {
     struct session_options open;
@@ -52,6 +57,10 @@ struct report_args {
     int top;            /* 0: the format's default */
     struct render_options ro;
     const char *alloc_fns[MAX_ALLOC_FNS];
+    const char *focus[MAX_PATTERNS], *ignore[MAX_PATTERNS];
+    struct view_patterns pat;
+    int n_logs;
+    char **logs; /* the operands */
 };
 
 enum {
@@ -61,6 +70,8 @@ enum {
     OPT_RUNTIME_FRAMES,
     OPT_ALLOC_FN,
     OPT_NO_WRAPPER_DETECTION,
+    OPT_FOCUS,
+    OPT_IGNORE,
 };
 
 /* "text, json or markdown": the renderers' names. */
@@ -94,6 +105,8 @@ static int parse(int argc, char **argv, struct report_args *a)
         { "runtime-frames", no_argument, NULL, OPT_RUNTIME_FRAMES },
         { "alloc-fn", required_argument, NULL, OPT_ALLOC_FN },
         { "no-wrapper-detection", no_argument, NULL, OPT_NO_WRAPPER_DETECTION },
+        { "focus", required_argument, NULL, OPT_FOCUS },
+        { "ignore", required_argument, NULL, OPT_IGNORE },
         OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -151,6 +164,17 @@ static int parse(int argc, char **argv, struct report_args *a)
         case OPT_NO_WRAPPER_DETECTION:
             a->open.no_wrapper_detection = true;
             break;
+        case OPT_FOCUS:
+        case OPT_IGNORE: {
+            int *n = c == OPT_FOCUS ? &a->pat.n_focus : &a->pat.n_ignore;
+            if (*n == MAX_PATTERNS) {
+                opt_error("--%s: at most %d patterns", c == OPT_FOCUS ? "focus" : "ignore",
+                          MAX_PATTERNS);
+                return 2;
+            }
+            (c == OPT_FOCUS ? a->focus : a->ignore)[(*n)++] = optarg;
+            break;
+        }
         case 'F':
             if (!opt_seconds(&p, &a->open.from))
                 return 2;
@@ -161,9 +185,13 @@ static int parse(int argc, char **argv, struct report_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1))
+    if (!opt_operands(&p, 1, MAX_LOGS))
         return 2;
     a->open.path = argv[optind];
+    a->logs = argv + optind;
+    a->n_logs = argc - optind;
+    a->pat.focus = a->focus;
+    a->pat.ignore = a->ignore;
     a->open.alloc_fns = a->alloc_fns;
     if (a->open.to >= 0 && a->open.to <= a->open.from) {
         opt_error("--to must be after --from");
@@ -172,10 +200,47 @@ static int parse(int argc, char **argv, struct report_args *a)
     return -1;
 }
 
+/* The model to render: the session's, or the merge of several logs' (a run's process
+ * tree), then filtered by --focus and --ignore. NULL after the message. */
+static const struct model *report_model(struct report_args *a, struct session **ss,
+                                        struct view **merged, struct view **filtered)
+{
+    const struct model *models[MAX_LOGS];
+    const struct model *m;
+
+    for (int i = 0; i < a->n_logs; i++) {
+        a->open.path = a->logs[i];
+        if (session_open(&a->open, &ss[i]) < 0) {
+            opt_error("%s", session_error(ss[i]));
+            return NULL;
+        }
+        models[i] = session_model(ss[i]);
+    }
+    m = models[0];
+    if (a->n_logs > 1) {
+        if (view_merge(models, a->n_logs, merged) < 0) {
+            opt_error("out of memory");
+            return NULL;
+        }
+        m = view_model(*merged);
+    }
+    if (a->pat.n_focus + a->pat.n_ignore > 0) {
+        char err[512];
+        int e = view_filter(m, &a->pat, filtered, err, sizeof(err));
+        if (e < 0) {
+            opt_error("%s", e == -EINVAL ? err : "out of memory");
+            return NULL;
+        }
+        m = view_model(*filtered);
+    }
+    return m;
+}
+
 int cmd_report(int argc, char **argv)
 {
     struct report_args a = { .format = render_find("text") };
-    struct session *s;
+    struct session *ss[MAX_LOGS] = { NULL };
+    struct view *merged = NULL, *filtered = NULL;
     int rc;
 
     opt_model_defaults(&a.open);
@@ -184,18 +249,17 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = 0;
-    if (session_open(&a.open, &s) < 0) {
-        opt_error("%s", session_error(s));
-        session_close(s);
-        return 2;
+    const struct model *m = report_model(&a, ss, &merged, &filtered);
+    if (m == NULL) {
+        rc = 2;
+        goto done;
     }
-    const struct model *m = session_model(s);
     struct render_options ro = a.ro;
     ro.top = a.top > 0 ? a.top : a.format->default_top;
     FILE *out = out_open(a.output);
     if (out == NULL) {
-        session_close(s);
-        return 2;
+        rc = 2;
+        goto done;
     }
     int err = render_write(a.format, out, m, &ro);
     if (err < 0) {
@@ -211,6 +275,10 @@ int cmd_report(int argc, char **argv)
         esc_fputs(m->warnings[i], stderr);
         fputc('\n', stderr);
     }
-    session_close(s);
+done:
+    view_free(filtered);
+    view_free(merged);
+    for (int i = 0; i < a.n_logs; i++)
+        session_close(ss[i]);
     return rc;
 }

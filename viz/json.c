@@ -220,6 +220,15 @@ static void process(struct json *j, const struct model *m)
     }
     key_u64(j, "bytes", p->log_bytes);
     key_u64(j, "bytes_read", p->bytes_read);
+    if (m->unfiltered_sites > 0) {
+        json_key(j, "filtered");
+        json_object_begin(j);
+        json_key(j, "sites_kept");
+        json_int(j, m->filtered_sites);
+        json_key(j, "sites");
+        json_int(j, m->unfiltered_sites);
+        json_object_end(j);
+    }
     /* Only for a snapshot, or a model at another point than the end: a report of a
      * whole log reads as it always has. */
     if (p->snapshot_path != NULL)
@@ -238,6 +247,40 @@ static void process(struct json *j, const struct model *m)
         json_object_end(j);
     }
     json_object_end(j);
+}
+
+/* A report over several logs: each process, parents first. */
+static void processes(struct json *j, const struct model *m)
+{
+    if (m->n_processes == 0)
+        return;
+    json_key(j, "processes");
+    json_array_begin(j);
+    for (int i = 0; i < m->n_processes; i++) {
+        const struct model_member_process *mp = &m->processes[i];
+        json_object_begin(j);
+        key_str(j, "path", mp->process.log_path);
+        key_u64(j, "pid", mp->process.pid);
+        key_u64(j, "ppid", mp->process.ppid);
+        json_key(j, "depth");
+        json_int(j, mp->depth);
+        key_str(j, "exe", mp->process.exe);
+        json_key(j, "argv");
+        json_array_begin(j);
+        for (int k = 0; k < mp->process.argc; k++)
+            json_string(j, mp->process.argv[k]);
+        json_array_end(j);
+        json_key(j, "ended");
+        json_bool(j, mp->process.ended && !mp->process.truncated);
+        key_num(j, "allocations", mp->totals.allocations);
+        key_num(j, "allocated_bytes", mp->totals.allocated_bytes);
+        key_num(j, "peak_live_bytes", mp->totals.peak_live_bytes);
+        key_num(j, "leaked_bytes", mp->totals.leaked_bytes);
+        json_key(j, "sites");
+        json_int(j, mp->n_sites);
+        json_object_end(j);
+    }
+    json_array_end(j);
 }
 
 /* Present only when the report warns of them (allocdetect.h): first, as in the text. */
@@ -384,6 +427,32 @@ static void frames(struct json *j, const struct frame_table *ft)
     json_array_end(j);
 }
 
+/* The sites summed by the module of their titles. */
+static int modules(struct json *j, const struct model *m)
+{
+    struct rank_module *mods = malloc(((size_t)m->n_sites + 1) * sizeof(*mods));
+    if (mods == NULL)
+        return -ENOMEM;
+    int n = rank_modules(m, mods);
+    json_key(j, "modules");
+    json_array_begin(j);
+    for (int i = 0; i < n; i++) {
+        json_object_begin(j);
+        key_str(j, "module", mods[i].module);
+        json_key(j, "sites");
+        json_int(j, mods[i].n_sites);
+        key_num(j, "allocations", mods[i].st.allocations);
+        key_num(j, "allocated_bytes", mods[i].st.allocated_bytes);
+        key_num(j, "peak_live_bytes", mods[i].st.peak_live_bytes);
+        key_num(j, "leaked_bytes", mods[i].st.leaked_bytes);
+        key_num(j, "leaked_allocations", mods[i].st.leaked_allocations);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    free(mods);
+    return 0;
+}
+
 static void nodebug(struct json *j, const struct model *m)
 {
     static const char *const why[] = { "no_file", "rebuilt", "no_debuginfo" };
@@ -480,6 +549,7 @@ int render_json(FILE *o, const struct model *m, const struct render_options *opt
     json_key(&j, "heapspan_report");
     json_int(&j, 2);
     process(&j, m);
+    processes(&j, m);
     unseen(&j, m);
     totals(&j, m);
     err = sites(&j, m, opt, idx, pos, &ft);
@@ -495,6 +565,9 @@ int render_json(FILE *o, const struct model *m, const struct render_options *opt
         for (int i = 0; i < m->n_lines; i++)
             group(&j, &m->lines[i], true, m->totals.sampled);
         json_array_end(&j);
+        err = modules(&j, m);
+    }
+    if (err == 0) {
         bloats(&j, m, pos);
         pools(&j, m);
         nodebug(&j, m);

@@ -153,6 +153,26 @@ static void md_totals(FILE *o, const struct model *m)
         md_code(o, m->process.log_path);
         fputs("._\n\n", o);
     }
+    if (m->n_processes > 0) {
+        fprintf(o,
+                "%d logs of one run; the totals are their sums (the peak: the sum of each "
+                "one's peak).\n\n",
+                m->n_processes);
+        for (int i = 0; i < m->n_processes; i++) {
+            const struct model_member_process *mp = &m->processes[i];
+            fprintf(o, "%*s- pid %u (ppid %u) ", 2 * mp->depth, "", mp->process.pid,
+                    mp->process.ppid);
+            md_code(o, mp->process.exe);
+            fprintf(o, ": peak %s, %s allocations\n",
+                    fmt_bytes(b1, sizeof(b1), mp->totals.peak_live_bytes),
+                    fmt_count(c1, sizeof(c1), mp->totals.allocations));
+        }
+        fputc('\n', o);
+    }
+    if (m->unfiltered_sites > 0)
+        fprintf(o,
+                "_Filtered: `--focus`/`--ignore` kept %d of %d sites; the totals are theirs._\n\n",
+                m->filtered_sites, m->unfiltered_sites);
     md_unseen(o, m);
     if (t->sampled)
         fprintf(o,
@@ -357,6 +377,31 @@ static void md_bloats(FILE *o, const struct model *m, int top, const struct rend
     }
 }
 
+static int md_modules(FILE *o, const struct model *m, int top)
+{
+    struct rank_module *mods = malloc(((size_t)m->n_sites + 1) * sizeof(*mods));
+    char b1[32], b2[32], c1[32];
+
+    if (mods == NULL)
+        return -ENOMEM;
+    int n = rank_modules(m, mods);
+    if (n > 1) {
+        fprintf(o, "\n## Modules: the sites summed by the module of their title\n\n");
+        fprintf(o, "| # | module | sites | peak | %s | allocations |\n", rank_live_word(m));
+        fprintf(o, "|---:|---|---:|---:|---:|---:|\n");
+        for (int i = 0; i < n && i < top; i++) {
+            fprintf(o, "| %d | ", i + 1);
+            md_code(o, mods[i].module);
+            fprintf(o, " | %d | %s | %s | %s |\n", mods[i].n_sites,
+                    fmt_bytes(b1, sizeof(b1), mods[i].st.peak_live_bytes),
+                    fmt_bytes(b2, sizeof(b2), mods[i].st.leaked_bytes),
+                    fmt_count(c1, sizeof(c1), mods[i].st.allocations));
+        }
+    }
+    free(mods);
+    return 0;
+}
+
 static void md_nodebug(FILE *o, const struct model *m)
 {
     static const char *const why[] = { "no file with its build-id", "rebuilt since the run",
@@ -393,6 +438,10 @@ int render_markdown(FILE *o, const struct model *m, const struct render_options 
         md_section(o, m, sec, idx, n < opt->top ? n : opt->top, opt);
         if (opt->sort != RANK_SORT_DEFAULT)
             break;
+    }
+    if (md_modules(o, m, opt->top) < 0) {
+        free(idx);
+        return -ENOMEM;
     }
     md_set_apart(o, m, MODEL_LEAK_RUNTIME, opt->top, idx, opt);
     md_set_apart(o, m, MODEL_LEAK_SUPPRESSED, opt->top, idx, opt);

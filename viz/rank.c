@@ -67,6 +67,44 @@ const struct rank_section rank_sections[] = {
 
 const int rank_n_sections = sizeof(rank_sections) / sizeof(rank_sections[0]);
 
+static int cmp_modules(const void *x, const void *y)
+{
+    const struct rank_module *a = x, *b = y;
+    if (a->st.peak_live_bytes != b->st.peak_live_bytes)
+        return a->st.peak_live_bytes < b->st.peak_live_bytes ? 1 : -1;
+    if (a->st.live_bytes != b->st.live_bytes)
+        return a->st.live_bytes < b->st.live_bytes ? 1 : -1;
+    return strcmp(a->module, b->module);
+}
+
+int rank_modules(const struct model *m, struct rank_module *out)
+{
+    int n = 0;
+    for (int i = 0; i < m->n_sites; i++) {
+        const struct model_site *s = &m->sites[i];
+        const char *mod = s->frames[s->title]->module ? s->frames[s->title]->module : "?";
+        int k;
+        for (k = 0; k < n && strcmp(out[k].module, mod) != 0; k++)
+            ;
+        if (k == n)
+            out[n++] = (struct rank_module){ .module = mod };
+        struct model_stats *d = &out[k].st;
+        const struct model_stats *v = &s->st;
+        d->allocations += v->allocations;
+        d->allocated_bytes += v->allocated_bytes;
+        d->frees += v->frees;
+        d->peak_live_bytes += v->peak_live_bytes;
+        d->leaked_bytes += v->leaked_bytes;
+        d->leaked_allocations += v->leaked_allocations;
+        d->live_bytes += v->live_bytes;
+        d->live_blocks += v->live_blocks;
+        d->temporary_allocations += v->temporary_allocations;
+        out[k].n_sites++;
+    }
+    qsort(out, (size_t)n, sizeof(*out), cmp_modules);
+    return n;
+}
+
 static double m_alloc_bytes(const struct model_stats *s)
 {
     return s->allocated_bytes;
@@ -96,10 +134,10 @@ bool rank_leaks_known(const struct model *m)
 const char *rank_live_word(const struct model *m)
 {
     if (rank_stopped(m))
-        return "live at the stop";
+        return "live at stop";
     if (m->process.point.at != MODEL_AT_END)
-        return "live at the point";
-    return rank_leaks_known(m) ? "leaked" : "live at the end";
+        return "live at point";
+    return rank_leaks_known(m) ? "leaked" : "live at end";
 }
 
 const char *rank_title(const struct rank_section *s, const struct model *m)

@@ -28,6 +28,18 @@ struct rank_section {
     const char *stopped_title, *stopped_explain;
 };
 
+/* A module's share: the numbers of the sites whose title frame is in it. */
+struct rank_module {
+    const char *module; /* the title frame's module file name */
+    struct model_stats st;
+    int n_sites;
+};
+
+/* The sites' numbers summed by their title frame's module into out (room for
+ * m->n_sites), most bytes at the peak first, then most live at the end, ties by
+ * name. Returns how many. */
+int rank_modules(const struct model *m, struct rank_module *out);
+
 /* Whether recording stopped before the program ended (MODEL_END_STOPPED): blocks live
  * at the end of the log are then live when it stopped, not leaks. */
 bool rank_stopped(const struct model *m);
@@ -38,8 +50,8 @@ bool rank_stopped(const struct model *m);
  * has blocks live at that point, not leaks. */
 bool rank_leaks_known(const struct model *m);
 
-/* What live blocks at the point are called: "leaked", "live at the stop", "live at
- * the end" (no exit seen) or "live at the point" (peak, marker, time). */
+/* What live blocks at the point are called: "leaked", "live at stop", "live at end"
+ * (no exit seen) or "live at point" (peak, marker, time). */
 const char *rank_live_word(const struct model *m);
 
 /* The orders a site list can take (--sort): each ranking's metric, and allocated bytes.

@@ -224,7 +224,7 @@ static const char *ending(const struct model_process *p)
     if (p->truncated)
         return "log cut short";
     if (!p->ended)
-        return "no end record: still running, or killed";
+        return "no end record: still running, killed or exec'd";
     return p->end_reason == MODEL_END_SIGNAL ? "killed by a signal" : "exited";
 }
 
@@ -254,6 +254,32 @@ static void text_header(FILE *o, const struct model *m)
         esc_fputs(p->argv[i], o);
     }
     fprintf(o, "  (pid %u, %.3f s recorded, %s)\n", p->pid, fmt_duration_ns(m) / 1e9, ending(p));
+    if (m->n_processes > 0) {
+        fprintf(o,
+                "processes: %d logs of one run; the totals are their sums (the peak: the sum of "
+                "each one's peak)\n",
+                m->n_processes);
+        for (int i = 0; i < m->n_processes; i++) {
+            const struct model_member_process *mp = &m->processes[i];
+            struct model tmp = { .process = mp->process };
+            fprintf(o, "  %*spid %u (ppid %u) ", 2 * mp->depth, "", mp->process.pid,
+                    mp->process.ppid);
+            esc_fputs(mp->process.exe[0] ? mp->process.exe : "?", o);
+            for (int k = 1; k < mp->process.argc; k++) {
+                fputc(' ', o);
+                esc_fputs(mp->process.argv[k], o);
+            }
+            fmt_bytes(b1, sizeof(b1), mp->totals.peak_live_bytes);
+            fmt_bytes(b2, sizeof(b2), mp->totals.leaked_bytes);
+            fprintf(o, ": peak %s, %s %s, %s allocations, %s\n", b1, b2, rank_live_word(&tmp),
+                    fmt_count(c1, sizeof(c1), mp->totals.allocations), ending(&mp->process));
+        }
+    }
+    if (m->unfiltered_sites > 0)
+        fprintf(o,
+                "filtered: --focus/--ignore kept %d of %d sites; the totals are theirs (the "
+                "peak: their share of the program's)\n",
+                m->filtered_sites, m->unfiltered_sites);
     if (rank_stopped(m))
         fprintf(o,
                 "recording stopped at %.3f s (a write error: a full disk?); %s events after "
@@ -308,6 +334,31 @@ static void text_header(FILE *o, const struct model *m)
                 fmt_count(c1, sizeof(c1), t->api_allocations));
 }
 
+/* The sites summed by the module of their titles: which library holds the memory. */
+static int text_modules(FILE *o, const struct model *m, int top)
+{
+    struct rank_module *mods = malloc(((size_t)m->n_sites + 1) * sizeof(*mods));
+    char b1[32], b2[32], c1[32];
+
+    if (mods == NULL)
+        return -ENOMEM;
+    int n = rank_modules(m, mods);
+    if (n > 1) {
+        fprintf(o, "\nMODULES: the sites summed by the module of their title (top %d of %d)\n",
+                n < top ? n : top, n);
+        for (int i = 0; i < n && i < top; i++) {
+            fmt_bytes(b1, sizeof(b1), mods[i].st.peak_live_bytes);
+            fmt_bytes(b2, sizeof(b2), mods[i].st.leaked_bytes);
+            fprintf(o, "  #%-2d %10s at the peak, %s %s, %s allocations  ", i + 1, b1, b2,
+                    rank_live_word(m), fmt_count(c1, sizeof(c1), mods[i].st.allocations));
+            esc_fputs(mods[i].module, o);
+            fprintf(o, " (%d site%s)\n", mods[i].n_sites, mods[i].n_sites == 1 ? "" : "s");
+        }
+    }
+    free(mods);
+    return 0;
+}
+
 /* Modules whose frames lack names or lines, and what would give them. */
 static void text_nodebug(FILE *o, const struct model *m)
 {
@@ -358,6 +409,10 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
         }
         if (opt->sort != RANK_SORT_DEFAULT)
             break;
+    }
+    if (text_modules(o, m, opt->top) < 0) {
+        free(idx);
+        return -ENOMEM;
     }
     text_set_apart(o, m, MODEL_LEAK_RUNTIME, opt->top, idx, opt);
     text_set_apart(o, m, MODEL_LEAK_SUPPRESSED, opt->top, idx, opt);

@@ -290,7 +290,7 @@ static void test_text(void **state)
     mini_model(&x, false);
     t = render(&x.m, "text", (struct render_options){ .top = 10 });
     assert_non_null(strstr(t, "LIVE AT END: live when the log ends"));
-    assert_non_null(strstr(t, "no end record: still running, or killed"));
+    assert_non_null(strstr(t, "no end record: still running, killed or exec'd"));
     assert_null(strstr(t, "leaked"));
     free(t);
 }
