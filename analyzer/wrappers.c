@@ -19,9 +19,12 @@ static const char *const runtime_fns[] = {
     "clone",
     "clone3",
     "__clone*",
-    "std::rt::lang_start*",
+    "std::rt::*",
     "std::panicking::try*",
+    "std::panicking::catch_unwind*",
     "std::panic::catch_unwind*",
+    "std::sys::pal::unix::init",
+    "std::sys::pal::unix::stack_overflow::*",
     "__rust_try",
     "std::sys_common::backtrace::__rust_begin_short_backtrace*",
     "std::sys::backtrace::__rust_begin_short_backtrace*",
@@ -183,7 +186,7 @@ static bool library_function(const char *fn)
     if (fn[0] != '<')
         return false;
     fn++;
-    while (*fn == '&' || *fn == '*' || *fn == ' ' || strncmp(fn, "mut ", 4) == 0)
+    while (*fn == '&' || *fn == '*' || *fn == ' ' || *fn == '<' || strncmp(fn, "mut ", 4) == 0)
         fn += *fn == 'm' ? 4 : 1;
     if (lib_path(fn))
         return true;
@@ -256,15 +259,24 @@ static struct fstat *stat_of(struct hmap *m, const struct model_frame *f)
     return e;
 }
 
-/* The first frame of s that is not a wrapper, or -1. Frames without a name inner of a
- * wrapper (sqlite's stripped sqlite3MemRealloc under sqlite3Realloc) are the
- * allocator's too: skipped with it. */
+/* The first frame of s that is the program's: not a wrapper, not runtime glue (a
+ * FnOnce shim called through a pointer); failing that, the first that is not a
+ * wrapper; -1 if every frame is one. Frames without a name inner of a wrapper
+ * (sqlite's stripped sqlite3MemRealloc under sqlite3Realloc) are the allocator's too:
+ * skipped with it. */
 static int first_code(const struct model_site *s)
 {
+    int fallback = -1;
     for (int k = 0; k < s->n_frames; k++) {
-        if (s->frames[k]->kind == MODEL_FRAME_WRAPPER)
+        const struct model_frame *f = s->frames[k];
+        if (f->kind == MODEL_FRAME_WRAPPER)
             continue;
-        if (s->frames[k]->function != NULL || s->frames[k]->kind != MODEL_FRAME_CODE)
+        if (f->kind == MODEL_FRAME_RUNTIME) {
+            if (fallback < 0)
+                fallback = k;
+            continue;
+        }
+        if (f->function != NULL)
             return k;
         int j = k + 1;
         while (j < s->n_frames && s->frames[j]->function == NULL &&
@@ -274,7 +286,7 @@ static int first_code(const struct model_site *s)
             return k;
         k = j;
     }
-    return -1;
+    return fallback;
 }
 
 /* One round: marks the frames that look like wrappers; how many, or -ENOMEM. */

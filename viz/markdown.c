@@ -283,7 +283,7 @@ static void md_stack(FILE *o, int rank, const struct model_site *s,
         }
         fmt_frame_ex(fr, sizeof(fr), f, opt->full_names);
         snprintf(line, sizeof(line), "%s%s%s", f->inlined ? "(inlined) " : "",
-                 f->kind == MODEL_FRAME_WRAPPER ? "(wrapper) " : "", fr);
+                 k < s->title ? "(wrapper) " : "", fr);
         fputs(line, o);
         fputc('\n', o);
         shown++;

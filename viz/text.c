@@ -39,7 +39,7 @@ static void text_stack(FILE *o, const struct model_site *s, int from,
         }
         fmt_frame_ex(fr, sizeof(fr), f, opt->full_names);
         fprintf(o, "         %s%s%s\n", f->inlined ? "(inlined) " : "",
-                f->kind == MODEL_FRAME_WRAPPER ? "(wrapper) " : "", fr);
+                k < s->title ? "(wrapper) " : "", fr);
         shown++;
     }
 }
