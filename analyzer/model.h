@@ -226,6 +226,8 @@ struct model_process {
      * live then may have been freed later, unrecorded: they are not known leaks). */
     double end_ns;
     uint64_t end_lost_events;
+    bool windowed;       /* --to cut the log before its end: what is live at the end of
+                          * the window is not known to leak */
     uint64_t log_bytes;  /* the file's size */
     uint64_t bytes_read; /* of it, to make this model (less with a time window) */
 };

@@ -267,6 +267,7 @@ static int build_model(struct session *s, bool symbols)
         .end_reason = end_of(st->end_reason),
         .end_ns = st->ended ? ns_of(s, st->end_time) : 0,
         .end_lost_events = st->end_lost,
+        .windowed = s->opt.to > 0,
         .log_bytes = st->file_bytes,
         .bytes_read = st->bytes_read,
     };

@@ -153,6 +153,8 @@ static void put_process(struct writer *w, const struct model *m)
     put_u(r, p->point.marker_serial);
     put_str(w, r, p->point.marker_kind);
     put_f(r, p->point.ns);
+    put_f(r, p->end_ns);
+    put_u(r, p->end_lost_events);
     end_record(w, SF_REC_PROCESS);
 }
 
@@ -716,9 +718,17 @@ static int read_process(struct reader *rd)
     if ((err = get_n(rd, "marker serial", UINT32_MAX, &v)) < 0)
         return err;
     p->point.marker_serial = (uint32_t)v;
-    if ((err = get_str(rd, "marker kind", &rd->proc.marker_kind)) < 0)
+    if ((err = get_str(rd, "marker kind", &rd->proc.marker_kind)) < 0 ||
+        (err = get_f(rd, "point time", &p->point.ns)) < 0)
         return err;
-    return get_f(rd, "point time", &p->point.ns);
+    /* Minor 1: the end record's time and lost count; a minor 0 file ends here. */
+    if (rd->p == rd->end)
+        return 0;
+    if ((err = get_f(rd, "end time", &p->end_ns)) < 0)
+        return err;
+    if (p->end_ns < 0)
+        return bad(rd, "end time %g is negative", p->end_ns);
+    return get_u(rd, "end lost events", &p->end_lost_events);
 }
 
 static int read_totals(struct reader *rd)

@@ -37,7 +37,8 @@
  *                   start_unix_ns u, sample_bytes u, ended u, truncated u,
  *                   end_reason u (enum model_end), log_bytes u, bytes_read u,
  *                   point u (enum model_at), marker u, marker_serial u,
- *                   marker_kind str, point_ns f
+ *                   marker_kind str, point_ns f; since minor 1: end_ns f,
+ *                   end_lost_events u (the end record's time and lost count)
  *   SF_REC_TOTALS   allocations f, frees f, allocated_bytes f, peak_live_bytes f,
  *                   peak_ns f, leaked_bytes f, leaked_allocations f, live_bytes f,
  *                   live_blocks f, runtime_bytes f, runtime_allocations f,
@@ -84,7 +85,7 @@
 
 #define SF_MAGIC      "HSNAPSHT"
 #define SF_MAJOR      1
-#define SF_MINOR      0
+#define SF_MINOR      1
 #define SF_HDR_SIZE   48
 #define SF_FLAG_ZSTD  0x1
 #define SF_ZSTD_LEVEL 3

@@ -127,7 +127,7 @@ bool rank_stopped(const struct model *m)
 bool rank_leaks_known(const struct model *m)
 {
     const struct model_process *p = &m->process;
-    return p->point.at == MODEL_AT_END && p->ended && !p->truncated &&
+    return p->point.at == MODEL_AT_END && p->ended && !p->truncated && !p->windowed &&
            (p->end_reason == MODEL_END_EXIT || p->end_reason == MODEL_END_UNDERSCORE_EXIT);
 }
 
@@ -150,10 +150,11 @@ const char *rank_title(const struct rank_section *s, const struct model *m)
 const char *rank_explain(const struct rank_section *s, const struct model *m)
 {
     if (s->metric == m_leak && !rank_stopped(m) && !rank_leaks_known(m))
-        return m->process.point.at != MODEL_AT_END
-                   ? "live at the report's point; not known to leak"
-                   : "live when the log ends; the process did not exit (still running, killed "
-                     "or exec'd), so not known to leak";
+        return m->process.point.at != MODEL_AT_END ? "live at the report's point; not known to leak"
+               : m->process.windowed
+                   ? "live at the end of the --to window; not known to leak"
+                   : "live when the log ends; the process did not exit (still running, "
+                     "killed or exec'd), so not known to leak";
     if (s->metric == m_leak && !rank_stopped(m))
         return "not freed before the program exited (reachable or not: memory is not scanned)";
     return rank_stopped(m) && s->stopped_explain != NULL ? s->stopped_explain : s->explain;
