@@ -1048,3 +1048,22 @@ void agg_free(struct agg *a)
     free(a->alloc_frame);
     free(a);
 }
+
+static int cmp_threads(const void *x, const void *y)
+{
+    const struct model_thread *a = x, *b = y;
+    if (a->allocated_bytes != b->allocated_bytes)
+        return a->allocated_bytes < b->allocated_bytes ? 1 : -1;
+    return (a->tid > b->tid) - (a->tid < b->tid);
+}
+
+int agg_threads(const struct agg *a, struct model_thread **out)
+{
+    int n = rp_threads(a->rp, NULL, 0);
+    *out = calloc((size_t)n + 1, sizeof(**out));
+    if (*out == NULL)
+        return -ENOMEM;
+    rp_threads(a->rp, *out, n);
+    qsort(*out, (size_t)n, sizeof(**out), cmp_threads);
+    return n;
+}

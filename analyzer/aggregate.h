@@ -121,4 +121,8 @@ uint64_t agg_usable_size(uint64_t size, bool jemalloc);
 
 void agg_free(struct agg *a);
 
+/* What each thread did (replay.h's rp_threads), most bytes allocated first, ties by tid,
+ * into *out (malloc'ed; the caller frees it): how many, or -ENOMEM. */
+int agg_threads(const struct agg *a, struct model_thread **out);
+
 #endif

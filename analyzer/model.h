@@ -258,6 +258,13 @@ struct model_member_process {
     int depth; /* 0: no parent among the logs; a child: its parent's + 1 */
 };
 
+/* What one thread of the process did: its allocation calls and their bytes, the frees it
+ * made (of blocks any thread allocated), its temporary allocations. */
+struct model_thread {
+    uint32_t tid;
+    double allocations, allocated_bytes, frees, temporary_allocations;
+};
+
 /* One time bucket of the live total: [ns, ns + bucket_ns). */
 struct model_timeline_point {
     double ns;                           /* the bucket's start, since the start of the log */
@@ -302,6 +309,8 @@ struct model {
     struct model_timeline timeline;
     int n_nodebug;
     const struct model_nodebug *nodebug; /* most unnamed addresses first */
+    int n_threads;
+    const struct model_thread *threads; /* most bytes allocated first; none from a snapshot */
     /* A report over several logs (analyzer/view.h): each log's process, parents before
      * their children; 0 for a report of one log. process is then the first's (the
      * root's) and totals the sums. */

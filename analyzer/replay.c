@@ -13,6 +13,7 @@ struct tstate {
     uint32_t tid;
     bool valid;
     uint64_t last_alloc;
+    double allocations, allocated_bytes, frees, temporary; /* what the thread did */
 };
 
 struct replay {
@@ -115,7 +116,7 @@ static struct tstate *thread_find(struct replay *p, uint32_t tid)
     /* The table may move: the cached pointer is the new entry's or none. */
     struct tstate *t = hmap_put(&p->threads, tid, &tid, thread_eq, &added);
     if (t != NULL && added)
-        t->tid = tid;
+        *t = (struct tstate){ .tid = tid };
     p->last_thread = t;
     return t;
 }
@@ -231,6 +232,8 @@ static int on_alloc(struct replay *p, const struct rd_item *it)
         return -ENOMEM;
     t->valid = true;
     t->last_alloc = e->addr;
+    t->allocations += w;
+    t->allocated_bytes += bytes;
     if (p->tot.live_bytes > p->tot.peak_live_bytes) {
         p->tot.peak_live_bytes = p->tot.live_bytes;
         p->tot.peak_time = it->time;
@@ -253,11 +256,13 @@ static int on_free(struct replay *p, const struct rd_item *it)
     struct tstate *t = thread_of(p, it->tid);
     if (t == NULL)
         return -ENOMEM;
+    t->frees += b.weight;
     /* Temporary: freed before its thread allocated anything else. Frees of other
      * blocks in between do not count (heaptrack stops at any event in between). */
     if (t->valid && t->last_alloc == b.addr) {
         p->stk[b.stack].st.temporary_allocations += b.weight;
         p->tot.temporary_allocations += b.weight;
+        t->temporary += b.weight;
         t->valid = false;
     }
     return 0;
@@ -504,4 +509,20 @@ uint64_t rp_usable_size(uint64_t size, bool jemalloc)
     if (chunk < 32)
         chunk = 32;
     return chunk - 8;
+}
+
+int rp_threads(const struct replay *p, struct model_thread *out, int cap)
+{
+    size_t i = 0;
+    int n = 0;
+    const struct tstate *t;
+    while ((t = hmap_next(&p->threads, &i)) != NULL) {
+        if (t->allocations == 0 && t->frees == 0)
+            continue;
+        if (n < cap)
+            out[n] = (struct model_thread){ t->tid, t->allocations, t->allocated_bytes, t->frees,
+                                            t->temporary };
+        n++;
+    }
+    return n;
 }

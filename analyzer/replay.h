@@ -162,4 +162,8 @@ void rp_free(struct replay *p);
  * size classes), for the slack figures. */
 uint64_t rp_usable_size(uint64_t size, bool jemalloc);
 
+/* What each thread did up to the point (model.h's struct model_thread), in no order:
+ * writes the first cap into out and returns how many there are. */
+int rp_threads(const struct replay *p, struct model_thread *out, int cap);
+
 #endif

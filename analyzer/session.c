@@ -30,6 +30,7 @@ struct session {
     struct wrap_rules wrap;
     struct ad_result *unseen;
     struct dbg_list *nodebug;
+    struct model_thread *threads;
     bool have_model;
     struct model model;
     const char **argv;     /* the model's, pointing into the reader's */
@@ -277,6 +278,10 @@ static int build_model(struct session *s, bool symbols)
     int err = api_model(s, symbols);
     if (err < 0 || (err = build_timeline(s)) < 0)
         return err;
+    if ((err = agg_threads(s->agg, &s->threads)) < 0)
+        return err;
+    m->n_threads = err;
+    m->threads = s->threads;
     if (symbols) {
         struct dbg_options dop = { s->opt.debuginfod, NULL, NULL };
         s->nodebug = dbg_missing(s->sym, &dop);
@@ -527,6 +532,7 @@ void session_close(struct session *s)
     sym_close(s->sym);
     ad_free(s->unseen);
     dbg_free(s->nodebug);
+    free(s->threads);
     rd_close(s->r);
     snap_free(s->snap);
     sup_free(s->rules);

@@ -1050,11 +1050,100 @@ run(c)
 EOF
 }
 
+# The demo service's four workers and its main thread, each with what it allocated;
+# --focus and --ignore keep the sites pprof's would, with their totals.
+t_views() {
+    record demo -- "$PROGS/demo_service" || return
+    "$HEAPSPAN" report --format json --focus 'cache_put' demo.hsl >focus.json 2>focus.err ||
+        return
+    "$HEAPSPAN" report --format json --ignore '^session_' --ignore 'cache_' demo.hsl \
+        >ignore.json 2>ignore.err || return
+    "$HEAPSPAN" report --focus '(' demo.hsl >bad.out 2>bad.err
+    echo $? >bad.rc
+    check "$SRC" <<'EOF'
+import re, sys
+def c():
+    src = open(sys.argv[1] + "/demo_service.c").read()
+    n_threads = int(re.search(r"#define N_THREADS\s+(\d+)", src).group(1))
+    r = load("demo.json")
+    th = r["threads"]
+    expect("threads: the workers and main", n_threads + 1, len(th))
+    expect("threads' allocations sum to the total", r["totals"]["allocations"],
+           sum(t["allocations"] for t in th))
+    expect("threads' frees sum to the total", r["totals"]["frees"], sum(t["frees"] for t in th))
+    expect("threads' bytes sum to the total", r["totals"]["allocated_bytes"],
+           sum(t["allocated_bytes"] for t in th))
+    workers = th[:n_threads]
+    expect("the workers made the same calls", 1, len({t["allocations"] for t in workers}))
+    expect_true("main allocated least", th[-1]["allocations"] < workers[0]["allocations"], th)
+    mods = {m["module"]: m for m in r["modules"]}
+    expect_true("the program's module holds most at the peak",
+                r["modules"][0]["module"] == "demo_service", [m["module"] for m in r["modules"]])
+    expect("modules' peak shares sum to the total", r["totals"]["peak_live_bytes"],
+           sum(m["peak_live_bytes"] for m in r["modules"]))
+    f = load("focus.json")
+    expect_true("focus: kept sites", f["log"]["filtered"]["sites_kept"] >= 1, f["log"])
+    expect("focus: every site has cache_put in its stack", [],
+           [s["function"] for s in f["sites"]
+            if not any(x["function"] == "cache_put" for x in s["stack"])])
+    want = sum(s["allocations"] for s in r["sites"]
+               if any(x["function"] == "cache_put" for x in s["stack"]))
+    expect("focus: totals are the kept sites'", want, f["totals"]["allocations"])
+    g = load("ignore.json")
+    expect("ignore: no site with session_* or cache_*", [],
+           [s["function"] for s in g["sites"] if any(
+               x["function"] and (x["function"].startswith("session_") or "cache_" in x["function"])
+               for x in s["stack"])])
+    expect("a bad pattern: exit status", "2", open("bad.rc").read().strip())
+    expect_true("a bad pattern: the option named", "--focus (" in open("bad.err").read(),
+                open("bad.err").read())
+run(c)
+EOF
+}
+
+# A shell and the programs it runs: one report over their logs, as a tree.
+t_process_tree() {
+    "$HEAPSPAN" run -o tree.hsl -- sh -c 'ls / >/dev/null; echo x | sort >/dev/null' \
+        >run.out 2>&1 || {
+        fail "heapspan run sh: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    local logs=(tree*.hsl)
+    "$HEAPSPAN" report --format json "${logs[@]}" >tree.json 2>tree.err || {
+        fail "report ${logs[*]}: expected exit status 0 vs got $?: $(cat tree.err)"
+        return
+    }
+    for l in "${logs[@]}"; do
+        "$HEAPSPAN" report --format json "$l" >"$l.json" 2>/dev/null || return
+    done
+    "$HEAPSPAN" report "${logs[@]}" >tree.txt 2>>tree.err || return
+    check "${logs[@]}" <<'EOF'
+import sys
+def c():
+    logs = sys.argv[1:]
+    r = load("tree.json")
+    p = r["processes"]
+    expect("processes", len(logs), len(p))
+    expect("the root first, at depth 0", 0, p[0]["depth"])
+    root = p[0]["pid"]
+    kids = [x for x in p if x["depth"] == 1]
+    expect_true("children of the shell at depth 1", kids and all(x["ppid"] == root for x in kids),
+                [(x["pid"], x["ppid"], x["depth"]) for x in p])
+    each = [load(l + ".json") for l in logs]
+    expect("allocations: the sum of each log's", sum(e["totals"]["allocations"] for e in each),
+           r["totals"]["allocations"])
+    expect("sites: every log's", sum(len(e["sites"]) for e in each), len(r["sites"]))
+    expect_true("the text shows the tree", "processes: %d logs of one run" % len(logs)
+                in open("tree.txt").read(), open("tree.txt").read()[:400])
+run(c)
+EOF
+}
+
 # ---- the runner ----
 
 TESTS="c_leaks c_valgrind cxx_valgrind peak temporary window_from window_to sampled sampled_cxx cxx_inline
        rust_legacy rust_v0 rust_trim pyext retain render_text render_markdown sanitized_report
-       sqlite_wrapper stripped_debuginfo duration_window killed_live
+       sqlite_wrapper stripped_debuginfo duration_window killed_live views process_tree
        bad_empty bad_random bad_random_chunks bad_version bad_checksum bad_truncated"
 
 usage() {

@@ -453,6 +453,27 @@ static int modules(struct json *j, const struct model *m)
     return 0;
 }
 
+static void threads(struct json *j, const struct model *m)
+{
+    json_key(j, "threads");
+    json_array_begin(j);
+    for (int i = 0; i < m->n_threads; i++) {
+        const struct model_thread *t = &m->threads[i];
+        json_object_begin(j);
+        key_u64(j, "tid", t->tid);
+        key_num(j, "allocations", t->allocations);
+        key_num(j, "allocated_bytes", t->allocated_bytes);
+        key_num(j, "frees", t->frees);
+        json_key(j, "temporary_allocations");
+        if (m->totals.sampled)
+            json_null(j);
+        else
+            num(j, t->temporary_allocations);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 static void nodebug(struct json *j, const struct model *m)
 {
     static const char *const why[] = { "no_file", "rebuilt", "no_debuginfo" };
@@ -568,6 +589,7 @@ int render_json(FILE *o, const struct model *m, const struct render_options *opt
         err = modules(&j, m);
     }
     if (err == 0) {
+        threads(&j, m);
         bloats(&j, m, pos);
         pools(&j, m);
         nodebug(&j, m);

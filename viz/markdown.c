@@ -402,6 +402,21 @@ static int md_modules(FILE *o, const struct model *m, int top)
     return 0;
 }
 
+static void md_threads(FILE *o, const struct model *m, int top)
+{
+    char b1[32], c1[32], c2[32];
+
+    if (m->n_threads < 2)
+        return;
+    fprintf(o, "\n## Threads: allocations by thread\n\n");
+    fprintf(o, "| tid | allocated | allocations | frees |\n|---:|---:|---:|---:|\n");
+    for (int i = 0; i < m->n_threads && i < top; i++)
+        fprintf(o, "| %u | %s | %s | %s |\n", m->threads[i].tid,
+                fmt_bytes(b1, sizeof(b1), m->threads[i].allocated_bytes),
+                fmt_count(c1, sizeof(c1), m->threads[i].allocations),
+                fmt_count(c2, sizeof(c2), m->threads[i].frees));
+}
+
 static void md_nodebug(FILE *o, const struct model *m)
 {
     static const char *const why[] = { "no file with its build-id", "rebuilt since the run",
@@ -443,6 +458,7 @@ int render_markdown(FILE *o, const struct model *m, const struct render_options 
         free(idx);
         return -ENOMEM;
     }
+    md_threads(o, m, opt->top);
     md_set_apart(o, m, MODEL_LEAK_RUNTIME, opt->top, idx, opt);
     md_set_apart(o, m, MODEL_LEAK_SUPPRESSED, opt->top, idx, opt);
     md_bloats(o, m, opt->top, opt);

@@ -359,6 +359,26 @@ static int text_modules(FILE *o, const struct model *m, int top)
     return 0;
 }
 
+/* What each thread allocated, when there are several. */
+static void text_threads(FILE *o, const struct model *m, int top)
+{
+    char b1[32], c1[32], c2[32], c3[32];
+
+    if (m->n_threads < 2)
+        return;
+    fprintf(o, "\nTHREADS: allocations by thread, most bytes first (top %d of %d)\n",
+            m->n_threads < top ? m->n_threads : top, m->n_threads);
+    for (int i = 0; i < m->n_threads && i < top; i++) {
+        const struct model_thread *t = &m->threads[i];
+        fprintf(o, "  tid %-8u %10s in %s allocations, %s frees", t->tid,
+                fmt_bytes(b1, sizeof(b1), t->allocated_bytes),
+                fmt_count(c1, sizeof(c1), t->allocations), fmt_count(c2, sizeof(c2), t->frees));
+        if (!m->totals.sampled)
+            fprintf(o, ", %s temporary", fmt_count(c3, sizeof(c3), t->temporary_allocations));
+        fputc('\n', o);
+    }
+}
+
 /* Modules whose frames lack names or lines, and what would give them. */
 static void text_nodebug(FILE *o, const struct model *m)
 {
@@ -414,6 +434,7 @@ int render_text(FILE *o, const struct model *m, const struct render_options *opt
         free(idx);
         return -ENOMEM;
     }
+    text_threads(o, m, opt->top);
     text_set_apart(o, m, MODEL_LEAK_RUNTIME, opt->top, idx, opt);
     text_set_apart(o, m, MODEL_LEAK_SUPPRESSED, opt->top, idx, opt);
     text_bloat(o, m, opt->top, opt);
