@@ -1057,13 +1057,18 @@ static int cmp_threads(const void *x, const void *y)
     return (a->tid > b->tid) - (a->tid < b->tid);
 }
 
-int agg_threads(const struct agg *a, struct model_thread **out)
+int agg_replay_threads(const struct replay *p, struct model_thread **out)
 {
-    int n = rp_threads(a->rp, NULL, 0);
+    int n = rp_threads(p, NULL, 0);
     *out = calloc((size_t)n + 1, sizeof(**out));
     if (*out == NULL)
         return -ENOMEM;
-    rp_threads(a->rp, *out, n);
+    rp_threads(p, *out, n);
     qsort(*out, (size_t)n, sizeof(**out), cmp_threads);
     return n;
+}
+
+int agg_threads(const struct agg *a, struct model_thread **out)
+{
+    return agg_replay_threads(a->rp, out);
 }

@@ -124,5 +124,7 @@ void agg_free(struct agg *a);
 /* What each thread did (replay.h's rp_threads), most bytes allocated first, ties by tid,
  * into *out (malloc'ed; the caller frees it): how many, or -ENOMEM. */
 int agg_threads(const struct agg *a, struct model_thread **out);
+/* The same for another replay (a second pass's). */
+int agg_replay_threads(const struct replay *p, struct model_thread **out);
 
 #endif

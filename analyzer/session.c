@@ -476,7 +476,16 @@ static int marker_model(struct session *s, const struct replay *p, uint32_t k, s
     m.totals = totals_of(s, agg_point_totals(pt));
     m.process.point = point_of(s, MODEL_AT_MARKER, k, rp_where(p), &m.totals);
     agg_point_fill_model(pt, &m);
+    struct model_thread *threads;
+    int nt = agg_replay_threads(p, &threads);
+    if (nt < 0) {
+        agg_point_free(pt);
+        return fail(s, nt, "%s: out of memory at marker %u", s->path, k);
+    }
+    m.n_threads = nt;
+    m.threads = threads;
     err = fn(ctx, &m, k);
+    free(threads);
     agg_point_free(pt);
     return err;
 }

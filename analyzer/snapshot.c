@@ -339,6 +339,15 @@ int snap_encode(const struct model *m, uint8_t **out, size_t *len)
         put_str(&w, &w.rec, m->warnings[i]);
         end_record(&w, SF_REC_WARNING);
     }
+    for (int i = 0; i < m->n_threads; i++) {
+        const struct model_thread *t = &m->threads[i];
+        put_u(&w.rec, t->tid);
+        put_f(&w.rec, t->allocations);
+        put_f(&w.rec, t->allocated_bytes);
+        put_f(&w.rec, t->frees);
+        put_f(&w.rec, t->temporary_allocations);
+        end_record(&w, SF_REC_THREAD);
+    }
     put_u(&w.rec, w.n_strings);
     put_u(&w.rec, w.n_frames);
     put_u(&w.rec, (uint64_t)m->n_sites);
@@ -545,6 +554,7 @@ struct snap {
     struct model_member *members;
     const char **argv;
     const char **warnings;
+    struct model_thread *threads;
 };
 
 /* The decoder's state: the body, where it is, and what it has read so far. */
@@ -566,6 +576,7 @@ struct reader {
     struct vec members;     /* struct raw_member */
     struct vec argv;        /* uint32_t */
     struct vec warnings;    /* uint32_t */
+    struct vec threads;     /* struct model_thread */
     bool have_process, have_totals, have_end;
     double live_bytes_sum, live_blocks_sum; /* of the sites read, in magnitude */
     struct {
@@ -941,8 +952,30 @@ static int read_end(struct reader *rd)
 static const char *const rec_names[] = {
     [SF_REC_STRING] = "string",   [SF_REC_PROCESS] = "process", [SF_REC_TOTALS] = "totals",
     [SF_REC_FRAME] = "frame",     [SF_REC_SITE] = "site",       [SF_REC_BLOAT] = "bloat",
-    [SF_REC_WARNING] = "warning", [SF_REC_END] = "end",
+    [SF_REC_WARNING] = "warning", [SF_REC_END] = "end",         [SF_REC_THREAD] = "thread",
 };
+
+static int read_thread(struct reader *rd)
+{
+    struct model_thread *t = vec_push(&rd->threads);
+    uint64_t v;
+    int err;
+
+    if (t == NULL)
+        return no_memory(rd);
+    if ((err = get_n(rd, "tid", UINT32_MAX, &v)) < 0)
+        return err;
+    t->tid = (uint32_t)v;
+    if ((err = get_f(rd, "allocations", &t->allocations)) < 0 ||
+        (err = get_f(rd, "allocated bytes", &t->allocated_bytes)) < 0 ||
+        (err = get_f(rd, "frees", &t->frees)) < 0 ||
+        (err = get_f(rd, "temporary allocations", &t->temporary_allocations)) < 0)
+        return err;
+    if (t->allocations < 0 || t->allocated_bytes < 0 || t->frees < 0 ||
+        t->temporary_allocations < 0)
+        return bad(rd, "a thread's figure is negative");
+    return 0;
+}
 
 /* Every record of the body. */
 static int read_records(struct reader *rd, uint32_t n_records)
@@ -993,6 +1026,9 @@ static int read_records(struct reader *rd, uint32_t n_records)
         case SF_REC_END:
             err = read_end(rd);
             break;
+        case SF_REC_THREAD:
+            err = read_thread(rd);
+            break;
         default:
             break; /* a newer minor version's: skipped */
         }
@@ -1039,10 +1075,13 @@ static int build(struct snap *s, struct reader *rd)
     s->members = calloc(rd->members.n + 1, sizeof(*s->members));
     s->argv = calloc(rd->argv.n + 1, sizeof(*s->argv));
     s->warnings = calloc(rd->warnings.n + 1, sizeof(*s->warnings));
+    s->threads = calloc(rd->threads.n + 1, sizeof(*s->threads));
     if (s->strs == NULL || s->frames == NULL || s->frame_list == NULL || s->sites == NULL ||
         s->bloats == NULL || s->types == NULL || s->members == NULL || s->argv == NULL ||
-        s->warnings == NULL)
+        s->warnings == NULL || s->threads == NULL)
         return no_memory(rd);
+    if (rd->threads.n > 0)
+        memcpy(s->threads, rd->threads.p, rd->threads.n * sizeof(*s->threads));
     for (uint32_t i = 0; i < s->n_strs; i++)
         s->strs[i + 1] = s->arena + ((size_t *)rd->str_off.p)[i];
 
@@ -1125,6 +1164,8 @@ static int build(struct snap *s, struct reader *rd)
     m->bloats = s->bloats;
     m->n_warnings = (int)rd->warnings.n;
     m->warnings = s->warnings;
+    m->n_threads = (int)rd->threads.n;
+    m->threads = s->threads;
     if (agg_group_sites(s->sites, m->n_sites, &s->funcs, &m->n_functions, &s->lines, &m->n_lines) <
         0)
         return no_memory(rd);
@@ -1145,6 +1186,7 @@ static void reader_fini(struct reader *rd)
     free(rd->members.p);
     free(rd->argv.p);
     free(rd->warnings.p);
+    free(rd->threads.p);
 }
 
 bool snap_is_snapshot(const void *head, size_t n)
@@ -1258,6 +1300,7 @@ int snap_read_mem(const void *buf, size_t len, const char *name, struct snap **o
     rd.members.size = sizeof(struct raw_member);
     rd.argv.size = sizeof(uint32_t);
     rd.warnings.size = sizeof(uint32_t);
+    rd.threads.size = sizeof(struct model_thread);
     if ((err = read_records(&rd, lf_get_u32(p + 36))) < 0)
         goto out;
     s = calloc(1, sizeof(*s));
@@ -1419,5 +1462,6 @@ void snap_free(struct snap *s)
     free(s->members);
     free(s->argv);
     free(s->warnings);
+    free(s->threads);
     free(s);
 }

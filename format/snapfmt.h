@@ -63,6 +63,8 @@
  *                   bit_offset u, bit_size u, hole_after u)[n_members])[n_types]
  *                   (n_listed: the first min(n_sites, MODEL_BLOAT_SITES) sites, 8)
  *   SF_REC_WARNING  text str
+ *   SF_REC_THREAD   (minor 1) tid u, allocations f, allocated_bytes f, frees f,
+ *                   temporary_allocations f: one thread's figures, in the model's order
  *   SF_REC_END      n_strings u, n_frames u, n_sites u, n_bloats u, n_warnings u: what
  *                   came before, checked
  *
@@ -110,6 +112,7 @@ enum sf_rec {
     SF_REC_BLOAT = 6,
     SF_REC_WARNING = 7,
     SF_REC_END = 8,
+    SF_REC_THREAD = 9, /* minor 1 */
 };
 
 #endif
