@@ -94,6 +94,22 @@ static int candidates(const char *path, char out[4][PATH_MAX])
     return n;
 }
 
+bool dbg_list_package(const char *name, char *out, size_t cap)
+{
+    size_t len = strlen(name);
+
+    if (len < 5 || strcmp(name + len - 5, ".list") != 0)
+        return false;
+    size_t k = strcspn(name, ":"); /* "libsqlite3-0:amd64" */
+    if (k > len - 5)
+        k = len - 5;
+    if (k == 0 || k >= cap)
+        return false;
+    memcpy(out, name, k);
+    out[k] = '\0';
+    return true;
+}
+
 /* Finds the package of each entry that has a file (in dpkg's lists). */
 static void find_packages(struct dbg_list *l, const char *dir)
 {
@@ -106,8 +122,8 @@ static void find_packages(struct dbg_list *l, const char *dir)
     for (int i = 0; i < l->n; i++)
         left += l->e[i].why != MODEL_NODEBUG_REBUILT;
     while (left > 0 && (de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len < 6 || strcmp(de->d_name + len - 5, ".list") != 0)
+        char pkg[256];
+        if (!dbg_list_package(de->d_name, pkg, sizeof(pkg)))
             continue;
         char file[PATH_MAX];
         size_t n = 0;
@@ -124,9 +140,6 @@ static void find_packages(struct dbg_list *l, const char *dir)
             for (int c = 0; c < k; c++) {
                 if (!dbg_list_has(text, n, names[c]))
                     continue;
-                char pkg[256];
-                snprintf(pkg, sizeof(pkg), "%.*s", (int)(len - 5), de->d_name);
-                pkg[strcspn(pkg, ":")] = '\0'; /* "libsqlite3-0:amd64" */
                 e->package = keep(l, pkg);
                 left--;
                 break;
@@ -137,20 +150,50 @@ static void find_packages(struct dbg_list *l, const char *dir)
     closedir(d);
 }
 
+bool dbg_os_codename(const char *text, size_t n, char *out, size_t cap)
+{
+    static const char key[] = "VERSION_CODENAME=";
+    const size_t klen = sizeof(key) - 1;
+    const char *val = NULL;
+    size_t vlen = 0;
+
+    for (size_t i = 0; i < n;) {
+        const char *nl = memchr(text + i, '\n', n - i);
+        size_t end = nl != NULL ? (size_t)(nl - text) : n;
+        const char *line = text + i;
+        size_t len = end - i;
+        i = end + 1;
+        if (len < klen || memcmp(line, key, klen) != 0)
+            continue;
+        line += klen;
+        len -= klen;
+        if (len >= 2 && (line[0] == '"' || line[0] == '\'') && line[len - 1] == line[0]) {
+            line++;
+            len -= 2;
+        }
+        val = line; /* the last assignment wins, as in a shell */
+        vlen = len;
+    }
+    if (val == NULL || vlen == 0 || vlen >= cap)
+        return false;
+    for (size_t k = 0; k < vlen; k++) {
+        char c = val[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    memcpy(out, val, vlen);
+    out[vlen] = '\0';
+    return true;
+}
+
 /* The Debian release's code name ("bookworm"), or "RELEASE". */
 static void codename(const char *os_release, char *out, size_t cap)
 {
     size_t n = 0;
     char *text = slurp(os_release != NULL ? os_release : "/etc/os-release", &n);
-    const char *p = text != NULL ? strstr(text, "VERSION_CODENAME=") : NULL;
 
-    snprintf(out, cap, "RELEASE");
-    if (p != NULL) {
-        p += strlen("VERSION_CODENAME=");
-        size_t k = strcspn(p, "\n\"'");
-        if (k > 0 && k < cap && strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-") >= k)
-            snprintf(out, cap, "%.*s", (int)k, p);
-    }
+    if (text == NULL || !dbg_os_codename(text, n, out, cap))
+        snprintf(out, cap, "RELEASE");
     free(text);
 }
 

@@ -47,6 +47,18 @@ const struct model_nodebug *dbg_entries(const struct dbg_list *l, int *n);
  * whether one of its lines is exactly path. */
 bool dbg_list_has(const char *text, size_t n, const char *path);
 
+/* The package a dpkg file list's name stands for: "libsqlite3-0:amd64.list" gives
+ * "libsqlite3-0" (the architecture dropped). False, out untouched, when name does not
+ * end in ".list", the package part is empty or longer than cap - 1. */
+bool dbg_list_package(const char *name, char *out, size_t cap);
+
+/* The Debian release's code name in an os-release file's text (n bytes, may hold NULs):
+ * the value of the last line VERSION_CODENAME=VALUE (os-release(5): the key at the line's
+ * start, the value bare or in matching single or double quotes). False, out untouched,
+ * when there is none or the value is empty, longer than cap - 1 or holds anything but
+ * a-z, 0-9, '.', '_' and '-'. */
+bool dbg_os_codename(const char *text, size_t n, char *out, size_t cap);
+
 void dbg_free(struct dbg_list *l);
 
 #endif

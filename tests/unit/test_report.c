@@ -344,15 +344,49 @@ static void test_dpkg_list(void **state)
     assert_false(dbg_list_has(list, sizeof(list) - 1, "/usr/lib"));
     assert_false(dbg_list_has(list, sizeof(list) - 1, "/usr/lib/x86_64-linux-gnu/libsqlite3.so"));
     assert_false(dbg_list_has("", 0, "/x"));
+
+    char pkg[32];
+    assert_true(dbg_list_package("libsqlite3-0:amd64.list", pkg, sizeof(pkg)));
+    assert_string_equal(pkg, "libsqlite3-0");
+    assert_true(dbg_list_package("coreutils.list", pkg, sizeof(pkg)));
+    assert_string_equal(pkg, "coreutils");
+    assert_false(dbg_list_package("coreutils.md5sums", pkg, sizeof(pkg)));
+    assert_false(dbg_list_package(":amd64.list", pkg, sizeof(pkg)));
+    assert_false(dbg_list_package(".list", pkg, sizeof(pkg)));
+}
+
+static void test_os_release(void **state)
+{
+    (void)state;
+    char cn[16];
+    const char debian[] = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION=\"12 "
+                          "(bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+    assert_true(dbg_os_codename(debian, sizeof(debian) - 1, cn, sizeof(cn)));
+    assert_string_equal(cn, "bookworm");
+    /* quoted, as os-release(5) allows; the key only at a line's start; the last wins */
+    const char quoted[] = "XVERSION_CODENAME=no\n# VERSION_CODENAME=no\nVERSION_CODENAME=\"jammy\"";
+    assert_true(dbg_os_codename(quoted, sizeof(quoted) - 1, cn, sizeof(cn)));
+    assert_string_equal(cn, "jammy");
+    const char twice[] = "VERSION_CODENAME=buster\nVERSION_CODENAME='trixie'\n";
+    assert_true(dbg_os_codename(twice, sizeof(twice) - 1, cn, sizeof(cn)));
+    assert_string_equal(cn, "trixie");
+    const char bad[] = "VERSION_CODENAME=x;rm -rf\n";
+    assert_false(dbg_os_codename(bad, sizeof(bad) - 1, cn, sizeof(cn)));
+    const char empty[] = "VERSION_CODENAME=\"\"\n";
+    assert_false(dbg_os_codename(empty, sizeof(empty) - 1, cn, sizeof(cn)));
+    const char toolong[] = "VERSION_CODENAME=abcdefghijklmnopqrstuvwxyz\n";
+    assert_false(dbg_os_codename(toolong, sizeof(toolong) - 1, cn, sizeof(cn)));
+    assert_false(dbg_os_codename("", 0, cn, sizeof(cn)));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),     cmocka_unit_test(test_frame_kinds),
-        cmocka_unit_test(test_detection), cmocka_unit_test(test_interval),
-        cmocka_unit_test(test_text),      cmocka_unit_test(test_markdown),
-        cmocka_unit_test(test_json),      cmocka_unit_test(test_dpkg_list),
+        cmocka_unit_test(test_names),      cmocka_unit_test(test_frame_kinds),
+        cmocka_unit_test(test_detection),  cmocka_unit_test(test_interval),
+        cmocka_unit_test(test_text),       cmocka_unit_test(test_markdown),
+        cmocka_unit_test(test_json),       cmocka_unit_test(test_dpkg_list),
+        cmocka_unit_test(test_os_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
