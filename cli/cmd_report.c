@@ -39,16 +39,10 @@ static const char report_usage[] =
     "  --frames N              frames shown of each stack (default 32)\n"
     "  --full-names            names as the binaries give them: no std::string for\n"
     "                          std::__cxx11::basic_string<...>, no <...> past 100 columns\n"
-    "  --runtime-frames        show start-up and runtime frames (_start, Rust's lang_start)\n"
-    "  --alloc-fn PATTERN      frames whose function matches (fnmatch wildcards; or\n"
-    "                          module+0xOFFSET) are allocator wrappers: a site is titled by\n"
-    "                          its first frame that is not one\n"
-    "  --no-wrapper-detection  only the built-in list and --alloc-fn name "
-    "wrappers\n" OPT_MODEL_USAGE;
+    "  --runtime-frames        show start-up and runtime frames (_start, Rust's "
+    "lang_start)\n" OPT_SITES_USAGE OPT_MODEL_USAGE;
 
-#define MAX_ALLOC_FNS 64
-#define MAX_PATTERNS  64
-#define MAX_LOGS      256
+#define MAX_LOGS 256
 
 struct report_args {
     struct session_options open;
@@ -56,9 +50,7 @@ struct report_args {
     const char *output; /* -o; NULL: stdout */
     int top;            /* 0: the format's default */
     struct render_options ro;
-    const char *alloc_fns[MAX_ALLOC_FNS];
-    const char *focus[MAX_PATTERNS], *ignore[MAX_PATTERNS];
-    struct view_patterns pat;
+    struct opt_sites sites;
     int n_logs;
     char **logs; /* the operands */
 };
@@ -68,10 +60,6 @@ enum {
     OPT_FRAMES,
     OPT_FULL_NAMES,
     OPT_RUNTIME_FRAMES,
-    OPT_ALLOC_FN,
-    OPT_NO_WRAPPER_DETECTION,
-    OPT_FOCUS,
-    OPT_IGNORE,
 };
 
 /* "text, json or markdown": the renderers' names. */
@@ -103,10 +91,7 @@ static int parse(int argc, char **argv, struct report_args *a)
         { "frames", required_argument, NULL, OPT_FRAMES },
         { "full-names", no_argument, NULL, OPT_FULL_NAMES },
         { "runtime-frames", no_argument, NULL, OPT_RUNTIME_FRAMES },
-        { "alloc-fn", required_argument, NULL, OPT_ALLOC_FN },
-        { "no-wrapper-detection", no_argument, NULL, OPT_NO_WRAPPER_DETECTION },
-        { "focus", required_argument, NULL, OPT_FOCUS },
-        { "ignore", required_argument, NULL, OPT_IGNORE },
+        OPT_SITES_LONGOPTS,
         OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -119,6 +104,11 @@ static int parse(int argc, char **argv, struct report_args *a)
     opt_init(&p, report_usage, argc, argv, "ho:", opts);
     while ((c = opt_next(&p)) != OPT_END) {
         if (opt_model(c, &a->open))
+            continue;
+        int taken = opt_sites(&p, c, &a->sites);
+        if (taken == 2)
+            return 2;
+        if (taken == 1)
             continue;
         switch (c) {
         case OPT_EXIT:
@@ -152,29 +142,6 @@ static int parse(int argc, char **argv, struct report_args *a)
         case OPT_RUNTIME_FRAMES:
             a->ro.runtime_frames = true;
             break;
-        case OPT_ALLOC_FN:
-            if (optarg[0] == '\0')
-                return opt_bad_value(&p, "a function name or pattern");
-            if (a->open.n_alloc_fns == MAX_ALLOC_FNS) {
-                opt_error("--alloc-fn: at most %d patterns", MAX_ALLOC_FNS);
-                return 2;
-            }
-            a->alloc_fns[a->open.n_alloc_fns++] = optarg;
-            break;
-        case OPT_NO_WRAPPER_DETECTION:
-            a->open.no_wrapper_detection = true;
-            break;
-        case OPT_FOCUS:
-        case OPT_IGNORE: {
-            int *n = c == OPT_FOCUS ? &a->pat.n_focus : &a->pat.n_ignore;
-            if (*n == MAX_PATTERNS) {
-                opt_error("--%s: at most %d patterns", c == OPT_FOCUS ? "focus" : "ignore",
-                          MAX_PATTERNS);
-                return 2;
-            }
-            (c == OPT_FOCUS ? a->focus : a->ignore)[(*n)++] = optarg;
-            break;
-        }
         case 'F':
             if (!opt_seconds(&p, &a->open.from))
                 return 2;
@@ -190,9 +157,7 @@ static int parse(int argc, char **argv, struct report_args *a)
     a->open.path = argv[optind];
     a->logs = argv + optind;
     a->n_logs = argc - optind;
-    a->pat.focus = a->focus;
-    a->pat.ignore = a->ignore;
-    a->open.alloc_fns = a->alloc_fns;
+    opt_sites_apply(&a->sites, &a->open);
     if (a->open.to >= 0 && a->open.to <= a->open.from) {
         opt_error("--to must be after --from");
         return 2;
@@ -224,16 +189,7 @@ static const struct model *report_model(struct report_args *a, struct session **
         }
         m = view_model(*merged);
     }
-    if (a->pat.n_focus + a->pat.n_ignore > 0) {
-        char err[512];
-        int e = view_filter(m, &a->pat, filtered, err, sizeof(err));
-        if (e < 0) {
-            opt_error("%s", e == -EINVAL ? err : "out of memory");
-            return NULL;
-        }
-        m = view_model(*filtered);
-    }
-    return m;
+    return opt_sites_filter(&a->sites, m, filtered);
 }
 
 int cmd_report(int argc, char **argv)

@@ -1060,6 +1060,22 @@ t_views() {
         >ignore.json 2>ignore.err || return
     "$HEAPSPAN" report --focus '(' demo.hsl >bad.out 2>bad.err
     echo $? >bad.rc
+    # The same options on flame, export and diff (cli/opts.h's site options).
+    "$HEAPSPAN" export --metric allocations --focus cache_put --folded fa.txt demo.hsl \
+        2>fa.err || return
+    "$HEAPSPAN" export --focus cache_put --folded fp.txt demo.hsl 2>fp.err || return
+    "$HEAPSPAN" export --metric allocations --folded all.txt demo.hsl 2>all.err || return
+    "$HEAPSPAN" export --metric allocations --ignore cache_put --alloc-fn session_open \
+        --no-wrapper-detection --folded fi.txt demo.hsl 2>fi.err || return
+    "$HEAPSPAN" flame --focus cache_put -o focus.svg demo.hsl 2>flame.err || return
+    "$HEAPSPAN" diff --format json --focus cache_put --base-at time:0 demo.hsl demo.hsl \
+        >diff.json 2>diff.err || return
+    for cmd in "flame -o x.svg" "export --folded x.txt" diff; do
+        # shellcheck disable=SC2086 # the command and its options, split
+        "$HEAPSPAN" $cmd --ignore '(' demo.hsl $([[ $cmd == diff ]] && echo demo.hsl) \
+            >/dev/null 2>>bad-cmds.err
+        echo $? >>bad-cmds.rc
+    done
     check "$SRC" <<'EOF'
 import re, sys
 def c():
@@ -1094,6 +1110,38 @@ def c():
            [s["function"] for s in g["sites"] if any(
                x["function"] and (x["function"].startswith("session_") or "cache_" in x["function"])
                for x in s["stack"])])
+    # flame, export, diff: 4 workers x 20000 requests, each key 10 times: 8000 192-byte
+    # cache entries, all live at the peak (demo_service.c)
+    n_workers, n_req = n_threads, int(re.search(r"#define N_REQUESTS\s+(\d+)", src).group(1))
+    repeats = int(re.search(r"#define REPEATS\s+(\d+)", src).group(1))
+    n_cache = n_workers * n_req // repeats
+    def folded(path):
+        rows = [l.rsplit(" ", 1) for l in open(path).read().splitlines()]
+        return [(st.split(";"), int(v)) for st, v in rows]
+    fa = folded("fa.txt")
+    expect("export --focus: only stacks through cache_put", [],
+           [st for st, v in fa if "cache_put" not in st])
+    expect("export --focus: cache_put's calls", n_cache, sum(v for st, v in fa))
+    expect("export --focus: cache_put's bytes at the peak", n_cache * 192,
+           sum(v for st, v in folded("fp.txt")))
+    fi, al = folded("fi.txt"), folded("all.txt")
+    expect("export --ignore: no stack through cache_put", [],
+           [st for st, v in fi if "cache_put" in st])
+    expect("export --ignore: the rest's calls", sum(v for st, v in al) - n_cache,
+           sum(v for st, v in fi))
+    svg = open("focus.svg").read()
+    expect_true("flame --focus: cache_put drawn", "cache_put" in svg, "")
+    expect_true("flame --focus: session_open not drawn", "session_open" not in svg, "")
+    d = load("diff.json")
+    expect("diff --focus: no site at time 0, one at the end", [0, 1],
+           [d["base"]["sites"], d["new"]["sites"]])
+    expect("diff --focus: cache_put's calls", n_cache, d["totals"]["allocations"]["new"])
+    expect("diff --focus: cache_put's bytes at the peak", n_cache * 192,
+           d["totals"]["peak"]["new"])
+    expect("flame, export, diff: a bad pattern's exit status", ["2", "2", "2"],
+           open("bad-cmds.rc").read().split())
+    errs = open("bad-cmds.err").read()
+    expect("flame, export, diff: the option named", 3, errs.count("--ignore (: not a regular"))
     expect("a bad pattern: exit status", "2", open("bad.rc").read().strip())
     expect_true("a bad pattern: the option named", "--focus (" in open("bad.err").read(),
                 open("bad.err").read())
