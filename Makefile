@@ -109,7 +109,8 @@ VIZ_SRCS := \
 	viz/folded.c \
 	viz/speedscope.c \
 	viz/pprof.c \
-	viz/html.c
+	viz/html.c \
+	viz/otlp.c
 # The pages' scripts and styles, embedded as C strings at build time (viz/web.h).
 WEB_ASSETS := viz/assets/flame.js viz/assets/flame.css viz/assets/report.css
 WEB_ASSETS_C := $(BUILD)/gen/viz/assets.c
@@ -124,7 +125,10 @@ CLI_SRCS := \
 	cli/cmd_snapshot.c \
 	cli/output.c \
 	cli/cmd_flame.c \
-	cli/cmd_export.c
+	cli/cmd_export.c \
+	cli/otlp.c \
+	cli/otlp_resp.c \
+	cli/otlp_watch.c
 HEAPSPAN_SRCS := $(FORMAT_SRCS) $(UTIL_SRCS) $(ANALYZER_SRCS) $(VIZ_SRCS) $(CLI_SRCS) \
                  $(WEB_ASSETS_C)
 HEAPSPAN_OBJS := $(HEAPSPAN_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -189,6 +193,7 @@ $(BUILD)/heapspan: $(HEAPSPAN_OBJS)
 -include tests/diff.mk
 -include tests/api.mk
 -include tests/flame.mk
+-include tests/otlp.mk
 -include tests/tests.mk
 -include tests/hostile.mk
 -include tests/fuzz/fuzz.mk

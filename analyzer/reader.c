@@ -90,6 +90,7 @@ struct rd_log {
     struct rd_stats st;
     uint64_t off; /* next chunk's offset */
     bool eof;
+    bool follow;        /* rd_set_follow: the end of the file is "no more yet" */
     uint64_t index_off; /* the index chunk's offset, once read */
     bool saw_trailer;
     bool warned_no_end, warned_undefined;
@@ -1116,11 +1117,20 @@ static void stop_ahead(struct rd_log *r)
 }
 
 /* Reads the chunk at r->off. Sets r->eof at the end of the log. */
+static void follow_size(struct rd_log *r);
+
 static int read_chunk(struct rd_log *r)
 {
     uint8_t h[LF_CHUNK_HDR_SIZE];
     uint64_t off = r->off;
 
+    if (r->follow) {
+        follow_size(r);
+        /* A chunk (or the trailer) cut short at the end is one still being written:
+         * each of its paths below returns -EAGAIN instead of ending. */
+        if (off >= r->st.file_bytes)
+            return -EAGAIN;
+    }
     if (off == r->st.file_bytes) {
         if (r->index_off != 0 && !r->saw_trailer) {
             r->st.truncated = true;
@@ -1145,6 +1155,8 @@ static int read_chunk(struct rd_log *r)
         /* The trailer closes a cleanly ended log: it must be the last 16 bytes and
          * name the index chunk just read. */
         if (off + LF_TRAILER_SIZE > r->st.file_bytes) {
+            if (r->follow)
+                return -EAGAIN;
             r->st.truncated = true;
             warn(r,
                  "%s: byte %llu: the log ends inside its index trailer (cut after its "
@@ -1166,6 +1178,8 @@ static int read_chunk(struct rd_log *r)
     }
     if ((size_t)n < 8 || lf_get_u32(h) != LF_CHUNK_MAGIC) {
         if ((size_t)n < sizeof(h) && r->st.file_bytes - off < sizeof(h)) {
+            if (r->follow)
+                return -EAGAIN;
             r->st.truncated = true;
             r->eof = true;
             warn(r,
@@ -1179,6 +1193,8 @@ static int read_chunk(struct rd_log *r)
                     "`heapspan dump` shows what precedes it");
     }
     if ((size_t)n < sizeof(h)) {
+        if (r->follow)
+            return -EAGAIN;
         r->st.truncated = true;
         r->eof = true;
         warn(r,
@@ -1200,6 +1216,8 @@ static int read_chunk(struct rd_log *r)
         return fail(r, -EINVAL, off + 8, "implausible chunk lengths (stored %u, raw %u)", stored,
                     rawlen);
     if (off + hsize + stored > r->st.file_bytes) {
+        if (r->follow)
+            return -EAGAIN;
         r->st.truncated = true;
         r->eof = true;
         warn(r,
@@ -1467,6 +1485,25 @@ static uint32_t take_run(struct rd_log *r, struct slot *out, uint32_t max)
 void rd_set_thread(struct rd_log *r, bool on)
 {
     r->no_thread = !on;
+}
+
+void rd_set_follow(struct rd_log *r, bool on)
+{
+    if (r->follow && !on)
+        follow_size(r); /* what was appended since the last look is part of the log */
+    r->follow = on;
+}
+
+/* Follow mode: the file's size now, and what the reader may hold for it. */
+static void follow_size(struct rd_log *r)
+{
+    struct stat sb;
+    if (fstat(r->fd, &sb) < 0 || (uint64_t)sb.st_size <= r->st.file_bytes)
+        return;
+    r->st.file_bytes = (uint64_t)sb.st_size;
+    r->held_max = RD_HELD_FLOOR + (r->st.file_bytes < (SIZE_MAX - RD_HELD_FLOOR) / RD_HELD_PER_BYTE
+                                       ? (size_t)r->st.file_bytes * RD_HELD_PER_BYTE
+                                       : SIZE_MAX - RD_HELD_FLOOR);
 }
 
 static void batch_clear(struct batch *b)

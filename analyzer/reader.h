@@ -143,6 +143,16 @@ void rd_set_window(struct rd_log *r, uint64_t from, uint64_t to);
  * the first rd_next. */
 void rd_set_thread(struct rd_log *r, bool on);
 
+/* Follow mode, for a log still being written (`heapspan run --otlp`): where the file
+ * ends now - at a chunk boundary, or inside a chunk not yet whole - rd_next returns
+ * -EAGAIN ("no more yet") instead of ending, and a later call goes on with what has been
+ * appended since. Items are still handed out only below the second-last barrier, so
+ * what -EAGAIN leaves unread is at most one writer cycle. rd_set_follow(r, false), once
+ * the writer has exited, makes the current end the end again, with the usual warnings
+ * for a log cut short. Needs rd_set_thread(r, false); may be called between rd_next
+ * calls. */
+void rd_set_follow(struct rd_log *r, bool on);
+
 /* Next item in time order: 1, 0 at the end, or a negative errno. A pool's reset
  * (include/heapspan.h) comes out as its RD_POOL item, then a free of each block of the
  * pool still live (analyzer/pools.h), at the reset's time. */

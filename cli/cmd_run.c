@@ -1,4 +1,7 @@
-/* cmd_run.c - `heapspan run`: start a program with the shim preloaded. */
+/* cmd_run.c - `heapspan run`: start a program with the shim preloaded; with --otlp,
+ * follow its log while it runs and send a span per interval to an OpenTelemetry
+ * backend, then the whole trace at its end. The exporting is this process's: the
+ * profiled one only writes its log. */
 #include "cli/commands.h"
 
 #include <errno.h>
@@ -7,29 +10,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "analyzer/allocdetect.h"
+#include "analyzer/session.h"
 #include "cli/opts.h"
+#include "cli/otlp.h"
+#include "cli/otlp_watch.h"
 #include "format/bytesize.h"
 #include "format/settings.h"
 
 static const char run_usage[] =
     "usage: heapspan run [-o LOG] [--sample BYTES] [--depth N] [--no-follow-children]\n"
     "                    [--marker-signal SIG] [--snapshot-interval SECONDS]\n"
-    "                    [--snapshot-on-rss SIZE] [--force] -- PROG [ARGS...]\n"
+    "                    [--snapshot-on-rss SIZE] [--force]\n"
+    "                    [--otlp URL|env [--otlp-interval SECONDS] [--otlp-protocol P]\n"
+    "                    [--otlp-compression gzip|none] [--otlp-top N] [--otlp-verbose]\n"
+    "                    [--leak-threshold SIZE]] -- PROG [ARGS...]\n"
     "Runs PROG with libheapspan.so preloaded, records every allocation to LOG\n"
     "(default heapspan.PID.hsl; %p in LOG is the pid, %e the program name) and exits\n"
     "with PROG's exit status. Children the program forks or execs write LOG-derived\n"
     "logs with their pid in the name, unless --no-follow-children. A statically linked\n"
-    "PROG cannot be recorded, and is not run unless --force.\n";
+    "PROG cannot be recorded, and is not run unless --force.\n"
+    "--otlp: this process follows the log while PROG runs and sends OpenTelemetry spans\n"
+    "to URL/v1/traces (env: OTEL_EXPORTER_OTLP_ENDPOINT): one per --otlp-interval\n"
+    "(default 10 s, or --snapshot-interval's), then the whole trace at the end, as\n"
+    "`heapspan export --otlp` sends it (docs/otlp.md).\n";
 
 /* The options, as the strings the shim reads from its environment (NULL: its default). */
 struct run_args {
     const char *output, *sample, *depth, *marker, *interval, *on_rss;
     bool follow, force;
-    char **prog; /* PROG and its arguments, NULL-terminated */
+    char **prog;              /* PROG and its arguments, NULL-terminated */
+    struct otlp_cli otlp;     /* otlp.endpoint NULL: no export */
+    double otlp_interval;     /* seconds; < 0: not given */
+    double snapshot_interval; /* --snapshot-interval's, < 0: not given */
+    long otlp_top;
+    double leak_threshold; /* bytes; < 0: none */
+    char interval_buf[32];
+};
+
+enum {
+    RUN_OPT_OTLP = 0x200,
+    RUN_OPT_OTLP_INTERVAL,
+    RUN_OPT_OTLP_PROTOCOL,
+    RUN_OPT_OTLP_COMPRESSION,
+    RUN_OPT_OTLP_TOP,
+    RUN_OPT_LEAK_THRESHOLD,
+    RUN_OPT_OTLP_VERBOSE,
 };
 
 static pid_t child_pid;
@@ -52,6 +83,13 @@ static int parse(int argc, char **argv, struct run_args *a)
         { "snapshot-interval", required_argument, NULL, 'i' },
         { "snapshot-on-rss", required_argument, NULL, 'r' },
         { "force", no_argument, NULL, 'f' },
+        { "otlp", required_argument, NULL, RUN_OPT_OTLP },
+        { "otlp-interval", required_argument, NULL, RUN_OPT_OTLP_INTERVAL },
+        { "otlp-protocol", required_argument, NULL, RUN_OPT_OTLP_PROTOCOL },
+        { "otlp-compression", required_argument, NULL, RUN_OPT_OTLP_COMPRESSION },
+        { "otlp-top", required_argument, NULL, RUN_OPT_OTLP_TOP },
+        { "leak-threshold", required_argument, NULL, RUN_OPT_LEAK_THRESHOLD },
+        { "otlp-verbose", no_argument, NULL, RUN_OPT_OTLP_VERBOSE },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -85,7 +123,43 @@ static int parse(int argc, char **argv, struct run_args *a)
             a->marker = optarg;
             break;
         case 'i':
+            if (!opt_seconds(&p, &a->snapshot_interval))
+                return 2;
             a->interval = optarg;
+            break;
+        case RUN_OPT_OTLP:
+            a->otlp.endpoint = optarg;
+            break;
+        case RUN_OPT_OTLP_INTERVAL:
+            if (!opt_seconds(&p, &a->otlp_interval))
+                return 2;
+            if (a->otlp_interval < HS_SNAPSHOT_INTERVAL_MIN ||
+                a->otlp_interval > HS_SNAPSHOT_INTERVAL_MAX)
+                return opt_bad_value(
+                    &p, "seconds from " HS_XSTR(HS_SNAPSHOT_INTERVAL_MIN) " to " HS_XSTR(
+                            HS_SNAPSHOT_INTERVAL_MAX));
+            break;
+        case RUN_OPT_OTLP_PROTOCOL:
+            if (strcmp(optarg, "http/protobuf") != 0 && strcmp(optarg, "http/json") != 0)
+                return opt_bad_value(&p, "http/protobuf or http/json");
+            a->otlp.protocol = optarg;
+            break;
+        case RUN_OPT_OTLP_COMPRESSION:
+            if (strcmp(optarg, "gzip") != 0 && strcmp(optarg, "none") != 0)
+                return opt_bad_value(&p, "gzip or none");
+            a->otlp.compression = optarg;
+            break;
+        case RUN_OPT_OTLP_TOP:
+            if (!opt_long(&p, 0, 1000, "0 to 1000", &a->otlp_top))
+                return 2;
+            break;
+        case RUN_OPT_OTLP_VERBOSE:
+            a->otlp.verbose = true;
+            break;
+        case RUN_OPT_LEAK_THRESHOLD:
+            if (!hs_parse_bytes(optarg, &bytes))
+                return opt_bad_value(&p, "a byte count like 0, 4096 or 10M");
+            a->leak_threshold = (double)bytes;
             break;
         case 'r': /* checked here; the shim parses it again from the environment */
             if (!hs_parse_bytes(optarg, &bytes))
@@ -102,6 +176,25 @@ static int parse(int argc, char **argv, struct run_args *a)
         return opt_usage_error(&p);
     }
     a->prog = argv + optind;
+    if (a->otlp.endpoint == NULL &&
+        (a->otlp_interval >= 0 || a->otlp.protocol != NULL || a->otlp.compression != NULL)) {
+        opt_error("--otlp-interval, --otlp-protocol and --otlp-compression go with --otlp URL");
+        return opt_usage_error(&p);
+    }
+    if (a->otlp.endpoint != NULL) {
+        /* The intervals are the shim's markers: one setting for both. */
+        if (a->otlp_interval >= 0 && a->snapshot_interval >= 0 &&
+            a->otlp_interval != a->snapshot_interval) {
+            opt_error("--otlp-interval %g and --snapshot-interval %g: the intervals are the "
+                      "log's markers, give one of them (or the same value)",
+                      a->otlp_interval, a->snapshot_interval);
+            return 2;
+        }
+        if (a->otlp_interval < 0)
+            a->otlp_interval = a->snapshot_interval >= 0 ? a->snapshot_interval : 10;
+        snprintf(a->interval_buf, sizeof(a->interval_buf), "%.9g", a->otlp_interval);
+        a->interval = a->interval_buf;
+    }
     return -1;
 }
 
@@ -229,9 +322,169 @@ static int set_environment(const struct run_args *a, const char *shim, const cha
     return 0;
 }
 
+/* ---- the live export (--otlp) ---- */
+
+struct live {
+    const struct run_args *a;
+    const char *manifest;
+    struct otlp_config cfg;
+    struct otlp_watch *w;
+    bool off; /* the log could not be followed: only the end's export is tried */
+    char log[PATH_MAX];
+    struct otlp_interval *pending; /* intervals read, not yet sent */
+    int n_pending, cap_pending;
+    uint32_t first_pending; /* the index of pending[0] */
+    bool failing;           /* the last send failed (its message was printed) */
+    uint64_t dropped;       /* interval spans not sent */
+};
+
+static int add_pending(void *ctx, uint32_t index, const struct otlp_interval *iv)
+{
+    struct live *l = ctx;
+    if (l->n_pending == 0)
+        l->first_pending = index;
+    if (l->n_pending == l->cap_pending) {
+        int cap = l->cap_pending ? l->cap_pending * 2 : 16;
+        struct otlp_interval *p = realloc(l->pending, (size_t)cap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        l->pending = p;
+        l->cap_pending = cap;
+    }
+    l->pending[l->n_pending++] = *iv;
+    return 0;
+}
+
+/* The log the program writes: the manifest's first line, once its header is there. */
+static bool find_log(struct live *l)
+{
+    FILE *m = fopen(l->manifest, "r");
+    struct stat sb;
+    bool ok = false;
+
+    if (m == NULL)
+        return false;
+    if (fgets(l->log, sizeof(l->log), m) != NULL) {
+        l->log[strcspn(l->log, "\n")] = '\0';
+        ok = l->log[0] != '\0' && stat(l->log, &sb) == 0 && sb.st_size >= 64;
+    }
+    fclose(m);
+    return ok;
+}
+
+/* Reads what the log holds now (follow: the program is running). */
+static void live_poll(struct live *l, bool follow)
+{
+    char err[1024];
+    int rc;
+
+    if (l->off)
+        return;
+    if (l->w == NULL) {
+        if (!find_log(l))
+            return;
+        if (otlp_watch_open(l->log, follow, &l->w, err, sizeof(err)) < 0) {
+            opt_error("cannot follow the log for --otlp: %s", err);
+            l->off = true;
+            return;
+        }
+    }
+    rc = otlp_watch_poll(l->w, add_pending, l, err, sizeof(err));
+    if (rc < 0 && rc != -EAGAIN) {
+        opt_error("cannot follow the log for --otlp: %s", rc == -ENOMEM ? "out of memory" : err);
+        l->off = true;
+    }
+}
+
+/* Sends the intervals read since the last send, as spans of the process's trace. */
+static void live_send(struct live *l)
+{
+    struct otlp_trace t;
+    char err[1536];
+
+    if (l->n_pending == 0 || l->w == NULL)
+        return;
+    otlp_init(&t);
+    otlp_watch_trace(l->w, &l->cfg, &t);
+    for (int i = 0; i < l->n_pending; i++)
+        otlp_add_interval(&t, l->first_pending + (uint32_t)i, &l->pending[i],
+                          otlp_watch_sample_bytes(l->w));
+    if (otlp_send(&l->cfg, &t, err, sizeof(err)) < 0) {
+        /* One message while the backend stays away; the spans are dropped, as an
+         * OpenTelemetry exporter drops a batch after its timeout. */
+        if (!l->failing)
+            opt_error("cannot send interval spans: %s; dropping them until it answers", err);
+        l->failing = true;
+        l->dropped += (uint64_t)l->n_pending;
+    } else {
+        if (l->failing)
+            fprintf(stderr, "heapspan: sending interval spans again\n");
+        l->failing = false;
+    }
+    otlp_fini(&t);
+    l->first_pending += (uint32_t)l->n_pending;
+    l->n_pending = 0;
+}
+
+/* The program has exited: the rest of the log, then the whole trace, as `heapspan
+ * export --otlp` would send it (the intervals already sent left out). 0 or 2. */
+static int live_finish(struct live *l)
+{
+    struct session_options o;
+    struct session *s = NULL;
+    struct otlp_trace t;
+    char err[1536];
+    int rc = 2;
+
+    if (l->w != NULL)
+        otlp_watch_stop_following(l->w);
+    live_poll(l, false);
+    struct otlp_interval tail;
+    uint32_t ti;
+    if (l->w != NULL && !l->off && otlp_watch_tail(l->w, &ti, &tail) &&
+        add_pending(l, ti, &tail) < 0) {
+        opt_error("out of memory");
+        return 2;
+    }
+    if (l->log[0] == '\0' && !find_log(l)) {
+        opt_error("--otlp: no log to send (the program wrote none)");
+        return 2;
+    }
+    otlp_init(&t);
+    opt_model_defaults(&o);
+    o.path = l->log;
+    if (session_open(&o, &s) < 0) {
+        opt_error("%s", session_error(s));
+        goto out;
+    }
+    const struct model *m = session_model(s);
+    otlp_config_trace(&l->cfg, &t, m->process.pid, m->process.start_unix_ns, m->process.exe,
+                      m->process.argc, m->process.argv);
+    struct otlp_options opt = {
+        .top = (int)l->a->otlp_top,
+        .leak_threshold = l->a->leak_threshold,
+        .intervals = l->pending,
+        .n_intervals = l->n_pending,
+        .first_interval = l->first_pending,
+    };
+    otlp_from_model(&t, m, &opt);
+    if (otlp_send(&l->cfg, &t, err, sizeof(err)) < 0) {
+        opt_error("cannot send the trace: %s", err);
+        goto out;
+    }
+    if (l->dropped > 0)
+        fprintf(stderr, "heapspan: %llu interval span%s could not be sent\n",
+                (unsigned long long)l->dropped, l->dropped == 1 ? "" : "s");
+    rc = 0;
+out:
+    otlp_fini(&t);
+    session_close(s);
+    return rc;
+}
+
 /* Runs the program and waits for it: 0 with its wait status in *status, or 2 after
- * the message. */
-static int run_program(char **prog, int *status)
+ * the message. With l, follows its log meanwhile. */
+static int run_program(char **prog, int *status, struct live *l)
 {
     /* The terminal sends ^C and ^\ to the program too; this process waits for it to
      * finish (and flush) rather than leaving first. Other stop requests are passed on. */
@@ -255,12 +508,23 @@ static int run_program(char **prog, int *status)
     }
     signal(SIGTERM, forward);
     signal(SIGHUP, forward);
-    while (waitpid(child_pid, status, 0) < 0)
-        if (errno != EINTR) {
+    for (;;) {
+        pid_t r = waitpid(child_pid, status, l != NULL ? WNOHANG : 0);
+        if (r == child_pid)
+            return 0;
+        if (r < 0 && errno != EINTR) {
             opt_error("waitpid: %s", strerror(errno));
             return 2;
         }
-    return 0;
+        if (r == 0) {
+            /* The writer flushes every 100 ms: polling at 50 ms sends a marker's span
+             * within about one cycle of its being written. */
+            struct timespec ts = { 0, 50 * 1000 * 1000 };
+            live_poll(l, true);
+            live_send(l);
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 /* Prints `heapspan: wrote LOG` for each log the manifest names, once each. */
@@ -301,12 +565,34 @@ static void announce_logs(const char *manifest)
 
 int cmd_run(int argc, char **argv)
 {
-    struct run_args a = { .output = HS_DEFAULT_OUTPUT, .follow = true };
-    char shim[PATH_MAX], manifest[PATH_MAX];
+    struct run_args a = {
+        .output = HS_DEFAULT_OUTPUT,
+        .follow = true,
+        .otlp = { .timeout = -1 },
+        .otlp_interval = -1,
+        .snapshot_interval = -1,
+        .otlp_top = 10,
+        .leak_threshold = -1,
+    };
+    char shim[PATH_MAX], manifest[PATH_MAX], err[1024];
+    struct live live = { .a = &a, .manifest = manifest };
     int rc = parse(argc, argv, &a), status;
 
     if (rc >= 0)
         return rc;
+    /* The exporter's settings are checked before the program starts. */
+    if (a.otlp.endpoint != NULL && otlp_config_init(&live.cfg, &a.otlp, err, sizeof(err)) < 0) {
+        opt_error("%s", err);
+        otlp_config_fini(&live.cfg);
+        return 2;
+    }
+    if (live.cfg.warning[0] != '\0')
+        fprintf(stderr, "heapspan: warning: %s\n", live.cfg.warning);
+    if (a.otlp.endpoint != NULL && live.cfg.disabled) {
+        fprintf(stderr, "heapspan: OTEL_SDK_DISABLED=true: nothing is sent to %s\n", live.cfg.url);
+        a.otlp.endpoint = NULL;
+        a.interval = a.snapshot_interval >= 0 ? a.interval : NULL;
+    }
     if (check_program(&a) != 0)
         return 2;
     if (find_shim(shim, sizeof(shim)) < 0) {
@@ -320,11 +606,16 @@ int cmd_run(int argc, char **argv)
         opt_error("out of memory");
         rc = 2;
     } else {
-        rc = run_program(a.prog, &status);
+        rc = run_program(a.prog, &status, a.otlp.endpoint != NULL ? &live : NULL);
     }
     if (rc == 0)
         announce_logs(manifest);
+    if (rc == 0 && a.otlp.endpoint != NULL)
+        live_finish(&live); /* its failure is said; the program's status stands */
     unlink(manifest);
+    otlp_watch_close(live.w);
+    otlp_config_fini(&live.cfg);
+    free(live.pending);
     if (rc != 0)
         return rc;
     if (WIFSIGNALED(status))

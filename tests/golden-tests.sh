@@ -55,7 +55,13 @@ declare -A EXTRA=(
     [known_c.export_speedscope]="export --no-symbols --speedscope -"
     [sampled.export_folded_allocated]="export --no-symbols --metric allocated --folded -"
     [cxx.export_folded_leaked]="export --no-symbols --metric leaked --folded -"
+    [marker.export_otlp_json]="export --no-symbols --otlp-json -"
+    [known_c.export_otlp_json_top3]="export --no-symbols --otlp-top 3 --leak-threshold 1K --otlp-json -"
 )
+# The OTLP trace's resource names the host heapspan runs on: the variables (which the
+# resource takes last) name a fixed one, and nothing else of OpenTelemetry's applies.
+unset TRACEPARENT TRACESTATE OTEL_SERVICE_NAME OTEL_SDK_DISABLED
+export OTEL_RESOURCE_ATTRIBUTES=host.name=golden
 
 cases=()
 for log in "$DIR"/logs/*.hsl; do

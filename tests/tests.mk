@@ -134,10 +134,12 @@ TEST_RUNNERS := tests/run-integration.sh tests/stress.sh tests/golden-tests.sh \
                 $(if $(TEST_REPORT_PROGS),tests/snapshot-tests.sh) \
                 $(if $(TEST_DIFF_PROGS),tests/diff-tests.sh) \
                 $(if $(TEST_API_PROGS),tests/api-tests.sh) \
-                $(if $(TEST_FLAME_DEPS),tests/flame-tests.sh) tests/check-layers-test.sh
+                $(if $(TEST_FLAME_DEPS),tests/flame-tests.sh) \
+                $(if $(TEST_OTLP_DEPS),tests/otlp-tests.sh) tests/check-layers-test.sh
 
 test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT_ASAN) \
-      $(TEST_DIFF_PROGS) $(TEST_API_PROGS) $(TEST_FLAME_DEPS)
+      $(TEST_DIFF_PROGS) $(TEST_API_PROGS) $(TEST_FLAME_DEPS) $(TEST_OTLP_DEPS) \
+      $(TEST_OTLP_PROGS)
 	$(TEST_Q)pass=0; fail=0; \
 	run_unit() { \
 		bin=$$1; shift; \
@@ -155,6 +157,7 @@ test: all $(TEST_ALL_PROGS) $(TEST_UNIT_BINS) $(TEST_REPORT_PROGS) $(TEST_REPORT
 		script=$$1; shift; \
 		{ HEAPSPAN='$(BUILD)/heapspan' SHIM='$(BUILD)/libheapspan.so' PROGS='$(TEST_PROGS_DIR)' \
 		  CI_PROGS='$(BUILD)/tests/ci' NODE_DIR='$(BUILD)/tests/node' \
+		  OTLP_NODE='$(BUILD)/tests/otlp-node' \
 		  ARTIFACTS='$(BUILD)/tests/artifacts' \
 		  PYTHON='$(TEST_PYTHON)' HEAPSPAN_ASAN='$(TEST_REPORT_ASAN)' "$$script" "$$@"; \
 		  echo "$$?" > $(TEST_OUT).rc; } 2>&1 | tee $(TEST_OUT); \

@@ -29,7 +29,7 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # ---- the targets: FUZZ_SRCS_<t>, FUZZ_LIBS_<t>, FUZZ_MAX_LEN_<t>, FUZZ_SEEDS_<t> ----
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
-FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress debuginfo
+FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress otlpresp otlpenv debuginfo
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -64,6 +64,15 @@ FUZZ_SEEDS_snapshot := $(FUZZ_DIR)/seeds/snapshot
 
 FUZZ_SRCS_suppress := tests/fuzz/suppress.c tests/fuzz/fuzzlib.c analyzer/suppress.c util/escape.c
 FUZZ_MAX_LEN_suppress := 4096
+
+FUZZ_SRCS_otlpresp := tests/fuzz/otlpresp.c tests/fuzz/fuzzlib.c cli/otlp_resp.c util/escape.c
+FUZZ_MAX_LEN_otlpresp := 4096
+
+FUZZ_SRCS_otlpenv := tests/fuzz/otlpenv.c tests/fuzz/fuzzlib.c cli/otlp.c cli/otlp_resp.c \
+                     cli/http.c viz/otlp.c viz/fmt.c viz/rank.c util/escape.c util/json.c \
+                     util/pbuf.c util/gzip.c util/strbuf.c
+FUZZ_LIBS_otlpenv := -lz -ldl -lm
+FUZZ_MAX_LEN_otlpenv := 4096
 
 # ---- building ----
 

@@ -821,6 +821,68 @@ static void synthetic_cut_at_every_byte(void **state)
     lb_fini(&l);
 }
 
+/* ---- follow mode ---- */
+
+/* Reads what a growing file holds: items until -EAGAIN; counts the events. */
+static int follow_drain(struct rd_log *r, int *events)
+{
+    struct rd_item it;
+    int k;
+    while ((k = rd_next(r, &it)) == 1)
+        *events += it.kind == RD_EVENT;
+    return k;
+}
+
+/* A log appended to in steps that cut chunks anywhere: every step's end is "no more
+ * yet" (-EAGAIN), never an error or a warning; once the writer is gone, the items are
+ * exactly those of the whole log read at once. */
+static void follow_reads_growing_log(const char *name, const uint8_t *bytes, size_t len,
+                                     int want_events, size_t step)
+{
+    char path[PATH_MAX];
+    int events = 0, err = 0;
+
+    tmp_path(path, sizeof(path), name);
+    assert_int_equal(lb_write_bytes(path, bytes, LF_FILE_HDR_SIZE), 0);
+    struct rd_log *r = rd_open(path, &err);
+    assert_non_null(r);
+    assert_int_equal(err, 0);
+    rd_set_thread(r, false);
+    rd_set_follow(r, true);
+    for (size_t have = LF_FILE_HDR_SIZE; have < len;) {
+        assert_int_equal(follow_drain(r, &events), -EAGAIN);
+        have = have + step < len ? have + step : len;
+        FILE *f = fopen(path, "r+");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        size_t at = (size_t)ftell(f);
+        assert_int_equal(fwrite(bytes + at, 1, have - at, f), have - at);
+        fclose(f);
+    }
+    int k = follow_drain(r, &events);
+    /* A cleanly closed log ends at its trailer, even when followed. */
+    if (k == -EAGAIN) {
+        rd_set_follow(r, false);
+        k = follow_drain(r, &events);
+    }
+    assert_int_equal(k, 0);
+    assert_string_equal(rd_error(r), "");
+    assert_null(strstr(rd_warnings(r), "ends inside"));
+    assert_int_equal(events, want_events);
+    rd_close(r);
+    unlink(path);
+}
+
+static void reader_follows_growing_log(void **state)
+{
+    struct lb_log l;
+    (void)state;
+    synth(&l, &plain);
+    for (size_t step = 1; step < 200; step += 37)
+        follow_reads_growing_log("follow-synth.hsl", l.b.p, l.b.len, l.n_events, step);
+    lb_fini(&l);
+}
+
 /* ---- a real log ---- */
 
 static const char *shim_path;
@@ -1139,6 +1201,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(reader_zeroes_undefined_stack_ids),
         cmocka_unit_test(reader_bounds_stack_record_ids),
         cmocka_unit_test(synthetic_cut_at_every_byte),
+        cmocka_unit_test(reader_follows_growing_log),
         cmocka_unit_test(real_log_reads_clean),
         cmocka_unit_test(real_log_cut_at_every_byte),
         cmocka_unit_test(thread_reads_as_without),

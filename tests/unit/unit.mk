@@ -225,3 +225,14 @@ $(BUILD)/tests/unit/test_report: $(TEST_REPORT_UNIT_SRCS) $(wildcard analyzer/*.
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(TEST_REPORT_UNIT_SRCS) $(TEST_ANALYZER_LIBS)
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_report
+
+# The OTLP trace and the exporter's settings (viz/otlp.c, cli/otlp.c), with the sanitizers.
+TEST_OTLP_SRCS := tests/unit/test_otlp.c viz/otlp.c viz/fmt.c viz/rank.c cli/otlp.c \
+                  cli/otlp_resp.c cli/http.c util/escape.c util/json.c util/pbuf.c util/gzip.c \
+                  util/strbuf.c
+$(BUILD)/tests/unit/test_otlp: $(TEST_OTLP_SRCS) viz/otlp.h cli/otlp.h $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(filter %.c,$^) -lcmocka -lz -ldl -lm
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_otlp
