@@ -88,6 +88,9 @@ ANALYZER_SRCS := \
 	analyzer/symbolize.c \
 	analyzer/replay.c \
 	analyzer/suppress.c \
+	analyzer/wrappers.c \
+	analyzer/debuginfo.c \
+	analyzer/view.c \
 	analyzer/aggregate.c \
 	analyzer/allocdetect.c \
 	analyzer/snapshot.c \

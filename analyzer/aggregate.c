@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analyzer/pyline.h"
+#include "analyzer/wrappers.h"
 #include "format/logfmt.h"
 #include "util/hashmap.h"
 
@@ -76,6 +77,7 @@ struct agg {
     struct rd_header hdr;
     struct replay *rp;
     const struct sup_rules *rules;
+    const struct wrap_rules *wrap;
     /* agg_finish's, kept for agg_point_new */
     struct rd_log *r;
     struct sym_cache *sym;
@@ -138,6 +140,11 @@ void agg_set_python_internals(struct agg *a, bool on)
 const struct agg_python *agg_python(const struct agg *a)
 {
     return &a->py;
+}
+
+void agg_set_wrappers(struct agg *a, const struct wrap_rules *w)
+{
+    a->wrap = w;
 }
 
 int agg_feed(struct agg *a, const struct rd_item *it)
@@ -351,6 +358,7 @@ static int intern_frame(struct agg *a, const struct model_frame *f)
     if (copy == NULL)
         return -ENOMEM;
     *copy = *f;
+    copy->kind = wrap_frame_kind(a->wrap, copy);
     bool added;
     struct frame_entry *e = hmap_put(&a->frame_ids, h, &k, frame_entry_eq, &added);
     if (e == NULL) {
@@ -657,6 +665,10 @@ static void stats_add(struct model_stats *d, const struct model_stats *s)
     d->slack_bytes += s->slack_bytes;
     d->zero_sampled_bytes += s->zero_sampled_bytes;
     d->zero_bytes += s->zero_bytes;
+    d->samples += s->samples;
+    d->peak_samples += s->peak_samples;
+    d->live_samples += s->live_samples;
+    d->leaked_samples += s->leaked_samples;
     for (int i = 0; i < MODEL_HIST_BUCKETS; i++)
         d->hist[i] += s->hist[i];
 }
@@ -691,7 +703,7 @@ struct rows {
 static int group_into(struct rows *rows, struct hmap *map, const struct model_site *s,
                       bool with_line)
 {
-    const struct model_frame *f = s->frames[0];
+    const struct model_frame *f = s->frames[s->title];
     struct fkey k = group_key(f, with_line);
     uint64_t h = fkey_hash(&k);
     bool added;
@@ -799,7 +811,8 @@ static int find_bloats(struct agg_point *pt, struct sym_cache *sym, bool jemallo
         if (size == 0)
             continue;
         double blocks = s->st.peak_live_bytes / (double)size;
-        if (blocks < BLOAT_MIN_BLOCKS && s->st.max_live_blocks < BLOAT_MIN_BLOCKS)
+        /* A site that held many blocks once but none at the peak: no row of "0 x size". */
+        if (blocks < 0.5 || (blocks < BLOAT_MIN_BLOCKS && s->st.max_live_blocks < BLOAT_MIN_BLOCKS))
             continue;
         int j;
         for (j = 0; j < pt->n_bloats && pt->bloats[j].size != size; j++)
@@ -962,8 +975,11 @@ static int point_of(struct agg *a, const struct replay *p, struct agg_point *pt)
         if (pt->sites[i].leak_kind != MODEL_LEAK) {
             pt->sites[i].st.leaked_bytes = 0;
             pt->sites[i].st.leaked_allocations = 0;
+            pt->sites[i].st.leaked_samples = 0;
         }
     }
+    if ((err = wrap_sites(a->wrap, pt->sites, pt->n_sites)) < 0)
+        goto out;
     if ((err = agg_group_sites(pt->sites, pt->n_sites, &pt->funcs, &pt->n_funcs, &pt->lines,
                                &pt->n_lines)) < 0)
         goto out;
@@ -1106,4 +1122,28 @@ void agg_free(struct agg *a)
     free(a->frames);
     free(a->alloc_frame);
     free(a);
+}
+
+static int cmp_threads(const void *x, const void *y)
+{
+    const struct model_thread *a = x, *b = y;
+    if (a->allocated_bytes != b->allocated_bytes)
+        return a->allocated_bytes < b->allocated_bytes ? 1 : -1;
+    return (a->tid > b->tid) - (a->tid < b->tid);
+}
+
+int agg_replay_threads(const struct replay *p, struct model_thread **out)
+{
+    int n = rp_threads(p, NULL, 0);
+    *out = calloc((size_t)n + 1, sizeof(**out));
+    if (*out == NULL)
+        return -ENOMEM;
+    rp_threads(p, *out, n);
+    qsort(*out, (size_t)n, sizeof(**out), cmp_threads);
+    return n;
+}
+
+int agg_threads(const struct agg *a, struct model_thread **out)
+{
+    return agg_replay_threads(a->rp, out);
 }

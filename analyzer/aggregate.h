@@ -44,6 +44,7 @@
 #include "analyzer/replay.h"
 #include "analyzer/suppress.h"
 #include "analyzer/symbolize.h"
+#include "analyzer/wrappers.h"
 
 struct agg_totals {
     double allocations, frees, allocated_bytes;
@@ -69,6 +70,9 @@ struct agg *agg_new(const struct rd_header *h) __attribute__((warn_unused_result
 int agg_stop_at(struct agg *a, const struct rp_point *pt) __attribute__((warn_unused_result));
 /* Whose leaks are set apart; NULL (the default): nobody's. Kept, not copied. */
 void agg_set_rules(struct agg *a, const struct sup_rules *rules);
+/* Which frames are allocator wrappers (wrappers.h); NULL: the built-in lists and
+ * detection. Kept, not copied. Before the first agg_feed. */
+void agg_set_wrappers(struct agg *a, const struct wrap_rules *w);
 /* 0 or -ENOMEM. Items after the point are read and ignored. */
 int agg_feed(struct agg *a, const struct rd_item *it) __attribute__((warn_unused_result));
 /* Symbolizes and merges. sym may be NULL (frames stay module+offset). */
@@ -129,5 +133,11 @@ int agg_group_sites(const struct model_site *sites, int n_sites, struct model_gr
 uint64_t agg_usable_size(uint64_t size, bool jemalloc);
 
 void agg_free(struct agg *a);
+
+/* What each thread did (replay.h's rp_threads), most bytes allocated first, ties by tid,
+ * into *out (malloc'ed; the caller frees it): how many, or -ENOMEM. */
+int agg_threads(const struct agg *a, struct model_thread **out);
+/* The same for another replay (a second pass's). */
+int agg_replay_threads(const struct replay *p, struct model_thread **out);
 
 #endif

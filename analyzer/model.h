@@ -49,6 +49,20 @@ struct model_stats {
     double zero_sampled_bytes, zero_bytes; /* contents of the blocks sampled for zeros */
     double hist[MODEL_HIST_BUCKETS];
     uint64_t common_size; /* the size of most allocations, if >= 90% share one; else 0 */
+    /* Recorded blocks behind the estimates of a sampled log (each stands for several):
+     * allocated; live at the global peak; live at the point; of those, leaked. The
+     * estimates' intervals come from them (docs/cli.md, "Sampling"). In a model read
+     * from a snapshot they are 0: no interval. */
+    double samples, peak_samples, live_samples, leaked_samples;
+};
+
+/* What a frame is to the reader of a report (analyzer/wrappers.h says how it is told). */
+enum model_frame_kind {
+    MODEL_FRAME_CODE = 0, /* the program's own code, or a library's that is not below */
+    MODEL_FRAME_WRAPPER,  /* an allocator wrapper (xmalloc, sqlite3Malloc, std::allocator):
+                           * kept in the stack, never a site's title */
+    MODEL_FRAME_RUNTIME,  /* start-up and runtime plumbing (_start, __libc_start_main,
+                           * Rust's lang_start and catch_unwind): collapsed when shown */
 };
 
 /* One source-level frame. */
@@ -62,6 +76,7 @@ struct model_frame {
     const char *linkage_name; /* the mangled (linkage) name, NULL for C names or unknown */
     const char *module_path;  /* the module as the process loaded it; NULL if unknown */
     const char *build_id;     /* the module's GNU build-id in lowercase hex; NULL if none */
+    enum model_frame_kind kind;
 };
 
 /* Whether a site's live blocks at the end count as leaked. */
@@ -77,6 +92,8 @@ struct model_site {
     int n_frames;                            /* at least 1 */
     const struct model_frame *const *frames; /* innermost first, allocator frames trimmed;
                                               * a frame may be shared between sites */
+    int title; /* frames[title] names the site: the first frame that is not an allocator
+                * wrapper (0 when every frame is one); the wrappers stay before it */
     enum model_leak_kind leak_kind;
     const char *leak_rule; /* what set it apart: a description of the runtime's
                             * allocation, or the user's pattern; NULL for MODEL_LEAK */
@@ -148,6 +165,23 @@ struct model_unseen {
     const char *advice;    /* one sentence: how to see its calls */
 };
 
+/* A module whose frames have no names or no source lines, and what would give them. */
+struct model_nodebug {
+    const char *path;     /* as the process loaded it */
+    const char *module;   /* its file name */
+    const char *build_id; /* lowercase hex; NULL if the log has none */
+    enum {
+        MODEL_NODEBUG_NO_FILE,  /* no file with the run's build-id: every frame is module+offset */
+        MODEL_NODEBUG_REBUILT,  /* the file at the path is another build than the one that ran */
+        MODEL_NODEBUG_NO_DWARF, /* the file, but no debug info: names from its symbol table
+                                 * at best, no files or lines */
+    } why;
+    uint64_t addresses;  /* distinct addresses of it in the stacks */
+    uint64_t unnamed;    /* of them, with no function name */
+    const char *package; /* the Debian package that owns the file ("libsqlite3-0"); or NULL */
+    const char *fix;     /* one sentence: what to do */
+};
+
 /* How the recorded process ended, as its log says. */
 enum model_end {
     MODEL_END_NONE,            /* no end record (killed, exec'd, still running) */
@@ -192,6 +226,8 @@ struct model_process {
      * live then may have been freed later, unrecorded: they are not known leaks). */
     double end_ns;
     uint64_t end_lost_events;
+    bool windowed;       /* --to cut the log before its end: what is live at the end of
+                          * the window is not known to leak */
     uint64_t log_bytes;  /* the file's size */
     uint64_t bytes_read; /* of it, to make this model (less with a time window) */
 };
@@ -211,6 +247,22 @@ struct model_totals {
     double first_ns, last_ns; /* the first and last event (in the window) */
     bool sampled;             /* every count and byte total is an estimate */
     double api_allocations;   /* of allocations, those reported through the API */
+};
+
+/* One process of a report over several logs of one run (analyzer/view.h): its log's
+ * process and its own totals. */
+struct model_member_process {
+    struct model_process process;
+    struct model_totals totals;
+    int n_sites;
+    int depth; /* 0: no parent among the logs; a child: its parent's + 1 */
+};
+
+/* What one thread of the process did: its allocation calls and their bytes, the frees it
+ * made (of blocks any thread allocated), its temporary allocations. */
+struct model_thread {
+    uint32_t tid;
+    double allocations, allocated_bytes, frees, temporary_allocations;
 };
 
 /* One time bucket of the live total: [ns, ns + bucket_ns). */
@@ -272,6 +324,17 @@ struct model {
     /* A log's only: a model read from a snapshot has seen false (its frames keep the
      * Python frames all the same). */
     struct model_python python;
+    int n_nodebug;
+    const struct model_nodebug *nodebug; /* most unnamed addresses first */
+    int n_threads;
+    const struct model_thread *threads; /* most bytes allocated first; none from a snapshot */
+    /* A report over several logs (analyzer/view.h): each log's process, parents before
+     * their children; 0 for a report of one log. process is then the first's (the
+     * root's) and totals the sums. */
+    int n_processes;
+    const struct model_member_process *processes;
+    /* What --focus and --ignore kept (analyzer/view.h); 0 and 0 when not filtered. */
+    int filtered_sites, unfiltered_sites;
 };
 
 /* ---- a diff of two models: analyzer/diff.h makes it, viz/diff_*.c render it ---- */

@@ -13,6 +13,7 @@ struct tstate {
     uint32_t tid;
     bool valid;
     uint64_t last_alloc;
+    double allocations, allocated_bytes, frees, temporary; /* what the thread did */
 };
 
 struct replay {
@@ -115,7 +116,7 @@ static struct tstate *thread_find(struct replay *p, uint32_t tid)
     /* The table may move: the cached pointer is the new entry's or none. */
     struct tstate *t = hmap_put(&p->threads, tid, &tid, thread_eq, &added);
     if (t != NULL && added)
-        t->tid = tid;
+        *t = (struct tstate){ .tid = tid };
     p->last_thread = t;
     return t;
 }
@@ -134,6 +135,7 @@ static inline void save_peak(struct replay *p, struct rp_stack *s)
 {
     if (s->ver != p->peak_ver) {
         s->st.peak_live_bytes = s->live_bytes;
+        s->st.peak_samples = s->live_samples;
         s->ver = p->peak_ver;
         if (p->at_peak != NULL)
             p->at_peak[s - p->stk] = *s;
@@ -178,6 +180,7 @@ static inline void release(struct replay *p, const struct ls_block *b)
     double bytes = (double)b->size * b->weight;
     s->live_bytes -= bytes;
     s->live_blocks -= b->weight;
+    s->live_samples -= 1;
     s->st.frees += b->weight;
     p->tot.live_bytes -= bytes;
     p->tot.live_blocks -= b->weight;
@@ -211,6 +214,8 @@ static int on_alloc(struct replay *p, const struct rd_item *it)
     save_peak(p, s);
     s->live_bytes += bytes;
     s->live_blocks += w;
+    s->live_samples += 1;
+    s->st.samples += 1;
     if (s->live_blocks > s->st.max_live_blocks)
         s->st.max_live_blocks = s->live_blocks;
     s->st.allocations += w;
@@ -227,6 +232,8 @@ static int on_alloc(struct replay *p, const struct rd_item *it)
         return -ENOMEM;
     t->valid = true;
     t->last_alloc = e->addr;
+    t->allocations += w;
+    t->allocated_bytes += bytes;
     if (p->tot.live_bytes > p->tot.peak_live_bytes) {
         p->tot.peak_live_bytes = p->tot.live_bytes;
         p->tot.peak_time = it->time;
@@ -249,11 +256,13 @@ static int on_free(struct replay *p, const struct rd_item *it)
     struct tstate *t = thread_of(p, it->tid);
     if (t == NULL)
         return -ENOMEM;
+    t->frees += b.weight;
     /* Temporary: freed before its thread allocated anything else. Frees of other
      * blocks in between do not count (heaptrack stops at any event in between). */
     if (t->valid && t->last_alloc == b.addr) {
         p->stk[b.stack].st.temporary_allocations += b.weight;
         p->tot.temporary_allocations += b.weight;
+        t->temporary += b.weight;
         t->valid = false;
     }
     return 0;
@@ -437,8 +446,11 @@ bool rp_point_stack(const struct replay *p, uint32_t id, struct rp_stack *out)
     if (!s->used)
         return false;
     *out = *s;
-    if (p->at_peak != NULL || s->ver != p->peak_ver) /* unchanged since the peak */
+    if (p->at_peak != NULL || s->ver != p->peak_ver) { /* unchanged since the peak */
         out->st.peak_live_bytes = s->live_bytes;
+        out->st.peak_samples = s->live_samples;
+    }
+    out->st.leaked_samples = out->st.live_samples = s->live_samples;
     out->st.leaked_bytes = out->st.live_bytes = s->live_bytes;
     out->st.leaked_allocations = out->st.live_blocks = s->live_blocks;
     out->st.common_size = common_size(s);
@@ -497,4 +509,20 @@ uint64_t rp_usable_size(uint64_t size, bool jemalloc)
     if (chunk < 32)
         chunk = 32;
     return chunk - 8;
+}
+
+int rp_threads(const struct replay *p, struct model_thread *out, int cap)
+{
+    size_t i = 0;
+    int n = 0;
+    const struct tstate *t;
+    while ((t = hmap_next(&p->threads, &i)) != NULL) {
+        if (t->allocations == 0 && t->frees == 0)
+            continue;
+        if (n < cap)
+            out[n] = (struct model_thread){ t->tid, t->allocations, t->allocated_bytes, t->frees,
+                                            t->temporary };
+        n++;
+    }
+    return n;
 }

@@ -62,6 +62,7 @@ struct rp_point {
 struct rp_stack {
     struct model_stats st;
     double live_bytes, live_blocks;
+    double live_samples; /* recorded blocks live (each stands for live_blocks / live_samples) */
     uint64_t first_time; /* of its first allocation (the module map at that time) */
     bool used;           /* it allocated at least once */
     /* The engine's own, below. */
@@ -160,5 +161,9 @@ void rp_free(struct replay *p);
 /* Usable size the allocator gives for a request of size bytes (glibc's or jemalloc's
  * size classes), for the slack figures. */
 uint64_t rp_usable_size(uint64_t size, bool jemalloc);
+
+/* What each thread did up to the point (model.h's struct model_thread), in no order:
+ * writes the first cap into out and returns how many there are. */
+int rp_threads(const struct replay *p, struct model_thread *out, int cap);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "analyzer/aggregate.h"
 #include "analyzer/allocdetect.h"
+#include "analyzer/debuginfo.h"
 #include "analyzer/pools.h"
 #include "analyzer/reader.h"
 #include "analyzer/replay.h"
@@ -26,7 +27,10 @@ struct session {
     struct sym_cache *sym;
     struct snap *snap;
     struct sup_rules *rules;
+    struct wrap_rules wrap;
     struct ad_result *unseen;
+    struct dbg_list *nodebug;
+    struct model_thread *threads;
     bool have_model;
     struct model model;
     char py_version[24];   /* the model's Python version */
@@ -116,6 +120,14 @@ static int split_warnings(struct session *s, const char *text)
 
 /* The totals of a point, with their times in nanoseconds, converted as the reader
  * does with every clock record. */
+/* A time in ns since the start of the log; never before it (an exec'd child's log, or a
+ * clock record that came late, can put an event "before" the start). */
+static double ns_of(struct session *s, uint64_t ticks)
+{
+    double ns = rd_ticks_to_ns(s->r, ticks);
+    return ns > 0 ? ns : 0;
+}
+
 static struct model_totals totals_of(struct session *s, const struct agg_totals *t)
 {
     return (struct model_totals){
@@ -123,7 +135,7 @@ static struct model_totals totals_of(struct session *s, const struct agg_totals 
         .frees = t->frees,
         .allocated_bytes = t->allocated_bytes,
         .peak_live_bytes = t->peak_live_bytes,
-        .peak_ns = rd_ticks_to_ns(s->r, t->peak_time),
+        .peak_ns = ns_of(s, t->peak_time),
         .leaked_bytes = t->leaked_bytes,
         .leaked_allocations = t->leaked_allocations,
         .live_bytes = t->live_bytes,
@@ -136,8 +148,8 @@ static struct model_totals totals_of(struct session *s, const struct agg_totals 
         .lost_events = t->lost_events,
         .unknown_frees = t->unknown_frees,
         .markers = t->markers,
-        .first_ns = rd_ticks_to_ns(s->r, t->first_time),
-        .last_ns = rd_ticks_to_ns(s->r, t->last_time),
+        .first_ns = ns_of(s, t->first_time),
+        .last_ns = ns_of(s, t->last_time),
         .sampled = t->sampled,
     };
 }
@@ -302,8 +314,9 @@ static int build_model(struct session *s, bool symbols)
         .ended = st->ended,
         .truncated = st->truncated,
         .end_reason = end_of(st->end_reason),
-        .end_ns = st->ended ? rd_ticks_to_ns(s->r, st->end_time) : 0,
+        .end_ns = st->ended ? ns_of(s, st->end_time) : 0,
         .end_lost_events = st->end_lost,
+        .windowed = s->opt.to > 0,
         .log_bytes = st->file_bytes,
         .bytes_read = st->bytes_read,
     };
@@ -314,6 +327,17 @@ static int build_model(struct session *s, bool symbols)
     int err = api_model(s, symbols);
     if (err < 0 || (err = build_timeline(s)) < 0)
         return err;
+    if ((err = agg_threads(s->agg, &s->threads)) < 0)
+        return err;
+    m->n_threads = err;
+    m->threads = s->threads;
+    if (symbols) {
+        struct dbg_options dop = { s->opt.debuginfod, NULL, NULL };
+        s->nodebug = dbg_missing(s->sym, &dop);
+        if (s->nodebug == NULL)
+            return -ENOMEM;
+        m->nodebug = dbg_entries(s->nodebug, &m->n_nodebug);
+    }
     return split_warnings(s, rd_warnings(s->r));
 }
 
@@ -348,6 +372,7 @@ static int aggregate(struct session *s, const struct session_options *opt)
         return fail(s, -ENOMEM, "%s", no_memory);
     agg_set_rules(s->agg, s->rules);
     agg_set_python_internals(s->agg, opt->python_internals);
+    agg_set_wrappers(s->agg, &s->wrap);
     if (opt->at != MODEL_AT_END) {
         struct rp_point pt = { .at = opt->at == MODEL_AT_PEAK     ? RP_AT_PEAK
                                      : opt->at == MODEL_AT_MARKER ? RP_AT_MARKER
@@ -383,6 +408,19 @@ static int aggregate(struct session *s, const struct session_options *opt)
         return fail(s, err, "%s: %s while symbolizing", s->path, strerror(-err));
     if (!agg_where(s->agg)->reached)
         return point_missed(s);
+    if ((opt->from > 0 || opt->to > 0) && agg_totals(s->agg)->allocations == 0 &&
+        agg_totals(s->agg)->frees == 0) {
+        const struct rd_stats *st = rd_stats(s->r);
+        if (st->ended && opt->from > 0 && rd_ticks_to_ns(s->r, st->end_time) < opt->from * 1e9)
+            return fail(s, -ERANGE,
+                        "%s: --from %g is past the end of the log (it ends at %.3f s); "
+                        "give a time before it",
+                        s->path, opt->from, ns_of(s, st->end_time) / 1e9);
+        return fail(s, -ERANGE,
+                    "%s: no allocation or free between --from and --to (%g s to %s); "
+                    "`heapspan dump --summary` shows when the log's events are",
+                    s->path, opt->from, opt->to > 0 ? "the given --to" : "the end");
+    }
     if ((err = build_model(s, opt->symbols)) < 0)
         return fail(s, err, "%s", no_memory);
     s->have_model = true;
@@ -419,7 +457,8 @@ static int open_snapshot(struct session *s, const struct session_options *opt)
                     s->path);
     if ((err = snap_read_file(s->path, &s->snap, s->err, sizeof(s->err))) < 0)
         return err;
-    if ((err = snap_apply_rules(s->snap, s->rules)) < 0)
+    if ((err = snap_apply_rules(s->snap, s->rules)) < 0 ||
+        (err = snap_apply_wrappers(s->snap, &s->wrap)) < 0)
         return fail(s, err, "%s", no_memory);
     s->model = *snap_model(s->snap);
     s->have_model = true;
@@ -435,6 +474,7 @@ int session_open(const struct session_options *opt, struct session **out)
     if (s == NULL)
         return -ENOMEM;
     s->opt = *opt;
+    s->wrap = (struct wrap_rules){ opt->n_alloc_fns, opt->alloc_fns, opt->no_wrapper_detection };
     s->path = strdup(opt->path);
     if (s->path == NULL)
         return fail(s, -ENOMEM, "%s", no_memory);
@@ -503,7 +543,16 @@ static int marker_model(struct session *s, const struct replay *p, uint32_t k, s
     m.totals = totals_of(s, agg_point_totals(pt));
     m.process.point = point_of(s, MODEL_AT_MARKER, k, rp_where(p), &m.totals);
     agg_point_fill_model(pt, &m);
+    struct model_thread *threads;
+    int nt = agg_replay_threads(p, &threads);
+    if (nt < 0) {
+        agg_point_free(pt);
+        return fail(s, nt, "%s: out of memory at marker %u", s->path, k);
+    }
+    m.n_threads = nt;
+    m.threads = threads;
     err = fn(ctx, &m, k);
+    free(threads);
     agg_point_free(pt);
     return err;
 }
@@ -558,6 +607,8 @@ void session_close(struct session *s)
     agg_free(s->agg);
     sym_close(s->sym);
     ad_free(s->unseen);
+    dbg_free(s->nodebug);
+    free(s->threads);
     rd_close(s->r);
     snap_free(s->snap);
     sup_free(s->rules);

@@ -66,6 +66,11 @@ struct session_options {
     /* Keep the Python interpreter's own frames in stacks that have Python frames (by
      * default they are hidden: analyzer/aggregate.h). */
     bool python_internals;
+    /* Allocator wrappers (analyzer/wrappers.h): the user's --alloc-fn patterns (the
+     * caller's strings), and whether detection from the stacks' shape is off. */
+    int n_alloc_fns;
+    const char *const *alloc_fns;
+    bool no_wrapper_detection;
 };
 
 /*

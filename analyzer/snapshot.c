@@ -153,6 +153,8 @@ static void put_process(struct writer *w, const struct model *m)
     put_u(r, p->point.marker_serial);
     put_str(w, r, p->point.marker_kind);
     put_f(r, p->point.ns);
+    put_f(r, p->end_ns);
+    put_u(r, p->end_lost_events);
     end_record(w, SF_REC_PROCESS);
 }
 
@@ -336,6 +338,15 @@ int snap_encode(const struct model *m, uint8_t **out, size_t *len)
     for (int i = 0; i < m->n_warnings; i++) {
         put_str(&w, &w.rec, m->warnings[i]);
         end_record(&w, SF_REC_WARNING);
+    }
+    for (int i = 0; i < m->n_threads; i++) {
+        const struct model_thread *t = &m->threads[i];
+        put_u(&w.rec, t->tid);
+        put_f(&w.rec, t->allocations);
+        put_f(&w.rec, t->allocated_bytes);
+        put_f(&w.rec, t->frees);
+        put_f(&w.rec, t->temporary_allocations);
+        end_record(&w, SF_REC_THREAD);
     }
     put_u(&w.rec, w.n_strings);
     put_u(&w.rec, w.n_frames);
@@ -534,6 +545,7 @@ struct snap {
     const char **strs; /* by id; [0] NULL */
     uint32_t n_strs;
     struct model_frame *frames;
+    size_t n_frames;
     const struct model_frame **frame_list; /* the sites' frames */
     struct model_site *sites;
     struct model_group *funcs, *lines;
@@ -542,6 +554,7 @@ struct snap {
     struct model_member *members;
     const char **argv;
     const char **warnings;
+    struct model_thread *threads;
 };
 
 /* The decoder's state: the body, where it is, and what it has read so far. */
@@ -563,6 +576,7 @@ struct reader {
     struct vec members;     /* struct raw_member */
     struct vec argv;        /* uint32_t */
     struct vec warnings;    /* uint32_t */
+    struct vec threads;     /* struct model_thread */
     bool have_process, have_totals, have_end;
     double live_bytes_sum, live_blocks_sum; /* of the sites read, in magnitude */
     struct {
@@ -715,9 +729,17 @@ static int read_process(struct reader *rd)
     if ((err = get_n(rd, "marker serial", UINT32_MAX, &v)) < 0)
         return err;
     p->point.marker_serial = (uint32_t)v;
-    if ((err = get_str(rd, "marker kind", &rd->proc.marker_kind)) < 0)
+    if ((err = get_str(rd, "marker kind", &rd->proc.marker_kind)) < 0 ||
+        (err = get_f(rd, "point time", &p->point.ns)) < 0)
         return err;
-    return get_f(rd, "point time", &p->point.ns);
+    /* Minor 1: the end record's time and lost count; a minor 0 file ends here. */
+    if (rd->p == rd->end)
+        return 0;
+    if ((err = get_f(rd, "end time", &p->end_ns)) < 0)
+        return err;
+    if (p->end_ns < 0)
+        return bad(rd, "end time %g is negative", p->end_ns);
+    return get_u(rd, "end lost events", &p->end_lost_events);
 }
 
 static int read_totals(struct reader *rd)
@@ -930,8 +952,30 @@ static int read_end(struct reader *rd)
 static const char *const rec_names[] = {
     [SF_REC_STRING] = "string",   [SF_REC_PROCESS] = "process", [SF_REC_TOTALS] = "totals",
     [SF_REC_FRAME] = "frame",     [SF_REC_SITE] = "site",       [SF_REC_BLOAT] = "bloat",
-    [SF_REC_WARNING] = "warning", [SF_REC_END] = "end",
+    [SF_REC_WARNING] = "warning", [SF_REC_END] = "end",         [SF_REC_THREAD] = "thread",
 };
+
+static int read_thread(struct reader *rd)
+{
+    struct model_thread *t = vec_push(&rd->threads);
+    uint64_t v;
+    int err;
+
+    if (t == NULL)
+        return no_memory(rd);
+    if ((err = get_n(rd, "tid", UINT32_MAX, &v)) < 0)
+        return err;
+    t->tid = (uint32_t)v;
+    if ((err = get_f(rd, "allocations", &t->allocations)) < 0 ||
+        (err = get_f(rd, "allocated bytes", &t->allocated_bytes)) < 0 ||
+        (err = get_f(rd, "frees", &t->frees)) < 0 ||
+        (err = get_f(rd, "temporary allocations", &t->temporary_allocations)) < 0)
+        return err;
+    if (t->allocations < 0 || t->allocated_bytes < 0 || t->frees < 0 ||
+        t->temporary_allocations < 0)
+        return bad(rd, "a thread's figure is negative");
+    return 0;
+}
 
 /* Every record of the body. */
 static int read_records(struct reader *rd, uint32_t n_records)
@@ -982,6 +1026,9 @@ static int read_records(struct reader *rd, uint32_t n_records)
         case SF_REC_END:
             err = read_end(rd);
             break;
+        case SF_REC_THREAD:
+            err = read_thread(rd);
+            break;
         default:
             break; /* a newer minor version's: skipped */
         }
@@ -1028,14 +1075,18 @@ static int build(struct snap *s, struct reader *rd)
     s->members = calloc(rd->members.n + 1, sizeof(*s->members));
     s->argv = calloc(rd->argv.n + 1, sizeof(*s->argv));
     s->warnings = calloc(rd->warnings.n + 1, sizeof(*s->warnings));
+    s->threads = calloc(rd->threads.n + 1, sizeof(*s->threads));
     if (s->strs == NULL || s->frames == NULL || s->frame_list == NULL || s->sites == NULL ||
         s->bloats == NULL || s->types == NULL || s->members == NULL || s->argv == NULL ||
-        s->warnings == NULL)
+        s->warnings == NULL || s->threads == NULL)
         return no_memory(rd);
+    if (rd->threads.n > 0)
+        memcpy(s->threads, rd->threads.p, rd->threads.n * sizeof(*s->threads));
     for (uint32_t i = 0; i < s->n_strs; i++)
         s->strs[i + 1] = s->arena + ((size_t *)rd->str_off.p)[i];
 
     const struct raw_frame *rf = rd->frames.p;
+    s->n_frames = rd->frames.n;
     for (size_t i = 0; i < rd->frames.n; i++) {
         s->frames[i] = (struct model_frame){
             .function = str_of(s, rf[i].function),
@@ -1113,6 +1164,8 @@ static int build(struct snap *s, struct reader *rd)
     m->bloats = s->bloats;
     m->n_warnings = (int)rd->warnings.n;
     m->warnings = s->warnings;
+    m->n_threads = (int)rd->threads.n;
+    m->threads = s->threads;
     if (agg_group_sites(s->sites, m->n_sites, &s->funcs, &m->n_functions, &s->lines, &m->n_lines) <
         0)
         return no_memory(rd);
@@ -1133,6 +1186,7 @@ static void reader_fini(struct reader *rd)
     free(rd->members.p);
     free(rd->argv.p);
     free(rd->warnings.p);
+    free(rd->threads.p);
 }
 
 bool snap_is_snapshot(const void *head, size_t n)
@@ -1246,6 +1300,7 @@ int snap_read_mem(const void *buf, size_t len, const char *name, struct snap **o
     rd.members.size = sizeof(struct raw_member);
     rd.argv.size = sizeof(uint32_t);
     rd.warnings.size = sizeof(uint32_t);
+    rd.threads.size = sizeof(struct model_thread);
     if ((err = read_records(&rd, lf_get_u32(p + 36))) < 0)
         goto out;
     s = calloc(1, sizeof(*s));
@@ -1368,6 +1423,28 @@ int snap_apply_rules(struct snap *s, const struct sup_rules *r)
     return 0;
 }
 
+int snap_apply_wrappers(struct snap *s, const struct wrap_rules *w)
+{
+    struct model *m = &s->model;
+    for (size_t i = 0; i < s->n_frames; i++)
+        s->frames[i].kind = wrap_frame_kind(w, &s->frames[i]);
+    if (wrap_sites(w, s->sites, m->n_sites) < 0)
+        return -ENOMEM;
+    struct model_group *funcs, *lines;
+    int nf, nl;
+    if (agg_group_sites(s->sites, m->n_sites, &funcs, &nf, &lines, &nl) < 0)
+        return -ENOMEM;
+    free(s->funcs);
+    free(s->lines);
+    s->funcs = funcs;
+    s->lines = lines;
+    m->functions = funcs;
+    m->n_functions = nf;
+    m->lines = lines;
+    m->n_lines = nl;
+    return 0;
+}
+
 void snap_free(struct snap *s)
 {
     if (s == NULL)
@@ -1385,5 +1462,6 @@ void snap_free(struct snap *s)
     free(s->members);
     free(s->argv);
     free(s->warnings);
+    free(s->threads);
     free(s);
 }

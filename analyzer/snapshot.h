@@ -26,6 +26,7 @@
 
 #include "analyzer/model.h"
 #include "analyzer/suppress.h"
+#include "analyzer/wrappers.h"
 
 struct snap;
 
@@ -60,6 +61,12 @@ const struct model *snap_model(const struct snap *s);
  * may set apart more. The totals and the by-function and by-line rows follow. r is
  * kept (its rule strings) and must outlive the snapshot. 0 or -ENOMEM. */
 int snap_apply_rules(struct snap *s, const struct sup_rules *r) __attribute__((warn_unused_result));
+
+/* Tells allocator wrappers and runtime frames apart (analyzer/wrappers.h; w may be
+ * NULL: the built-in lists and detection) and titles the sites; the by-function and
+ * by-line rows follow the titles. 0 or -ENOMEM. */
+int snap_apply_wrappers(struct snap *s, const struct wrap_rules *w)
+    __attribute__((warn_unused_result));
 
 void snap_free(struct snap *s);
 

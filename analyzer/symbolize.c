@@ -57,7 +57,10 @@ struct sym_mod {
     const char *name; /* basename of path, what frames show */
     Dwfl *dwfl;       /* one per module, so each can sit at its own bias; NULL: no file */
     Dwfl_Module *dm;
-    uint64_t dw_lo, dw_hi; /* the range libdwfl gave the module */
+    uint64_t dw_lo, dw_hi;                /* the range libdwfl gave the module */
+    bool rebuilt;                         /* the file at its path is another build than the run's */
+    bool no_dwarf;                        /* a file, but no DWARF */
+    uint64_t addresses, unnamed, no_line; /* resolved in it; without a name; without a line */
 };
 
 struct sym_addr { /* a resolved (module, pc, is_exact) */
@@ -489,10 +492,14 @@ static int report_file(struct sym_cache *c, struct sym_mod *mod, const char *fil
     if (mod->build_id_len > 0) {
         if (id_len != (int)mod->build_id_len || memcmp(id, mod->build_id, mod->build_id_len)) {
             *why = id_len > 0 ? "build-id differs from the run's" : "file has no build-id";
+            if (id_len > 0 && file == mod->path)
+                mod->rebuilt = true;
             goto reject;
         }
     } else if (mod->hi != 0 && (high != mod->hi || low > mod->lo)) {
         *why = "PT_LOAD span differs from the run's (no build-id to check)";
+        if (file == mod->path)
+            mod->rebuilt = true;
         goto reject;
     }
     return adopt_session(c, mod, d, dm, userdata, low, high);
@@ -613,8 +620,10 @@ static int mod_open(struct sym_cache *c, struct sym_mod *mod)
     }
 
     Dwarf_Addr bias;
-    if (dwfl_module_getdwarf(mod->dm, &bias) == NULL)
+    if (dwfl_module_getdwarf(mod->dm, &bias) == NULL) {
         c->stats.n_modules_no_dwarf++;
+        mod->no_dwarf = true;
+    }
     return 0;
 }
 
@@ -1074,8 +1083,14 @@ int sym_resolve(struct sym_cache *c, const struct sym_module *m, uint64_t pc, bo
     if (a->frames == NULL || map_put(&c->addrs, h, a) != 0)
         return -ENOMEM;
     c->stats.n_addresses++;
-    if (a->frames[n - 1].function == NULL)
+    struct sym_mod *counted = (struct sym_mod *)key.mod; /* the cache's own */
+    counted->addresses++;
+    if (a->frames[n - 1].function == NULL) {
         c->stats.n_unknown++;
+        counted->unnamed++;
+    }
+    if (a->frames[0].file == NULL)
+        counted->no_line++;
     *out = a->frames;
     return n;
 }
@@ -1620,6 +1635,28 @@ struct sym_cache *sym_open(const struct sym_options *opt)
     c->callbacks.debuginfo_path = &c->debuginfo_path;
     elf_version(EV_CURRENT);
     return c;
+}
+
+size_t sym_n_modules(const struct sym_cache *c)
+{
+    return c != NULL ? c->n_mods : 0;
+}
+
+void sym_module_info(const struct sym_cache *c, size_t i, struct sym_module_info *out)
+{
+    const struct sym_mod *m = c->all_mods[i];
+    *out = (struct sym_module_info){
+        .path = m->path,
+        .name = m->name,
+        .build_id = m->build_id,
+        .build_id_len = m->build_id_len,
+        .status = m->dm == NULL ? (m->rebuilt ? SYM_MOD_REBUILT : SYM_MOD_NO_FILE)
+                  : m->no_dwarf ? SYM_MOD_NO_DWARF
+                                : SYM_MOD_OK,
+        .addresses = m->addresses,
+        .unnamed = m->unnamed,
+        .no_line = m->no_line,
+    };
 }
 
 void sym_get_stats(const struct sym_cache *c, struct sym_stats *out)

@@ -126,6 +126,25 @@ int sym_structs_of_size(struct sym_cache *c, const struct sym_module *m, uint64_
 
 void sym_get_stats(const struct sym_cache *c, struct sym_stats *out);
 
+/* What the cache found for each module it was asked about, in the order first seen. */
+struct sym_module_info {
+    const char *path; /* as the process loaded it; "" for the main program's entry */
+    const char *name; /* its file name */
+    const uint8_t *build_id;
+    size_t build_id_len;
+    enum {
+        SYM_MOD_OK,       /* its file, with DWARF */
+        SYM_MOD_NO_FILE,  /* no file with the run's build-id (missing, or found nowhere) */
+        SYM_MOD_REBUILT,  /* the file at its path is another build than the run's */
+        SYM_MOD_NO_DWARF, /* its file, without DWARF: names from the symbol table only */
+    } status;
+    uint64_t addresses, unnamed, no_line; /* resolved in it; of them without a function
+                                           * name; without a source line */
+};
+size_t sym_n_modules(const struct sym_cache *c);
+/* i < sym_n_modules(c). The strings are the cache's, valid until sym_close. */
+void sym_module_info(const struct sym_cache *c, size_t i, struct sym_module_info *out);
+
 /* Opens path read-only for libelf only if it is a regular file that can hold an ELF
  * header (module paths come from the log: a FIFO's open would wait for ever, a
  * device's read can do anything). The descriptor, or -1 with the reason in *why (a

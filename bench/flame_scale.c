@@ -84,7 +84,8 @@ static void build(struct built *b, int n, bool base)
                  f / 16, f);
         snprintf(file, sizeof(file), "/src/%s/component_%d.cc", modules[mod], f / 16);
         b->frames[f] = (struct model_frame){ strdup(name), strdup(file), 10 + f % 300,
-                                             modules[mod], (uint64_t)f * 64, f % 17 == 5, NULL, NULL, NULL };
+                                             modules[mod], (uint64_t)f * 64, f % 17 == 5, NULL, NULL, NULL,
+                                             MODEL_FRAME_CODE };
     }
     b->m.process.log_path = base ? "base.hsl" : "app.hsl";
     b->m.process.exe = "/opt/app/bin/app";
@@ -162,7 +163,7 @@ static int w_diff(FILE *o, const struct built *a, const struct built *b)
 static int w_report(FILE *o, const struct built *a, const struct built *b)
 {
     (void)b;
-    struct render_options ro = { 10 };
+    struct render_options ro = { .top = 10 };
     return render_html(o, &a->m, &ro);
 }
 

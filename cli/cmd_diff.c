@@ -10,6 +10,7 @@
 #include "analyzer/diff.h"
 #include "analyzer/reader.h"
 #include "analyzer/session.h"
+#include "analyzer/view.h"
 #include "cli/opts.h"
 #include "cli/progress.h"
 #include "format/bytesize.h"
@@ -21,7 +22,9 @@ static const char diff_usage[] =
     "                     [--warn-only] [--format text|markdown|json|junit] [-o FILE]\n"
     "                     [--top N] [--base-at WHERE] [--new-at WHERE]\n"
     "                     [--suppressions FILE] [--no-builtin-suppressions]\n"
-    "                     [--debuginfo-path PATH] [--no-debuginfod] [--no-symbols] BASE NEW\n"
+    "                     [--debuginfo-path PATH] [--no-debuginfod] [--no-symbols]\n"
+    "                     [--alloc-fn PATTERN]... [--no-wrapper-detection]\n"
+    "                     [--focus REGEX]... [--ignore REGEX]... BASE NEW\n"
     "Compares two recordings: totals, call sites and functions ranked by growth and by\n"
     "shrink (by --metric, default peak), new and vanished sites. Sites match by their\n"
     "frames, or by their functions where only lines moved. --fail-on-growth sets a budget\n"
@@ -30,7 +33,9 @@ static const char diff_usage[] =
     "(0 with --warn-only), 2 on an error. --min-size leaves smaller changes out of the\n"
     "lists. --base-at/--new-at: end (default), peak, marker:N (the Nth snapshot marker)\n"
     "or time:SECONDS, the log up to that point (a snapshot stands at its own point).\n"
-    "BASE and NEW are logs or snapshots. JSON: docs/diff-json.md.\n";
+    "BASE and NEW are logs or snapshots. JSON: docs/diff-json.md. --alloc-fn,\n"
+    "--no-wrapper-detection, --focus and --ignore apply to both, as in report:\n"
+    "\n" OPT_SITES_USAGE;
 
 #define MAX_BUDGETS 32
 
@@ -39,12 +44,14 @@ struct diff_side {
     const char *at;              /* as given; NULL: the end */
     struct session_options open; /* its point too (at, at_marker, at_seconds) */
     struct session *s;
-    struct model model; /* the session's, with what the cut changes */
+    struct view *filtered; /* --focus, --ignore */
+    struct model model;    /* the session's (filtered), with what the cut changes */
     char label[4200];
 };
 
 struct diff_args {
     struct diff_side side[2]; /* BASE, NEW */
+    struct opt_sites sites;
     struct diff_options diff;
     struct model_budget budgets[MAX_BUDGETS];
     const struct diff_renderer *format;
@@ -112,6 +119,7 @@ static int parse(int argc, char **argv, struct diff_args *a)
         { "top", required_argument, NULL, 't' },
         { "base-at", required_argument, NULL, 'B' },
         { "new-at", required_argument, NULL, 'N' },
+        OPT_SITES_LONGOPTS,
         OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -126,6 +134,11 @@ static int parse(int argc, char **argv, struct diff_args *a)
 
     opt_init(&p, diff_usage, argc, argv, "o:h", opts);
     while ((c = opt_next(&p)) != OPT_END) {
+        int taken = opt_sites(&p, c, &a->sites);
+        if (taken == 2)
+            return 2;
+        if (taken == 1)
+            continue;
         switch (c) {
         case OPT_EXIT:
             return opt_status(&p);
@@ -187,13 +200,15 @@ static int parse(int argc, char **argv, struct diff_args *a)
     a->diff.budgets = a->budgets;
     if (!opt_operands(&p, 2, 2, "two recordings, BASE and NEW (each a log or a snapshot)"))
         return 2;
+    opt_sites_apply(&a->sites, &a->side[0].open);
+    opt_sites_apply(&a->sites, &a->side[1].open);
     a->side[0].open.path = argv[optind];
     a->side[1].open.path = argv[optind + 1];
     return -1;
 }
 
 /* Opens one side at its point: 0, or 2 after the message. */
-static int open_side(struct diff_side *d)
+static int open_side(struct diff_side *d, const struct opt_sites *sites)
 {
     pg_begin("diff", &d->open);
     int opened = session_open(&d->open, &d->s);
@@ -202,7 +217,10 @@ static int open_side(struct diff_side *d)
         opt_error("%s", session_error(d->s));
         return 2;
     }
-    d->model = *session_model(d->s);
+    const struct model *m = opt_sites_filter(sites, session_model(d->s), &d->filtered);
+    if (m == NULL)
+        return 2;
+    d->model = *m;
     if (d->at != NULL && d->open.at != MODEL_AT_END) {
         snprintf(d->label, sizeof(d->label), "%s@%s", d->open.path, d->at);
         d->model.process.log_path = d->label;
@@ -237,7 +255,7 @@ int cmd_diff(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) >= 0)
         return rc;
     rc = 2;
-    if (open_side(&a.side[0]) != 0 || open_side(&a.side[1]) != 0)
+    if (open_side(&a.side[0], &a.sites) != 0 || open_side(&a.side[1], &a.sites) != 0)
         goto out;
     d = diff_new(&a.side[0].model, &a.side[1].model, &a.diff);
     if (d == NULL) {
@@ -268,6 +286,8 @@ out:
     if (out != NULL && out != stdout)
         fclose(out);
     diff_free(d);
+    view_free(a.side[0].filtered);
+    view_free(a.side[1].filtered);
     session_close(a.side[0].s);
     session_close(a.side[1].s);
     return rc;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "analyzer/session.h"
+#include "analyzer/view.h"
 #include "cli/http.h"
 #include "cli/opts.h"
 #include "cli/otlp.h"
@@ -33,7 +34,9 @@ static const char export_usage[] =
     "                       [--leak-threshold SIZE] [--timeout SECONDS]] [--otlp-json FILE]\n"
     "                       [--metric peak|leaked|allocations|temporary|allocated]\n"
     "                       [--debuginfo-path PATH] [--no-debuginfod] [--no-symbols]\n"
-    "                       [--suppressions FILE] [--no-builtin-suppressions] LOG|SNAPSHOT\n"
+    "                       [--suppressions FILE] [--no-builtin-suppressions]\n"
+    "                       [--alloc-fn PATTERN]... [--no-wrapper-detection]\n"
+    "                       [--focus REGEX]... [--ignore REGEX]... LOG|SNAPSHOT\n"
     "Writes the recording for other tools; give one or more destinations (FILE - is\n"
     "stdout):\n"
     "  --pprof FILE       gzip'd pprof, as Go's heap profiles: alloc_objects, alloc_space,\n"
@@ -53,7 +56,7 @@ static const char export_usage[] =
     "                     otlpjsonfile receiver reads it)\n"
     "Values of a sampled recording are estimates, already scaled up. --metric: what\n"
     "folded stacks count (default peak: bytes live at the peak).\n"
-    "\n" OPT_MODEL_USAGE;
+    "\n" OPT_SITES_USAGE OPT_MODEL_USAGE;
 
 #define MAX_LABELS 32
 
@@ -76,6 +79,7 @@ enum {
 
 struct export_args {
     struct session_options open;
+    struct opt_sites sites;
     enum flame_metric metric;
     const char *pprof, *folded, *speedscope; /* files, "-" for stdout */
     const char *pyroscope;                   /* the server's base URL */
@@ -121,6 +125,7 @@ static int parse(int argc, char **argv, struct export_args *a)
         { "otlp-verbose", no_argument, NULL, EXPORT_OPT_OTLP_VERBOSE },
         { "otlp-json", required_argument, NULL, EXPORT_OPT_OTLP_JSON },
         { "metric", required_argument, NULL, 'm' },
+        OPT_SITES_LONGOPTS,
         OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -131,6 +136,11 @@ static int parse(int argc, char **argv, struct export_args *a)
     opt_init(&p, export_usage, argc, argv, "hm:", opts);
     while ((c = opt_next(&p)) != OPT_END) {
         if (opt_model(c, &a->open))
+            continue;
+        int taken = opt_sites(&p, c, &a->sites);
+        if (taken == 2)
+            return 2;
+        if (taken == 1)
             continue;
         switch (c) {
         case OPT_EXIT:
@@ -452,6 +462,7 @@ int cmd_export(int argc, char **argv)
         .leak_threshold = -1,
     };
     struct session *s = NULL;
+    struct view *fv = NULL;
     uint8_t *pprof = NULL;
     size_t pprof_len = 0;
     int rc;
@@ -463,6 +474,7 @@ int cmd_export(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) >= 0)
         return rc;
     rc = 2;
+    opt_sites_apply(&a.sites, &a.open);
     /* The exporter's settings are checked before the log is read. A file alone needs
      * only the resource's and the parent's, but takes the rest as they are. */
     if (a.otlp.endpoint != NULL || a.otlp_json != NULL) {
@@ -492,7 +504,9 @@ int cmd_export(int argc, char **argv)
         opt_error("%s", session_error(s));
         goto out;
     }
-    const struct model *m = session_model(s);
+    const struct model *m = opt_sites_filter(&a.sites, session_model(s), &fv);
+    if (m == NULL)
+        goto out;
     if ((a.pprof != NULL || a.pyroscope != NULL) && export_pprof(m, &pprof, &pprof_len) < 0) {
         opt_error("out of memory while encoding the pprof profile");
         goto out;
@@ -515,6 +529,7 @@ int cmd_export(int argc, char **argv)
 out:
     otlp_config_fini(&otlp);
     free(pprof);
+    view_free(fv);
     session_close(s);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analyzer/session.h"
+#include "analyzer/view.h"
 #include "cli/opts.h"
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -18,7 +19,8 @@ static const char flame_usage[] =
     "                      [--inverted] [--icicle] [--title TEXT] [--min-width FRACTION]\n"
     "                      [--debuginfo-path PATH] [--no-debuginfod] [--no-symbols]\n"
     "                      [--suppressions FILE] [--no-builtin-suppressions]\n"
-    "                      -o FILE LOG|SNAPSHOT\n"
+    "                      [--alloc-fn PATTERN]... [--no-wrapper-detection]\n"
+    "                      [--focus REGEX]... [--ignore REGEX]... -o FILE LOG|SNAPSHOT\n"
     "       heapspan flame --diff BASE [options] -o FILE NEW\n"
     "A flame graph of the call sites: one self-contained HTML page (no network needed:\n"
     "click to zoom, search, switch the metric, flip to an icicle, invert), or a static\n"
@@ -27,7 +29,7 @@ static const char flame_usage[] =
     "allocating functions at the root. --diff BASE: widths from NEW, red where NEW grew\n"
     "since BASE, blue where it shrank, outlined frames new. --min-width: nodes narrower\n"
     "than this share of every metric's total are merged (default 0.00002).\n"
-    "\n" OPT_MODEL_USAGE;
+    "\n" OPT_SITES_USAGE OPT_MODEL_USAGE;
 
 enum {
     FLAME_OPT_INVERTED = 0x200,
@@ -42,6 +44,7 @@ struct flame_args {
     struct flame_options flame;
     const char *output;
     const char *base; /* --diff */
+    struct opt_sites sites;
 };
 
 /* Fills *a from the command line: -1 to go on, or the status to exit with. */
@@ -55,6 +58,7 @@ static int parse(int argc, char **argv, struct flame_args *a)
         { "title", required_argument, NULL, FLAME_OPT_TITLE },
         { "min-width", required_argument, NULL, FLAME_OPT_MIN_WIDTH },
         { "diff", required_argument, NULL, FLAME_OPT_DIFF },
+        OPT_SITES_LONGOPTS,
         OPT_MODEL_LONGOPTS,
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -66,6 +70,11 @@ static int parse(int argc, char **argv, struct flame_args *a)
     opt_init(&p, flame_usage, argc, argv, "ho:m:", opts);
     while ((c = opt_next(&p)) != OPT_END) {
         if (opt_model(c, &a->open))
+            continue;
+        int taken = opt_sites(&p, c, &a->sites);
+        if (taken == 2)
+            return 2;
+        if (taken == 1)
             continue;
         switch (c) {
         case OPT_EXIT:
@@ -112,6 +121,8 @@ int cmd_flame(int argc, char **argv)
 {
     struct flame_args a = { .flame = { .metric = FLAME_PEAK } };
     struct session *s = NULL, *base = NULL;
+    struct view *fv = NULL, *fbv = NULL;
+    const struct model *bm = NULL;
     FILE *out;
     int rc, err;
 
@@ -119,6 +130,7 @@ int cmd_flame(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) >= 0)
         return rc;
     rc = 2;
+    opt_sites_apply(&a.sites, &a.open);
     if (a.base != NULL) {
         struct session_options bo = a.open;
         bo.path = a.base;
@@ -129,6 +141,8 @@ int cmd_flame(int argc, char **argv)
             opt_error("%s", session_error(base));
             goto out;
         }
+        if ((bm = opt_sites_filter(&a.sites, session_model(base), &fbv)) == NULL)
+            goto out;
     }
     pg_begin("flame", &a.open);
     int opened = session_open(&a.open, &s);
@@ -137,13 +151,14 @@ int cmd_flame(int argc, char **argv)
         opt_error("%s", session_error(s));
         goto out;
     }
+    const struct model *m = opt_sites_filter(&a.sites, session_model(s), &fv);
+    if (m == NULL)
+        goto out;
     if ((out = out_open(a.output)) == NULL)
         goto out;
-    const struct model *m = session_model(s);
     bool svg = out_has_ext(a.output, ".svg");
     if (base != NULL)
-        err = svg ? flame_diff_svg(out, session_model(base), m, &a.flame)
-                  : flame_diff_html(out, session_model(base), m, &a.flame);
+        err = svg ? flame_diff_svg(out, bm, m, &a.flame) : flame_diff_html(out, bm, m, &a.flame);
     else
         err = svg ? flame_svg(out, m, &a.flame) : flame_html(out, m, &a.flame);
     if (err == -ENOMEM) {
@@ -158,6 +173,8 @@ int cmd_flame(int argc, char **argv)
         fprintf(stderr, "%s\n", m->warnings[i]);
     rc = 0;
 out:
+    view_free(fv);
+    view_free(fbv);
     session_close(base);
     session_close(s);
     return rc;

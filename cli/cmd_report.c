@@ -2,24 +2,30 @@
  * symbolizer; or the snapshot reader) -> model -> renderer. */
 #include "cli/commands.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analyzer/reader.h"
 #include "analyzer/session.h"
+#include "analyzer/view.h"
 #include "cli/opts.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "util/escape.h"
+#include "viz/rank.h"
 #include "viz/render.h"
 
 static const char report_usage[] =
     "usage: heapspan report [--top N] [--format text|json|markdown|html] [-o FILE]\n"
-    "                       [--from SECONDS]\n"
-    "                       [--to SECONDS] [--debuginfo-path PATH] [--no-debuginfod]\n"
+    "                       [--sort peak|leaked|allocations|temporary|allocated]\n"
+    "                       [--from SECONDS] [--to SECONDS] [--frames N] [--full-names]\n"
+    "                       [--runtime-frames] [--alloc-fn PATTERN]... [--no-wrapper-detection]\n"
+    "                       [--debuginfo-path PATH] [--no-debuginfod]\n"
     "                       [--no-symbols] [--suppressions FILE]\n"
-    "                       [--no-builtin-suppressions] LOG|SNAPSHOT\n"
+    "                       [--no-builtin-suppressions] [--focus REGEX]... [--ignore REGEX]...\n"
+    "                       LOG|SNAPSHOT [LOG...]\n"
     "Call sites ranked by memory held at the peak, leaked, allocation calls and\n"
     "temporary allocations; bloated structs; the C runtime's one-time allocations and\n"
     "suppressed leaks apart. --from/--to keep the events between those times (seconds\n"
@@ -29,13 +35,33 @@ static const char report_usage[] =
     "page that works offline: the summary, the heap over time, the rankings with their\n"
     "stacks, bloated structs and a flame graph (docs/flame.md). -o FILE writes the\n"
     "report there instead of stdout.\n"
-    "\n" OPT_MODEL_USAGE;
+    "\n"
+    "  --sort METRIC           text and markdown show that ranking alone; JSON lists its\n"
+    "                          sites in that order (by default: peak)\n"
+    "  --frames N              frames shown of each stack (default 32)\n"
+    "  --full-names            names as the binaries give them: no std::string for\n"
+    "                          std::__cxx11::basic_string<...>, no <...> past 100 columns\n"
+    "  --runtime-frames        show start-up and runtime frames (_start, Rust's "
+    "lang_start)\n" OPT_SITES_USAGE OPT_MODEL_USAGE;
+
+#define MAX_LOGS 256
 
 struct report_args {
     struct session_options open;
     const struct renderer *format;
     const char *output; /* -o; NULL: stdout */
     int top;            /* 0: the format's default */
+    struct render_options ro;
+    struct opt_sites sites;
+    int n_logs;
+    char **logs; /* the operands */
+};
+
+enum {
+    OPT_SORT = 0x200,
+    OPT_FRAMES,
+    OPT_FULL_NAMES,
+    OPT_RUNTIME_FRAMES,
 };
 
 /* "text, json or markdown": the renderers' names. */
@@ -58,10 +84,19 @@ static const char *format_names(char *buf, size_t cap)
 static int parse(int argc, char **argv, struct report_args *a)
 {
     static const struct option opts[] = {
-        { "top", required_argument, NULL, 't' },    { "format", required_argument, NULL, 'f' },
-        { "output", required_argument, NULL, 'o' }, { "from", required_argument, NULL, 'F' },
-        { "to", required_argument, NULL, 'T' },     OPT_MODEL_LONGOPTS,
-        { "help", no_argument, NULL, OPT_HELP },    { NULL, 0, NULL, 0 },
+        { "top", required_argument, NULL, 't' },
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' },
+        { "from", required_argument, NULL, 'F' },
+        { "to", required_argument, NULL, 'T' },
+        { "sort", required_argument, NULL, OPT_SORT },
+        { "frames", required_argument, NULL, OPT_FRAMES },
+        { "full-names", no_argument, NULL, OPT_FULL_NAMES },
+        { "runtime-frames", no_argument, NULL, OPT_RUNTIME_FRAMES },
+        OPT_SITES_LONGOPTS,
+        OPT_MODEL_LONGOPTS,
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
     };
     struct opt_parser p;
     char names[64];
@@ -71,6 +106,11 @@ static int parse(int argc, char **argv, struct report_args *a)
     opt_init(&p, report_usage, argc, argv, "ho:", opts);
     while ((c = opt_next(&p)) != OPT_END) {
         if (opt_model(c, &a->open))
+            continue;
+        int taken = opt_sites(&p, c, &a->sites);
+        if (taken == 2)
+            return 2;
+        if (taken == 1)
             continue;
         switch (c) {
         case OPT_EXIT:
@@ -88,6 +128,22 @@ static int parse(int argc, char **argv, struct report_args *a)
         case 'o':
             a->output = optarg;
             break;
+        case OPT_SORT:
+            a->ro.sort = rank_sort_find(optarg);
+            if (a->ro.sort == RANK_SORT_DEFAULT)
+                return opt_bad_value(&p, RANK_SORT_NAMES);
+            break;
+        case OPT_FRAMES:
+            if (!opt_long(&p, 1, 100000, "a count from 1", &top))
+                return 2;
+            a->ro.frames = (int)top;
+            break;
+        case OPT_FULL_NAMES:
+            a->ro.full_names = true;
+            break;
+        case OPT_RUNTIME_FRAMES:
+            a->ro.runtime_frames = true;
+            break;
         case 'F':
             if (!opt_seconds(&p, &a->open.from))
                 return 2;
@@ -98,11 +154,14 @@ static int parse(int argc, char **argv, struct report_args *a)
             break;
         }
     }
-    if (!opt_operands(&p, 1, 1,
-                      "one LOG or SNAPSHOT (one log per report today: report each on its own, "
-                      "or compare two with `heapspan diff BASE NEW`)"))
+    if (!opt_operands(&p, 1, MAX_LOGS,
+                      "one LOG or SNAPSHOT, or several logs of one run (a process and the "
+                      "children it forked or exec'd, reported as one)"))
         return 2;
     a->open.path = argv[optind];
+    a->logs = argv + optind;
+    a->n_logs = argc - optind;
+    opt_sites_apply(&a->sites, &a->open);
     if (a->open.to >= 0 && a->open.to <= a->open.from) {
         opt_error("--to must be after --from");
         return 2;
@@ -110,10 +169,41 @@ static int parse(int argc, char **argv, struct report_args *a)
     return -1;
 }
 
+/* The model to render: the session's, or the merge of several logs' (a run's process
+ * tree), then filtered by --focus and --ignore. NULL after the message. */
+static const struct model *report_model(struct report_args *a, struct session **ss,
+                                        struct view **merged, struct view **filtered)
+{
+    const struct model *models[MAX_LOGS];
+    const struct model *m;
+
+    for (int i = 0; i < a->n_logs; i++) {
+        a->open.path = a->logs[i];
+        pg_begin("report", &a->open);
+        int opened = session_open(&a->open, &ss[i]);
+        pg_end();
+        if (opened < 0) {
+            opt_error("%s", session_error(ss[i]));
+            return NULL;
+        }
+        models[i] = session_model(ss[i]);
+    }
+    m = models[0];
+    if (a->n_logs > 1) {
+        if (view_merge(models, a->n_logs, merged) < 0) {
+            opt_error("out of memory");
+            return NULL;
+        }
+        m = view_model(*merged);
+    }
+    return opt_sites_filter(&a->sites, m, filtered);
+}
+
 int cmd_report(int argc, char **argv)
 {
     struct report_args a = { .format = render_find("text") };
-    struct session *s;
+    struct session *ss[MAX_LOGS] = { NULL };
+    struct view *merged = NULL, *filtered = NULL;
     int rc;
 
     opt_model_defaults(&a.open);
@@ -122,20 +212,17 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = 0;
-    pg_begin("report", &a.open);
-    int opened = session_open(&a.open, &s);
-    pg_end();
-    if (opened < 0) {
-        opt_error("%s", session_error(s));
-        session_close(s);
-        return 2;
+    const struct model *m = report_model(&a, ss, &merged, &filtered);
+    if (m == NULL) {
+        rc = 2;
+        goto done;
     }
-    const struct model *m = session_model(s);
-    struct render_options ro = { a.top > 0 ? a.top : a.format->default_top };
+    struct render_options ro = a.ro;
+    ro.top = a.top > 0 ? a.top : a.format->default_top;
     FILE *out = out_open(a.output);
     if (out == NULL) {
-        session_close(s);
-        return 2;
+        rc = 2;
+        goto done;
     }
     int err = render_write(a.format, out, m, &ro);
     if (err < 0) {
@@ -155,6 +242,10 @@ int cmd_report(int argc, char **argv)
         esc_fputs(m->warnings[i], stderr);
         fputc('\n', stderr);
     }
-    session_close(s);
+done:
+    view_free(filtered);
+    view_free(merged);
+    for (int i = 0; i < a.n_logs; i++)
+        session_close(ss[i]);
     return rc;
 }

@@ -1,6 +1,8 @@
 /* opts.c - see opts.h. */
 #include "cli/opts.h"
 
+#include "analyzer/view.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -283,4 +285,62 @@ bool opt_model(int c, struct session_options *o)
     default:
         return false;
     }
+}
+
+int opt_sites(const struct opt_parser *p, int c, struct opt_sites *s)
+{
+    const char **list;
+    int *n;
+
+    switch (c) {
+    case OPT_SITES_NO_WRAPPER_DETECTION:
+        s->no_wrapper_detection = true;
+        return 1;
+    case OPT_SITES_ALLOC_FN:
+        list = s->alloc_fns;
+        n = &s->n_alloc_fns;
+        break;
+    case OPT_SITES_FOCUS:
+        list = s->focus;
+        n = &s->n_focus;
+        break;
+    case OPT_SITES_IGNORE:
+        list = s->ignore;
+        n = &s->n_ignore;
+        break;
+    default:
+        return 0;
+    }
+    if (c == OPT_SITES_ALLOC_FN && optarg[0] == '\0')
+        return opt_bad_value(p, "a function name or pattern");
+    if (*n == OPT_SITES_MAX) {
+        opt_error("%s: at most %d patterns", p->name, OPT_SITES_MAX);
+        return 2;
+    }
+    list[(*n)++] = optarg;
+    return 1;
+}
+
+void opt_sites_apply(const struct opt_sites *s, struct session_options *o)
+{
+    o->alloc_fns = s->alloc_fns;
+    o->n_alloc_fns = s->n_alloc_fns;
+    o->no_wrapper_detection = s->no_wrapper_detection;
+}
+
+const struct model *opt_sites_filter(const struct opt_sites *s, const struct model *m,
+                                     struct view **v)
+{
+    struct view_patterns pat = { s->n_focus, s->n_ignore, s->focus, s->ignore };
+    char err[512];
+
+    *v = NULL;
+    if (s->n_focus + s->n_ignore == 0)
+        return m;
+    int e = view_filter(m, &pat, v, err, sizeof(err));
+    if (e < 0) {
+        opt_error("%s", e == -EINVAL ? err : "out of memory");
+        return NULL;
+    }
+    return view_model(*v);
 }

@@ -116,6 +116,63 @@ size_t opt_edit_distance(const char *a, size_t na, const char *b, size_t nb);
  * letters edited, 1 to 3), or NULL: for "did you mean" on options and commands. */
 const char *opt_nearest(const char *word, const char *const *names, size_t n_names);
 
+/*
+ * How sites are titled and which are kept, for every command that shows sites (report,
+ * flame, export, diff): --alloc-fn PATTERN (repeatable) and --no-wrapper-detection go
+ * to the session (session.h: a site's title is its first frame past the wrappers),
+ * --focus REGEX and --ignore REGEX (repeatable; pprof's: a site is kept when a frame
+ * matches a --focus pattern and none an --ignore one) filter the model (view.h).
+ * OPT_SITES_LONGOPTS into the option table, OPT_SITES_USAGE into --help; opt_sites for
+ * each option code; opt_sites_apply on each session's options after parsing;
+ * opt_sites_filter on each model before it is drawn.
+ */
+enum {
+    OPT_SITES_ALLOC_FN = 0x180,
+    OPT_SITES_NO_WRAPPER_DETECTION,
+    OPT_SITES_FOCUS,
+    OPT_SITES_IGNORE,
+};
+
+#define OPT_SITES_MAX 64 /* patterns of each kind */
+
+struct opt_sites {
+    const char *alloc_fns[OPT_SITES_MAX];
+    int n_alloc_fns;
+    bool no_wrapper_detection;
+    const char *focus[OPT_SITES_MAX], *ignore[OPT_SITES_MAX];
+    int n_focus, n_ignore;
+};
+
+/* clang-format off */
+#define OPT_SITES_LONGOPTS                                                              \
+    { "alloc-fn", required_argument, NULL, OPT_SITES_ALLOC_FN },                        \
+    { "no-wrapper-detection", no_argument, NULL, OPT_SITES_NO_WRAPPER_DETECTION },      \
+    { "focus", required_argument, NULL, OPT_SITES_FOCUS },                              \
+    { "ignore", required_argument, NULL, OPT_SITES_IGNORE }
+/* clang-format on */
+
+#define OPT_SITES_USAGE                                                                        \
+    "  --alloc-fn PATTERN      frames whose function matches (fnmatch wildcards; or\n"         \
+    "                          module+0xOFFSET) are allocator wrappers: a site is titled by\n" \
+    "                          its first frame that is not one\n"                              \
+    "  --no-wrapper-detection  only the built-in list and --alloc-fn name wrappers\n"          \
+    "  --focus REGEX           keep only sites with a frame matching REGEX (repeatable)\n"     \
+    "  --ignore REGEX          drop sites with a frame matching REGEX (repeatable)\n"
+
+/* 0: c is not one of these options; 1: taken; 2: refused, after the message. */
+int opt_sites(const struct opt_parser *p, int c, struct opt_sites *s);
+
+/* Gives o the wrapper options (o points into s: s must outlive the session). */
+void opt_sites_apply(const struct opt_sites *s, struct session_options *o);
+
+struct model;
+struct view;
+
+/* m filtered by --focus and --ignore (*v holds it: view_free), or m itself when neither
+ * was given. NULL after the message (a pattern that is not a regular expression). */
+const struct model *opt_sites_filter(const struct opt_sites *s, const struct model *m,
+                                     struct view **v);
+
 /* The command whose errors follow: main() sets it from the command table. */
 void opt_set_command(const char *name);
 

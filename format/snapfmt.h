@@ -37,7 +37,8 @@
  *                   start_unix_ns u, sample_bytes u, ended u, truncated u,
  *                   end_reason u (enum model_end), log_bytes u, bytes_read u,
  *                   point u (enum model_at), marker u, marker_serial u,
- *                   marker_kind str, point_ns f
+ *                   marker_kind str, point_ns f; since minor 1: end_ns f,
+ *                   end_lost_events u (the end record's time and lost count)
  *   SF_REC_TOTALS   allocations f, frees f, allocated_bytes f, peak_live_bytes f,
  *                   peak_ns f, leaked_bytes f, leaked_allocations f, live_bytes f,
  *                   live_blocks f, runtime_bytes f, runtime_allocations f,
@@ -62,6 +63,8 @@
  *                   bit_offset u, bit_size u, hole_after u)[n_members])[n_types]
  *                   (n_listed: the first min(n_sites, MODEL_BLOAT_SITES) sites, 8)
  *   SF_REC_WARNING  text str
+ *   SF_REC_THREAD   (minor 1) tid u, allocations f, allocated_bytes f, frees f,
+ *                   temporary_allocations f: one thread's figures, in the model's order
  *   SF_REC_END      n_strings u, n_frames u, n_sites u, n_bloats u, n_warnings u: what
  *                   came before, checked
  *
@@ -84,7 +87,7 @@
 
 #define SF_MAGIC      "HSNAPSHT"
 #define SF_MAJOR      1
-#define SF_MINOR      0
+#define SF_MINOR      1
 #define SF_HDR_SIZE   48
 #define SF_FLAG_ZSTD  0x1
 #define SF_ZSTD_LEVEL 3
@@ -109,6 +112,7 @@ enum sf_rec {
     SF_REC_BLOAT = 6,
     SF_REC_WARNING = 7,
     SF_REC_END = 8,
+    SF_REC_THREAD = 9, /* minor 1 */
 };
 
 #endif

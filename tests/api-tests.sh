@@ -63,8 +63,17 @@ def within(what, expected, got, tol):
 
 
 def load(path):
+    """A report (docs/report-json.md), its references resolved for the checks: each
+    site's "stack" as its frames, each bloated size's "sites" as the sites."""
     with open(path) as f:
-        return json.load(f)
+        rep = json.load(f)
+    frames = rep.get("frames")
+    if frames is not None:
+        for s in rep.get("sites", []):
+            s["stack"] = [frames[i] for i in s["stack"]]
+        for b in rep.get("bloated", []):
+            b["sites"] = [rep["sites"][i] for i in b["sites"] if i is not None]
+    return rep
 
 
 def summary(path):

@@ -278,7 +278,7 @@ t_stopped() {
         expect_in text text.out "21,800,000 events after it were not written"
         expect_in text text.out "  live at stop  2.93 KiB in 3 blocks"
         expect_in text text.out "LIVE AT STOP: live when recording stopped"
-        expect_in text text.out "2.93 KiB live at the stop in 3 blocks"
+        expect_in text text.out "2.93 KiB live at stop in 3 blocks"
         expect_not_in text text.out "exited"
         expect_not_in text text.out "leaked"
         expect_not_in text text.out "LEAKS"

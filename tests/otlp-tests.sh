@@ -266,6 +266,34 @@ if selected otlp_json_file; then
     fi
 fi
 
+# A leak's code.* attributes name the site's title: with after_signal and before_signal
+# given as allocator wrappers, their caller main (marker.c), the stack still whole.
+if selected otlp_title; then
+    d=$WORK/title
+    mkdir -p "$d"
+    if ! "$HEAPSPAN" export --otlp-json "$d/trace.json" --alloc-fn after_signal \
+        --alloc-fn before_signal "$LOG" >"$d/stdout" 2>"$d/stderr"; then
+        ko otlp_title "exit $?: $(cat "$d/stderr")"
+    elif ! out=$(python3 - "$d/trace.json" "$TOP/tests/progs/marker.c" <<'EOF' 2>&1
+import json, sys
+t = json.load(open(sys.argv[1]))
+spans = [s for r in t["resourceSpans"] for ss in r["scopeSpans"] for s in ss["spans"]]
+def attrs(s):
+    return {a["key"]: next(iter(a["value"].values())) for a in s["attributes"]}
+leaks = [attrs(s) for s in spans if s["name"] == "heap.leak"]
+lines = open(sys.argv[2]).read().split("\n")
+got = [(a["code.function.name"], a["code.stacktrace"].split("\n")[0].split(" ")[0]) for a in leaks]
+assert got == [("main", "after_signal"), ("main", "before_signal")], got
+for a, fn in zip(leaks, ("after_signal", "before_signal")):
+    assert lines[int(a["code.line.number"]) - 1].strip() == fn + "();", (a, fn)
+EOF
+    ); then
+        ko otlp_title "$out"
+    else
+        ok otlp_title
+    fi
+fi
+
 # ---- ids ----
 
 if selected otlp_same_ids; then

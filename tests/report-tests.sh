@@ -86,8 +86,17 @@ def within(what, expected, got, tol):
 
 
 def load(path):
+    """A report (docs/report-json.md), its references resolved for the checks: each
+    site's "stack" as its frames, each bloated size's "sites" as the sites."""
     with open(path) as f:
-        return json.load(f)
+        rep = json.load(f)
+    frames = rep.get("frames")
+    if frames is not None:
+        for s in rep.get("sites", []):
+            s["stack"] = [frames[i] for i in s["stack"]]
+        for b in rep.get("bloated", []):
+            b["sites"] = [rep["sites"][i] for i in b["sites"] if i is not None]
+    return rep
 
 
 def marker_line(src, name):
@@ -883,10 +892,340 @@ run(c)
 EOF
 }
 
+# ---- what the report says of real programs: titles, debug info, words ----
+
+# sqlite3's own allocator wrappers (sqlite3Malloc, and the stripped sqlite3MemMalloc
+# under it) are kept in each stack but never a site's title; its modules without
+# debug info are listed with their Debian package; the JSON report is smaller than
+# the log (frames stored once).
+t_sqlite_wrapper() {
+    command -v sqlite3 >/dev/null || {
+        fail "sqlite3: expected the Debian package (the Makefile's deps) vs got none"
+        return
+    }
+    cat >work.sql <<'SQL'
+CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, val REAL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<200000)
+INSERT INTO t SELECT x, printf('name-%d', x), x*1.5 FROM c;
+CREATE INDEX ti ON t(name);
+SELECT count(*), sum(val) FROM t WHERE name LIKE 'name-1%';
+SQL
+    "$HEAPSPAN" run -o sqlite.hsl -- sqlite3 :memory: <work.sql >run.out 2>&1 || {
+        fail "heapspan run sqlite3: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    "$HEAPSPAN" report --format json sqlite.hsl >sqlite.json 2>report.err || {
+        fail "report: expected exit status 0 vs got $?: $(cat report.err)"
+        return
+    }
+    "$HEAPSPAN" report sqlite.hsl >sqlite.txt 2>>report.err || return
+    check <<'EOF'
+import os
+def c():
+    r = load("sqlite.json")
+    sq = [s for s in r["sites"] if s["stack"][0]["module"].startswith("libsqlite3")]
+    expect_true("sites allocating in libsqlite3", len(sq) > 50, len(sq))
+    # The frames under which sqlite allocates (sqlite3MemMalloc, sqlite3Malloc, ...):
+    # the innermost of every such site is a wrapper, and no title is one.
+    inner = {(s["stack"][0]["function"], s["stack"][0]["module_offset"]): s["stack"][0]
+             for s in sq}
+    expect("innermost sqlite frames that are not wrappers", [],
+           sorted((k[0], hex(k[1])) for k, f in inner.items() if f["kind"] != "wrapper"))
+    bad = [(s["function"], s["module"]) for s in sq
+           if s["stack"][s["title"]]["kind"] == "wrapper"]
+    expect("sites titled by a wrapper", [], bad)
+    expect("sites titled at their innermost frame", [],
+           [(s["function"], s["module"]) for s in sq if s["title"] == 0])
+    size_log, size_json = os.path.getsize("sqlite.hsl"), os.path.getsize("sqlite.json")
+    expect_true(f"JSON report ({size_json} B) smaller than the log ({size_log} B)",
+                size_json < size_log, size_json)
+    keys = [(f["function"], f["file"], f["line"], f["module"], f["module_offset"], f["inlined"])
+            for f in r["frames"]]
+    expect("frames listed twice", [], sorted({k for k in keys if keys.count(k) > 1}, key=str))
+    lib = [d for d in r["missing_debuginfo"]
+           if os.path.basename(d["path"]).startswith("libsqlite3")]
+    have_dbg = any(d["build_id"] and os.path.exists(
+        f"/usr/lib/debug/.build-id/{d['build_id'][:2]}/{d['build_id'][2:]}.debug") for d in lib)
+    if not have_dbg:
+        expect("libsqlite3 in the missing debug info", 1, len(lib))
+        expect("its package", "libsqlite3-0", lib[0]["package"])
+        expect_true("its fix names the -dbgsym package and debuginfod",
+                    "libsqlite3-0-dbgsym" in lib[0]["fix"] and
+                    "DEBUGINFOD_URLS" in lib[0]["fix"], lib[0]["fix"])
+        txt = open("sqlite.txt").read()
+        expect_true("the text report lists the missing debug info",
+                    "MISSING DEBUG INFO" in txt and "libsqlite3-0-dbgsym" in txt, txt[-400:])
+run(c)
+EOF
+}
+
+# A stripped binary is named in the debug-info list, with its build-id; the same path
+# rebuilt after the run is named as rebuilt.
+t_stripped_debuginfo() {
+    cat >prog.c <<'C'
+#include <stdlib.h>
+#include <string.h>
+static void *volatile keep[64];
+__attribute__((noinline)) static void fill(int n)
+{
+    for (int i = 0; i < n; i++) {
+        keep[i] = malloc(100 + i);
+        memset(keep[i], 1, 100);
+    }
+}
+int main(void)
+{
+    fill(VERSION);
+    return 0;
+}
+C
+    gcc -O1 -g -DVERSION=10 -o app prog.c && strip app || {
+        fail "gcc: expected a program vs got none"
+        return
+    }
+    "$HEAPSPAN" run -o app.hsl -- ./app >run.out 2>&1 || {
+        fail "heapspan run ./app: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    "$HEAPSPAN" report --format json app.hsl >stripped.json 2>report.err || return
+    gcc -O1 -g -DVERSION=20 -o app prog.c || return
+    "$HEAPSPAN" report --format json app.hsl >rebuilt.json 2>>report.err || return
+    "$HEAPSPAN" report app.hsl >rebuilt.txt 2>>report.err || return
+    readelf -n app >notes.txt
+    check "$(realpath app)" <<'EOF'
+import sys
+def c():
+    path = sys.argv[1]
+    r = load("stripped.json")
+    d = [x for x in r["missing_debuginfo"] if x["path"] == path]
+    expect(f"{path} in the missing debug info", 1, len(d))
+    expect("why", "no_debuginfo", d[0]["why"])
+    expect_true("unnamed addresses", d[0]["unnamed"] >= 1, d[0]["unnamed"])
+    expect_true("fix: build with -g", "build it with -g" in d[0]["fix"], d[0]["fix"])
+    expect_true("a build-id of 40 hex digits", len(d[0]["build_id"] or "") == 40, d[0]["build_id"])
+    r = load("rebuilt.json")
+    d = [x for x in r["missing_debuginfo"] if x["path"] == path]
+    expect(f"{path} rebuilt: in the list", 1, len(d))
+    expect("why", "rebuilt", d[0]["why"])
+    expect_true("its build-id is the run's, not the new file's",
+                d[0]["build_id"] not in open("notes.txt").read(), d[0]["build_id"])
+    expect_true("the text says rebuilt", "rebuilt since the run" in open("rebuilt.txt").read(), "")
+run(c)
+EOF
+}
+
+# `sleep 1.2` recorded 1.2 s (to its end record, not to its last allocation); a window
+# past the end is an error that says where the log ends.
+t_duration_window() {
+    "$HEAPSPAN" run -o sleep.hsl -- sleep 1.2 >run.out 2>&1 || {
+        fail "heapspan run sleep 1.2: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    "$HEAPSPAN" report --format json sleep.hsl >sleep.json 2>report.err || return
+    "$HEAPSPAN" report sleep.hsl >sleep.txt 2>>report.err || return
+    "$HEAPSPAN" report --from 100 sleep.hsl >from.out 2>from.err
+    echo $? >from.rc
+    check <<'EOF'
+def c():
+    r = load("sleep.json")
+    within("duration_ns", 1.25e9, r["log"]["duration_ns"], 0.2e9)
+    expect("leaks_known", True, r["totals"]["leaks_known"])
+    head = open("sleep.txt").read().split("\n")[1]
+    expect_true("text: 1.2 s recorded", "(pid " in head and " 1.2" in head, head)
+    expect("--from 100: exit status", "2", open("from.rc").read().strip())
+    err = open("from.err").read()
+    expect_true("--from 100: says it is past the end", "past the end of the log" in err, err)
+    expect("--from 100: no report", "", open("from.out").read())
+run(c)
+EOF
+}
+
+# A process killed (no end record): live at the end, never "leaked".
+t_killed_live() {
+    cat >hold.c <<'C'
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void)
+{
+    for (int i = 0; i < 100; i++) {
+        char *p = malloc(1000);
+        memset(p, 1, 1000);
+    }
+    sleep(30);
+    return 0;
+}
+C
+    gcc -O1 -g -o hold hold.c || return
+    "$HEAPSPAN" run -o hold.hsl -- ./hold >run.out 2>&1 &
+    local pid=$! child=""
+    for _ in $(seq 50); do
+        child=$(pgrep -P "$pid" -x hold) && [ -s hold.hsl ] && break
+        sleep 0.1
+    done
+    sleep 0.5
+    [ -n "$child" ] && kill -KILL "$child"
+    wait "$pid"
+    "$HEAPSPAN" report --format json hold.hsl >hold.json 2>report.err || {
+        fail "report: expected exit status 0 vs got $?: $(cat report.err)"
+        return
+    }
+    "$HEAPSPAN" report hold.hsl >hold.txt 2>>report.err
+    check <<'EOF'
+def c():
+    r = load("hold.json")
+    expect("leaks_known", False, r["totals"]["leaks_known"])
+    expect_true("100 blocks live", r["totals"]["leaked_allocations"] >= 100,
+                r["totals"]["leaked_allocations"])
+    t = open("hold.txt").read()
+    expect_true("LIVE AT END, not LEAKS", "LIVE AT END:" in t and "\nLEAKS:" not in t, t[:600])
+    expect("lines with 'leaked'", [], [l for l in t.split("\n") if "leaked" in l])
+run(c)
+EOF
+}
+
+# The demo service's four workers and its main thread, each with what it allocated;
+# --focus and --ignore keep the sites pprof's would, with their totals.
+t_views() {
+    record demo -- "$PROGS/demo_service" || return
+    "$HEAPSPAN" report --format json --focus 'cache_put' demo.hsl >focus.json 2>focus.err ||
+        return
+    "$HEAPSPAN" report --format json --ignore '^session_' --ignore 'cache_' demo.hsl \
+        >ignore.json 2>ignore.err || return
+    "$HEAPSPAN" report --focus '(' demo.hsl >bad.out 2>bad.err
+    echo $? >bad.rc
+    # The same options on flame, export and diff (cli/opts.h's site options).
+    "$HEAPSPAN" export --metric allocations --focus cache_put --folded fa.txt demo.hsl \
+        2>fa.err || return
+    "$HEAPSPAN" export --focus cache_put --folded fp.txt demo.hsl 2>fp.err || return
+    "$HEAPSPAN" export --metric allocations --folded all.txt demo.hsl 2>all.err || return
+    "$HEAPSPAN" export --metric allocations --ignore cache_put --alloc-fn session_open \
+        --no-wrapper-detection --folded fi.txt demo.hsl 2>fi.err || return
+    "$HEAPSPAN" flame --focus cache_put -o focus.svg demo.hsl 2>flame.err || return
+    "$HEAPSPAN" diff --format json --focus cache_put --base-at time:0 demo.hsl demo.hsl \
+        >diff.json 2>diff.err || return
+    for cmd in "flame -o x.svg" "export --folded x.txt" diff; do
+        # shellcheck disable=SC2086 # the command and its options, split
+        "$HEAPSPAN" $cmd --ignore '(' demo.hsl $([[ $cmd == diff ]] && echo demo.hsl) \
+            >/dev/null 2>>bad-cmds.err
+        echo $? >>bad-cmds.rc
+    done
+    check "$SRC" <<'EOF'
+import re, sys
+def c():
+    src = open(sys.argv[1] + "/demo_service.c").read()
+    n_threads = int(re.search(r"#define N_THREADS\s+(\d+)", src).group(1))
+    r = load("demo.json")
+    th = r["threads"]
+    expect("threads: the workers and main", n_threads + 1, len(th))
+    expect("threads' allocations sum to the total", r["totals"]["allocations"],
+           sum(t["allocations"] for t in th))
+    expect("threads' frees sum to the total", r["totals"]["frees"], sum(t["frees"] for t in th))
+    expect("threads' bytes sum to the total", r["totals"]["allocated_bytes"],
+           sum(t["allocated_bytes"] for t in th))
+    workers = th[:n_threads]
+    expect("the workers made the same calls", 1, len({t["allocations"] for t in workers}))
+    expect_true("main allocated least", th[-1]["allocations"] < workers[0]["allocations"], th)
+    mods = {m["module"]: m for m in r["modules"]}
+    expect_true("the program's module holds most at the peak",
+                r["modules"][0]["module"] == "demo_service", [m["module"] for m in r["modules"]])
+    expect("modules' peak shares sum to the total", r["totals"]["peak_live_bytes"],
+           sum(m["peak_live_bytes"] for m in r["modules"]))
+    f = load("focus.json")
+    expect_true("focus: kept sites", f["log"]["filtered"]["sites_kept"] >= 1, f["log"])
+    expect("focus: every site has cache_put in its stack", [],
+           [s["function"] for s in f["sites"]
+            if not any(x["function"] == "cache_put" for x in s["stack"])])
+    want = sum(s["allocations"] for s in r["sites"]
+               if any(x["function"] == "cache_put" for x in s["stack"]))
+    expect("focus: totals are the kept sites'", want, f["totals"]["allocations"])
+    g = load("ignore.json")
+    expect("ignore: no site with session_* or cache_*", [],
+           [s["function"] for s in g["sites"] if any(
+               x["function"] and (x["function"].startswith("session_") or "cache_" in x["function"])
+               for x in s["stack"])])
+    # flame, export, diff: 4 workers x 20000 requests, each key 10 times: 8000 192-byte
+    # cache entries, all live at the peak (demo_service.c)
+    n_workers, n_req = n_threads, int(re.search(r"#define N_REQUESTS\s+(\d+)", src).group(1))
+    repeats = int(re.search(r"#define REPEATS\s+(\d+)", src).group(1))
+    n_cache = n_workers * n_req // repeats
+    def folded(path):
+        rows = [l.rsplit(" ", 1) for l in open(path).read().splitlines()]
+        return [(st.split(";"), int(v)) for st, v in rows]
+    fa = folded("fa.txt")
+    expect("export --focus: only stacks through cache_put", [],
+           [st for st, v in fa if "cache_put" not in st])
+    expect("export --focus: cache_put's calls", n_cache, sum(v for st, v in fa))
+    expect("export --focus: cache_put's bytes at the peak", n_cache * 192,
+           sum(v for st, v in folded("fp.txt")))
+    fi, al = folded("fi.txt"), folded("all.txt")
+    expect("export --ignore: no stack through cache_put", [],
+           [st for st, v in fi if "cache_put" in st])
+    expect("export --ignore: the rest's calls", sum(v for st, v in al) - n_cache,
+           sum(v for st, v in fi))
+    svg = open("focus.svg").read()
+    expect_true("flame --focus: cache_put drawn", "cache_put" in svg, "")
+    expect_true("flame --focus: session_open not drawn", "session_open" not in svg, "")
+    d = load("diff.json")
+    expect("diff --focus: no site at time 0, one at the end", [0, 1],
+           [d["base"]["sites"], d["new"]["sites"]])
+    expect("diff --focus: cache_put's calls", n_cache, d["totals"]["allocations"]["new"])
+    expect("diff --focus: cache_put's bytes at the peak", n_cache * 192,
+           d["totals"]["peak"]["new"])
+    expect("flame, export, diff: a bad pattern's exit status", ["2", "2", "2"],
+           open("bad-cmds.rc").read().split())
+    errs = open("bad-cmds.err").read()
+    expect("flame, export, diff: the option named", 3, errs.count("--ignore (: not a regular"))
+    expect("a bad pattern: exit status", "2", open("bad.rc").read().strip())
+    expect_true("a bad pattern: the option named", "--focus (" in open("bad.err").read(),
+                open("bad.err").read())
+run(c)
+EOF
+}
+
+# A shell and the programs it runs: one report over their logs, as a tree.
+t_process_tree() {
+    "$HEAPSPAN" run -o tree.hsl -- sh -c 'ls / >/dev/null; echo x | sort >/dev/null' \
+        >run.out 2>&1 || {
+        fail "heapspan run sh: expected exit status 0 vs got $?: $(tail -n 3 run.out)"
+        return
+    }
+    local logs=(tree*.hsl)
+    "$HEAPSPAN" report --format json "${logs[@]}" >tree.json 2>tree.err || {
+        fail "report ${logs[*]}: expected exit status 0 vs got $?: $(cat tree.err)"
+        return
+    }
+    for l in "${logs[@]}"; do
+        "$HEAPSPAN" report --format json "$l" >"$l.json" 2>/dev/null || return
+    done
+    "$HEAPSPAN" report "${logs[@]}" >tree.txt 2>>tree.err || return
+    check "${logs[@]}" <<'EOF'
+import sys
+def c():
+    logs = sys.argv[1:]
+    r = load("tree.json")
+    p = r["processes"]
+    expect("processes", len(logs), len(p))
+    expect("the root first, at depth 0", 0, p[0]["depth"])
+    root = p[0]["pid"]
+    kids = [x for x in p if x["depth"] == 1]
+    expect_true("children of the shell at depth 1", kids and all(x["ppid"] == root for x in kids),
+                [(x["pid"], x["ppid"], x["depth"]) for x in p])
+    each = [load(l + ".json") for l in logs]
+    expect("allocations: the sum of each log's", sum(e["totals"]["allocations"] for e in each),
+           r["totals"]["allocations"])
+    expect("sites: every log's", sum(len(e["sites"]) for e in each), len(r["sites"]))
+    expect_true("the text shows the tree", "processes: %d logs of one run" % len(logs)
+                in open("tree.txt").read(), open("tree.txt").read()[:400])
+run(c)
+EOF
+}
+
 # ---- the runner ----
 
 TESTS="c_leaks c_valgrind cxx_valgrind peak temporary window_from window_to sampled sampled_cxx cxx_inline
        rust_legacy rust_v0 rust_trim pyext retain render_text render_markdown sanitized_report
+       sqlite_wrapper stripped_debuginfo duration_window killed_live views process_tree
        bad_empty bad_random bad_random_chunks bad_version bad_checksum bad_truncated"
 
 usage() {

@@ -208,7 +208,7 @@ EOF
     done
     expect_grep "cut: the message" "^heapspan report: cut.hsnap: byte 100: .*truncated" cut.err
     expect_grep "crc: the message" "^heapspan report: crc.hsnap: byte 48: .*checksum" crc.err
-    expect_grep "v2: the message" "^heapspan report: v2.hsnap: byte 8: snapshot format version 2.0; this heapspan reads version 1.x" v2.err
+    expect_grep "v2: the message" "^heapspan report: v2.hsnap: byte 8: snapshot format version 2\.[0-9]+; this heapspan reads version 1.x" v2.err
     hs dump good.hsnap
     expect "dump of a snapshot: status" 2 "$RC"
     hs report --from 1 good.hsnap

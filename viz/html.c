@@ -366,7 +366,7 @@ static void ranking(FILE *o, const struct model *m, int k, int top, int *idx)
             count_cell(o, v);
         fprintf(o, "<td class=\"num\">%.1f%%</td><td class=\"site\"><details><summary>",
                 total > 0 ? 100 * v / total : 0);
-        frame_html(o, s->frames[0]);
+        frame_html(o, s->frames[s->title]);
         fputs("</summary>", o);
         stack_html(o, s);
         fputs("</details></td>", o);
@@ -397,7 +397,7 @@ static void set_apart(FILE *o, const struct model *m, enum model_leak_kind kind,
         exact_bytes_cell(o, s->st.live_bytes);
         count_cell(o, s->st.live_blocks);
         fputs("<td class=\"site\"><details><summary>", o);
-        frame_html(o, s->frames[0]);
+        frame_html(o, s->frames[s->title]);
         fputs("</summary>", o);
         stack_html(o, s);
         fputs("</details></td><td>", o);
@@ -471,7 +471,7 @@ static void bloat(FILE *o, const struct model *m, int top)
                 fmt_count(c, sizeof(c), bl->n_sites), bl->n_sites == 1 ? "" : "s");
         for (int k = 0; k < bl->n_sites && k < MODEL_BLOAT_SITES; k++) {
             fputs("<li>", o);
-            frame_html(o, m->sites[bl->sites[k]].frames[0]);
+            frame_html(o, m->sites[bl->sites[k]].frames[m->sites[bl->sites[k]].title]);
             fputs("</li>", o);
         }
         fputs("</ul></td><td>", o);

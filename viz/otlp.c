@@ -522,7 +522,7 @@ void otlp_from_model(struct otlp_trace *t, const struct model *m, const struct o
         otlp_attr_int(t, &s->attrs, "heap.leaked.blocks", num(site->st.leaked_allocations));
         otlp_attr_int(t, &s->attrs, "heap.allocations", num(site->st.allocations));
         otlp_attr_int(t, &s->attrs, "heap.allocated.bytes", num(site->st.allocated_bytes));
-        code_attrs(t, &s->attrs, site->frames[0]);
+        code_attrs(t, &s->attrs, site->frames[site->title]);
         stack_attr(t, &s->attrs, site);
     }
     free(idx);
@@ -548,7 +548,7 @@ void otlp_from_model(struct otlp_trace *t, const struct model *m, const struct o
         }
         if (b->n_sites > 0) {
             const struct model_site *site = &m->sites[b->sites[0]];
-            code_attrs(t, &s->attrs, site->frames[0]);
+            code_attrs(t, &s->attrs, site->frames[site->title]);
             stack_attr(t, &s->attrs, site);
         }
     }

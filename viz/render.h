@@ -15,9 +15,26 @@
 
 #include "analyzer/model.h"
 
+#include "viz/rank.h"
+
+#define RENDER_FRAMES 32 /* frames of a stack shown (text, markdown, HTML) unless told */
+
 struct render_options {
-    int top; /* rows per section (sites, for JSON); 0: all */
+    int top;             /* rows per section (sites, for JSON); 0: all */
+    int frames;          /* frames shown of each stack (--frames); 0: RENDER_FRAMES */
+    bool full_names;     /* names as the binaries give them (--full-names): no std::string
+                          * for std::__cxx11::basic_string<...>, no "<...>" */
+    bool runtime_frames; /* show start-up and runtime frames (--runtime-frames); else a
+                          * run of them is one line saying how many */
+    enum rank_sort sort; /* --sort: text and markdown show that ranking alone, JSON lists
+                          * its sites in that order; RANK_SORT_DEFAULT: the format's own */
 };
+
+/* The frames to show of a stack: opt->frames, or RENDER_FRAMES. */
+static inline int render_frames(const struct render_options *opt)
+{
+    return opt->frames > 0 ? opt->frames : RENDER_FRAMES;
+}
 
 typedef int (*render_fn)(FILE *out, const struct model *m, const struct render_options *opt);
 

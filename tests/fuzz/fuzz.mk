@@ -30,7 +30,7 @@ FUZZ_REPORT_LIBS := -ldw -lelf -liberty -lzstd -lm -pthread -lz -ldl
 # Seeds: tests/fuzz/corpus/<t>/ (committed) and the directories in FUZZ_SEEDS_<t>.
 
 FUZZ_TARGETS := reader meta evcodec bytesize escape snapshot suppress retryafter otlpresp \
-                otlpenv settings pyline
+                otlpenv settings pyline debuginfo
 
 FUZZ_SRCS_reader := tests/fuzz/reader.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_reader := $(FUZZ_REPORT_LIBS)
@@ -56,6 +56,10 @@ FUZZ_MAX_LEN_settings := 128
 
 FUZZ_SRCS_escape := tests/fuzz/escape.c tests/fuzz/fuzzlib.c util/escape.c util/json.c
 FUZZ_MAX_LEN_escape := 4096
+
+FUZZ_SRCS_debuginfo := tests/fuzz/debuginfo.c $(FUZZ_REPORT_SRCS)
+FUZZ_LIBS_debuginfo := $(FUZZ_REPORT_LIBS)
+FUZZ_MAX_LEN_debuginfo := 4096
 
 FUZZ_SRCS_snapshot := tests/fuzz/snapshot.c $(FUZZ_REPORT_SRCS)
 FUZZ_LIBS_snapshot := $(FUZZ_REPORT_LIBS)

@@ -17,7 +17,7 @@ void fz_render(const struct model *m)
         size_t len = 0, at = 0;
         const char *why = NULL;
         FILE *f = open_memstream(&out, &len);
-        struct render_options ro = { list[i].default_top };
+        struct render_options ro = { .top = list[i].default_top };
         if (f == NULL)
             abort();
         int err = render_write(&list[i], f, m, &ro);

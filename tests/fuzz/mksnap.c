@@ -48,20 +48,23 @@ static void hand_snapshot(const char *dir)
 {
     static struct model_frame frames[] = {
         { "load_config", "/src/app/config.c", 42, "app", 0x1234, false, "load_config",
-          "/opt/app/bin/app", "00112233445566778899aabbccddeeff00112233" },
+          "/opt/app/bin/app", "00112233445566778899aabbccddeeff00112233", MODEL_FRAME_CODE },
         { "std::vector<int>::push_back(int const&)", "/usr/include/c++/12/bits/stl_vector.h", 1287,
-          "app", 0x2345, true, "_ZNSt6vectorIiSaIiEE9push_backERKi", "/opt/app/bin/app", NULL },
-        { "main", "/src/app/main.c", 7, "app", 0x3456, false, NULL, "/opt/app/bin/app", NULL },
+          "app", 0x2345, true, "_ZNSt6vectorIiSaIiEE9push_backERKi", "/opt/app/bin/app", NULL,
+          MODEL_FRAME_CODE },
+        { "main", "/src/app/main.c", 7, "app", 0x3456, false, NULL, "/opt/app/bin/app", NULL,
+          MODEL_FRAME_CODE },
         { "_IO_file_doallocate", "filedoalloc.c", 101, "libc.so.6", 0x7a000, false, NULL,
-          "/lib/x86_64-linux-gnu/libc.so.6", "beef" },
-        { NULL, NULL, 0, "libplugin.so", 0x99, false, NULL, "/usr/lib/libplugin.so", NULL },
+          "/lib/x86_64-linux-gnu/libc.so.6", "beef", MODEL_FRAME_CODE },
+        { NULL, NULL, 0, "libplugin.so", 0x99, false, NULL, "/usr/lib/libplugin.so", NULL,
+          MODEL_FRAME_CODE },
         { "esc\x1b[2Jape\xff",
           "/src/\x07"
           "bell\xc3.c",
           3,
           "m\x9b"
           "od",
-          1, false, NULL, "/x\ty", NULL },
+          1, false, NULL, "/x\ty", NULL, MODEL_FRAME_CODE },
     };
     static const struct model_frame *stacks[][3] = {
         { &frames[0], &frames[2], NULL }, { &frames[1], &frames[0], &frames[2] },

@@ -170,23 +170,25 @@ static void ref_free(struct ref_file *f)
 
 static const struct model_frame frames[] = {
     /* 0-2: the program's */
-    { "load_config", "/src/app/config.c", 42, "app", 0x1234, false, NULL, "/opt/app/bin/app",
-      NULL },
+    { "load_config", "/src/app/config.c", 42, "app", 0x1234, false, NULL, "/opt/app/bin/app", NULL,
+      MODEL_FRAME_CODE },
     { "std::vector<int, std::allocator<int> >::push_back(int const&)",
       "/usr/include/c++/12/bits/stl_vector.h", 1287, "app", 0x2345, true,
-      "_ZNSt6vectorIiSaIiEE9push_backERKi", "/opt/app/bin/app", NULL },
-    { "main", "/src/app/main.c", 7, "app", 0x3456, false, NULL, "/opt/app/bin/app", NULL },
+      "_ZNSt6vectorIiSaIiEE9push_backERKi", "/opt/app/bin/app", NULL, MODEL_FRAME_CODE },
+    { "main", "/src/app/main.c", 7, "app", 0x3456, false, NULL, "/opt/app/bin/app", NULL,
+      MODEL_FRAME_CODE },
     /* 3-4: the C runtime's stdio buffer */
     { "_IO_file_doallocate", "./libio/filedoalloc.c", 101, "libc.so.6", 0x7a000, false, NULL,
-      "/lib/x86_64-linux-gnu/libc.so.6", NULL },
+      "/lib/x86_64-linux-gnu/libc.so.6", NULL, MODEL_FRAME_CODE },
     { "_IO_doallocbuf", "./libio/genops.c", 347, "libc.so.6", 0x89000, false, NULL,
-      "/lib/x86_64-linux-gnu/libc.so.6", NULL },
+      "/lib/x86_64-linux-gnu/libc.so.6", NULL, MODEL_FRAME_CODE },
     /* 5-6: no symbols */
-    { NULL, NULL, 0, "libplugin.so.1", 0x99, false, NULL, "/usr/lib/libplugin.so.1", NULL },
-    { NULL, NULL, 0, "", 0x4000, false, NULL, NULL, NULL },
+    { NULL, NULL, 0, "libplugin.so.1", 0x99, false, NULL, "/usr/lib/libplugin.so.1", NULL,
+      MODEL_FRAME_CODE },
+    { NULL, NULL, 0, "", 0x4000, false, NULL, NULL, NULL, MODEL_FRAME_CODE },
     /* 7: what a pattern's own characters look like in a name */
     { "operator new[](unsigned long)", "/src/ünï code/a*b$.c", 9, "lib^x$.so", 0x10, false, "_Znam",
-      "/opt/lib^x$.so", NULL },
+      "/opt/lib^x$.so", NULL, MODEL_FRAME_CODE },
 };
 
 static const struct model_frame *const stack_program[] = { &frames[1], &frames[0], &frames[2] };

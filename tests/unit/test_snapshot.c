@@ -477,7 +477,8 @@ static void make_hand(struct hand *h)
                                          true,
                                          "_ZN2ns3boxIiE4pushEi",
                                          "/usr/lib/libbox.so",
-                                         "00112233445566778899aabbccddeeff00112233" };
+                                         "00112233445566778899aabbccddeeff00112233",
+                                         MODEL_FRAME_CODE };
     h->frames[1] = (struct model_frame){ h->long_b,
                                          "/src/box.h",
                                          12,
@@ -486,11 +487,13 @@ static void make_hand(struct hand *h)
                                          true,
                                          "_ZN2ns3boxIlE4pushEl",
                                          "/usr/lib/libbox.so",
-                                         "00112233445566778899aabbccddeeff00112233" };
-    h->frames[2] = (struct model_frame){ "main", "/src/main.cc", 40,         "app", 0x2000,
-                                         false,  NULL,           "/opt/app", NULL };
-    h->frames[3] =
-        (struct model_frame){ NULL, NULL, 0, "app", 0x2abc, false, NULL, "/opt/app", NULL };
+                                         "00112233445566778899aabbccddeeff00112233",
+                                         MODEL_FRAME_CODE };
+    h->frames[2] =
+        (struct model_frame){ "main", "/src/main.cc", 40,         "app", 0x2000,
+                              false,  NULL,           "/opt/app", NULL,  MODEL_FRAME_CODE };
+    h->frames[3] = (struct model_frame){ NULL,  NULL, 0,          "app", 0x2abc,
+                                         false, NULL, "/opt/app", NULL,  MODEL_FRAME_CODE };
     h->frames[4] = (struct model_frame){ "_IO_file_doallocate",
                                          "filedoalloc.c",
                                          101,
@@ -499,7 +502,8 @@ static void make_hand(struct hand *h)
                                          false,
                                          NULL,
                                          "/lib/x86_64-linux-gnu/libc.so.6",
-                                         "beef" };
+                                         "beef",
+                                         MODEL_FRAME_CODE };
     const int stacks[3][3] = { { 0, 2, -1 }, { 1, 2, -1 }, { 4, 3, 2 } };
     for (int i = 0; i < 3; i++) {
         int n = 0;

@@ -58,9 +58,9 @@ static void template_match(void **state)
 }
 
 /* A frame: function (NULL: unknown), file, module file name. */
-#define FR(fn, file, mod)                                   \
-    {                                                       \
-        fn, file, 0, mod, 0, false, NULL, "/lib/" mod, NULL \
+#define FR(fn, file, mod)                                                     \
+    {                                                                         \
+        fn, file, 0, mod, 0, false, NULL, "/lib/" mod, NULL, MODEL_FRAME_CODE \
     }
 
 static enum model_leak_kind kind_of(const struct sup_rules *r, const struct model_frame *f, int n,

@@ -215,6 +215,17 @@ $(BUILD)/tests/unit/test_pools: $(TEST_POOLS_SRCS) $(wildcard analyzer/*.h forma
 	    $(TEST_ANALYZER_LIBS)
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_pools
 
+# What a report says of models built by hand: readable names, wrappers and titles,
+# intervals, Markdown's code spans and stacks, JSON's frames and --sort, dpkg's lists.
+TEST_REPORT_UNIT_SRCS = tests/unit/test_report.c $(TEST_ANALYZER_SRCS) $(VIZ_SRCS) $(WEB_ASSETS_C)
+$(BUILD)/tests/unit/test_report: $(TEST_REPORT_UNIT_SRCS) $(wildcard analyzer/*.h viz/*.h util/*.h) \
+                                 $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(TEST_REPORT_UNIT_SRCS) $(TEST_ANALYZER_LIBS)
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_report
+
 # The OTLP trace and the exporter's settings (viz/otlp.c, cli/otlp.c), with the sanitizers.
 TEST_OTLP_SRCS := tests/unit/test_otlp.c viz/otlp.c viz/fmt.c viz/rank.c cli/otlp.c \
                   cli/otlp_resp.c cli/http.c util/escape.c util/json.c util/pbuf.c util/gzip.c \
