@@ -51,7 +51,9 @@ FUZZ_SEEDS_evcodec := $(FUZZ_DIR)/seeds/evcodec
 FUZZ_SRCS_bytesize := tests/fuzz/bytesize.c tests/fuzz/fuzzlib.c util/escape.c
 FUZZ_MAX_LEN_bytesize := 64
 
-FUZZ_SRCS_settings := tests/fuzz/settings.c tests/fuzz/fuzzlib.c cli/opts.c util/escape.c
+# cli/opts.c holds the shared model options, which reach the analyzer (--focus's view).
+FUZZ_SRCS_settings := tests/fuzz/settings.c cli/opts.c $(FUZZ_REPORT_SRCS)
+FUZZ_LIBS_settings := $(FUZZ_REPORT_LIBS)
 FUZZ_MAX_LEN_settings := 128
 
 FUZZ_SRCS_escape := tests/fuzz/escape.c tests/fuzz/fuzzlib.c util/escape.c util/json.c
