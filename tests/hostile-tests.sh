@@ -246,7 +246,7 @@ EOF
     local first=${offs% *} second=${offs#* }
     run text "$HEAPSPAN" report --no-symbols log.hsl
     if expect_run text 0; then
-        expect_in text text.out "leaked        39.2 KiB in 40 blocks"
+        expect_in text text.out "live at end   39.2 KiB in 40 blocks"
         expect_in text text.out "allocations   40 (39.2 KiB)"
         [[ $(wc -l <text.err) == 1 ]] || fail "text: expected one line on stderr, got: $(cat text.err)"
         expect_in text text.err "log.hsl: skipped 2 damaged chunks ("

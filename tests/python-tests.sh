@@ -81,8 +81,14 @@ def expect_true(what, cond, got):
 
 
 def load(path):
+    """A report (docs/report-json.md), each site's "stack" resolved to its frames."""
     with open(path) as f:
-        return json.load(f)
+        rep = json.load(f)
+    frames = rep.get("frames")
+    if frames is not None:
+        for s in rep.get("sites", []):
+            s["stack"] = [frames[i] for i in s["stack"]]
+    return rep
 
 
 def marker(src, name):

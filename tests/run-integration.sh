@@ -767,7 +767,7 @@ END
     expect "a command: the message" "heapspan: unknown command 'reprot'; did you mean 'report'?" "$(head -1 err.txt)"
     "$HEAPSPAN" report a.hsl b.hsl 2>err.txt
     expect "report A B: exit status" 2 $?
-    expect_grep "report A B: one log only, today" "^heapspan report: 2 operands \(a\.hsl b\.hsl\): expected one LOG or SNAPSHOT \(one log per report today" err.txt
+    expect_grep "report A B: logs of one run, each opened" "^heapspan report: a\.hsl: cannot open" err.txt
 }
 
 # 7. dlopen, allocate from the library, dlclose (tests/progs/dl_main.c, libhsdl.c).
