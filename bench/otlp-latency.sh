@@ -59,7 +59,7 @@ for ((r = 1; r <= REPS; r++)); do
     done
 done
 
-python3 - "$WORK/all.tsv" "$OUT" "$REPS" "$N" "$RATE" <<'PY'
+HS_TOP=$(cd "$(dirname "$0")/.." && pwd) python3 - "$WORK/all.tsv" "$OUT" "$REPS" "$N" "$RATE" <<'PY'
 import statistics, sys, subprocess, datetime, platform, os
 tsv, out, reps, n, rate = sys.argv[1:]
 rows = {}
@@ -69,7 +69,8 @@ for line in open(tsv):
     rows.setdefault(v, []).append((float(p50), float(p99), float(mx)))
 def cell(xs):
     return "%.0f (%.0f-%.0f)" % (statistics.median(xs), min(xs), max(xs))
-commit = subprocess.run(["git", "-C", os.path.dirname(out), "rev-parse", "--short", "HEAD"],
+# The commit measured is the checkout this script runs from, wherever OUT is written.
+commit = subprocess.run(["git", "-C", os.environ["HS_TOP"], "rev-parse", "--short", "HEAD"],
                         capture_output=True, text=True).stdout.strip()
 lines = ["# svc_cache's request latency under `heapspan run --otlp` with the backend down", "",
          "%s, %s, %d CPUs, commit %s. `bench/otlp-latency.sh %s %s %s`: %s requests at %s/s over one loopback "
