@@ -1371,6 +1371,26 @@ const struct model *snap_model(const struct snap *s)
     return &s->model;
 }
 
+/* The by-function and by-line tables made again from the sites, after their leak kinds
+ * or titles changed; the old tables are freed only once the new ones exist. */
+static int regroup(struct snap *s)
+{
+    struct model *m = &s->model;
+    struct model_group *funcs, *lines;
+    int nf, nl;
+    if (agg_group_sites(s->sites, m->n_sites, &funcs, &nf, &lines, &nl) < 0)
+        return -ENOMEM;
+    free(s->funcs);
+    free(s->lines);
+    s->funcs = funcs;
+    s->lines = lines;
+    m->functions = funcs;
+    m->n_functions = nf;
+    m->lines = lines;
+    m->n_lines = nl;
+    return 0;
+}
+
 int snap_apply_rules(struct snap *s, const struct sup_rules *r)
 {
     struct model *m = &s->model;
@@ -1408,19 +1428,7 @@ int snap_apply_rules(struct snap *s, const struct sup_rules *r)
         *bytes += site->st.live_bytes;
         *blocks += site->st.live_blocks;
     }
-    struct model_group *funcs, *lines;
-    int nf, nl;
-    if (agg_group_sites(s->sites, m->n_sites, &funcs, &nf, &lines, &nl) < 0)
-        return -ENOMEM;
-    free(s->funcs);
-    free(s->lines);
-    s->funcs = funcs;
-    s->lines = lines;
-    m->functions = funcs;
-    m->n_functions = nf;
-    m->lines = lines;
-    m->n_lines = nl;
-    return 0;
+    return regroup(s);
 }
 
 int snap_apply_wrappers(struct snap *s, const struct wrap_rules *w)
@@ -1430,19 +1438,7 @@ int snap_apply_wrappers(struct snap *s, const struct wrap_rules *w)
         s->frames[i].kind = wrap_frame_kind(w, &s->frames[i]);
     if (wrap_sites(w, s->sites, m->n_sites) < 0)
         return -ENOMEM;
-    struct model_group *funcs, *lines;
-    int nf, nl;
-    if (agg_group_sites(s->sites, m->n_sites, &funcs, &nf, &lines, &nl) < 0)
-        return -ENOMEM;
-    free(s->funcs);
-    free(s->lines);
-    s->funcs = funcs;
-    s->lines = lines;
-    m->functions = funcs;
-    m->n_functions = nf;
-    m->lines = lines;
-    m->n_lines = nl;
-    return 0;
+    return regroup(s);
 }
 
 void snap_free(struct snap *s)
