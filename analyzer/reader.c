@@ -1039,6 +1039,7 @@ struct chunk_head {
     unsigned hsize;
     uint32_t stored, rawlen, tid, crc, span, n_records;
     uint64_t base_time;
+    unsigned time_shift; /* version 3 events: times rounded down to 2^time_shift ticks */
 };
 
 static struct chunk_head chunk_head_of(const uint8_t h[LF_CHUNK_HDR_SIZE])
@@ -1052,6 +1053,7 @@ static struct chunk_head chunk_head_of(const uint8_t h[LF_CHUNK_HDR_SIZE])
         .tid = lf_get_u32(h + 16),
         .crc = lf_get_u32(h + 20),
         .base_time = lf_get_u64(h + 24),
+        .time_shift = h[32],
         .span = lf_get_u32(h + 40),
         .n_records = lf_get_u32(h + 44),
     };
@@ -1462,6 +1464,13 @@ static int read_chunk(struct rd_log *r)
     r->st.chunks++;
 
     bool is_events = kind == LF_CHUNK_EVENTS;
+    if (is_events && r->hdr.version >= 3 && c.time_shift != 0) {
+        /* Only reported: a rounded time decodes as any other. */
+        unsigned k = c.time_shift < 63 ? c.time_shift : 63;
+        r->st.rounded_chunks++;
+        if (k > r->st.time_shift)
+            r->st.time_shift = k;
+    }
     if (is_events && r->windowed &&
         (base_time + span < r->from || base_time >= r->to || r->barriers_past_to >= 2)) {
         return 0; /* outside the window: its payload is never read */

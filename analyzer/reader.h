@@ -153,6 +153,10 @@ struct rd_stats {
      * stretches with no chunk header (counted as one each); their bytes; the events
      * their headers said they held (stretches say none). */
     uint64_t damaged_chunks, damaged_bytes, damaged_events;
+    /* Events chunks whose times the writer rounded down (version 3), and the largest
+     * rounding seen: 2^time_shift ticks (0: every time exact). */
+    uint64_t rounded_chunks;
+    unsigned time_shift;
 };
 
 /* Words the damage warning holds, and no other: a command that shows warnings only in

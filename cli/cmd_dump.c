@@ -264,6 +264,11 @@ static void print_summary(const struct rd_log *r, const struct tally *t)
            end_reason(st->end_reason));
     printf("damaged_chunks=%" PRIu64 "\ndamaged_bytes=%" PRIu64 "\ndamaged_events=%" PRIu64 "\n",
            st->damaged_chunks, st->damaged_bytes, st->damaged_events);
+    /* How exact the times are: the writer rounds a chunk's times down to a tick where no
+     * other thread's event depends on them (docs/format.md). */
+    uint64_t tick = st->time_shift ? 1ull << st->time_shift : 0;
+    printf("rounded_chunks=%" PRIu64 "\ntime_rounding_ns=%.0f\n", st->rounded_chunks,
+           tick ? rd_ticks_to_ns(r, tick) - rd_ticks_to_ns(r, 0) : 0.0);
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -1,5 +1,5 @@
 /*
- * evcodec.h - the stored form of an events chunk (log format 2): the writer thread
+ * evcodec.h - the stored form of an events chunk (log formats 2 and 3): the writer thread
  * encodes each thread's records into it, readers decode them back. docs/format.md
  * explains it in prose; this is the single definition.
  *

@@ -35,7 +35,9 @@
  *       16     4  thread id (kernel tid) of the records, 0 for meta chunks
  *       20     4  CRC-32C of the stored payload
  *       24     8  base time: events' time deltas start from it (ticks)
- *       32     8  reserved, 0
+ *       32     1  events chunks (version 3): k when times in it were rounded down to a
+ *                  multiple of 2^k ticks (writer.c says when it may), else 0
+ *       33     7  reserved, 0
  *       40     4  time from the base time to the chunk's last event, ticks, saturated
  *       44     4  number of records in the chunk
  *
@@ -51,8 +53,10 @@
 
 #include "format/settings.h"
 
-#define LF_MAGIC          "HEAPSPAN"
-#define LF_VERSION        2 /* 2: events chunks coded by evcodec.h; 1 stored the buffer form */
+#define LF_MAGIC "HEAPSPAN"
+/* 3: an events chunk's times may be rounded (chunk header byte 32); 2: events chunks
+ * coded by evcodec.h; 1 stored the buffer form. */
+#define LF_VERSION        3
 #define LF_VERSION_OLDEST 1
 #define LF_CHUNK_MAGIC    0x4b435348u /* "HSCK" little-endian */
 #define LF_TRAILER_MAGIC  "HSINDEX1"

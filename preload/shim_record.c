@@ -82,6 +82,14 @@ static inline uint64_t event_time(struct tb_thread *t, uint64_t now)
     return now < t->last_time ? t->last_time : now;
 }
 
+/* The writer reads a thread's last_time to learn how recently it recorded (writer.c,
+ * rounded times): stored whole, before the record is committed and before the block
+ * can reach another thread. */
+static inline void set_last_time(struct tb_thread *t, uint64_t time)
+{
+    __atomic_store_n(&t->last_time, time, __ATOMIC_RELAXED);
+}
+
 static inline bool has_lost(const struct tb_thread *t)
 {
     return (t->lost | __atomic_load_n(&t->lost_async, __ATOMIC_RELAXED)) != 0;
@@ -92,7 +100,7 @@ static inline uint8_t *put_lost(struct tb_thread *t, uint8_t *w, uint64_t now)
     *w++ = LF_EV_LOST;
     w = lf_put_varint(w, now - t->last_time);
     w = lf_put_varint(w, t->lost + __atomic_exchange_n(&t->lost_async, 0, __ATOMIC_RELAXED));
-    t->last_time = now;
+    set_last_time(t, now);
     t->lost = 0;
     return w;
 }
@@ -115,7 +123,7 @@ static inline uint8_t *put_zeros(struct tb_thread *t, uint8_t *w, uint64_t now, 
     w = lf_put_addr(w, addr, width);
     w = lf_put_varint(w, size);
     w = lf_put_varint(w, zeros);
-    t->last_time = now;
+    set_last_time(t, now);
     return w;
 }
 
@@ -165,7 +173,7 @@ static inline bool note_alloc(int fn, void *p, size_t size, uint64_t pool)
     w = lf_put_varint(w, sid);
     if (fn == LF_FN_API)
         w = lf_put_varint(w, pool);
-    t->last_time = now;
+    set_last_time(t, now);
     tb_commit(t, w);
     leave(t);
     return true;
@@ -226,7 +234,7 @@ void shim_note_free_slow(int fn, void *p)
     w = put_tag(w, LF_EV_FREE, fn, addr, 0, &width);
     w = lf_put_varint(w, now - t->last_time);
     w = lf_put_addr(w, addr, width);
-    t->last_time = now;
+    set_last_time(t, now);
     tb_commit(t, w);
     leave(t);
 }
@@ -249,7 +257,23 @@ void shim_resize_begin(void *old, struct shim_resize_old *o)
         o->known = true;
         o->picked = shim_zero_set != NULL && smp_remove(shim_zero_set, addr, &o->size);
     }
+    if (o->known) {
+        /* The real call may release the old block before its record exists: the writer
+         * must know (writer.c, rounded times). A thread's first event registers it
+         * here, before the call, for the same reason. */
+        struct tb_thread *t = tb_self();
+        if (t != NULL)
+            __atomic_store_n(&t->resizing, 1, __ATOMIC_RELAXED);
+    }
     rt_in_shim = 0;
+}
+
+/* The end of a resize, whatever its outcome: after its record (if any) is committed. */
+static inline void resize_done(void)
+{
+    struct tb_thread *t = tb_current_thread;
+    if (t != NULL)
+        __atomic_store_n(&t->resizing, 0, __ATOMIC_RELEASE);
 }
 
 /* A resize that did not happen: the old block is still live, and still in its set. */
@@ -261,6 +285,7 @@ void shim_resize_undo(void *old, const struct shim_resize_old *o)
         smp_add(shim_sampled, addr, o->size);
     else if (o->picked)
         smp_add(shim_zero_set, addr, o->size);
+    resize_done();
 }
 
 /* After a resize that returned p (NULL: failed, or freed for size 0). pool as for
@@ -325,12 +350,12 @@ static inline bool resize_end(int fn, void *old, const struct shim_resize_old *o
         w = lf_put_varint(w, sid);
         if (fn == LF_FN_API)
             w = lf_put_varint(w, pool);
-        t->last_time = now;
+        set_last_time(t, now);
     } else if (old_known) {
         w = put_tag(w, LF_EV_FREE, fn, oaddr, 0, &width);
         w = lf_put_varint(w, t_before - t->last_time);
         w = lf_put_addr(w, oaddr, width);
-        t->last_time = t_before;
+        set_last_time(t, t_before);
     } else {
         w = put_tag(w, LF_EV_ALLOC, fn, naddr, 0, &width);
         w = lf_put_varint(w, now - t->last_time);
@@ -339,7 +364,7 @@ static inline bool resize_end(int fn, void *old, const struct shim_resize_old *o
         w = lf_put_varint(w, sid);
         if (fn == LF_FN_API)
             w = lf_put_varint(w, pool);
-        t->last_time = now;
+        set_last_time(t, now);
     }
     tb_commit(t, w);
     leave(t);
@@ -350,12 +375,15 @@ void shim_resize_end(int fn, void *old, const struct shim_resize_old *o, void *p
                      uint64_t growth, uint64_t t_before, bool freed_on_null)
 {
     resize_end(fn, old, o, p, size, growth, t_before, freed_on_null, 0);
+    resize_done();
 }
 
 bool shim_resize_end_api(void *old, const struct shim_resize_old *o, void *p, size_t size,
                          uint64_t growth, uint64_t t_before, uint64_t pool)
 {
-    return resize_end(LF_FN_API, old, o, p, size, growth, t_before, true, pool);
+    bool known = resize_end(LF_FN_API, old, o, p, size, growth, t_before, true, pool);
+    resize_done();
+    return known;
 }
 
 /* A pool's name or reset, as a meta record (logfmt.h): rare next to the blocks, and

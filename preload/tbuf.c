@@ -44,6 +44,8 @@ __thread struct tb_thread *tb_current_thread __attribute__((tls_model("initial-e
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tb_thread *threads;      /* live and dead-but-unwritten states */
 static struct tb_thread *free_threads; /* recycled states */
+static uint64_t registrations;         /* states ever put on `threads` (tb_registrations) */
+static uint64_t reaped_last_time;      /* tb_reaped_last_time */
 static unsigned n_free_threads;
 static struct tb_buf *free_bufs;
 static unsigned n_free_bufs;
@@ -294,6 +296,7 @@ struct tb_thread *tb_self(void)
     pthread_mutex_lock(&lock);
     t->next_thread = threads;
     threads = t;
+    __atomic_add_fetch(&registrations, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lock);
 
     tb_current_thread = t;
@@ -320,6 +323,16 @@ bool tb_make_room(struct tb_thread *t)
         tb_on_buffer_full();
     }
     return true;
+}
+
+uint64_t tb_registrations(void)
+{
+    return __atomic_load_n(&registrations, __ATOMIC_ACQUIRE);
+}
+
+uint64_t tb_reaped_last_time(void)
+{
+    return __atomic_load_n(&reaped_last_time, __ATOMIC_RELAXED);
 }
 
 void tb_for_each(void (*fn)(struct tb_thread *t, void *arg), void *arg)
@@ -426,6 +439,9 @@ void tb_reap(void)
     for (struct tb_thread **pp = &threads; *pp != NULL;) {
         struct tb_thread *t = *pp;
         if (reapable(t)) {
+            uint64_t last = __atomic_load_n(&t->last_time, __ATOMIC_RELAXED);
+            if (last > reaped_last_time)
+                __atomic_store_n(&reaped_last_time, last, __ATOMIC_RELAXED);
             *pp = t->next_thread;
             t->next_thread = gone;
             gone = t;

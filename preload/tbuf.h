@@ -69,10 +69,14 @@ struct tb_thread {
     struct tb_buf *cur;
     uint64_t last_time; /* encoder state: time deltas are from it */
     uint64_t rng;
-    uint64_t lost;                 /* events not recorded, reported in the next LF_EV_LOST */
-    uint64_t lost_async;           /* the same, counted by signal handlers (atomic) */
-    uint64_t unwritten;            /* events after recording stopped early (atomic stores) */
-    int in_record;                 /* a hook is building a record on this thread */
+    uint64_t lost;       /* events not recorded, reported in the next LF_EV_LOST */
+    uint64_t lost_async; /* the same, counted by signal handlers (atomic) */
+    uint64_t unwritten;  /* events after recording stopped early (atomic stores) */
+    int in_record;       /* a hook is building a record on this thread */
+    /* A resize is under way (shim_resize_begin to its end): the real call may already
+     * have released the old block, whose record comes only after it. Stored before the
+     * real call, cleared after the record is committed; the writer reads it. */
+    uint32_t resizing;
     struct st_entry **stack_cache; /* per-thread cache in front of the stack table */
     struct st_thread *unwind;      /* the unwinder's per-thread state (stacks.c) */
     int tid;
@@ -82,6 +86,8 @@ struct tb_thread {
     /* Writer-only, on a cache line of its own: the owner's lines stay with the owner. */
     struct tb_buf *flush_buf __attribute__((aligned(64))); /* oldest buffer not yet written */
     uint64_t flush_time;                                   /* decoder state at flush_buf->flushed */
+    uint64_t stored_time;    /* the log's time of the last record written (<= flush_time: times
+                              * may be stored rounded down, writer.c) */
     struct tb_buf *idle_buf; /* tb_trim_idle: the current buffer and its committed bytes */
     uint32_t idle_committed; /* at the last look */
     int idle_state;          /* tbuf.c: watching, clamped, trimmed */
@@ -131,6 +137,16 @@ bool tb_main_may_have_exited(void);
 /* Visits every thread state. fn runs under the tbuf lock: it must not take another
  * lock or allocate (fork's quiesce only yields while it waits). */
 void tb_for_each(void (*fn)(struct tb_thread *t, void *arg), void *arg);
+
+/* How many thread states were ever registered (an acquire load): the writer compares
+ * two readings to learn that a thread started recording in between. A thread registers
+ * before its first record is committed, so before anything it recorded can reach
+ * another thread. */
+uint64_t tb_registrations(void);
+
+/* The latest `last_time` of the thread states recycled so far (tb_reap): their records
+ * are written, but another thread may have acted on them after. */
+uint64_t tb_reaped_last_time(void);
 
 /* Writer side: returns a fully written buffer to the pool. */
 void tb_buf_release(struct tb_buf *b);

@@ -69,6 +69,39 @@ static size_t idx_n, idx_cap;
 static struct tb_thread **snap_threads; /* a cycle's thread states: rt_map'ed, grown */
 static size_t snap_n, snap_seen, snap_cap;
 
+/* Rounded times. An event's exact time is noise to a compressor (TSC deltas): on
+ * sqlite's and CPython's runs it was nine tenths of the log. A time rounded down to a
+ * tick of about 100 us costs almost nothing. What readers need exact is the order of
+ * events that depend on each other: a thread freeing a block another allocated, or
+ * reusing an address another freed (or realloc released), and an event against a
+ * module load, a marker or a pool record. So the writer stores an event's time rounded
+ * down to a multiple of 2^q_shift ticks only where nothing it can depend on lies in or
+ * after its tick:
+ *   - each cycle it reads the clock (W), then every other thread's last_time and
+ *     `resizing`, the latest meta fence, the reaped threads' last time, and whether a
+ *     thread registered since its snapshot of the threads;
+ *   - an event of thread T before W is rounded only if its rounded time is later than
+ *     every other thread's last_time read then (and the fences), no other thread was
+ *     resizing, and no thread registered.
+ * Why that is enough: if event e (before W) depends on f of another thread, e's thread
+ * saw a store that thread made after recording f (the block's address escapes only
+ * after its record; a free's record precedes the real free; a realloc's release is
+ * announced by `resizing` before the real call), and x86 makes stores visible in
+ * order, so the writer's reads after W see f's last_time, or `resizing`. Rounding
+ * only moves a time earlier, never past the thread's previous stored time or the last
+ * barrier. A process with threads allocating side by side keeps exact times. */
+static int q_shift;         /* 0 until calibrated: times exact */
+static uint64_t meta_fence; /* when the latest MODULE, UNLOAD, MARKER or POOL was queued */
+static struct {
+    bool off;            /* no rounding this cycle */
+    uint64_t w;          /* events from here on are exact */
+    uint64_t fence;      /* meta fence and reaped threads */
+    uint64_t max1, max2; /* the two latest last_time of the snapshot's threads */
+    const struct tb_thread *max1_of;
+    unsigned n_resizing;
+    const struct tb_thread *resizing;
+} round_view;
+
 /* Wake-ups and markers. */
 static uint32_t wake_word;
 static int writer_sleeping;
@@ -130,6 +163,9 @@ static size_t make_rec(uint8_t *out, int type, const uint8_t *body, size_t len)
 void wr_meta(const uint8_t *rec, size_t len)
 {
     pthread_mutex_lock(&meta_lock);
+    if (rec[0] == LF_META_MODULE || rec[0] == LF_META_UNLOAD || rec[0] == LF_META_MARKER ||
+        rec[0] == LF_META_POOL)
+        __atomic_store_n(&meta_fence, rt_ticks(), __ATOMIC_RELEASE); /* >= the record's time */
     if (meta_q_len + len > meta_q_cap) {
         size_t cap = meta_q_cap ? meta_q_cap * 2 : 64 * 1024;
         while (cap < meta_q_len + len)
@@ -240,7 +276,8 @@ static uint8_t *put_varint_fixed(uint8_t *p, uint64_t v)
 }
 
 static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last_time,
-                       uint32_t n_records, const uint8_t *payload, size_t len, bool compress);
+                       uint32_t n_records, const uint8_t *payload, size_t len, bool compress,
+                       int time_shift);
 
 /* Stages the early end record, alone in an uncompressed meta chunk at the stage's start
  * (the caller empties the stage first, and sets early_end.chunk_off once it is out). */
@@ -259,7 +296,7 @@ static void stage_end_stopped(uint64_t lost)
     memcpy(r, body, (size_t)(p - body));
     early_end.len = (size_t)(r - early_end.payload) + (size_t)(p - body);
     early_end.lost = lost;
-    emit_chunk(LF_CHUNK_META, 0, 0, 0, 1, early_end.payload, early_end.len, false);
+    emit_chunk(LF_CHUNK_META, 0, 0, 0, 1, early_end.payload, early_end.len, false, 0);
 }
 
 /* The log, opened again by its path, for a last record after fd was lost: only if the
@@ -397,7 +434,8 @@ static void index_note(uint64_t offset, uint64_t lo, uint64_t hi)
 
 /* Appends one chunk to the stage. */
 static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last_time,
-                       uint32_t n_records, const uint8_t *payload, size_t len, bool compress)
+                       uint32_t n_records, const uint8_t *payload, size_t len, bool compress,
+                       int time_shift)
 {
     size_t bound = compress ? ZSTD_compressBound(len) : len;
     if (bound < len)
@@ -431,6 +469,7 @@ static void emit_chunk(int kind, uint32_t tid, uint64_t base_time, uint64_t last
     lf_put_u32(h + 20, lf_crc32c(0, out, stored));
     lf_put_u64(h + 24, base_time);
     lf_put_u64(h + 32, 0);
+    h[32] = (uint8_t)time_shift;
     lf_put_u32(h + 40, span > UINT32_MAX ? UINT32_MAX : (uint32_t)span);
     lf_put_u32(h + 44, n_records);
     if (kind == LF_CHUNK_EVENTS)
@@ -449,7 +488,7 @@ struct meta_acc {
 static void meta_emit(struct meta_acc *m)
 {
     if (m->len > 0)
-        emit_chunk(LF_CHUNK_META, 0, 0, 0, m->n, raw, m->len, m->compress);
+        emit_chunk(LF_CHUNK_META, 0, 0, 0, m->n, raw, m->len, m->compress, 0);
     m->len = 0;
     m->n = 0;
 }
@@ -545,14 +584,96 @@ static void snapshot(void)
 }
 
 /* Codes one chunk's worth of a thread's records (evcodec.h) and appends it. */
-static void emit_events(struct tb_thread *t, uint64_t base_time, uint64_t last_time, bool compress)
+static void emit_events(struct tb_thread *t, uint64_t base_time, uint64_t last_time, bool compress,
+                        bool rounded)
 {
     size_t len = ec_enc_finish(enc, raw, compress ? zc : NULL, ZSTD_LEVEL_EVENTS);
     emit_chunk(LF_CHUNK_EVENTS, (uint32_t)t->tid, base_time, last_time, enc->records, raw, len,
-               false);
+               false, rounded ? q_shift : 0);
     stage_events += chunk_events;
     event_chunks++;
     chunk_events = 0;
+}
+
+/* Sets q_shift: 2^q_shift ticks is the power of two nearest 100 us. The cycle counter's
+ * rate is measured against CLOCK_MONOTONIC over 20 us, once, when the log is created:
+ * a rough rate is enough to pick a power of two. */
+static void calibrate_rounding(void)
+{
+    double per_100us = 1e5; /* ticks are nanoseconds */
+    if (rt_clock_tsc) {
+        uint64_t t0 = rt_ticks(), n0 = rt_monotonic_ns(), n1;
+        while ((n1 = rt_monotonic_ns()) - n0 < 20000 && n1 >= n0)
+            ;
+        if (n1 <= n0)
+            return;
+        per_100us = (double)(rt_ticks() - t0) * 1e5 / (double)(n1 - n0);
+    }
+    int k = 1;
+    while (k < 40 && (double)(1ull << (k + 1)) <= per_100us * 1.4142)
+        k++;
+    q_shift = k;
+}
+
+/* Starts a cycle's view for rounded times (see q_shift): the clock, then what the other
+ * threads did last. `registered` is tb_registrations() from before the snapshot. */
+static void round_prepare(uint64_t registered)
+{
+    round_view.off = true;
+    if (q_shift == 0)
+        return; /* not calibrated (the clock would not say its rate): exact times */
+    round_view.w = rt_ticks();
+    /* Later loads wait for the clock (rdtscp orders only earlier instructions); the
+     * memory clobber keeps the compiler from hoisting them too. */
+    __asm__ volatile("lfence" ::: "memory");
+    uint64_t fence = __atomic_load_n(&meta_fence, __ATOMIC_ACQUIRE);
+    uint64_t reaped = tb_reaped_last_time();
+    round_view.fence = fence > reaped ? fence : reaped;
+    round_view.max1 = round_view.max2 = 0;
+    round_view.max1_of = round_view.resizing = NULL;
+    round_view.n_resizing = 0;
+    for (size_t i = 0; i < snap_n; i++) {
+        const struct tb_thread *t = snap_threads[i];
+        /* resizing first: once it reads cleared, last_time holds the resize's record. */
+        if (__atomic_load_n(&t->resizing, __ATOMIC_ACQUIRE)) {
+            round_view.n_resizing++;
+            round_view.resizing = t;
+        }
+        uint64_t last = __atomic_load_n(&t->last_time, __ATOMIC_RELAXED);
+        if (last >= round_view.max1) {
+            round_view.max2 = round_view.max1;
+            round_view.max1 = last;
+            round_view.max1_of = t;
+        } else if (last > round_view.max2) {
+            round_view.max2 = last;
+        }
+    }
+    round_view.off = tb_registrations() != registered;
+}
+
+/* The latest time another thread's record (or a fence) had when the view was taken:
+ * thread t's times may be rounded down to no earlier than just after it. UINT64_MAX:
+ * t's times stay exact this cycle. */
+static uint64_t round_limit(const struct tb_thread *t)
+{
+    if (round_view.off || round_view.n_resizing > 1 ||
+        (round_view.n_resizing == 1 && round_view.resizing != t))
+        return UINT64_MAX;
+    uint64_t other = round_view.max1_of == t ? round_view.max2 : round_view.max1;
+    return other > round_view.fence ? other : round_view.fence;
+}
+
+/* The time stored for an event of true time `time`: rounded down to a tick when the
+ * tick starts after `limit` and the event came before the view; never before `floor`
+ * (the thread's previous stored time, or the last barrier). */
+static inline uint64_t stored_time(uint64_t time, uint64_t limit, uint64_t floor)
+{
+    if (time < round_view.w) {
+        uint64_t r = time >> q_shift << q_shift;
+        if (r > limit)
+            time = r;
+    }
+    return time < floor ? floor : time;
 }
 
 /* Writes out one thread's committed records: the filled buffers, and the current one
@@ -571,8 +692,12 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
     enum flushed state = FLUSHED_ALL;
     /* A local copy: t's cache line is written by the allocating thread, and reading
      * it once per record cost more than the rest of the coding. */
-    uint64_t time = t->flush_time, base_time = time;
-    size_t in_chunk = 0; /* buffer-form bytes coded into the current chunk */
+    uint64_t time = t->flush_time;
+    /* Stored times (rounded or exact), and what rounding may not pass. */
+    uint64_t st = t->stored_time, base_st = st;
+    uint64_t limit = round_limit(t);
+    bool rounded = false; /* some time of the chunk being built was rounded */
+    size_t in_chunk = 0;  /* buffer-form bytes coded into the current chunk */
     struct tb_buf *b = t->flush_buf;
     struct tb_buf *stop = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
     /* No chain is longer than the buffers in use; past that something is corrupt, and
@@ -580,7 +705,7 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
     uint64_t budget = tb_buffers_in_use() + 2;
     int chunks = 0;
 
-    ec_enc_begin(enc, base_time);
+    ec_enc_begin(enc, base_st);
     chunk_events = 0;
     while (b != NULL && budget-- > 0) {
         /* next first: once it is set, committed is final. */
@@ -599,10 +724,11 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
                     full = true;
                     break;
                 }
-                emit_events(t, base_time, time, compress);
-                base_time = time;
+                emit_events(t, base_st, st, compress, rounded);
+                base_st = st;
+                rounded = false;
                 in_chunk = 0;
-                ec_enc_begin(enc, base_time);
+                ec_enc_begin(enc, base_st);
             }
             const uint8_t *rec = p;
             struct lf_event ev;
@@ -610,6 +736,16 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
                 p = end; /* cannot happen: only the shim writes these buffers */
                 break;
             }
+            uint64_t floor = st > last_barrier ? st : last_barrier;
+            if (ev.type == LF_EV_REALLOC) {
+                uint64_t before = stored_time(ev.time_before, limit, floor);
+                rounded |= before != ev.time_before;
+                ev.time_before = before;
+                floor = before;
+            }
+            st = stored_time(ev.time, limit, floor);
+            rounded |= st != ev.time;
+            ev.time = st;
             ec_enc_add(enc, &ev);
             in_chunk += (size_t)(p - rec);
             /* What the lost count counts: events, a realloc one (not zero counts). */
@@ -631,8 +767,9 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
         b = next;
     }
     t->flush_time = time;
+    t->stored_time = st;
     if (enc->records > 0)
-        emit_events(t, base_time, time, compress);
+        emit_events(t, base_st, st, compress, rounded);
     return budget == UINT64_MAX ? FLUSHED_WAITING : state;
 }
 
@@ -672,7 +809,9 @@ static bool cycle(bool tails, bool compress)
      * per cycle a reader of a busy many-threaded log could hand nothing out until it
      * had read most of the log. */
     uint64_t barrier = snap;
+    uint64_t registered = tb_registrations();
     snapshot();
+    round_prepare(registered);
     bool more = false;
     for (size_t i = 0; i < snap_n; i++) {
         struct tb_thread *t = snap_threads[i];
@@ -1261,6 +1400,8 @@ int wr_open(int ppid)
     }
     file_off = sizeof(h);
     event_chunks = 0;
+    if (q_shift == 0)
+        calibrate_rounding();
     write_manifest();
     queue_process_record();
     if (!rt_cfg.quiet)
@@ -1370,7 +1511,7 @@ static void write_index(void)
         lf_put_u64(raw + i * 24 + 8, idx[i].min_time);
         lf_put_u64(raw + i * 24 + 16, idx[i].max_time);
     }
-    emit_chunk(LF_CHUNK_INDEX, 0, 0, 0, (uint32_t)(len / LF_INDEX_ENTRY_SIZE), raw, len, false);
+    emit_chunk(LF_CHUNK_INDEX, 0, 0, 0, (uint32_t)(len / LF_INDEX_ENTRY_SIZE), raw, len, false, 0);
     if (stage_len + LF_TRAILER_SIZE > STAGE_CAP)
         stage_flush();
     memcpy(stage + stage_len, LF_TRAILER_MAGIC, 8);

@@ -32,8 +32,8 @@ STRESS=$(abspath "${STRESS:-build/tests/stress}")
 TIMEOUT=${TEST_TIMEOUT:-120} # seconds for one program run
 FULL=0
 
-ALL_TESTS=(threads pool xfree forkstorm signals dlloop execchain endings)
-QUICK_TESTS=(threads xfree forkstorm dlloop execchain endings)
+ALL_TESTS=(threads pool xfree handoff forkstorm signals dlloop execchain endings)
+QUICK_TESTS=(threads xfree handoff forkstorm dlloop execchain endings)
 
 # ---- checking (as run-integration.sh) ----
 
@@ -152,6 +152,33 @@ t_xfree() {
         "$(($(sget run.hsl frees) - $(sget control.hsl frees)))"
     expect "live_blocks, as in the control run" "$(sget control.hsl live_blocks)" \
         "$(sget run.hsl live_blocks)"
+}
+
+# Two threads taking turns with one set of blocks (tests/stress/handoff.c): the writer
+# stores rounded times, as only one thread allocates at a time, while each turn's first
+# events depend on the other thread's last ones (frees and reallocs of its blocks,
+# allocations at addresses it freed). In the merged log no address is allocated while
+# it is live, and every block is freed, by a free or a realloc.
+t_handoff() {
+    local turns=300 blocks=200 size=4402
+    ((FULL)) && turns=3000
+    both control "$STRESS/handoff" 2 1 4403 0
+    both run "$STRESS/handoff" "$turns" "$blocks" "$size" 300
+    expect "lost_events" 0 "$(sget run.hsl lost_events)"
+    expect "unknown_frees" 0 "$(sget run.hsl unknown_frees)"
+    expect "live_blocks, as in the control run" "$(sget control.hsl live_blocks)" \
+        "$(sget run.hsl live_blocks)"
+    expect_ge "chunks with rounded times" 1 "$(sget run.hsl rounded_chunks)"
+    expect "allocations of $size bytes" $((turns * blocks)) "$(n_alloc run.hsl "$size")"
+    expect "frees (or reallocs) of the $size-byte blocks" $((turns * blocks)) \
+        "$(n_free_of run.hsl "$size")"
+    expect "allocations of $((2 * size)) bytes (the reallocs)" \
+        $((turns * ((blocks + 2) / 3))) "$(n_alloc run.hsl $((2 * size)))"
+    expect "allocations at an address still live, in time order" 0 "$(LC_ALL=C awk '
+        $3 == "alloc" { if ($5 in live) bad++; live[$5] = 1 }
+        $3 == "free" { delete live[$5] }
+        END { print bad + 0 }' run.hsl.txt)"
+    rm -f run.hsl.txt
 }
 
 # Forks from 4 threads at once while 4 others allocate (tests/stress/forkstorm.c):

@@ -41,7 +41,7 @@ TEST_DL_LIB := $(TEST_PROGS_DIR)/libhsdl.so
 TEST_PYEXT := $(TEST_PROGS_DIR)/hsext.so
 # The stress suite's programs, from tests/stress/NAME.c to $(BUILD)/tests/stress/NAME.
 TEST_STRESS_DIR := $(BUILD)/tests/stress
-TEST_STRESS_NAMES := xfree forkstorm dlloop execchain endstress
+TEST_STRESS_NAMES := xfree handoff forkstorm dlloop execchain endstress
 TEST_STRESS_PROGS := $(addprefix $(TEST_STRESS_DIR)/,$(TEST_STRESS_NAMES))
 TEST_ALL_PROGS := $(TEST_C_PROGS) $(TEST_CXX_PROGS) $(TEST_JE_PROG) $(TEST_DL_LIB) $(TEST_PYEXT) \
                   $(TEST_PROGS_DIR)/manythreads_nofp $(TEST_STRESS_PROGS)
