@@ -373,6 +373,55 @@ static void reader_reads_version_1(void **state)
     lb_fini(&l);
 }
 
+/* Version 3: an events chunk whose header says its times were rounded (byte 32) reads
+ * as any other and is counted; the same byte in a version 2 log, where it was reserved,
+ * is not taken for it. */
+static void rounded_of(unsigned version, uint64_t *chunks, unsigned *shift)
+{
+    struct synth_opts opt = plain;
+    struct lb_log l;
+    struct outcome o;
+    char path[256];
+    int err = 0;
+
+    opt.version = version;
+    synth(&l, &opt);
+    int marked = 0;
+    for (int i = 0; i < l.n_ch; i++)
+        if (l.ch[i].kind == LF_CHUNK_EVENTS && marked++ == 0)
+            l.b.p[l.ch[i].off + 32] = 18;
+    assert_int_equal(marked, 2);
+    read_bytes("rounded.hsl", l.b.p, l.b.len, &o);
+    assert_int_equal(o.open_err, 0);
+    assert_int_equal(o.next_err, 0);
+    check_synthetic_items(&o, false);
+    tmp_path(path, sizeof(path), "rounded.hsl");
+    struct rd_log *r = rd_open(path, &err);
+    assert_non_null(r);
+    assert_int_equal(err, 0);
+    struct rd_item it;
+    while (rd_next(r, &it) > 0)
+        ;
+    *chunks = rd_stats(r)->rounded_chunks;
+    *shift = rd_stats(r)->time_shift;
+    rd_close(r);
+    lb_fini(&l);
+}
+
+static void reader_counts_rounded_chunks(void **state)
+{
+    uint64_t chunks;
+    unsigned shift;
+
+    (void)state;
+    rounded_of(3, &chunks, &shift);
+    assert_int_equal(chunks, 1);
+    assert_int_equal(shift, 18);
+    rounded_of(2, &chunks, &shift);
+    assert_int_equal(chunks, 0);
+    assert_int_equal(shift, 0);
+}
+
 /* A meta record type from a newer writer is skipped by its length: the records after
  * it (the stacks, the module) are still read. */
 static void reader_skips_unknown_meta_record(void **state)
@@ -1286,6 +1335,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(synthetic_reads_exactly),
         cmocka_unit_test(reader_reads_version_1),
+        cmocka_unit_test(reader_counts_rounded_chunks),
         cmocka_unit_test(reader_skips_unknown_meta_record),
         cmocka_unit_test(reader_skips_unknown_chunk_kind),
         cmocka_unit_test(reader_stops_chunk_at_unknown_event),
