@@ -615,10 +615,18 @@ static void calibrate_rounding(void)
     q_shift = k;
 }
 
-/* Starts a cycle's view for rounded times (see q_shift): the clock, then what the other
- * threads did last. `registered` is tb_registrations() from before the snapshot. */
-static void round_prepare(uint64_t registered)
+/* A view is taken once per cycle, and again before each chunk when the threads are few:
+ * events recorded after the view (while the writer compresses, say) keep exact times,
+ * and a busy thread's backlog would otherwise be mostly such events. */
+#define ROUND_VIEW_PER_CHUNK 64
+
+static uint64_t snap_registered; /* tb_registrations() from before the cycle's snapshot */
+
+/* Takes the view for rounded times (see q_shift): the clock, then what the other
+ * threads did last. */
+static void round_prepare(void)
 {
+    uint64_t registered = snap_registered;
     round_view.off = true;
     if (q_shift == 0)
         return; /* not calibrated (the clock would not say its rate): exact times */
@@ -695,6 +703,8 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
     uint64_t time = t->flush_time;
     /* Stored times (rounded or exact), and what rounding may not pass. */
     uint64_t st = t->stored_time, base_st = st;
+    if (snap_n <= ROUND_VIEW_PER_CHUNK)
+        round_prepare();
     uint64_t limit = round_limit(t);
     bool rounded = false; /* some time of the chunk being built was rounded */
     size_t in_chunk = 0;  /* buffer-form bytes coded into the current chunk */
@@ -729,6 +739,10 @@ static enum flushed flush_thread(struct tb_thread *t, bool tails, bool compress)
                 rounded = false;
                 in_chunk = 0;
                 ec_enc_begin(enc, base_st);
+                if (snap_n <= ROUND_VIEW_PER_CHUNK) {
+                    round_prepare();
+                    limit = round_limit(t);
+                }
             }
             const uint8_t *rec = p;
             struct lf_event ev;
@@ -809,9 +823,9 @@ static bool cycle(bool tails, bool compress)
      * per cycle a reader of a busy many-threaded log could hand nothing out until it
      * had read most of the log. */
     uint64_t barrier = snap;
-    uint64_t registered = tb_registrations();
+    snap_registered = tb_registrations();
     snapshot();
-    round_prepare(registered);
+    round_prepare();
     bool more = false;
     for (size_t i = 0; i < snap_n; i++) {
         struct tb_thread *t = snap_threads[i];
