@@ -226,6 +226,7 @@ static void text_python(FILE *o, const struct model *m)
 static void text_pools(FILE *o, const struct model *m, int top)
 {
     char c1[32], c2[32], c3[32], b1[32], b2[32], b3[32];
+    char name[4 * 256 + 1]; /* a name of at most 255 bytes (logfmt.h), every byte escaped */
 
     if (m->n_pools == 0)
         return;
@@ -237,8 +238,9 @@ static void text_pools(FILE *o, const struct model *m, int top)
         fmt_bytes(b2, sizeof(b2), p->peak_live_bytes);
         fmt_bytes(b3, sizeof(b3), p->leaked_bytes);
         fprintf(o, "  %-24s %" PRIu64 " pool%s, %" PRIu64 " reset%s\n",
-                p->name[0] ? p->name : "(unnamed)", p->pools, p->pools == 1 ? "" : "s", p->resets,
-                p->resets == 1 ? "" : "s");
+                /* The program's string: escaped as the log's other strings are. */
+                p->name[0] ? esc_text(name, sizeof(name), p->name) : "(unnamed)", p->pools,
+                p->pools == 1 ? "" : "s", p->resets, p->resets == 1 ? "" : "s");
         fprintf(o, "       %s allocations (%s), %s freed one by one, %s by resets\n",
                 fmt_count(c1, sizeof(c1), p->allocations), b1, fmt_count(c2, sizeof(c2), p->frees),
                 fmt_count(c3, sizeof(c3), p->reset_frees));
