@@ -24,6 +24,9 @@ BENCH_SRC := bench/workloads
 # measure the workload instead of the profiler. Frame pointers keep every profiler's
 # stack walk cheap and alike.
 BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall -Wextra
+# The C++ workload (cxxmap) with g++ and libstdc++, as a Debian C++ program is built.
+BENCH_CXX := g++
+BENCH_CXXFLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Wall -Wextra
 
 # python3 may be a pyenv shim, a script that execs the real interpreter: a profiler
 # preloaded into the shim would trace the wrong process (heaptrack follows only the first
@@ -39,7 +42,7 @@ BENCH_TOOLS := $(BENCH_DIR)/runstat $(BENCH_DIR)/interpose.so $(BENCH_DIR)/sampl
 BENCH_V := $(filter 1,$(V))
 BENCH_Q := $(if $(BENCH_V),,@)
 
-bench-build: $(BENCH_CPROGS) $(BENCH_DIR)/apichurn $(BENCH_TOOLS) $(BENCH_SCRIPTS) \
+bench-build: $(BENCH_CPROGS) $(BENCH_DIR)/apichurn $(BENCH_DIR)/cxxmap $(BENCH_TOOLS) $(BENCH_SCRIPTS) \
              $(BENCH_DIR)/benchext.so
 
 $(BENCH_CPROGS): $(BENCH_DIR)/%: $(BENCH_SRC)/%.c $(BENCH_SRC)/common.h $(BENCH_SRC)/churn_loop.h \
@@ -51,6 +54,10 @@ $(BENCH_CPROGS): $(BENCH_DIR)/%: $(BENCH_SRC)/%.c $(BENCH_SRC)/common.h $(BENCH_
 $(BENCH_DIR)/apichurn: $(BENCH_SRC)/apichurn.c $(BENCH_SRC)/common.h include/heapspan.h | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")
 	$(BENCH_Q)$(CC) $(BENCH_CFLAGS) -I. -o $@ $<
+
+$(BENCH_DIR)/cxxmap: $(BENCH_SRC)/cxxmap.cc $(BENCH_SRC)/common.h | $(BENCH_DIR)
+	@$(if $(BENCH_V),,echo "  CXX     $@")
+	$(BENCH_Q)$(BENCH_CXX) $(BENCH_CXXFLAGS) -o $@ $<
 
 $(BENCH_DIR)/runstat: bench/runstat.c | $(BENCH_DIR)
 	@$(if $(BENCH_V),,echo "  CC      $@")
@@ -85,7 +92,7 @@ $(BENCH_DIR):
 
 # The peers compared against. Installed when missing and we may (root with apt-get);
 # otherwise bench/run skips them and says so in the table.
-BENCH_DEB_PKGS := heaptrack libjemalloc2 libjemalloc-dev sqlite3 python3-dev
+BENCH_DEB_PKGS := heaptrack libjemalloc2 libjemalloc-dev sqlite3 python3-dev g++ redis-server
 
 bench-deps:
 	$(BENCH_Q)missing=; \
@@ -93,6 +100,9 @@ bench-deps:
 	ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2 ' || missing="$$missing libjemalloc2"; \
 	command -v jeprof >/dev/null || missing="$$missing libjemalloc-dev"; \
 	command -v sqlite3 >/dev/null || missing="$$missing sqlite3"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null \
+	    && command -v redis-cli >/dev/null || missing="$$missing redis-server"; \
 	case '$(BENCH_PYTHON)' in /usr/bin/*) \
 		inc=$$('$(BENCH_PYTHON)' -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
 		[ -f "$$inc/Python.h" ] || missing="$$missing python3-dev";; \

@@ -19,7 +19,7 @@ from collections import defaultdict
 VARIANT_ORDER = ["plain", "interpose", "sampler-floor", "heapspan-hooks", "heapspan-512k-preload",
                  "heapspan", "heapspan-512k", "heaptrack", "jemalloc"]
 WORKLOAD_ORDER = ["churn", "threads", "retain", "deep", "realloc", "pyext", "pyjson",
-                  "sqlite", "apichurn"]
+                  "sqlite", "cxxmap", "redis", "apichurn"]
 WORKLOAD_WHAT = {
     "churn": "N malloc/free pairs, 16..512 bytes, 12 frames deep",
     "threads": "churn split over T threads (N pairs in all)",
@@ -29,9 +29,18 @@ WORKLOAD_WHAT = {
     "pyext": "CPython calling a C extension: N malloc/free pairs, 1 MB leaked",
     "pyjson": "CPython json.dumps + json.loads of N records (PYTHONMALLOC=malloc)",
     "sqlite": "sqlite3 CLI: N single-row INSERTs into an indexed table, one transaction",
+    "cxxmap": "C++ std::unordered_map<std::string, std::string> cache: N random inserts "
+              "and erases of heap-allocated keys and values (g++ -O2, libstdc++)",
+    "redis": "redis-server on loopback under redis-benchmark: N requests per test (set, "
+             "get, lpush, lpop, incr; 50 connections, pipeline 16); time is the server's CPU",
     "apichurn": "churn's loop through malloc, a program's own allocator (own), or that "
                 "allocator reporting through include/heapspan.h (api)",
 }
+
+
+# Workloads whose time is the CPU (user + sys) of the measured process tree, not its
+# wall time: a server's wall time is how long it was up, which the load generator sets.
+CPU_TIMED = {"redis"}
 
 
 def num(x):
@@ -140,11 +149,24 @@ class Cell:
     def wall(self, variant):
         return med_range([num(r["wall_s"]) for r in self.ok(variant)])
 
+    def cpu_timed(self):
+        return self.wl in CPU_TIMED
+
+    def time(self, r):
+        """The run's time as this cell measures it: wall, or CPU for CPU_TIMED."""
+        if self.cpu_timed():
+            u, s = num(r["user_s"]), num(r["sys_s"])
+            return None if u is None or s is None else u + s
+        return num(r["wall_s"])
+
+    def times(self, variant):
+        return med_range([self.time(r) for r in self.ok(variant)])
+
     def ratio_to_plain(self, variant):
         plain, runs = self.by_rep("plain"), self.by_rep(variant)
-        return med_range([num(r["wall_s"]) / num(plain[k]["wall_s"])
+        return med_range([self.time(r) / self.time(plain[k])
                           for k, r in runs.items()
-                          if k in plain and num(plain[k]["wall_s"])])
+                          if k in plain and self.time(plain[k]) and self.time(r) is not None])
 
     def share_of_heaptrack(self, variant):
         """(variant - plain) / (heaptrack - plain), paired within each repetition."""
@@ -152,11 +174,41 @@ class Cell:
         vals = []
         for k, r in runs.items():
             if k in plain and k in ht:
-                p = num(plain[k]["wall_s"])
-                added_ht = num(ht[k]["wall_s"]) - p
+                p = self.time(plain[k])
+                added_ht = self.time(ht[k]) - p
                 if added_ht > 0:
-                    vals.append((num(r["wall_s"]) - p) / added_ht)
+                    vals.append((self.time(r) - p) / added_ht)
         return med_range(vals)
+
+    def added_over(self, variant, base):
+        """(variant - base) / plain, paired within each repetition: the points of plain's
+        time the variant adds above base."""
+        plain, b, runs = self.by_rep("plain"), self.by_rep(base), self.by_rep(variant)
+        return med_range([(self.time(r) - self.time(b[k])) / self.time(plain[k])
+                          for k, r in runs.items()
+                          if k in plain and k in b and self.time(plain[k])])
+
+    def time_to_report(self, variant, ref):
+        """(time + analysis) of variant over that of ref, paired within each repetition,
+        over the runs analysed by each one's usual tool."""
+        tools = {variant: self.analysis_tool(variant), ref: self.analysis_tool(ref)}
+
+        def total(r, v):
+            a = num(r["analysis_s"])
+            if a is None or r["analysis_tool"] != tools[v] or self.time(r) is None:
+                return None
+            return self.time(r) + a
+        mine, theirs = self.by_rep(variant), self.by_rep(ref)
+        vals = []
+        for k, r in mine.items():
+            if k in theirs:
+                a, b = total(r, variant), total(theirs[k], ref)
+                if a is not None and b:
+                    vals.append(a / b)
+        return med_range(vals)
+
+    def rps(self, variant):
+        return med_range([num(r.get("rps")) for r in self.ok(variant)])
 
     def field(self, variant, key):
         return med_range([num(r[key]) for r in self.ok(variant)])
@@ -217,8 +269,10 @@ def header(meta, out):
     out.append(f"Measured {one('date')} on {one('cpu')}, {one('cores')} cores, "
                f"{one('memory')}, Linux {one('kernel')} ({one('os')}).  ")
     out.append(f"Commit {one('commit')}; heapspan {one('heapspan')}.  ")
+    extra = "".join(f", {name} {one(key)}" for key, name in (("gxx", "g++"), ("redis", "redis-server"))
+                    if meta.get(key))
     out.append(f"heaptrack {one('heaptrack')}, jemalloc {one('jemalloc')}, "
-               f"gcc {one('gcc')}, Python {one('python')}, sqlite3 {one('sqlite3')}.  ")
+               f"gcc {one('gcc')}, Python {one('python')}, sqlite3 {one('sqlite3')}{extra}.  ")
     elapsed = int(num(one("elapsed_s", "0")) or 0)
     reps = one("reps")
     out.append(f"{reps} repetition{'' if reps == '1' else 's'} per cell, variants interleaved; "
@@ -257,8 +311,13 @@ def summary_table(cells, variants, out):
     out.append("| " + " | ".join(cols) + " |")
     out.append("|" + "---|" * len(cols))
     shares = []
+    cpu_rows = False
     for c in cells:
-        row = [c.wl, size_label(c.wl, c.size), cell_or_failed(c, "plain", fmt_s, c.wall("plain"))]
+        plain_s = cell_or_failed(c, "plain", fmt_s, c.times("plain"))
+        if c.cpu_timed():
+            plain_s += " CPU*"
+            cpu_rows = True
+        row = [c.wl, size_label(c.wl, c.size), plain_s]
         for v in variants:
             if v != "plain":
                 row.append(cell_or_failed(c, v, fmt_ratio, c.ratio_to_plain(v)))
@@ -290,11 +349,148 @@ def summary_table(cells, variants, out):
         out.append(f"**heapspan (full trace) adds a median {fmt_pct(statistics.median(shares))} "
                    f"of heaptrack's added time** over {len(shares)} cell{'s' if len(shares) > 1 else ''} "
                    f"(from {fmt_pct(min(shares))} to {fmt_pct(max(shares))}).\n")
+    if cpu_rows:
+        out.append("\\* The time of this row is the CPU (user + sys) of the server's process "
+                   "tree, the profiler's helpers included, for the fixed load, not wall time: "
+                   "its × plain and share of heaptrack are of CPU.\n")
     if fallback:
         out.append("† `heapspan report` was not available (the CLI answered "
                    "\"unknown command\"), so this is the time of `heapspan dump --summary`, "
                    "which only reads the log: **not** an analysis, and not comparable to "
                    "heaptrack_print.\n")
+
+
+def fmt_pct1(x):
+    return f"{100 * x:+.1f} %"
+
+
+def redis_section(cells, variants, out):
+    """The server rows: CPU for the fixed load and the request rate the client saw."""
+    rcells = [c for c in cells if c.wl == "redis"]
+    if not rcells:
+        return
+    out.append("## redis-server: server CPU for a fixed load, and requests per second\n")
+    out.append("redis-server runs under each variant on a free loopback port (`--save '' "
+               "--appendonly no`), redis-benchmark sends N requests per test (set, get, lpush, "
+               "lpop, incr: 5 N in all; 50 connections, pipelines of 16, random keys among "
+               "100,000, 64-byte values), and `redis-cli shutdown nosave` stops it, so that the "
+               "profiler writes its log at that exit. *Server CPU* is user + sys of the server's "
+               "process tree (the profiler's helpers included) from start to exit, measured by "
+               "bench/runstat; *+ CPU* is its excess over the plain run's, paired by "
+               "repetition; *share of heaptrack* is that excess over heaptrack's; *req/s* is "
+               "5 N over the sum of the tests' times, from redis-benchmark's figures. "
+               "interpose and sampler-floor pass malloc to glibc, while Debian's redis-server "
+               "allocates with jemalloc: they are not run here.\n")
+    has = set(variants)
+    cols = ["size", "variant", "runs ok", "server CPU s", "+ CPU", "share of heaptrack",
+            "req/s", "B/event", "analysis", "analysis s"]
+    out.append("| " + " | ".join(cols) + " |")
+    out.append("|" + "---|" * len(cols))
+    for c in rcells:
+        for v in variants:
+            runs = c.runs.get(v)
+            if not runs:
+                continue
+            ok_n = len(c.ok(v))
+            if ok_n == 0:
+                out.append(f"| {size_label(c.wl, c.size)} | {v} | 0/{len(runs)} | **FAILED** "
+                           + "| " * (len(cols) - 4) + "|")
+                continue
+            plus = c.ratio_to_plain(v)
+            share = c.share_of_heaptrack(v) if "heaptrack" in has else None
+            bpe = c.bytes_per_event(v)
+            row = [size_label(c.wl, c.size), v, f"{ok_n}/{len(runs)}",
+                   with_range(c.times(v), fmt_s),
+                   "-" if v == "plain" or plus is None else
+                   with_range(tuple(x - 1 for x in plus), fmt_pct1),
+                   "-" if v == "plain" else with_range(share, fmt_pct),
+                   with_range(c.rps(v), lambda x: f"{x:,.0f}"),
+                   "-" if v in ("plain", "jemalloc") or bpe is None else with_range(bpe, fmt_bpe),
+                   c.analysis_tool(v) or "-",
+                   with_range(c.analysis(v, "analysis_s"), fmt_s)]
+            out.append("| " + " | ".join(row) + " |")
+    out.append("")
+
+
+# Issue 21's targets for sampled mode (--sample 512K), by workload: added time at most
+# LIMIT of plain's, or at most LIMIT above sampler-floor ("floor").
+SAMPLED_TARGET = {"pyjson": ("plain", 0.02), "sqlite": ("plain", 0.02), "redis": ("plain", 0.02),
+                  "cxxmap": ("plain", 0.02), "retain": ("plain", 0.03),
+                  "churn": ("floor", 0.03), "pyext": ("floor", 0.03)}
+
+
+def verdict(value, limit, show):
+    """"met", or "not met (value vs limit)", or "not measured". show(x, d) formats x with
+    d more decimals than usual: added until value and limit no longer print alike."""
+    if value is None:
+        return "not measured"
+    if value <= limit:
+        return "met"
+    d = 0
+    while d < 4 and show(value, d) == show(limit, d):
+        d += 1
+    return f"not met ({show(value, d)} vs ≤ {show(limit, d)})"
+
+
+def targets_section(cells, variants, out):
+    has = set(variants)
+    if "heapspan" not in has and "heapspan-512k" not in has:
+        return
+    out.append("## Targets (issue: smaller logs, faster reports, cheaper recording)\n")
+    out.append("Each cell against issue 21's targets, from the medians of this run: "
+               "(1) heapspan's log bytes per event at most heaptrack's; (2) `heapspan report` "
+               "at most 1/3 of heaptrack_print's time, and record + report at most 1/2 of "
+               "heaptrack's record + heaptrack_print (paired by repetition); (3) the full "
+               "trace's added time at most 1/4 of heaptrack's, and the median over all cells "
+               "at most 1/6; (4) heapspan-512k's added time at most 2 % of plain on real "
+               "programs (pyjson, sqlite, redis, cxxmap) and 3 % on retain, and on bare "
+               "malloc/free loops (churn, pyext) at most 3 points of plain above "
+               "sampler-floor (paired by repetition), when that variant ran. The redis row's "
+               "times are the server's CPU. "
+               "*no target*: the issue sets none for that workload.\n")
+    cols = ["workload", "size", "1. B/event ≤ heaptrack's", "2. report ≤ 1/3 heaptrack_print",
+            "2. record + report ≤ 1/2 heaptrack's", "3. full-trace added ≤ 1/4 heaptrack's",
+            "4. sampled added"]
+    out.append("| " + " | ".join(cols) + " |")
+    out.append("|" + "---|" * len(cols))
+    shares = []
+    for c in cells:
+        def med(mr):
+            return None if mr is None else mr[0]
+        hs_bpe, ht_bpe = med(c.bytes_per_event("heapspan")), med(c.bytes_per_event("heaptrack"))
+        t1 = verdict(hs_bpe, ht_bpe, lambda x, d: f"{x:.{3 + d}f}" if x < 1 else f"{x:.{2 + d}f}") if ht_bpe is not None else "not measured"
+        rep_s = (med(c.analysis("heapspan", "analysis_s"))
+                 if c.analysis_tool("heapspan") == "report" else None)
+        print_s = med(c.analysis("heaptrack", "analysis_s"))
+        t2a = (verdict(rep_s, print_s / 3, lambda x, d: f"{x:.{3 + d}f} s")
+               if print_s is not None else "not measured")
+        ttr = (med(c.time_to_report("heapspan", "heaptrack"))
+               if c.analysis_tool("heapspan") == "report" else None)
+        t2b = verdict(ttr, 0.5, lambda x, d: f"{100 * x:.{1 + d}f} %")
+        share = med(c.share_of_heaptrack("heapspan"))
+        if share is not None:
+            shares.append(share)
+        t3 = verdict(share, 0.25, lambda x, d: f"{100 * x:.{1 + d}f} %")
+        kind = SAMPLED_TARGET.get(c.wl)
+        if kind is None:
+            t4 = "no target"
+        elif kind[0] == "plain":
+            r = med(c.ratio_to_plain("heapspan-512k"))
+            t4 = verdict(None if r is None else r - 1, kind[1],
+                         lambda x, d: f"{100 * x:+.{1 + d}f} %")
+        elif "sampler-floor" not in c.runs:
+            t4 = "not measured (no sampler-floor run)"
+        else:
+            d = med(c.added_over("heapspan-512k", "sampler-floor"))
+            t4 = verdict(d, kind[1], lambda x, dd: f"{100 * x:+.{1 + dd}f} points")
+        out.append(f"| {c.wl} | {size_label(c.wl, c.size)} | {t1} | {t2a} | {t2b} | {t3} | {t4} |")
+    out.append("")
+    if shares:
+        m = statistics.median(shares)
+        v = "met" if m <= 1 / 6 else f"not met ({100 * m:.1f} % vs ≤ 16.7 %)"
+        out.append(f"Full-trace added time, median over {len(shares)} "
+                   f"cell{'s' if len(shares) > 1 else ''}: {fmt_pct(m)} of heaptrack's; "
+                   f"target (3) median ≤ 1/6: **{v}**.\n")
 
 
 def api_section(cells, variants, out):
@@ -415,7 +611,9 @@ def legend(out):
   from wait4 to the microsecond (bench/runstat.c). **CPU s** is user + sys of the process
   tree: on 2 cores a profiler that works in a second process (heaptrack_interpret) shows
   more CPU than wall.
-- **× plain**: wall time over the plain run's in the same repetition.
+- **× plain**: wall time over the plain run's in the same repetition. For redis, a
+  server whose wall time is how long the load kept it up, this and the share of heaptrack
+  are of **CPU s** instead.
 - **share of heaptrack**: (variant − plain) / (heaptrack − plain), paired by repetition.
   heaptrack's own row is 100 % by definition.
 - **peak RSS MB**: the largest single process of the run (ru_maxrss from wait4), which
@@ -450,6 +648,8 @@ def main():
     out = []
     header(meta, out)
     summary_table(cells, variants, out)
+    targets_section(cells, variants, out)
+    redis_section(cells, variants, out)
     api_section(cells, variants, out)
     details(cells, variants, out)
     legend(out)
