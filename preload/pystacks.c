@@ -64,16 +64,16 @@ static uint64_t my_tstate(void)
     return ts;
 }
 
-/* Reads the frame at f into buf: directly when it lies in one of the thread's data
- * stack chunks (mapped while linked), else through the kernel (a generator's frame,
- * inside its object). *clo, *chi: the chunk the last frame was found in, during this
- * capture (the chunks do not change while this thread is inside malloc); 0, 0 first. */
-static bool read_frame(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo, uint64_t *chi)
+/* The frame at f, readable: in place when it lies in one of the thread's data stack
+ * chunks (mapped while linked), else copied into buf through the kernel (a generator's
+ * frame, inside its object); NULL if it cannot be read. *clo, *chi: the chunk the last
+ * frame was found in, during this capture (the chunks do not change while this thread
+ * is inside malloc); 0, 0 first. */
+static inline const uint8_t *frame_at(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo,
+                                      uint64_t *chi)
 {
-    if (f >= *clo && f + PY311_IF_READ <= *chi) {
-        memcpy(buf, (const void *)(uintptr_t)f, PY311_IF_READ);
-        return true;
-    }
+    if (f >= *clo && f + PY311_IF_READ <= *chi)
+        return (const uint8_t *)(uintptr_t)f;
     int k = 0;
     for (uint64_t c = rd64(ts + PY311_TS_CHUNK); plausible(c) && k < 64;
          c = rd64(c + PY311_CHUNK_PREV), k++) {
@@ -81,11 +81,10 @@ static bool read_frame(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo, uin
         if (f >= c && size < (1ull << 40) && f + PY311_IF_READ <= c + size) {
             *clo = c;
             *chi = c + size;
-            memcpy(buf, (const void *)(uintptr_t)f, PY311_IF_READ);
-            return true;
+            return (const uint8_t *)(uintptr_t)f;
         }
     }
-    return safe_read(f, buf, PY311_IF_READ);
+    return safe_read(f, buf, PY311_IF_READ) ? buf : NULL;
 }
 
 /* ---- the code registry: code object -> id, each written to the log once ---- */
@@ -269,9 +268,9 @@ enum chain { CHAIN_WHOLE, CHAIN_LIMIT, CHAIN_BROKEN };
  * outermost of each loop call), at most limit; returns how many, and sets *how: read to
  * its end, stopped at the limit (what was read is good), or cut where a frame failed
  * its checks. */
-static int read_chain(struct py_thread *pt, int limit, enum chain *how)
+__attribute__((noinline)) static int read_chain(struct py_thread *pt, int limit, enum chain *how)
 {
-    uint8_t fr[PY311_IF_READ];
+    uint8_t buf[PY311_IF_READ];
     uint64_t clo = 0, chi = 0;
     uint32_t gen = __atomic_load_n(&reg_gen, __ATOMIC_ACQUIRE);
     int n = 0;
@@ -289,16 +288,16 @@ static int read_chain(struct py_thread *pt, int limit, enum chain *how)
             *how = CHAIN_LIMIT;
             return n;
         }
-        if (!plausible(f) || !read_frame(ts, f, fr, &clo, &chi))
+        const uint8_t *fr = plausible(f) ? frame_at(ts, f, buf, &clo, &chi) : NULL;
+        if (fr == NULL)
             return n;
-        uint64_t co, prev, instr;
+        uint64_t co, prev, instr, func, globals;
         memcpy(&co, fr + PY311_IF_CODE, 8);
         memcpy(&prev, fr + PY311_IF_PREVIOUS, 8);
         memcpy(&instr, fr + PY311_IF_PREV_INSTR, 8);
-        bool entry = fr[PY311_IF_IS_ENTRY] != 0;
-        uint64_t func, globals;
         memcpy(&func, fr + PY311_IF_FUNC, 8);
         memcpy(&globals, fr + PY311_IF_GLOBALS, 8);
+        bool entry = fr[PY311_IF_IS_ENTRY] != 0;
         /* The same frame as at this depth last time, running the same function with
          * the same globals and code object, at the same instruction: the same entry,
          * without its checks and without touching the code object, whose lines are
@@ -342,23 +341,40 @@ static inline uint64_t dropped(uint64_t count)
 
 #define MAX_EVALS 64 /* loop calls in one stack matched to the chain; more: dropped */
 
-int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt)
+/* The native stack with a dropped-frames marker after each loop call's frame instead of
+ * its Python frames: the chain and the native stack did not agree. */
+static int augment_dropped(const uint64_t *pcs, int n, uint64_t *out, int cap, int nf)
 {
-    /* Where the loop's return addresses are, in one pass: [lo, lo + size) holds pc - 1. */
     uint64_t lo = __atomic_load_n(&py_eval_lo, __ATOMIC_RELAXED);
     uint64_t size = __atomic_load_n(&py_eval_hi, __ATOMIC_RELAXED) - lo;
-    int at[MAX_EVALS], evals = 0;
-    for (int i = 0; i < n; i++)
-        if (pcs[i] - 1 - lo < size) {
-            if (evals == MAX_EVALS)
-                return -1; /* a recursion this deep through C: native frames only */
-            at[evals++] = i;
+    int o = 0;
+    bool first = true;
+
+    for (int i = 0; i < n && o < cap; i++) {
+        out[o++] = pcs[i];
+        if (pcs[i] - 1 - lo < size && o < cap) {
+            /* The first loop call's marker counts the frames read and not shown. */
+            out[o++] = dropped(first && nf > 0 ? (uint64_t)nf : 1);
+            first = false;
         }
-    if (evals == 0)
+    }
+    return o;
+}
+
+int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt)
+{
+    /* The loop's return addresses: [lo, lo + size) holds pc - 1. No chain is read for a
+     * stack without one. */
+    uint64_t lo = __atomic_load_n(&py_eval_lo, __ATOMIC_RELAXED);
+    uint64_t size = __atomic_load_n(&py_eval_hi, __ATOMIC_RELAXED) - lo;
+    int first = 0;
+    while (first < n && pcs[first] - 1 - lo >= size)
+        first++;
+    if (first == n)
         return -1;
 
     enum chain how;
-    uint64_t *chain = pt->chain;
+    const uint64_t *chain = pt->chain;
     int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how);
     /* Loop calls the chain accounts for, whole. */
     int segs = 0, whole = 0;
@@ -368,37 +384,36 @@ int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, str
             whole = i + 1;
         }
     /* Each loop call in the native stack runs one segment of the chain, innermost
-     * first. A stack cut at the depth limit may have lost outer loop calls, never
-     * inner ones; a chain read up to as many frames as the stack may hold fills it
-     * before its unread part would be needed. Any other disagreement means the two do
-     * not describe the same moment (or a frame failed its checks): nothing is
-     * matched by guesswork. */
-    bool ok = how == CHAIN_LIMIT ||
-              (cut ? segs >= evals : segs == evals && how == CHAIN_WHOLE && whole == nf);
-    int o = 0, f = 0, from = 0;
-    for (int e = 0; e <= evals && o < cap; e++) {
-        /* The native frames up to and including this loop call's. */
-        int to = e < evals ? at[e] + 1 : n, k = to - from;
-        if (k > cap - o)
-            k = cap - o;
-        memcpy(out + o, pcs + from, (size_t)k * sizeof(*out));
-        o += k;
-        from = to;
-        if (e == evals || o == cap)
-            break;
-        if (!ok) {
-            out[o++] = dropped(nf > f ? (uint64_t)(nf - f) : 1);
-            f = nf;
-            continue;
-        }
-        while (f < nf && o < cap) {
-            uint64_t v = chain[f++];
-            out[o++] = v;
-            if (v & LF_PY_ENTRY)
-                break;
+     * first: one pass inserts each segment after its loop call's frame, on the
+     * assumption that the two agree, and counts the loop calls to check it. */
+    int o = 0, f = 0, evals = 0, i = 0;
+    for (; i < first && o < cap; i++)
+        out[o++] = pcs[i];
+    for (; i < n && o < cap; i++) {
+        uint64_t pc = pcs[i];
+        out[o++] = pc;
+        if (pc - 1 - lo < size) {
+            evals++;
+            while (f < nf && o < cap) {
+                uint64_t v = chain[f++];
+                out[o++] = v;
+                if (v & LF_PY_ENTRY)
+                    break;
+            }
         }
     }
-    return o;
+    for (; i < n; i++) /* past the depth limit: counted, not written */
+        evals += pcs[i] - 1 - lo < size;
+    if (evals > MAX_EVALS)
+        return -1; /* a recursion this deep through C: native frames only */
+    /* A stack cut at the depth limit may have lost outer loop calls, never inner ones;
+     * a chain read up to as many frames as the stack may hold fills it before its
+     * unread part would be needed. Any other disagreement means the two do not
+     * describe the same moment (or a frame failed its checks): nothing is matched by
+     * guesswork. */
+    bool ok = how == CHAIN_LIMIT ||
+              (cut ? segs >= evals : segs == evals && how == CHAIN_WHOLE && whole == nf);
+    return ok ? o : augment_dropped(pcs, n, out, cap, nf);
 }
 
 /* ---- detection ---- */

@@ -47,8 +47,8 @@ extern uint64_t py_eval_lo, py_eval_hi;
 void py_detect(void);
 
 #define PY_MAX_FRAMES 512 /* Python frames read per stack, at most */
-#define PY_MEMO       64  /* code objects a thread remembers the ids of */
-#define PY_LAST       32  /* frames of its last chain a thread remembers */
+#define PY_MEMO       512 /* code objects a thread remembers the ids of */
+#define PY_LAST       256 /* frames of its last chain a thread remembers */
 
 /* What a thread keeps for py_augment, with its stack state (preload/stacks.c): the
  * chain just read, the frames of the one before, and the ids of the code objects it
