@@ -64,16 +64,14 @@ static uint64_t my_tstate(void)
     return ts;
 }
 
-/* The frame at f, readable: in place when it lies in one of the thread's data stack
- * chunks (mapped while linked), else copied into buf through the kernel (a generator's
- * frame, inside its object); NULL if it cannot be read. *clo, *chi: the chunk the last
- * frame was found in, during this capture (the chunks do not change while this thread
- * is inside malloc); 0, 0 first. */
-static inline const uint8_t *frame_at(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo,
-                                      uint64_t *chi)
+/* The frame at f, readable, when it is not in the chunk the last frame was found in
+ * (*clo, *chi, 0 and 0 first, kept during one capture: the chunks do not change while
+ * this thread is inside malloc): in place when it lies in another of the thread's data
+ * stack chunks (mapped while linked), else copied into buf through the kernel (a
+ * generator's frame, inside its object); NULL if it cannot be read. */
+__attribute__((noinline)) static const uint8_t *
+frame_elsewhere(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo, uint64_t *chi)
 {
-    if (f >= *clo && f + PY311_IF_READ <= *chi)
-        return (const uint8_t *)(uintptr_t)f;
     int k = 0;
     for (uint64_t c = rd64(ts + PY311_TS_CHUNK); plausible(c) && k < 64;
          c = rd64(c + PY311_CHUNK_PREV), k++) {
@@ -264,33 +262,75 @@ void py_fork_child(bool recording)
 
 enum chain { CHAIN_WHOLE, CHAIN_LIMIT, CHAIN_BROKEN };
 
+/* How a chain compares with the one read before it on the thread. */
+enum { SAME_NOT, SAME_OUTER, SAME_ALL };
+
+/* The entry of a frame not met at its depth last time (or met changed), from its code
+ * object co and instruction pointer instr; 0 if they fail their checks. Kept out of
+ * read_chain's loop, which runs for every frame of every stack. */
+__attribute__((noinline)) static uint64_t frame_entry(struct py_thread *pt, uint64_t co,
+                                                      uint64_t instr, bool entry)
+{
+    /* The code object is the frame's own reference: alive while the frame is. */
+    if (!plausible(co) || rd64(co + PY311_OB_TYPE) != code_type)
+        return 0;
+    uint64_t units = rd64(co + PY311_OB_SIZE), start = co + PY311_CO_CODE;
+    int64_t lasti = ((int64_t)instr - (int64_t)start) / 2;
+    if (lasti >= (int64_t)units || units > LF_PY_INSTR_MAX)
+        return 0;
+    /* A frame whose prologue has not run yet (CPython's tracebacks skip these) is
+     * still the function being entered: shown, at its first line. */
+    uint32_t id = code_id(pt, co);
+    if (id == 0)
+        return 0;
+    return LF_PY_FRAME | (entry ? LF_PY_ENTRY : 0) | (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 |
+           id;
+}
+
 /* The thread's Python frames into pt->chain as LF_PY_FRAME entries (LF_PY_ENTRY on the
  * outermost of each loop call), at most limit; returns how many, and sets *how: read to
  * its end, stopped at the limit (what was read is good), or cut where a frame failed
- * its checks. */
-__attribute__((noinline)) static int read_chain(struct py_thread *pt, int limit, enum chain *how)
+ * its checks; *segs: the entry frames read, *whole: the frames up to the last of them. */
+__attribute__((noinline)) static int read_chain(struct py_thread *pt, int limit, enum chain *how,
+                                                int *segs, int *whole, int *same)
 {
     uint8_t buf[PY311_IF_READ];
     uint64_t clo = 0, chi = 0;
     uint32_t gen = __atomic_load_n(&reg_gen, __ATOMIC_ACQUIRE);
-    int n = 0;
+    int n = 0, entries = 0, upto = 0, missed = 0, missed_below = 0;
 
     *how = CHAIN_BROKEN;
     uint64_t ts = my_tstate();
-    if (ts == 0)
-        return 0;
-    uint64_t cf = rd64(ts + PY311_TS_CFRAME);
-    if (!plausible(cf))
-        return 0;
-    uint64_t f = rd64(cf + PY311_CF_CURRENT);
-    while (f != 0) {
+    uint64_t cf = ts != 0 ? rd64(ts + PY311_TS_CFRAME) : 0;
+    uint64_t f = plausible(cf) ? rd64(cf + PY311_CF_CURRENT) : 0;
+    if (f == 0 && (ts == 0 || !plausible(cf)))
+        goto out;
+    /* The chunk the innermost frames are in, as a rule: the thread's newest. */
+    uint64_t c = rd64(ts + PY311_TS_CHUNK);
+    if (plausible(c)) {
+        uint64_t size = rd64(c + PY311_CHUNK_SIZE);
+        if (size < (1ull << 40)) {
+            clo = c;
+            chi = c + size;
+        }
+    }
+    for (;; n++) {
+        if (f == 0) {
+            *how = CHAIN_WHOLE;
+            break;
+        }
         if (n == limit) {
             *how = CHAIN_LIMIT;
-            return n;
+            break;
         }
-        const uint8_t *fr = plausible(f) ? frame_at(ts, f, buf, &clo, &chi) : NULL;
-        if (fr == NULL)
-            return n;
+        if (!plausible(f))
+            break;
+        const uint8_t *fr = (const uint8_t *)(uintptr_t)f;
+        if (f < clo || f + PY311_IF_READ > chi) {
+            fr = frame_elsewhere(ts, f, buf, &clo, &chi);
+            if (fr == NULL)
+                break;
+        }
         uint64_t co, prev, instr, func, globals;
         memcpy(&co, fr + PY311_IF_CODE, 8);
         memcpy(&prev, fr + PY311_IF_PREVIOUS, 8);
@@ -305,32 +345,40 @@ __attribute__((noinline)) static int read_chain(struct py_thread *pt, int limit,
          * reborn at its address would have to come back with its function and its
          * globals at theirs, in a frame at the same place, to be taken for the old.) */
         __typeof__(pt->last[0]) *l = n < PY_LAST ? &pt->last[n] : NULL;
-        if (l != NULL && l->f == f && l->co == co && l->instr == instr && l->func == func &&
-            l->globals == globals && l->entry == entry && l->gen == gen) {
-            pt->chain[n++] = l->val;
-            f = prev;
-            continue;
+        uint64_t v;
+        if (l != NULL && ((l->f ^ f) | (l->co ^ co) | (l->instr ^ instr) | (l->func ^ func) |
+                          (l->globals ^ globals) | (uint64_t)(l->gen ^ gen) |
+                          (uint64_t)(l->entry ^ entry)) == 0) { /* one branch for all */
+            v = l->val;
+        } else {
+            missed++;
+            missed_below += n > 0;
+            v = frame_entry(pt, co, instr, entry);
+            if (v == 0)
+                break;
+            if (l != NULL)
+                *l = (__typeof__(*l)){ f, co, instr, func, globals, v, gen, entry };
         }
-        /* The code object is the frame's own reference: alive while the frame is. */
-        if (!plausible(co) || rd64(co + PY311_OB_TYPE) != code_type)
-            return n;
-        uint64_t units = rd64(co + PY311_OB_SIZE), start = co + PY311_CO_CODE;
-        int64_t lasti = ((int64_t)instr - (int64_t)start) / 2;
-        if (lasti >= (int64_t)units || units > LF_PY_INSTR_MAX)
-            return n;
-        /* A frame whose prologue has not run yet (CPython's tracebacks skip these) is
-         * still the function being entered: shown, at its first line. */
-        uint32_t id = code_id(pt, co);
-        if (id == 0)
-            return n;
-        uint64_t v = LF_PY_FRAME | (entry ? LF_PY_ENTRY : 0) |
-                     (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
-        if (l != NULL)
-            *l = (__typeof__(*l)){ f, co, instr, func, globals, v, gen, entry };
-        pt->chain[n++] = v;
+        pt->chain[n] = v;
+        if (entry) {
+            entries++;
+            upto = n + 1;
+        }
         f = prev;
     }
-    *how = CHAIN_WHOLE;
+out:
+    /* Every frame found as it was at its depth, as deep as before and ended the same
+     * way: the chain read last time (the last[] entries below the depth read then are
+     * that chain's) - or that chain but for its innermost frame, the one that runs. */
+    *same = missed_below > 0 || n > PY_LAST || (uint32_t)n != pt->last_n ||
+                    (uint32_t)*how != pt->last_how
+                ? SAME_NOT
+            : missed == 0 ? SAME_ALL
+                          : SAME_OUTER;
+    pt->last_n = (uint32_t)n;
+    pt->last_how = (uint32_t)*how;
+    *segs = entries;
+    *whole = upto;
     return n;
 }
 
@@ -361,7 +409,8 @@ static int augment_dropped(const uint64_t *pcs, int n, uint64_t *out, int cap, i
     return o;
 }
 
-int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt)
+int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt,
+               const uint64_t **stack, uint64_t *hash)
 {
     /* The loop's return addresses: [lo, lo + size) holds pc - 1. No chain is read for a
      * stack without one. */
@@ -375,35 +424,86 @@ int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, str
 
     enum chain how;
     const uint64_t *chain = pt->chain;
-    int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how);
-    /* Loop calls the chain accounts for, whole. */
-    int segs = 0, whole = 0;
-    for (int i = 0; i < nf; i++)
-        if (chain[i] & LF_PY_ENTRY) {
-            segs++;
-            whole = i + 1;
+    int segs, whole; /* loop calls the chain accounts for, whole */
+    int same;
+    int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how, &segs, &whole, &same);
+    if (same == SAME_NOT) {
+        pt->tail_n = -1;
+    } else if (pt->tail_n >= 0 && pt->tail_cap == cap && n - first == pt->tail_native &&
+               n + pt->tail_chain <= cap &&
+               memcmp(pcs + first, pt->tail_pcs, (size_t)(n - first) * sizeof(*pcs)) == 0) {
+        /* The chain and the native frames from the first loop call's out are the
+         * tail's: the stack is the inner native frames, then the tail. (The tail was
+         * built with the chain whole and the stack within cap, which holds again with
+         * the same tail, and the inner frames hold no loop call.) The tail starts with
+         * that loop call's frame, then the chain's innermost frame. */
+        uint64_t *tail = out + cap - pt->tail_n;
+        if (same == SAME_OUTER) {
+            /* Only the innermost Python frame moved: put it in, and take the tail's
+             * hash again from the state kept outside it. Not if it now ends a loop
+             * call's segment where it did not, or the reverse: the segments would
+             * fall apart differently. */
+            if ((chain[0] ^ tail[1]) & LF_PY_ENTRY)
+                goto build;
+            tail[1] = chain[0];
+            pt->tail_hash = pt->tail_hash_outer;
+            sh_take(&pt->tail_hash, tail, 2);
         }
+        uint64_t *start = tail - first;
+        for (int i = 0; i < first; i++)
+            start[i] = pcs[i];
+        struct sh_state h = pt->tail_hash;
+        sh_take(&h, start, first);
+        *stack = start;
+        *hash = sh_end(&h);
+        return first + pt->tail_n;
+    }
+build:;
     /* Each loop call in the native stack runs one segment of the chain, innermost
      * first: one pass inserts each segment after its loop call's frame, on the
      * assumption that the two agree, and counts the loop calls to check it. */
-    int o = 0, f = 0, evals = 0, i = 0;
-    for (; i < first && o < cap; i++)
-        out[o++] = pcs[i];
-    for (; i < n && o < cap; i++) {
-        uint64_t pc = pcs[i];
-        out[o++] = pc;
-        if (pc - 1 - lo < size) {
+    int o = 0, f = 0, evals = 0, i = first;
+    if (n + nf <= cap) {
+        /* Room for all: blocks of native frames, each up to a loop call's and its
+         * frames after it, without a bound to check at each. */
+        int from = 0;
+        for (;;) {
+            for (int j = from; j <= i; j++)
+                out[o++] = pcs[j];
             evals++;
-            while (f < nf && o < cap) {
+            while (f < nf) {
                 uint64_t v = chain[f++];
                 out[o++] = v;
                 if (v & LF_PY_ENTRY)
                     break;
             }
+            from = ++i;
+            while (i < n && pcs[i] - 1 - lo >= size)
+                i++;
+            if (i == n)
+                break;
         }
+        for (int j = from; j < n; j++)
+            out[o++] = pcs[j];
+    } else {
+        for (i = 0; i < first && o < cap; i++)
+            out[o++] = pcs[i];
+        for (; i < n && o < cap; i++) {
+            uint64_t pc = pcs[i];
+            out[o++] = pc;
+            if (pc - 1 - lo < size) {
+                evals++;
+                while (f < nf && o < cap) {
+                    uint64_t v = chain[f++];
+                    out[o++] = v;
+                    if (v & LF_PY_ENTRY)
+                        break;
+                }
+            }
+        }
+        for (; i < n; i++) /* past the depth limit: counted, not written */
+            evals += pcs[i] - 1 - lo < size;
     }
-    for (; i < n; i++) /* past the depth limit: counted, not written */
-        evals += pcs[i] - 1 - lo < size;
     if (evals > MAX_EVALS)
         return -1; /* a recursion this deep through C: native frames only */
     /* A stack cut at the depth limit may have lost outer loop calls, never inner ones;
@@ -413,7 +513,36 @@ int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, str
      * guesswork. */
     bool ok = how == CHAIN_LIMIT ||
               (cut ? segs >= evals : segs == evals && how == CHAIN_WHOLE && whole == nf);
-    return ok ? o : augment_dropped(pcs, n, out, cap, nf);
+    if (!ok) {
+        pt->tail_n = -1;
+        o = augment_dropped(pcs, n, out, cap, nf);
+        *stack = out;
+        *hash = sh_hash(out, o);
+        return o;
+    }
+    if (n + nf > cap || how != CHAIN_WHOLE) {
+        pt->tail_n = -1;
+        *stack = out;
+        *hash = sh_hash(out, o);
+        return o;
+    }
+    /* Whole and within cap: kept as the tail for the next stacks, at the buffer's end. */
+    memmove(out + cap - o, out, (size_t)o * sizeof(*out));
+    uint64_t *start = out + cap - o;
+    pt->tail_n = o - first;
+    pt->tail_native = n - first;
+    pt->tail_chain = nf;
+    pt->tail_cap = cap;
+    memcpy(pt->tail_pcs, pcs + first, (size_t)(n - first) * sizeof(*pcs));
+    sh_init(&pt->tail_hash_outer);
+    sh_take(&pt->tail_hash_outer, start + first + 2, o - first - 2);
+    pt->tail_hash = pt->tail_hash_outer;
+    sh_take(&pt->tail_hash, start + first, 2);
+    struct sh_state h = pt->tail_hash;
+    sh_take(&h, start, first);
+    *stack = start;
+    *hash = sh_end(&h);
+    return o;
 }
 
 /* ---- detection ---- */

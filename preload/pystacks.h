@@ -37,6 +37,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "format/logfmt.h"
+#include "preload/stackhash.h"
+
 /* The evaluation loop's code range, [py_eval_lo, py_eval_hi); 0, 0 until an
  * interpreter whose frames can be read is found. */
 extern uint64_t py_eval_lo, py_eval_hi;
@@ -70,12 +73,29 @@ struct py_thread {
         uint32_t gen;
         bool entry;
     } last[PY_LAST];
+    uint32_t last_n;   /* the depth of the chain read last */
+    uint32_t last_how; /* and how it ended (pystacks.c, enum chain) */
+    /* The outer part of the last stack py_augment built, from the first loop call's
+     * native frame out (its tail), kept with its hash state: while the chain and the
+     * native frames from that one out stay the same, as they do under a C function
+     * that allocates again and again, a stack is its new inner native frames put
+     * before that tail. Valid while tail_n >= 0. */
+    int tail_n;                /* entries of the tail, at the end of the out buffer; -1: none */
+    int tail_native;           /* native frames in it */
+    int tail_chain;            /* the frames of the chain it was built with */
+    int tail_cap;              /* the out buffer's size it was built for */
+    struct sh_state tail_hash; /* of the whole tail */
+    struct sh_state tail_hash_outer;       /* of the tail but its first two entries */
+    uint64_t tail_pcs[LF_MAX_STACK_DEPTH]; /* its native frames */
 };
 
 /* Given a captured native stack pcs[0..n) (cut: it was cut at the depth limit), writes
- * it to out (at most cap entries) with the Python frames inserted, and returns the new
- * depth; or -1 when the stack holds no evaluation-loop frame (use pcs as they are). */
-int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt);
+ * it with the Python frames inserted (at most cap entries) into out, a buffer of cap
+ * entries, where *stack is where it starts and *hash its sh_hash; returns its depth;
+ * or -1 when the stack holds no evaluation-loop frame (use pcs as they are). pt->tail_n
+ * must be -1 before the thread's first call. */
+int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt,
+               const uint64_t **stack, uint64_t *hash);
 
 /* After fork, in the child: a fresh registry (its log names every code object anew)
  * and, when it records, its LF_META_PYTHON record. */
