@@ -51,14 +51,16 @@ static bool safe_read(uint64_t a, void *buf, size_t len)
 }
 
 /* The calling thread's PyThreadState, validated; 0 if it has none. */
-static uint64_t my_tstate(void)
+static uint64_t my_tstate(struct py_thread *pt)
 {
     uint64_t tss = runtime + PY311_RT_AUTOTSS;
     if (rd32(tss + PY311_TSS_INIT) != 1)
         return 0;
     pthread_key_t key = *(const pthread_key_t *)(uintptr_t)(tss + PY311_TSS_KEY);
     uint64_t ts = (uint64_t)(uintptr_t)pthread_getspecific(key);
-    if (!plausible(ts) || rd64(ts + PY311_TS_THREAD_ID) != (uint64_t)pthread_self() ||
+    if (pt->self == 0) /* the thread's state is zeroed for each new thread */
+        pt->self = (uint64_t)pthread_self();
+    if (!plausible(ts) || rd64(ts + PY311_TS_THREAD_ID) != pt->self ||
         rd64(ts + PY311_TS_INTERP) != rd64(runtime + PY311_RT_INTERP_HEAD))
         return 0;
     return ts;
@@ -300,7 +302,7 @@ __attribute__((noinline)) static int read_chain(struct py_thread *pt, int limit,
     int n = 0, entries = 0, upto = 0, missed = 0, missed_below = 0;
 
     *how = CHAIN_BROKEN;
-    uint64_t ts = my_tstate();
+    uint64_t ts = my_tstate(pt);
     uint64_t cf = ts != 0 ? rd64(ts + PY311_TS_CFRAME) : 0;
     uint64_t f = plausible(cf) ? rd64(cf + PY311_CF_CURRENT) : 0;
     if (f == 0 && (ts == 0 || !plausible(cf)))
@@ -410,12 +412,13 @@ static int augment_dropped(const uint64_t *pcs, int n, uint64_t *out, int cap, i
 }
 
 int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt,
-               const uint64_t **stack, uint64_t *hash)
+               const uint64_t **stack, struct sh_state *hash, bool *again)
 {
     /* The loop's return addresses: [lo, lo + size) holds pc - 1. No chain is read for a
      * stack without one. */
     uint64_t lo = __atomic_load_n(&py_eval_lo, __ATOMIC_RELAXED);
     uint64_t size = __atomic_load_n(&py_eval_hi, __ATOMIC_RELAXED) - lo;
+    *again = false;
     int first = 0;
     while (first < n && pcs[first] - 1 - lo >= size)
         first++;
@@ -428,8 +431,8 @@ int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, str
     int same;
     int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how, &segs, &whole, &same);
     if (same == SAME_NOT) {
-        pt->tail_n = -1;
-    } else if (pt->tail_n >= 0 && pt->tail_cap == cap && n - first == pt->tail_native &&
+        pt->tail_n = 0;
+    } else if (pt->tail_n > 0 && pt->tail_cap == cap && n - first == pt->tail_native &&
                n + pt->tail_chain <= cap &&
                memcmp(pcs + first, pt->tail_pcs, (size_t)(n - first) * sizeof(*pcs)) == 0) {
         /* The chain and the native frames from the first loop call's out are the
@@ -450,12 +453,17 @@ int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, str
             sh_take(&pt->tail_hash, tail, 2);
         }
         uint64_t *start = tail - first;
-        for (int i = 0; i < first; i++)
-            start[i] = pcs[i];
-        struct sh_state h = pt->tail_hash;
-        sh_take(&h, start, first);
+        /* Its inner native frames too as in the stack built last, still in place (a C
+         * loop allocating): that stack again. */
+        *again = same == SAME_ALL && first == pt->tail_first &&
+                 memcmp(start, pcs, (size_t)first * sizeof(*pcs)) == 0;
+        if (!*again) {
+            for (int i = 0; i < first; i++)
+                start[i] = pcs[i];
+            pt->tail_first = first;
+        }
         *stack = start;
-        *hash = sh_end(&h);
+        *hash = pt->tail_hash;
         return first + pt->tail_n;
     }
 build:;
@@ -514,22 +522,23 @@ build:;
     bool ok = how == CHAIN_LIMIT ||
               (cut ? segs >= evals : segs == evals && how == CHAIN_WHOLE && whole == nf);
     if (!ok) {
-        pt->tail_n = -1;
+        pt->tail_n = 0;
         o = augment_dropped(pcs, n, out, cap, nf);
         *stack = out;
-        *hash = sh_hash(out, o);
+        sh_init(hash);
         return o;
     }
     if (n + nf > cap || how != CHAIN_WHOLE) {
-        pt->tail_n = -1;
+        pt->tail_n = 0;
         *stack = out;
-        *hash = sh_hash(out, o);
+        sh_init(hash);
         return o;
     }
     /* Whole and within cap: kept as the tail for the next stacks, at the buffer's end. */
     memmove(out + cap - o, out, (size_t)o * sizeof(*out));
     uint64_t *start = out + cap - o;
     pt->tail_n = o - first;
+    pt->tail_first = first;
     pt->tail_native = n - first;
     pt->tail_chain = nf;
     pt->tail_cap = cap;
@@ -538,10 +547,8 @@ build:;
     sh_take(&pt->tail_hash_outer, start + first + 2, o - first - 2);
     pt->tail_hash = pt->tail_hash_outer;
     sh_take(&pt->tail_hash, start + first, 2);
-    struct sh_state h = pt->tail_hash;
-    sh_take(&h, start, first);
     *stack = start;
-    *hash = sh_end(&h);
+    *hash = pt->tail_hash;
     return o;
 }
 

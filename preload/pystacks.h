@@ -73,14 +73,16 @@ struct py_thread {
         uint32_t gen;
         bool entry;
     } last[PY_LAST];
+    uint64_t self;     /* pthread_self(), once asked */
     uint32_t last_n;   /* the depth of the chain read last */
     uint32_t last_how; /* and how it ended (pystacks.c, enum chain) */
     /* The outer part of the last stack py_augment built, from the first loop call's
      * native frame out (its tail), kept with its hash state: while the chain and the
      * native frames from that one out stay the same, as they do under a C function
      * that allocates again and again, a stack is its new inner native frames put
-     * before that tail. Valid while tail_n >= 0. */
-    int tail_n;                /* entries of the tail, at the end of the out buffer; -1: none */
+     * before that tail. Valid while tail_n > 0. */
+    int tail_n;                /* entries of the tail, at the end of the out buffer; 0: none */
+    int tail_first;            /* inner native frames of the stack built on it last */
     int tail_native;           /* native frames in it */
     int tail_chain;            /* the frames of the chain it was built with */
     int tail_cap;              /* the out buffer's size it was built for */
@@ -91,11 +93,13 @@ struct py_thread {
 
 /* Given a captured native stack pcs[0..n) (cut: it was cut at the depth limit), writes
  * it with the Python frames inserted (at most cap entries) into out, a buffer of cap
- * entries, where *stack is where it starts and *hash its sh_hash; returns its depth;
- * or -1 when the stack holds no evaluation-loop frame (use pcs as they are). pt->tail_n
- * must be -1 before the thread's first call. */
+ * entries, where *stack is where it starts; returns its depth k; or -1 when the stack
+ * holds no evaluation-loop frame (use pcs as they are). *hash: the state of its hash
+ * with its outer hash->k frames taken; sh_take of (*stack)[0 .. k - hash->k) and sh_end
+ * give its sh_hash. *again: it is the stack the last call that returned one returned,
+ * unchanged. */
 int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt,
-               const uint64_t **stack, uint64_t *hash);
+               const uint64_t **stack, struct sh_state *hash, bool *again);
 
 /* After fork, in the child: a fresh registry (its log names every code object anew)
  * and, when it records, its LF_META_PYTHON record. */

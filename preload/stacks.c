@@ -112,6 +112,8 @@ struct st_thread {
      * only the Python frames need reading again. */
     bool last_py;
     int last_native;
+    /* The entry of the last stack py_augment returned (NULL: none known). */
+    const struct st_entry *py_entry;
     struct {
         uint64_t fp, ra;
     } last[LF_MAX_STACK_DEPTH + 32];
@@ -395,7 +397,7 @@ void st_thread_init(struct st_thread *th)
     th->last_entry = NULL;
     th->in_unwind = 0;
     th->last_py = false;
-    th->py.tail_n = -1;
+    th->py_entry = NULL;
     for (int i = 0; i < N_MEMOS; i++) {
         th->memo[i].pc = 0;
         th->memo[i].misses = 0;
@@ -559,15 +561,27 @@ static uint32_t intern_native(struct tb_thread *t, struct st_thread *th, int n, 
     th->last_py = false;
     if (__atomic_load_n(&py_eval_lo, __ATOMIC_ACQUIRE) != 0 && n > 0) {
         const uint64_t *stack;
-        uint64_t h;
-        int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, &th->py, &stack, &h);
+        struct sh_state h;
+        bool again;
+        int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, &th->py, &stack, &h, &again);
         if (k >= 0) {
             th->last_py = true;
             th->last_native = n;
-            const struct st_entry *last = th->last_entry;
-            if (last != NULL && same_pcs(last, stack, k))
-                return last->id;
-            return intern_hashed(t, stack, k, h);
+            const struct st_entry *last = th->py_entry;
+            if (!(again && last != NULL)) {
+                last = th->last_entry;
+                if (last == NULL || !same_pcs(last, stack, k)) {
+                    /* The hash, of the frames inside those py_augment has taken. */
+                    sh_take(&h, stack, k - (int)h.k);
+                    if (intern_hashed(t, stack, k, sh_end(&h)) == 0) {
+                        th->py_entry = NULL;
+                        return 0;
+                    }
+                    last = th->last_entry;
+                }
+            }
+            th->last_entry = th->py_entry = last;
+            return last->id;
         }
     }
     return intern(t, t->pcs, n);
