@@ -432,39 +432,41 @@ int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, str
     int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how, &segs, &whole, &same);
     if (same == SAME_NOT) {
         pt->tail_n = 0;
-    } else if (pt->tail_n > 0 && pt->tail_cap == cap && n - first == pt->tail_native &&
+    } else if (pt->tail_n > 0 && pt->tail_cap == cap && n - first - 1 == pt->tail_native &&
                n + pt->tail_chain <= cap &&
-               memcmp(pcs + first, pt->tail_pcs, (size_t)(n - first) * sizeof(*pcs)) == 0) {
-        /* The chain and the native frames from the first loop call's out are the
-         * tail's: the stack is the inner native frames, then the tail. (The tail was
-         * built with the chain whole and the stack within cap, which holds again with
-         * the same tail, and the inner frames hold no loop call.) The tail starts with
-         * that loop call's frame, then the chain's innermost frame. */
+               memcmp(pcs + first + 1, pt->tail_pcs, (size_t)pt->tail_native * sizeof(*pcs)) == 0) {
+        /* The chain and the native frames out of the first loop call's are the
+         * tail's: the stack is the inner native frames up to that loop call's (where
+         * the loop called from differs with the opcode that allocates), then the tail.
+         * (The tail was built with the chain whole and the stack within cap, which
+         * holds again with the same tail, and the inner frames hold no loop call but
+         * the last.) The tail starts with the chain's innermost frame. */
         uint64_t *tail = out + cap - pt->tail_n;
+        int inner = first + 1;
         if (same == SAME_OUTER) {
             /* Only the innermost Python frame moved: put it in, and take the tail's
              * hash again from the state kept outside it. Not if it now ends a loop
              * call's segment where it did not, or the reverse: the segments would
              * fall apart differently. */
-            if ((chain[0] ^ tail[1]) & LF_PY_ENTRY)
+            if ((chain[0] ^ tail[0]) & LF_PY_ENTRY)
                 goto build;
-            tail[1] = chain[0];
+            tail[0] = chain[0];
             pt->tail_hash = pt->tail_hash_outer;
-            sh_take(&pt->tail_hash, tail, 2);
+            sh_take(&pt->tail_hash, tail, 1);
         }
-        uint64_t *start = tail - first;
+        uint64_t *start = tail - inner;
         /* Its inner native frames too as in the stack built last, still in place (a C
          * loop allocating): that stack again. */
-        *again = same == SAME_ALL && first == pt->tail_first &&
-                 memcmp(start, pcs, (size_t)first * sizeof(*pcs)) == 0;
+        *again = same == SAME_ALL && inner == pt->tail_inner &&
+                 memcmp(start, pcs, (size_t)inner * sizeof(*pcs)) == 0;
         if (!*again) {
-            for (int i = 0; i < first; i++)
+            for (int i = 0; i < inner; i++)
                 start[i] = pcs[i];
-            pt->tail_first = first;
+            pt->tail_inner = inner;
         }
         *stack = start;
         *hash = pt->tail_hash;
-        return first + pt->tail_n;
+        return inner + pt->tail_n;
     }
 build:;
     /* Each loop call in the native stack runs one segment of the chain, innermost
@@ -537,16 +539,17 @@ build:;
     /* Whole and within cap: kept as the tail for the next stacks, at the buffer's end. */
     memmove(out + cap - o, out, (size_t)o * sizeof(*out));
     uint64_t *start = out + cap - o;
-    pt->tail_n = o - first;
-    pt->tail_first = first;
-    pt->tail_native = n - first;
+    int inner = first + 1; /* native frames before the tail, the loop call's the last */
+    pt->tail_n = o - inner;
+    pt->tail_inner = inner;
+    pt->tail_native = n - inner;
     pt->tail_chain = nf;
     pt->tail_cap = cap;
-    memcpy(pt->tail_pcs, pcs + first, (size_t)(n - first) * sizeof(*pcs));
+    memcpy(pt->tail_pcs, pcs + inner, (size_t)(n - inner) * sizeof(*pcs));
     sh_init(&pt->tail_hash_outer);
-    sh_take(&pt->tail_hash_outer, start + first + 2, o - first - 2);
+    sh_take(&pt->tail_hash_outer, start + inner + 1, o - inner - 1);
     pt->tail_hash = pt->tail_hash_outer;
-    sh_take(&pt->tail_hash, start + first, 2);
+    sh_take(&pt->tail_hash, start + inner, 1);
     *stack = start;
     *hash = pt->tail_hash;
     return o;

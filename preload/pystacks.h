@@ -77,17 +77,18 @@ struct py_thread {
     uint32_t last_n;   /* the depth of the chain read last */
     uint32_t last_how; /* and how it ended (pystacks.c, enum chain) */
     /* The outer part of the last stack py_augment built, from the first loop call's
-     * native frame out (its tail), kept with its hash state: while the chain and the
-     * native frames from that one out stay the same, as they do under a C function
-     * that allocates again and again, a stack is its new inner native frames put
-     * before that tail. Valid while tail_n > 0. */
+     * Python frames out (its tail), kept with its hash state: while the chain and the
+     * native frames out of that loop call's stay the same, as they do under a C
+     * function that allocates again and again, or under Python code whose innermost
+     * frame alone moves, a stack is its new inner native frames put before that tail.
+     * Valid while tail_n > 0. */
     int tail_n;                /* entries of the tail, at the end of the out buffer; 0: none */
-    int tail_first;            /* inner native frames of the stack built on it last */
+    int tail_inner;            /* native frames before it in the stack built on it last */
     int tail_native;           /* native frames in it */
     int tail_chain;            /* the frames of the chain it was built with */
     int tail_cap;              /* the out buffer's size it was built for */
     struct sh_state tail_hash; /* of the whole tail */
-    struct sh_state tail_hash_outer;       /* of the tail but its first two entries */
+    struct sh_state tail_hash_outer;       /* of the tail but its first entry */
     uint64_t tail_pcs[LF_MAX_STACK_DEPTH]; /* its native frames */
 };
 
