@@ -51,29 +51,29 @@ static bool safe_read(uint64_t a, void *buf, size_t len)
 }
 
 /* The calling thread's PyThreadState, validated; 0 if it has none. */
-static uint64_t my_tstate(void)
+static uint64_t my_tstate(struct py_thread *pt)
 {
     uint64_t tss = runtime + PY311_RT_AUTOTSS;
     if (rd32(tss + PY311_TSS_INIT) != 1)
         return 0;
     pthread_key_t key = *(const pthread_key_t *)(uintptr_t)(tss + PY311_TSS_KEY);
     uint64_t ts = (uint64_t)(uintptr_t)pthread_getspecific(key);
-    if (!plausible(ts) || rd64(ts + PY311_TS_THREAD_ID) != (uint64_t)pthread_self() ||
+    if (pt->self == 0) /* the thread's state is zeroed for each new thread */
+        pt->self = (uint64_t)pthread_self();
+    if (!plausible(ts) || rd64(ts + PY311_TS_THREAD_ID) != pt->self ||
         rd64(ts + PY311_TS_INTERP) != rd64(runtime + PY311_RT_INTERP_HEAD))
         return 0;
     return ts;
 }
 
-/* Reads the frame at f into buf: directly when it lies in one of the thread's data
- * stack chunks (mapped while linked), else through the kernel (a generator's frame,
- * inside its object). *clo, *chi: the chunk the last frame was found in, during this
- * capture (the chunks do not change while this thread is inside malloc); 0, 0 first. */
-static bool read_frame(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo, uint64_t *chi)
+/* The frame at f, readable, when it is not in the chunk the last frame was found in
+ * (*clo, *chi, 0 and 0 first, kept during one capture: the chunks do not change while
+ * this thread is inside malloc): in place when it lies in another of the thread's data
+ * stack chunks (mapped while linked), else copied into buf through the kernel (a
+ * generator's frame, inside its object); NULL if it cannot be read. */
+__attribute__((noinline)) static const uint8_t *
+frame_elsewhere(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo, uint64_t *chi)
 {
-    if (f >= *clo && f + PY311_IF_READ <= *chi) {
-        memcpy(buf, (const void *)(uintptr_t)f, PY311_IF_READ);
-        return true;
-    }
     int k = 0;
     for (uint64_t c = rd64(ts + PY311_TS_CHUNK); plausible(c) && k < 64;
          c = rd64(c + PY311_CHUNK_PREV), k++) {
@@ -81,11 +81,10 @@ static bool read_frame(uint64_t ts, uint64_t f, uint8_t *buf, uint64_t *clo, uin
         if (f >= c && size < (1ull << 40) && f + PY311_IF_READ <= c + size) {
             *clo = c;
             *chi = c + size;
-            memcpy(buf, (const void *)(uintptr_t)f, PY311_IF_READ);
-            return true;
+            return (const uint8_t *)(uintptr_t)f;
         }
     }
-    return safe_read(f, buf, PY311_IF_READ);
+    return safe_read(f, buf, PY311_IF_READ) ? buf : NULL;
 }
 
 /* ---- the code registry: code object -> id, each written to the log once ---- */
@@ -265,40 +264,82 @@ void py_fork_child(bool recording)
 
 enum chain { CHAIN_WHOLE, CHAIN_LIMIT, CHAIN_BROKEN };
 
+/* How a chain compares with the one read before it on the thread. */
+enum { SAME_NOT, SAME_OUTER, SAME_ALL };
+
+/* The entry of a frame not met at its depth last time (or met changed), from its code
+ * object co and instruction pointer instr; 0 if they fail their checks. Kept out of
+ * read_chain's loop, which runs for every frame of every stack. */
+__attribute__((noinline)) static uint64_t frame_entry(struct py_thread *pt, uint64_t co,
+                                                      uint64_t instr, bool entry)
+{
+    /* The code object is the frame's own reference: alive while the frame is. */
+    if (!plausible(co) || rd64(co + PY311_OB_TYPE) != code_type)
+        return 0;
+    uint64_t units = rd64(co + PY311_OB_SIZE), start = co + PY311_CO_CODE;
+    int64_t lasti = ((int64_t)instr - (int64_t)start) / 2;
+    if (lasti >= (int64_t)units || units > LF_PY_INSTR_MAX)
+        return 0;
+    /* A frame whose prologue has not run yet (CPython's tracebacks skip these) is
+     * still the function being entered: shown, at its first line. */
+    uint32_t id = code_id(pt, co);
+    if (id == 0)
+        return 0;
+    return LF_PY_FRAME | (entry ? LF_PY_ENTRY : 0) | (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 |
+           id;
+}
+
 /* The thread's Python frames into pt->chain as LF_PY_FRAME entries (LF_PY_ENTRY on the
  * outermost of each loop call), at most limit; returns how many, and sets *how: read to
  * its end, stopped at the limit (what was read is good), or cut where a frame failed
- * its checks. */
-static int read_chain(struct py_thread *pt, int limit, enum chain *how)
+ * its checks; *segs: the entry frames read, *whole: the frames up to the last of them. */
+__attribute__((noinline)) static int read_chain(struct py_thread *pt, int limit, enum chain *how,
+                                                int *segs, int *whole, int *same)
 {
-    uint8_t fr[PY311_IF_READ];
+    uint8_t buf[PY311_IF_READ];
     uint64_t clo = 0, chi = 0;
     uint32_t gen = __atomic_load_n(&reg_gen, __ATOMIC_ACQUIRE);
-    int n = 0;
+    int n = 0, entries = 0, upto = 0, missed = 0, missed_below = 0;
 
     *how = CHAIN_BROKEN;
-    uint64_t ts = my_tstate();
-    if (ts == 0)
-        return 0;
-    uint64_t cf = rd64(ts + PY311_TS_CFRAME);
-    if (!plausible(cf))
-        return 0;
-    uint64_t f = rd64(cf + PY311_CF_CURRENT);
-    while (f != 0) {
+    uint64_t ts = my_tstate(pt);
+    uint64_t cf = ts != 0 ? rd64(ts + PY311_TS_CFRAME) : 0;
+    uint64_t f = plausible(cf) ? rd64(cf + PY311_CF_CURRENT) : 0;
+    if (f == 0 && (ts == 0 || !plausible(cf)))
+        goto out;
+    /* The chunk the innermost frames are in, as a rule: the thread's newest. */
+    uint64_t c = rd64(ts + PY311_TS_CHUNK);
+    if (plausible(c)) {
+        uint64_t size = rd64(c + PY311_CHUNK_SIZE);
+        if (size < (1ull << 40)) {
+            clo = c;
+            chi = c + size;
+        }
+    }
+    for (;; n++) {
+        if (f == 0) {
+            *how = CHAIN_WHOLE;
+            break;
+        }
         if (n == limit) {
             *how = CHAIN_LIMIT;
-            return n;
+            break;
         }
-        if (!plausible(f) || !read_frame(ts, f, fr, &clo, &chi))
-            return n;
-        uint64_t co, prev, instr;
+        if (!plausible(f))
+            break;
+        const uint8_t *fr = (const uint8_t *)(uintptr_t)f;
+        if (f < clo || f + PY311_IF_READ > chi) {
+            fr = frame_elsewhere(ts, f, buf, &clo, &chi);
+            if (fr == NULL)
+                break;
+        }
+        uint64_t co, prev, instr, func, globals;
         memcpy(&co, fr + PY311_IF_CODE, 8);
         memcpy(&prev, fr + PY311_IF_PREVIOUS, 8);
         memcpy(&instr, fr + PY311_IF_PREV_INSTR, 8);
-        bool entry = fr[PY311_IF_IS_ENTRY] != 0;
-        uint64_t func, globals;
         memcpy(&func, fr + PY311_IF_FUNC, 8);
         memcpy(&globals, fr + PY311_IF_GLOBALS, 8);
+        bool entry = fr[PY311_IF_IS_ENTRY] != 0;
         /* The same frame as at this depth last time, running the same function with
          * the same globals and code object, at the same instruction: the same entry,
          * without its checks and without touching the code object, whose lines are
@@ -306,32 +347,40 @@ static int read_chain(struct py_thread *pt, int limit, enum chain *how)
          * reborn at its address would have to come back with its function and its
          * globals at theirs, in a frame at the same place, to be taken for the old.) */
         __typeof__(pt->last[0]) *l = n < PY_LAST ? &pt->last[n] : NULL;
-        if (l != NULL && l->f == f && l->co == co && l->instr == instr && l->func == func &&
-            l->globals == globals && l->entry == entry && l->gen == gen) {
-            pt->chain[n++] = l->val;
-            f = prev;
-            continue;
+        uint64_t v;
+        if (l != NULL && ((l->f ^ f) | (l->co ^ co) | (l->instr ^ instr) | (l->func ^ func) |
+                          (l->globals ^ globals) | (uint64_t)(l->gen ^ gen) |
+                          (uint64_t)(l->entry ^ entry)) == 0) { /* one branch for all */
+            v = l->val;
+        } else {
+            missed++;
+            missed_below += n > 0;
+            v = frame_entry(pt, co, instr, entry);
+            if (v == 0)
+                break;
+            if (l != NULL)
+                *l = (__typeof__(*l)){ f, co, instr, func, globals, v, gen, entry };
         }
-        /* The code object is the frame's own reference: alive while the frame is. */
-        if (!plausible(co) || rd64(co + PY311_OB_TYPE) != code_type)
-            return n;
-        uint64_t units = rd64(co + PY311_OB_SIZE), start = co + PY311_CO_CODE;
-        int64_t lasti = ((int64_t)instr - (int64_t)start) / 2;
-        if (lasti >= (int64_t)units || units > LF_PY_INSTR_MAX)
-            return n;
-        /* A frame whose prologue has not run yet (CPython's tracebacks skip these) is
-         * still the function being entered: shown, at its first line. */
-        uint32_t id = code_id(pt, co);
-        if (id == 0)
-            return n;
-        uint64_t v = LF_PY_FRAME | (entry ? LF_PY_ENTRY : 0) |
-                     (uint64_t)(lasti < 0 ? 0 : lasti + 1) << 32 | id;
-        if (l != NULL)
-            *l = (__typeof__(*l)){ f, co, instr, func, globals, v, gen, entry };
-        pt->chain[n++] = v;
+        pt->chain[n] = v;
+        if (entry) {
+            entries++;
+            upto = n + 1;
+        }
         f = prev;
     }
-    *how = CHAIN_WHOLE;
+out:
+    /* Every frame found as it was at its depth, as deep as before and ended the same
+     * way: the chain read last time (the last[] entries below the depth read then are
+     * that chain's) - or that chain but for its innermost frame, the one that runs. */
+    *same = missed_below > 0 || n > PY_LAST || (uint32_t)n != pt->last_n ||
+                    (uint32_t)*how != pt->last_how
+                ? SAME_NOT
+            : missed == 0 ? SAME_ALL
+                          : SAME_OUTER;
+    pt->last_n = (uint32_t)n;
+    pt->last_how = (uint32_t)*how;
+    *segs = entries;
+    *whole = upto;
     return n;
 }
 
@@ -342,62 +391,167 @@ static inline uint64_t dropped(uint64_t count)
 
 #define MAX_EVALS 64 /* loop calls in one stack matched to the chain; more: dropped */
 
-int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt)
+/* The native stack with a dropped-frames marker after each loop call's frame instead of
+ * its Python frames: the chain and the native stack did not agree. */
+static int augment_dropped(const uint64_t *pcs, int n, uint64_t *out, int cap, int nf)
 {
-    /* Where the loop's return addresses are, in one pass: [lo, lo + size) holds pc - 1. */
     uint64_t lo = __atomic_load_n(&py_eval_lo, __ATOMIC_RELAXED);
     uint64_t size = __atomic_load_n(&py_eval_hi, __ATOMIC_RELAXED) - lo;
-    int at[MAX_EVALS], evals = 0;
-    for (int i = 0; i < n; i++)
-        if (pcs[i] - 1 - lo < size) {
-            if (evals == MAX_EVALS)
-                return -1; /* a recursion this deep through C: native frames only */
-            at[evals++] = i;
+    int o = 0;
+    bool first = true;
+
+    for (int i = 0; i < n && o < cap; i++) {
+        out[o++] = pcs[i];
+        if (pcs[i] - 1 - lo < size && o < cap) {
+            /* The first loop call's marker counts the frames read and not shown. */
+            out[o++] = dropped(first && nf > 0 ? (uint64_t)nf : 1);
+            first = false;
         }
-    if (evals == 0)
+    }
+    return o;
+}
+
+int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt,
+               const uint64_t **stack, struct sh_state *hash, bool *again)
+{
+    /* The loop's return addresses: [lo, lo + size) holds pc - 1. No chain is read for a
+     * stack without one. */
+    uint64_t lo = __atomic_load_n(&py_eval_lo, __ATOMIC_RELAXED);
+    uint64_t size = __atomic_load_n(&py_eval_hi, __ATOMIC_RELAXED) - lo;
+    *again = false;
+    int first = 0;
+    while (first < n && pcs[first] - 1 - lo >= size)
+        first++;
+    if (first == n)
         return -1;
 
     enum chain how;
-    uint64_t *chain = pt->chain;
-    int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how);
-    /* Loop calls the chain accounts for, whole. */
-    int segs = 0, whole = 0;
-    for (int i = 0; i < nf; i++)
-        if (chain[i] & LF_PY_ENTRY) {
-            segs++;
-            whole = i + 1;
+    const uint64_t *chain = pt->chain;
+    int segs, whole; /* loop calls the chain accounts for, whole */
+    int same;
+    int nf = read_chain(pt, cap < PY_MAX_FRAMES ? cap : PY_MAX_FRAMES, &how, &segs, &whole, &same);
+    if (same == SAME_NOT) {
+        pt->tail_n = 0;
+    } else if (pt->tail_n > 0 && pt->tail_cap == cap && n - first - 1 == pt->tail_native &&
+               n + pt->tail_chain <= cap &&
+               memcmp(pcs + first + 1, pt->tail_pcs, (size_t)pt->tail_native * sizeof(*pcs)) == 0) {
+        /* The chain and the native frames out of the first loop call's are the
+         * tail's: the stack is the inner native frames up to that loop call's (where
+         * the loop called from differs with the opcode that allocates), then the tail.
+         * (The tail was built with the chain whole and the stack within cap, which
+         * holds again with the same tail, and the inner frames hold no loop call but
+         * the last.) The tail starts with the chain's innermost frame. */
+        uint64_t *tail = out + cap - pt->tail_n;
+        int inner = first + 1;
+        if (same == SAME_OUTER) {
+            /* Only the innermost Python frame moved: put it in, and take the tail's
+             * hash again from the state kept outside it. Not if it now ends a loop
+             * call's segment where it did not, or the reverse: the segments would
+             * fall apart differently. */
+            if ((chain[0] ^ tail[0]) & LF_PY_ENTRY)
+                goto build;
+            tail[0] = chain[0];
+            pt->tail_hash = pt->tail_hash_outer;
+            sh_take(&pt->tail_hash, tail, 1);
         }
+        uint64_t *start = tail - inner;
+        /* Its inner native frames too as in the stack built last, still in place (a C
+         * loop allocating): that stack again. */
+        *again = same == SAME_ALL && inner == pt->tail_inner &&
+                 memcmp(start, pcs, (size_t)inner * sizeof(*pcs)) == 0;
+        if (!*again) {
+            for (int i = 0; i < inner; i++)
+                start[i] = pcs[i];
+            pt->tail_inner = inner;
+        }
+        *stack = start;
+        *hash = pt->tail_hash;
+        return inner + pt->tail_n;
+    }
+build:;
     /* Each loop call in the native stack runs one segment of the chain, innermost
-     * first. A stack cut at the depth limit may have lost outer loop calls, never
-     * inner ones; a chain read up to as many frames as the stack may hold fills it
-     * before its unread part would be needed. Any other disagreement means the two do
-     * not describe the same moment (or a frame failed its checks): nothing is
-     * matched by guesswork. */
-    bool ok = how == CHAIN_LIMIT ||
-              (cut ? segs >= evals : segs == evals && how == CHAIN_WHOLE && whole == nf);
-    int o = 0, f = 0, from = 0;
-    for (int e = 0; e <= evals && o < cap; e++) {
-        /* The native frames up to and including this loop call's. */
-        int to = e < evals ? at[e] + 1 : n, k = to - from;
-        if (k > cap - o)
-            k = cap - o;
-        memcpy(out + o, pcs + from, (size_t)k * sizeof(*out));
-        o += k;
-        from = to;
-        if (e == evals || o == cap)
-            break;
-        if (!ok) {
-            out[o++] = dropped(nf > f ? (uint64_t)(nf - f) : 1);
-            f = nf;
-            continue;
-        }
-        while (f < nf && o < cap) {
-            uint64_t v = chain[f++];
-            out[o++] = v;
-            if (v & LF_PY_ENTRY)
+     * first: one pass inserts each segment after its loop call's frame, on the
+     * assumption that the two agree, and counts the loop calls to check it. */
+    int o = 0, f = 0, evals = 0, i = first;
+    if (n + nf <= cap) {
+        /* Room for all: blocks of native frames, each up to a loop call's and its
+         * frames after it, without a bound to check at each. */
+        int from = 0;
+        for (;;) {
+            for (int j = from; j <= i; j++)
+                out[o++] = pcs[j];
+            evals++;
+            while (f < nf) {
+                uint64_t v = chain[f++];
+                out[o++] = v;
+                if (v & LF_PY_ENTRY)
+                    break;
+            }
+            from = ++i;
+            while (i < n && pcs[i] - 1 - lo >= size)
+                i++;
+            if (i == n)
                 break;
         }
+        for (int j = from; j < n; j++)
+            out[o++] = pcs[j];
+    } else {
+        for (i = 0; i < first && o < cap; i++)
+            out[o++] = pcs[i];
+        for (; i < n && o < cap; i++) {
+            uint64_t pc = pcs[i];
+            out[o++] = pc;
+            if (pc - 1 - lo < size) {
+                evals++;
+                while (f < nf && o < cap) {
+                    uint64_t v = chain[f++];
+                    out[o++] = v;
+                    if (v & LF_PY_ENTRY)
+                        break;
+                }
+            }
+        }
+        for (; i < n; i++) /* past the depth limit: counted, not written */
+            evals += pcs[i] - 1 - lo < size;
     }
+    if (evals > MAX_EVALS)
+        return -1; /* a recursion this deep through C: native frames only */
+    /* A stack cut at the depth limit may have lost outer loop calls, never inner ones;
+     * a chain read up to as many frames as the stack may hold fills it before its
+     * unread part would be needed. Any other disagreement means the two do not
+     * describe the same moment (or a frame failed its checks): nothing is matched by
+     * guesswork. */
+    bool ok = how == CHAIN_LIMIT ||
+              (cut ? segs >= evals : segs == evals && how == CHAIN_WHOLE && whole == nf);
+    if (!ok) {
+        pt->tail_n = 0;
+        o = augment_dropped(pcs, n, out, cap, nf);
+        *stack = out;
+        sh_init(hash);
+        return o;
+    }
+    if (n + nf > cap || how != CHAIN_WHOLE) {
+        pt->tail_n = 0;
+        *stack = out;
+        sh_init(hash);
+        return o;
+    }
+    /* Whole and within cap: kept as the tail for the next stacks, at the buffer's end. */
+    memmove(out + cap - o, out, (size_t)o * sizeof(*out));
+    uint64_t *start = out + cap - o;
+    int inner = first + 1; /* native frames before the tail, the loop call's the last */
+    pt->tail_n = o - inner;
+    pt->tail_inner = inner;
+    pt->tail_native = n - inner;
+    pt->tail_chain = nf;
+    pt->tail_cap = cap;
+    memcpy(pt->tail_pcs, pcs + inner, (size_t)(n - inner) * sizeof(*pcs));
+    sh_init(&pt->tail_hash_outer);
+    sh_take(&pt->tail_hash_outer, start + inner + 1, o - inner - 1);
+    pt->tail_hash = pt->tail_hash_outer;
+    sh_take(&pt->tail_hash, start + inner, 1);
+    *stack = start;
+    *hash = pt->tail_hash;
     return o;
 }
 

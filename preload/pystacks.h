@@ -37,6 +37,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "format/logfmt.h"
+#include "preload/stackhash.h"
+
 /* The evaluation loop's code range, [py_eval_lo, py_eval_hi); 0, 0 until an
  * interpreter whose frames can be read is found. */
 extern uint64_t py_eval_lo, py_eval_hi;
@@ -47,8 +50,8 @@ extern uint64_t py_eval_lo, py_eval_hi;
 void py_detect(void);
 
 #define PY_MAX_FRAMES 512 /* Python frames read per stack, at most */
-#define PY_MEMO       64  /* code objects a thread remembers the ids of */
-#define PY_LAST       32  /* frames of its last chain a thread remembers */
+#define PY_MEMO       512 /* code objects a thread remembers the ids of */
+#define PY_LAST       256 /* frames of its last chain a thread remembers */
 
 /* What a thread keeps for py_augment, with its stack state (preload/stacks.c): the
  * chain just read, the frames of the one before, and the ids of the code objects it
@@ -70,12 +73,34 @@ struct py_thread {
         uint32_t gen;
         bool entry;
     } last[PY_LAST];
+    uint64_t self;     /* pthread_self(), once asked */
+    uint32_t last_n;   /* the depth of the chain read last */
+    uint32_t last_how; /* and how it ended (pystacks.c, enum chain) */
+    /* The outer part of the last stack py_augment built, from the first loop call's
+     * Python frames out (its tail), kept with its hash state: while the chain and the
+     * native frames out of that loop call's stay the same, as they do under a C
+     * function that allocates again and again, or under Python code whose innermost
+     * frame alone moves, a stack is its new inner native frames put before that tail.
+     * Valid while tail_n > 0. */
+    int tail_n;                /* entries of the tail, at the end of the out buffer; 0: none */
+    int tail_inner;            /* native frames before it in the stack built on it last */
+    int tail_native;           /* native frames in it */
+    int tail_chain;            /* the frames of the chain it was built with */
+    int tail_cap;              /* the out buffer's size it was built for */
+    struct sh_state tail_hash; /* of the whole tail */
+    struct sh_state tail_hash_outer;       /* of the tail but its first entry */
+    uint64_t tail_pcs[LF_MAX_STACK_DEPTH]; /* its native frames */
 };
 
 /* Given a captured native stack pcs[0..n) (cut: it was cut at the depth limit), writes
- * it to out (at most cap entries) with the Python frames inserted, and returns the new
- * depth; or -1 when the stack holds no evaluation-loop frame (use pcs as they are). */
-int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt);
+ * it with the Python frames inserted (at most cap entries) into out, a buffer of cap
+ * entries, where *stack is where it starts; returns its depth k; or -1 when the stack
+ * holds no evaluation-loop frame (use pcs as they are). *hash: the state of its hash
+ * with its outer hash->k frames taken; sh_take of (*stack)[0 .. k - hash->k) and sh_end
+ * give its sh_hash. *again: it is the stack the last call that returned one returned,
+ * unchanged. */
+int py_augment(const uint64_t *pcs, int n, bool cut, uint64_t *out, int cap, struct py_thread *pt,
+               const uint64_t **stack, struct sh_state *hash, bool *again);
 
 /* After fork, in the child: a fresh registry (its log names every code object anew)
  * and, when it records, its LF_META_PYTHON record. */

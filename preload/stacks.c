@@ -13,6 +13,7 @@
 #include "format/logfmt.h"
 #include "preload/pystacks.h"
 #include "preload/rt.h"
+#include "preload/stackhash.h"
 
 #define CACHE_SLOTS 4096 /* per thread; must match tbuf.c */
 #define MAX_IDS     (16u << 20)
@@ -111,6 +112,8 @@ struct st_thread {
      * only the Python frames need reading again. */
     bool last_py;
     int last_native;
+    /* The entry of the last stack py_augment returned (NULL: none known). */
+    const struct st_entry *py_entry;
     struct {
         uint64_t fp, ra;
     } last[LF_MAX_STACK_DEPTH + 32];
@@ -394,6 +397,7 @@ void st_thread_init(struct st_thread *th)
     th->last_entry = NULL;
     th->in_unwind = 0;
     th->last_py = false;
+    th->py_entry = NULL;
     for (int i = 0; i < N_MEMOS; i++) {
         th->memo[i].pc = 0;
         th->memo[i].misses = 0;
@@ -547,6 +551,8 @@ __attribute__((noinline)) static bool same_as_last(const struct st_thread *th)
 }
 
 static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth);
+static uint32_t intern_hashed(struct tb_thread *t, const uint64_t *pcs, int depth, uint64_t h);
+static inline bool same_pcs(const struct st_entry *e, const uint64_t *pcs, int depth);
 
 /* intern(), with the Python frames of the interpreter's loop calls inserted when
  * the stack runs through it (pystacks.h). */
@@ -554,11 +560,28 @@ static uint32_t intern_native(struct tb_thread *t, struct st_thread *th, int n, 
 {
     th->last_py = false;
     if (__atomic_load_n(&py_eval_lo, __ATOMIC_ACQUIRE) != 0 && n > 0) {
-        int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, &th->py);
+        const uint64_t *stack;
+        struct sh_state h;
+        bool again;
+        int k = py_augment(t->pcs, n, n >= max, th->py_stack, max, &th->py, &stack, &h, &again);
         if (k >= 0) {
             th->last_py = true;
             th->last_native = n;
-            return intern(t, th->py_stack, k);
+            const struct st_entry *last = th->py_entry;
+            if (!(again && last != NULL)) {
+                last = th->last_entry;
+                if (last == NULL || !same_pcs(last, stack, k)) {
+                    /* The hash, of the frames inside those py_augment has taken. */
+                    sh_take(&h, stack, k - (int)h.k);
+                    if (intern_hashed(t, stack, k, sh_end(&h)) == 0) {
+                        th->py_entry = NULL;
+                        return 0;
+                    }
+                    last = th->last_entry;
+                }
+            }
+            th->last_entry = th->py_entry = last;
+            return last->id;
         }
     }
     return intern(t, t->pcs, n);
@@ -591,21 +614,11 @@ uint32_t st_capture_id(struct tb_thread *t, int max)
     return intern_native(t, th, capture_slow(th, t->pcs, max, n, memo), max);
 }
 
-static inline uint64_t hash_stack(const uint64_t *pcs, int depth)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)depth;
-
-    for (int i = 0; i < depth; i++) {
-        h ^= pcs[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return h | 1; /* 0 never names a stack */
-}
-
 static inline bool same_pcs(const struct st_entry *e, const uint64_t *pcs, int depth)
 {
-    return e->depth == (uint32_t)depth && memcmp(e->pcs, pcs, (size_t)depth * sizeof(*pcs)) == 0;
+    /* The innermost frames differ first, as a rule: no call to memcmp for them. */
+    return e->depth == (uint32_t)depth && (depth == 0 || e->pcs[0] == pcs[0]) &&
+           memcmp(e->pcs, pcs, (size_t)depth * sizeof(*pcs)) == 0;
 }
 
 static inline bool same_stack(const struct st_entry *e, uint64_t h, const uint64_t *pcs, int depth)
@@ -624,7 +637,7 @@ static bool grow_table_locked(void)
         struct st_entry *e = table[i];
         if (e == NULL)
             continue;
-        uint32_t j = (uint32_t)e->hash & (cap - 1);
+        uint32_t j = (uint32_t)(e->hash >> 1) & (cap - 1); /* bit 0 is always set */
         while (t[j] != NULL)
             j = (j + 1) & (cap - 1);
         t[j] = e;
@@ -666,7 +679,7 @@ static struct st_entry *lookup_or_insert(uint64_t h, const uint64_t *pcs, int de
     pthread_mutex_lock(&lock);
     if ((table_used + 1) * 4 > table_cap * 3 && !grow_table_locked())
         goto out;
-    uint32_t j = (uint32_t)h & (table_cap - 1);
+    uint32_t j = (uint32_t)(h >> 1) & (table_cap - 1);
     while (table[j] != NULL) {
         if (same_stack(table[j], h, pcs, depth)) {
             e = table[j];
@@ -684,14 +697,10 @@ out:
     return e;
 }
 
-static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth)
+/* intern() of a stack whose hash (sh_hash) is known. */
+static uint32_t intern_hashed(struct tb_thread *t, const uint64_t *pcs, int depth, uint64_t h)
 {
     struct st_thread *th = st_thread_state(t);
-    const struct st_entry *last = th->last_entry;
-
-    if (last != NULL && same_pcs(last, pcs, depth))
-        return last->id;
-    uint64_t h = hash_stack(pcs, depth);
     struct st_entry **slot = &t->stack_cache[(h >> 7) & (CACHE_SLOTS - 1)];
     struct st_entry *e = *slot;
 
@@ -703,6 +712,16 @@ static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth)
     }
     th->last_entry = e;
     return e->id;
+}
+
+static uint32_t intern(struct tb_thread *t, const uint64_t *pcs, int depth)
+{
+    struct st_thread *th = st_thread_state(t);
+    const struct st_entry *last = th->last_entry;
+
+    if (last != NULL && same_pcs(last, pcs, depth))
+        return last->id;
+    return intern_hashed(t, pcs, depth, sh_hash(pcs, depth));
 }
 
 uint32_t st_count(void)

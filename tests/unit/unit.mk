@@ -63,6 +63,14 @@ $(BUILD)/tests/unit/test_sampler: tests/unit/test_sampler.c preload/sampler.c pr
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lcmocka -lm -pthread
 TEST_UNIT_BINS += $(BUILD)/tests/unit/test_sampler
 
+# The stack hash taken in pieces (preload/stackhash.h, header only).
+$(BUILD)/tests/unit/test_stackhash: tests/unit/test_stackhash.c preload/stackhash.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(filter %.c,$^) -lcmocka
+TEST_UNIT_BINS += $(BUILD)/tests/unit/test_stackhash
+
 # The analyzer as `heapspan` links it, less viz/ and cli/: what the tests of a stage
 # that reads logs (aggregate, replay, snapshots, pools) link, whole, so that a new
 # dependency between analyzer modules never needs four lists edited.
