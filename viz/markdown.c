@@ -269,13 +269,18 @@ static void md_set_apart(FILE *o, const struct model *m, enum model_leak_kind ki
     }
 }
 
-/* A site's stack in a collapsible block: innermost first, wrappers marked, runs of
- * runtime frames one line (unless asked), at most render_frames(opt) frames. */
+static void md_stack_line(void *arg, const char *text)
+{
+    fprintf((FILE *)arg, "%s\n", text);
+}
+
+/* A site's stack in a collapsible block, its lines as render_stack_lines makes them,
+ * in a code fence longer than any run of backticks in them. */
 static void md_stack(FILE *o, int rank, const struct model_site *s,
                      const struct render_options *opt)
 {
-    char fr[FMT_FRAME_MAX], line[FMT_FRAME_MAX + 64];
-    int shown = 0, max = render_frames(opt);
+    char fr[FMT_FRAME_MAX];
+    int max = render_frames(opt);
     size_t fence = 3;
 
     /* A fence longer than any run of backticks in the names. */
@@ -292,29 +297,7 @@ static void md_stack(FILE *o, int rank, const struct model_site *s,
     for (size_t i = 0; i < fence; i++)
         fputc('`', o);
     fputc('\n', o);
-    for (int k = 0; k < s->n_frames; k++) {
-        const struct model_frame *f = s->frames[k];
-        if (shown == max) {
-            fprintf(o, "... %d more frames (--frames N shows more)\n", s->n_frames - k);
-            break;
-        }
-        if (f->kind == MODEL_FRAME_RUNTIME && !opt->runtime_frames) {
-            int run = 1;
-            while (k + run < s->n_frames && s->frames[k + run]->kind == MODEL_FRAME_RUNTIME)
-                run++;
-            fprintf(o, "... %d runtime frame%s (--runtime-frames shows them)\n", run,
-                    run == 1 ? "" : "s");
-            k += run - 1;
-            shown++;
-            continue;
-        }
-        fmt_frame_ex(fr, sizeof(fr), f, opt->full_names);
-        snprintf(line, sizeof(line), "%s%s%s", f->inlined ? "(inlined) " : "",
-                 k < s->title ? "(wrapper) " : "", fr);
-        fputs(line, o);
-        fputc('\n', o);
-        shown++;
-    }
+    render_stack_lines(s, 0, opt, md_stack_line, o);
     for (size_t i = 0; i < fence; i++)
         fputc('`', o);
     fputs("\n\n</details>\n\n", o);

@@ -2,7 +2,10 @@
 #include "viz/render.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "viz/fmt.h"
 
 /* text for people, json for scripts (docs/report-json.md), markdown for tickets and CI
  * summaries, html for a browser (one offline page with charts and a flame graph). JSON lists every
@@ -39,4 +42,37 @@ int render_write(const struct renderer *r, FILE *out, const struct model *m,
     if (fflush(out) != 0)
         return errno != 0 ? -errno : -EIO;
     return ferror(out) ? -EIO : 0;
+}
+
+void render_stack_lines(const struct model_site *s, int from, const struct render_options *opt,
+                        void (*line)(void *arg, const char *text), void *arg)
+{
+    char fr[FMT_FRAME_MAX], text[FMT_FRAME_MAX + 64];
+    int shown = 0, max = render_frames(opt);
+
+    for (int k = from; k < s->n_frames; k++) {
+        const struct model_frame *f = s->frames[k];
+        if (shown == max) {
+            snprintf(text, sizeof(text), "... %d more frames (--frames N shows more)",
+                     s->n_frames - k);
+            line(arg, text);
+            return;
+        }
+        if (f->kind == MODEL_FRAME_RUNTIME && !opt->runtime_frames) {
+            int run = 1;
+            while (k + run < s->n_frames && s->frames[k + run]->kind == MODEL_FRAME_RUNTIME)
+                run++;
+            snprintf(text, sizeof(text), "... %d runtime frame%s (--runtime-frames shows them)",
+                     run, run == 1 ? "" : "s");
+            line(arg, text);
+            k += run - 1;
+            shown++;
+            continue;
+        }
+        fmt_frame_ex(fr, sizeof(fr), f, opt->full_names);
+        snprintf(text, sizeof(text), "%s%s%s", f->inlined ? "(inlined) " : "",
+                 k < s->title ? "(wrapper) " : "", fr);
+        line(arg, text);
+        shown++;
+    }
 }

@@ -36,6 +36,14 @@ static inline int render_frames(const struct render_options *opt)
     return opt->frames > 0 ? opt->frames : RENDER_FRAMES;
 }
 
+/* The lines of a site's stack as text and markdown show it, innermost first from frame
+ * `from`: "(inlined) " and "(wrapper) " before a frame's name, a run of runtime frames as
+ * one "... N runtime frames" line (unless opt->runtime_frames), and after
+ * render_frames(opt) lines a last "... N more frames". Calls line(arg, text) for each,
+ * the text without indent or newline. */
+void render_stack_lines(const struct model_site *s, int from, const struct render_options *opt,
+                        void (*line)(void *arg, const char *text), void *arg);
+
 typedef int (*render_fn)(FILE *out, const struct model *m, const struct render_options *opt);
 
 struct renderer {

@@ -13,35 +13,16 @@
 #include "viz/fmt.h"
 #include "viz/rank.h"
 
-/* A stack, innermost first, from frame `from`: wrappers marked, runs of runtime frames
- * one line (unless opt->runtime_frames), at most render_frames(opt) lines of frames. */
+static void text_stack_line(void *arg, const char *text)
+{
+    fprintf((FILE *)arg, "         %s\n", text);
+}
+
+/* A stack, innermost first, from frame `from` (render_stack_lines), indented. */
 static void text_stack(FILE *o, const struct model_site *s, int from,
                        const struct render_options *opt)
 {
-    char fr[FMT_FRAME_MAX];
-    int shown = 0, max = render_frames(opt);
-
-    for (int k = from; k < s->n_frames; k++) {
-        const struct model_frame *f = s->frames[k];
-        if (shown == max) {
-            fprintf(o, "         ... %d more frames (--frames N shows more)\n", s->n_frames - k);
-            return;
-        }
-        if (f->kind == MODEL_FRAME_RUNTIME && !opt->runtime_frames) {
-            int run = 1;
-            while (k + run < s->n_frames && s->frames[k + run]->kind == MODEL_FRAME_RUNTIME)
-                run++;
-            fprintf(o, "         ... %d runtime frame%s (--runtime-frames shows them)\n", run,
-                    run == 1 ? "" : "s");
-            k += run - 1;
-            shown++;
-            continue;
-        }
-        fmt_frame_ex(fr, sizeof(fr), f, opt->full_names);
-        fprintf(o, "         %s%s%s\n", f->inlined ? "(inlined) " : "",
-                k < s->title ? "(wrapper) " : "", fr);
-        shown++;
-    }
+    render_stack_lines(s, from, opt, text_stack_line, o);
 }
 
 /* " (95%: 1.00 MiB to 1.20 MiB)" for a sampled estimate made from k recorded blocks of
