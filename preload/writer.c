@@ -825,7 +825,8 @@ static bool cycle(bool tails, bool compress)
     uint64_t barrier = snap;
     snap_registered = tb_registrations();
     snapshot();
-    round_prepare();
+    if (snap_n > ROUND_VIEW_PER_CHUNK)
+        round_prepare(); /* else each thread's flush takes its own */
     bool more = false;
     for (size_t i = 0; i < snap_n; i++) {
         struct tb_thread *t = snap_threads[i];
